@@ -93,6 +93,16 @@ class WebhookNotice:
     result: ProviderResult
     # The provider's delivery id (nonce, webhook-id), recorded to refuse replays.
     delivery_id: str | None = None
+    # True when the provider's ReplayGuard has seen this delivery before: answer 200, change nothing.
+    duplicate: bool = False
+
+
+class ReplayGuard(Protocol):
+    """Remembers webhook deliveries (DynamoDB conditional put in AWS, a dict in tests)."""
+
+    def first_time(self, key: str, ttl_seconds: int) -> bool:
+        """True if `key` was not seen in the last `ttl_seconds` (and records it)."""
+        ...
 
 
 class Provider(Protocol):

@@ -1,0 +1,1 @@
+"""Thin Lambda adapters: parse the event, make one domain call, shape the response."""

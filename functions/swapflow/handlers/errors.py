@@ -1,0 +1,39 @@
+"""One table from domain errors to HTTP answers, so no handler grows an if-ladder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, UnauthorizedError
+from ..providers.exceptions import ProviderUnavailableError
+
+# code -> HTTP status for RequestInvalidError codes; everything else is a 400.
+STATUS_BY_CODE = {
+    "unauthorized": 401,
+    "not_found": 404,
+    "conflict": 409,
+    "image_too_large": 413,
+    "url_unreachable": 422,
+    "provider_unavailable": 422,
+    "throttled": 429,
+}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, error body) for a domain exception; unknown ones are the caller's 500."""
+    if isinstance(exc, RequestInvalidError):
+        return STATUS_BY_CODE.get(exc.code, 400), error_body(exc.code, exc.message, exc.field)
+    if isinstance(exc, JobNotFoundError):
+        return 404, error_body("not_found", str(exc))
+    if isinstance(exc, UnauthorizedError):
+        return 401, error_body("unauthorized", exc.message)
+    if isinstance(exc, ProviderUnavailableError):
+        return 422, error_body("provider_unavailable", str(exc), "provider")
+    raise exc

@@ -1,0 +1,57 @@
+"""Provider callbacks (POST /webhooks/{provider}?job=<id>): the provider's signature is the credential.
+
+Forged or stale -> 401/400 and no state change; duplicates and unknown jobs -> 200 (stops the
+provider's retries) with no second change.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..observability import logger, metrics
+from ..wiring import service
+
+FAMILIES = {"akool": "akool", "wavespeed": "wavespeed-pro"}
+
+
+def _respond(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from ..jobs.exceptions import JobNotFoundError
+    from ..providers.exceptions import ProviderUnavailableError, WebhookRejectedError
+
+    family = (event.get("pathParameters") or {}).get("provider", "")
+    job_id = (event.get("queryStringParameters") or {}).get("job", "")
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if family not in FAMILIES:
+        return _respond(404, {"error": {"code": "not_found", "message": "unknown provider webhook"}})
+    svc = service()
+    try:
+        job = svc.repo.get(job_id) if job_id else None
+        provider = svc.providers(job.provider if job and job.provider.startswith(family) else FAMILIES[family])
+        notice = provider.parse_webhook(headers, body)
+    except JobNotFoundError:
+        logger.warning("webhook for an unknown job", extra={"job_id": job_id})
+        return _respond(200, {"received": True})
+    except WebhookRejectedError as exc:
+        metrics.add_metric(name="WebhooksRejected", unit="Count", value=1)
+        logger.warning("webhook rejected", extra={"reason": exc.reason})
+        return _respond(exc.status, {"error": {"code": "webhook_rejected", "message": exc.reason}})
+    except ProviderUnavailableError as exc:
+        return _respond(404, {"error": {"code": "provider_unavailable", "message": str(exc)}})
+    if job is None or (job.provider_job_id and job.provider_job_id != notice.provider_job_id):
+        logger.warning("webhook does not match a job", extra={"job_id": job_id})
+        return _respond(200, {"received": True})
+    woken = svc.complete_from_provider(job.id, notice.result)
+    logger.info("webhook accepted", extra={"job_id": job.id, "state": str(notice.result.state), "woken": woken})
+    return _respond(200, {"received": True})

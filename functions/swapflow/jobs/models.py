@@ -1,0 +1,173 @@
+"""Job model, states and their allowed transitions."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_job_id(now: float | None = None) -> str:
+    """A ULID: 48-bit millisecond time + 80 random bits, Crockford base32, so ids sort by creation."""
+    ms = int((time.time() if now is None else now) * 1000)
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+# Error codes a job can end with (DESIGN 3). Anything else is reported as `internal`.
+JOB_ERROR_CODES = frozenset(
+    {
+        "no_face_in_source",
+        "no_face_in_target",
+        "target_index_out_of_range",
+        "image_unreadable",
+        "provider_rejected",
+        "provider_auth",
+        "provider_quota",
+        "provider_failed",
+        "provider_timeout",
+        "cancelled",
+        "internal",
+    }
+)
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+    provider_code: str | None = None
+
+    @classmethod
+    def of(cls, code: str, message: str, provider_code: str | None = None) -> JobError:
+        return cls(code if code in JOB_ERROR_CODES else "internal", message, provider_code)
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An input image in our input bucket, checked at submit time."""
+
+    bucket: str
+    key: str
+    content_type: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class FaceSpec:
+    source_image: StoredImage
+    target_face: int
+
+
+@dataclass(frozen=True)
+class SwapSpec:
+    """What to swap, with inputs already materialised: the validated, normalised job request."""
+
+    source_image: StoredImage
+    target_image: StoredImage
+    face_enhance: bool = False
+    target_index: int | None = None
+    single_face_mode: bool = True
+    output_format: str = "jpeg"
+    enable_base64_output: bool = False
+    faces: tuple[FaceSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Output:
+    bucket: str
+    key: str
+    content_type: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class Job:
+    id: str
+    tenant: str
+    provider: str
+    spec: SwapSpec
+    status: JobStatus = JobStatus.QUEUED
+    provider_job_id: str | None = None
+    outputs: list[Output] = field(default_factory=list)
+    error: JobError | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    webhook_url: str | None = None
+    idempotency_key: str | None = None
+    correlation_id: str | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    submitted_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status.terminal
+
+    def timings(self) -> dict[str, int | None]:
+        queued = int(((self.submitted_at or self.updated_at) - self.created_at) * 1000)
+        total = int((self.finished_at - self.created_at) * 1000) if self.finished_at else None
+        provider = (
+            int((self.finished_at - self.submitted_at) * 1000)
+            if self.finished_at and self.submitted_at
+            else None
+        )
+        return {"queued_ms": max(queued, 0), "provider_ms": provider, "total_ms": total}
+
+    def public_view(self, output_urls: list[str] | None = None) -> dict[str, Any]:
+        """The job as clients see it (API responses and event details): no tokens, no internals."""
+        outputs = []
+        for i, out in enumerate(self.outputs):
+            item: dict[str, Any] = {
+                "bucket": out.bucket,
+                "key": out.key,
+                "content_type": out.content_type,
+                "width": out.width,
+                "height": out.height,
+                "bytes": out.bytes,
+                "sha256": out.sha256,
+            }
+            if output_urls and i < len(output_urls):
+                item["url"] = output_urls[i]
+            outputs.append(item)
+        view: dict[str, Any] = {
+            "id": self.id,
+            "status": str(self.status),
+            "provider": self.provider,
+            "provider_job_id": self.provider_job_id,
+            "outputs": outputs,
+            "error": asdict(self.error) if self.error else None,
+            "metadata": self.metadata,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "timings": self.timings(),
+        }
+        if self.correlation_id:
+            view["correlation_id"] = self.correlation_id
+        return view
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"

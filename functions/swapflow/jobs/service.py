@@ -1,0 +1,354 @@
+"""Use cases of the job lifecycle: accept, submit, wait, poll, complete, finish.
+
+Every step is idempotent: the workflow may run any of them twice (retries, crashes) and the job still
+reaches exactly one terminal state with exactly one terminal event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..providers.base import (
+    FacePair,
+    ImageRef,
+    Provider,
+    ProviderFailure,
+    ProviderOutput,
+    ProviderResult,
+    ProviderState,
+    SwapRequest,
+)
+from ..providers.exceptions import ProviderBusyError, ProviderError
+from ..settings import Settings
+from .exceptions import JobNotFoundError, RequestInvalidError
+from .inputs import InputLoader
+from .models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec, new_job_id
+from .ports import BlobStore, EventPublisher, JobRepository, Workflow
+from .validation import JobRequest, parse_job_request
+
+ProviderFactory = Callable[[str], Provider]
+
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+# Errors the workflow catches, mapped to job errors (Step Functions reports the exception class name).
+_CAUGHT_ERRORS = {
+    "ProviderBusyError": ("provider_failed", "the provider stayed busy through every retry"),
+    "States.Timeout": ("provider_timeout", "the provider did not answer in time"),
+}
+
+
+def result_to_dict(result: ProviderResult) -> dict[str, Any]:
+    return {
+        "state": str(result.state),
+        "outputs": [asdict(o) for o in result.outputs],
+        "failure": asdict(result.failure) if result.failure else None,
+    }
+
+
+def result_from_dict(data: dict[str, Any]) -> ProviderResult:
+    failure = data.get("failure")
+    return ProviderResult(
+        state=ProviderState(data["state"]),
+        outputs=tuple(ProviderOutput(**o) for o in data.get("outputs") or ()),
+        failure=ProviderFailure(**failure) if failure else None,
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    """The state the workflow carries between its tasks."""
+
+    job_id: str
+    state: str
+    poll: dict[str, Any]
+    error: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"job_id": self.job_id, "state": self.state, "poll": self.poll}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        repo: JobRepository,
+        blobs: BlobStore,
+        workflow: Workflow,
+        events: EventPublisher,
+        providers: ProviderFactory,
+        provider_names: Collection[str],
+        inputs: InputLoader,
+        public_url: Callable[[], str] = lambda: "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.repo = repo
+        self.blobs = blobs
+        self.workflow = workflow
+        self.events = events
+        self.providers = providers
+        self.provider_names = provider_names
+        self.inputs = inputs
+        self.public_url = public_url
+        self.clock = clock
+
+    # ---- accepting jobs -------------------------------------------------------------------------
+
+    def parse(self, body: Any) -> JobRequest:
+        return parse_job_request(
+            body, providers=self.provider_names, default_provider=self.settings.default_provider
+        )
+
+    def create_job(
+        self,
+        tenant: str,
+        request: JobRequest,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        job_id: str | None = None,
+    ) -> Job:
+        """Check and store the inputs, record the job `queued` and start its workflow (name = job id)."""
+        self.providers(request.provider)  # a provider without credentials is refused now, not later
+        job_id = job_id or new_job_id(self.clock())
+        prefix = f"inputs/{tenant}/{job_id}"
+        source = self.inputs.store(request.source_image, "source_image", f"{prefix}/source")
+        target = self.inputs.store(request.target_image, "target_image", f"{prefix}/target")
+        faces = tuple(
+            FaceSpec(
+                source
+                if face.source_image == request.source_image
+                else self.inputs.store(face.source_image, f"faces[{i}].source_image", f"{prefix}/face{i}"),
+                face.target_face,
+            )
+            for i, face in enumerate(request.faces)
+        )
+        now = self.clock()
+        job = Job(
+            id=job_id,
+            tenant=tenant,
+            provider=request.provider,
+            spec=SwapSpec(
+                source_image=source,
+                target_image=target,
+                face_enhance=request.face_enhance,
+                target_index=request.target_index,
+                single_face_mode=request.single_face_mode,
+                output_format=request.output_format,
+                enable_base64_output=request.enable_base64_output,
+                faces=faces,
+            ),
+            metadata=dict(request.metadata or {}),
+            webhook_url=request.webhook_url,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            created_at=now,
+            updated_at=now,
+        )
+        self.repo.put_new(job)
+        self.workflow.start(job.id, {"job_id": job.id})
+        return job
+
+    def get_job(self, tenant: str, job_id: str) -> Job:
+        """A tenant only ever sees its own jobs: another tenant's id is simply not found."""
+        job = self.repo.get(job_id)
+        if job.tenant != tenant:
+            raise JobNotFoundError(job_id)
+        return job
+
+    def view(self, job: Job) -> dict[str, Any]:
+        urls = [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
+        return job.public_view(urls)
+
+    # ---- workflow steps -------------------------------------------------------------------------
+
+    def _first_poll(self) -> dict[str, Any]:
+        return {
+            "interval": self.settings.poll_initial_seconds,
+            "deadline": int(self.clock() + self.settings.job_deadline_seconds),
+            "attempt": 0,
+        }
+
+    def _next_poll(self, poll: dict[str, Any], retry_after: float | None = None) -> dict[str, Any]:
+        """Grow the wait x1.5 with jitter up to the cap, never below the provider's hint."""
+        grown = poll["interval"] * 1.5 * random.uniform(0.9, 1.1)
+        interval = min(max(grown, retry_after or 0, 1), self.settings.poll_max_seconds)
+        return {**poll, "interval": max(1, round(interval)), "attempt": poll.get("attempt", 0) + 1}
+
+    def _swap_request(self, job: Job, provider: str) -> SwapRequest:
+        def ref(image: StoredImage) -> ImageRef:
+            url = self.blobs.presign_get(image.bucket, image.key, 3600)
+            return ImageRef(image.bucket, image.key, image.content_type, url)
+
+        spec = job.spec
+        base = self.public_url()
+        family = provider.split("-")[0]
+        return SwapRequest(
+            job_id=job.id,
+            source=ref(spec.source_image),
+            target=ref(spec.target_image),
+            face_enhance=spec.face_enhance,
+            target_index=spec.target_index,
+            single_face_mode=spec.single_face_mode,
+            output_format=spec.output_format,
+            faces=tuple(FacePair(ref(f.source_image), f.target_face) for f in spec.faces),
+            webhook_url=f"{base}/webhooks/{family}?job={job.id}" if base else None,
+        )
+
+    def submit_to_provider(self, job_id: str) -> Step:
+        """Hand the job to its provider. ProviderBusyError propagates: the workflow retries it."""
+        job = self.repo.get(job_id)
+        poll = self._first_poll()
+        if job.terminal:
+            return Step(job_id, "done", poll)
+        if job.provider_job_id:  # a retried step: the provider already has it
+            return Step(job_id, "running", poll)
+        provider = self.providers(job.provider)
+        try:
+            submission = provider.submit(self._swap_request(job, job.provider))
+        except ProviderError as exc:
+            return Step(job_id, "failed", poll, asdict(JobError.of(exc.code, exc.message, exc.provider_code)))
+        self.repo.mark_processing(job_id, submission.provider_job_id, self.clock())
+        if submission.result.state is not ProviderState.RUNNING:
+            self.repo.record_result(job_id, result_to_dict(submission.result))
+        return Step(job_id, _step_state(submission.result.state), poll)
+
+    def await_result(self, job_id: str, token: str, poll: dict[str, Any]) -> None:
+        """Park the task token; if the result is already in, complete the wait at once."""
+        recorded = self.repo.store_token(job_id, token, poll)
+        if recorded and recorded["state"] != ProviderState.RUNNING:
+            self.workflow.send_success(token, Step(job_id, _step_state(recorded["state"]), poll).to_dict())
+
+    def poll_status(self, job_id: str, poll: dict[str, Any]) -> Step:
+        """The wait timed out: ask the provider (or the recorded webhook result) how the job is doing."""
+        job = self.repo.get(job_id)
+        if job.terminal:
+            return Step(job_id, "done", poll)
+        recorded = self.repo.recorded_result(job_id)
+        if recorded and recorded["state"] != ProviderState.RUNNING:
+            return Step(job_id, _step_state(recorded["state"]), poll)
+        provider = self.providers(job.provider)
+        if self.clock() >= poll["deadline"]:
+            if job.provider_job_id:
+                try:
+                    provider.cancel(job.provider_job_id)
+                except Exception:  # best effort: the job fails on its deadline either way
+                    pass
+            error = JobError("provider_timeout", "the provider did not finish before the job's deadline")
+            return Step(job_id, "failed", poll, asdict(error))
+        try:
+            result = provider.poll(job.provider_job_id or job_id)
+        except ProviderBusyError as exc:
+            return Step(job_id, "running", self._next_poll(poll, exc.retry_after))
+        except ProviderError as exc:
+            error = JobError.of(exc.code, exc.message, exc.provider_code)
+            return Step(job_id, "failed", poll, asdict(error))
+        if result.state is not ProviderState.RUNNING:
+            self.repo.record_result(job_id, result_to_dict(result))
+            return Step(job_id, _step_state(result.state), poll)
+        return Step(job_id, "running", self._next_poll(poll, result.retry_after))
+
+    def complete_from_provider(self, job_id: str, result: ProviderResult, *, notify: bool = True) -> bool:
+        """The internal completion path (provider webhooks, the engine): record, then wake the wait.
+
+        Returns True if the workflow was woken now; False if nobody was waiting (the poll finds it),
+        the result was a duplicate, or `notify` is off.
+        """
+        if result.state is ProviderState.RUNNING:
+            return False
+        listening = self.repo.record_result(job_id, result_to_dict(result))
+        if listening is None or not notify:
+            return False
+        token, poll = listening
+        return self.workflow.send_success(token, Step(job_id, _step_state(result.state), poll).to_dict())
+
+    # ---- terminal transitions -------------------------------------------------------------------
+
+    def finish(self, job_id: str) -> Job:
+        """Archive the provider's outputs and complete the job (or fail it with the recorded failure)."""
+        job = self.repo.get(job_id)
+        if job.terminal:
+            return self._announce(job)
+        recorded = self.repo.recorded_result(job_id)
+        if not recorded:
+            return self.fail(job_id, JobError("internal", "no provider result was recorded"))
+        result = result_from_dict(recorded)
+        if result.state is ProviderState.FAILED or not result.outputs:
+            failure = result.failure or ProviderFailure("provider_failed", "the provider returned no output")
+            return self.fail(job_id, JobError.of(failure.code, failure.message, failure.provider_code))
+        outputs = [self._archive(job, i, out) for i, out in enumerate(result.outputs)]
+        self.repo.finish(job_id, JobStatus.COMPLETED, outputs, None, self.clock())
+        return self._announce(self.repo.get(job_id))
+
+    def fail(self, job_id: str, error: JobError) -> Job:
+        self.repo.finish(job_id, JobStatus.FAILED, [], error, self.clock())
+        return self._announce(self.repo.get(job_id))
+
+    def fail_from_step(self, job_id: str, state: dict[str, Any]) -> Job:
+        """The workflow's failure path: the step's own error, the recorded failure, or the caught one."""
+        if state.get("error"):
+            err = state["error"]
+            return self.fail(job_id, JobError.of(err["code"], err["message"], err.get("provider_code")))
+        recorded = self.repo.recorded_result(job_id)
+        if recorded and recorded.get("failure"):
+            f = recorded["failure"]
+            return self.fail(job_id, JobError.of(f["code"], f["message"], f.get("provider_code")))
+        caught = state.get("failure") or {}
+        code, message = _CAUGHT_ERRORS.get(caught.get("Error", ""), ("internal", "the job failed unexpectedly"))
+        return self.fail(job_id, JobError(code, message))
+
+    def _archive(self, job: Job, index: int, out: ProviderOutput) -> Output:
+        if out.bucket and out.key:
+            data = self.blobs.get(out.bucket, out.key)
+        elif out.url:
+            data = self.inputs.fetch_output(out.url)
+        else:
+            raise RequestInvalidError("internal", "provider output has neither a URL nor an S3 location")
+        info = self.inputs.sniff(data)
+        key = f"outputs/{job.tenant}/{job.id}/{index}.{EXTENSIONS.get(info.content_type, 'bin')}"
+        self.blobs.put(self.settings.archive_bucket, key, data, info.content_type)
+        return Output(
+            bucket=self.settings.archive_bucket,
+            key=key,
+            content_type=info.content_type,
+            width=info.width,
+            height=info.height,
+            bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+
+    def _announce(self, job: Job) -> Job:
+        """Emit the one terminal event. A crash between transition and publish re-emits on retry."""
+        if not job.terminal or not self.repo.event_pending(job.id):
+            return job
+        view = self.view(job)
+        detail_type = {
+            JobStatus.COMPLETED: "Swap Job Completed",
+            JobStatus.FAILED: "Swap Job Failed",
+            JobStatus.CANCELLED: "Swap Job Cancelled",
+        }[job.status]
+        detail = {
+            "version": 1,
+            "job": view,
+            "outputs": view["outputs"],
+            "error": view["error"],
+            "metadata": job.metadata,
+        }
+        if job.correlation_id:
+            detail["correlation_id"] = job.correlation_id
+        self.events.publish(detail_type, detail)
+        self.repo.mark_event_sent(job.id)
+        return job
+
+
+def _step_state(state: str) -> str:
+    return {"running": "running", "succeeded": "succeeded", "failed": "failed"}[str(state)]

@@ -1,0 +1,1 @@
+"""Face-swap providers behind one protocol (base.Provider); `registry` builds them by name."""

@@ -1,0 +1,82 @@
+"""The built-in offline engine as a provider.
+
+Submitting invokes the engine Lambda asynchronously; the engine completes the job through the same
+internal path a provider webhook uses (record result, wake the waiting step). Polling has nothing to
+ask: the recorded result is the only source of truth, so `poll` reports running until it is there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..jobs.models import SwapSpec
+from .base import (
+    ProviderFailure,
+    ProviderOutput,
+    ProviderResult,
+    ProviderState,
+    Submission,
+    SwapRequest,
+    WebhookNotice,
+)
+from .exceptions import WebhookRejectedError
+
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+
+
+class EngineProvider:
+    name = "engine"
+
+    def __init__(self, lambda_client: Any, function_name: str) -> None:
+        self.lambda_client = lambda_client
+        self.function_name = function_name
+
+    def submit(self, request: SwapRequest) -> Submission:
+        self.lambda_client.invoke(
+            FunctionName=self.function_name,
+            InvocationType="Event",
+            Payload=json.dumps({"job_id": request.job_id}).encode(),
+        )
+        return Submission(provider_job_id=f"engine-{request.job_id}")
+
+    def poll(self, provider_job_id: str) -> ProviderResult:
+        return ProviderResult(ProviderState.RUNNING)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice:
+        raise WebhookRejectedError("the engine has no webhook", status=404)
+
+    def cancel(self, provider_job_id: str) -> bool:
+        return False
+
+
+def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> ProviderResult:
+    """Swap the job's faces; `read(bucket, key)` and `write(key, data, content_type)` reach S3."""
+    from ..engine import EngineError, FaceTarget, SwapOptions, swap
+
+    try:
+        source = read(spec.source_image.bucket, spec.source_image.key)
+        target = read(spec.target_image.bucket, spec.target_image.key)
+        faces = tuple(
+            FaceTarget(read(f.source_image.bucket, f.source_image.key), f.target_face) for f in spec.faces
+        )
+        out = swap(
+            source,
+            target,
+            SwapOptions(
+                target_index=spec.target_index,
+                single_face_mode=spec.single_face_mode,
+                face_enhance=spec.face_enhance,
+                output_format=spec.output_format,
+                faces=faces,
+            ),
+        )
+    except EngineError as exc:
+        return ProviderResult(ProviderState.FAILED, failure=ProviderFailure(exc.code, exc.message))
+    key = f"{output_key}.{EXTENSIONS.get(spec.output_format, 'jpg')}"
+    location = write(key, out.data, out.content_type)
+    return ProviderResult(
+        ProviderState.SUCCEEDED,
+        outputs=(ProviderOutput(content_type=out.content_type, bucket=location[0], key=location[1]),),
+    )

@@ -1,0 +1,115 @@
+"""Runtime settings: one object, read from the environment once per cold start.
+
+A missing required setting fails loudly with its name. Names are the ones the CDK stack sets
+(infra/constructs) and the local runner sets (infra/local/runner.py); DESIGN 3 lists the user-facing ones.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+class SettingMissingError(RuntimeError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"required setting {name} is not set")
+        self.name = name
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str = ""
+    input_bucket: str = ""
+    archive_bucket: str = ""
+    event_bus: str = "swapflow"
+    state_machine_arn: str = ""
+    engine_function: str = ""
+    # Base URL providers call back (our API); env wins, else the SSM parameter the stack writes.
+    public_url: str = ""
+    public_url_param: str = ""
+    # Local mode: http and loopback URLs allowed, presigned URLs point at the local AWS endpoint.
+    local: bool = False
+    aws_endpoint: str = ""
+    default_provider: str = "engine"
+    engine_callback: bool = True
+    job_deadline_seconds: int = 900
+    poll_initial_seconds: int = 2
+    poll_max_seconds: int = 30
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    presign_seconds: int = 7 * 24 * 3600
+    job_ttl_days: int = 30
+    # Provider credentials: env locally, Secrets Manager ARNs in AWS (resolved by providers.registry).
+    akool_base_url: str = "https://openapi.akool.com"
+    akool_api_key: str = ""
+    akool_client_id: str = ""
+    akool_client_secret: str = ""
+    akool_secret_arn: str = ""
+    wavespeed_base_url: str = "https://api.wavespeed.ai"
+    wavespeed_api_key: str = ""
+    wavespeed_webhook_secret: str = ""
+    wavespeed_secret_arn: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            raise SettingMissingError("SWAPFLOW_" + name.upper())
+        return str(value)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+
+        def s(name: str, default: str = "") -> str:
+            return e.get("SWAPFLOW_" + name, default)
+
+        def i(name: str, default: int) -> int:
+            raw = s(name)
+            try:
+                return int(raw) if raw else default
+            except ValueError as exc:
+                raise ValueError(f"SWAPFLOW_{name} must be an integer, got {raw!r}") from exc
+
+        return cls(
+            table_name=s("TABLE"),
+            input_bucket=s("INPUT_BUCKET"),
+            archive_bucket=s("ARCHIVE_BUCKET"),
+            event_bus=s("EVENT_BUS", "swapflow"),
+            state_machine_arn=s("STATE_MACHINE_ARN"),
+            engine_function=s("ENGINE_FUNCTION"),
+            public_url=s("PUBLIC_URL").rstrip("/"),
+            public_url_param=s("PUBLIC_URL_PARAM"),
+            local=_flag(s("LOCAL")),
+            aws_endpoint=s("AWS_ENDPOINT"),
+            default_provider=s("DEFAULT_PROVIDER", "engine"),
+            engine_callback=_flag(s("ENGINE_CALLBACK"), default=True),
+            job_deadline_seconds=i("JOB_DEADLINE_SECONDS", 900),
+            poll_initial_seconds=i("POLL_INITIAL_SECONDS", 2),
+            poll_max_seconds=i("POLL_MAX_SECONDS", 30),
+            max_image_bytes=i("MAX_IMAGE_BYTES", 20 * 1024 * 1024),
+            max_image_pixels=i("MAX_IMAGE_PIXELS", 40_000_000),
+            presign_seconds=i("PRESIGN_SECONDS", 7 * 24 * 3600),
+            job_ttl_days=i("JOB_TTL_DAYS", 30),
+            akool_base_url=s("AKOOL_BASE_URL", "https://openapi.akool.com").rstrip("/"),
+            akool_api_key=s("AKOOL_API_KEY"),
+            akool_client_id=s("AKOOL_CLIENT_ID"),
+            akool_client_secret=s("AKOOL_CLIENT_SECRET"),
+            akool_secret_arn=s("AKOOL_SECRET_ARN"),
+            wavespeed_base_url=s("WAVESPEED_BASE_URL", "https://api.wavespeed.ai").rstrip("/"),
+            wavespeed_api_key=s("WAVESPEED_API_KEY"),
+            wavespeed_webhook_secret=s("WAVESPEED_WEBHOOK_SECRET"),
+            wavespeed_secret_arn=s("WAVESPEED_SECRET_ARN"),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,389 @@
+"""What both provider simulators share: a loopback ThreadingHTTPServer, per-route call counters, fault
+modes, a job table with timed queued -> processing -> done transitions, input fetching, the offline
+engine (with a fallback while it is not importable), served outputs and webhook delivery.
+
+Fault modes (a set of names, chosen per run):
+  slow               processing takes `slow_factor` times longer
+  burst_5xx          the first `fault_count` API requests answer 503 (Retry-After: 1)
+  rate_limit         the first `fault_count` API requests answer 429 (Retry-After: 1)
+  lost_webhook       no webhook is sent
+  duplicate_webhook  the same delivery (same ids, same signature) is sent twice
+  early_webhook      the job runs inside the submit call: its webhook arrives before the submit answer
+  fail_job           jobs end failed
+  url_before_success (Akool) `url` is present while the job is still processing
+  quota              submits are refused for lack of credit (Akool 1006, WaveSpeed 402)
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import io
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import urllib3
+
+FAULTS = frozenset(
+    {
+        "slow",
+        "burst_5xx",
+        "rate_limit",
+        "lost_webhook",
+        "duplicate_webhook",
+        "early_webhook",
+        "fail_job",
+        "url_before_success",
+        "quota",
+    }
+)
+QUEUED, PROCESSING, COMPLETED, FAILED = "queued", "processing", "completed", "failed"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return cls(status, json.dumps(payload).encode(), "application/json", headers or {})
+
+
+@dataclass
+class SimJob:
+    id: str
+    status: str = QUEUED
+    webhook_url: str | None = None
+    request: dict[str, Any] = field(default_factory=dict)
+    output_url: str | None = None
+    output_ext: str = "jpg"
+    error: str = ""
+    created_at: float = field(default_factory=time.time)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class EngineFailure(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def run_engine(source: bytes, target: bytes, **options: Any) -> tuple[bytes, str]:
+    """swapflow.engine.swap, or -- while the engine is not importable -- the target image unchanged."""
+    try:
+        from swapflow import engine
+
+        out = engine.swap(source, target, engine.SwapOptions(**options))
+    except ImportError:  # FALLBACK: no engine yet; echo the target so the plumbing can still be tested
+        return target, sniff_type(target)
+    except Exception as exc:
+        if type(exc).__name__ == "EngineError":
+            raise EngineFailure(getattr(exc, "code", "internal"), getattr(exc, "message", str(exc))) from exc
+        raise
+    return out.data, out.content_type
+
+
+def face_target(source: bytes, target_face: int) -> Any:
+    from swapflow.engine import FaceTarget
+
+    return FaceTarget(source=source, target_face=target_face)
+
+
+def sniff_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
+
+
+EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
+
+Route = Callable[[Request], Response]
+
+
+class BaseSimulator:
+    """Subclasses fill `routes` and implement `process(job)`; the base does the rest."""
+
+    provider = "sim"
+
+    def __init__(
+        self,
+        *,
+        faults: Iterable[str] = frozenset(),
+        processing_seconds: float = 0.5,
+        port: int = 0,
+        fault_count: int = 2,
+        slow_factor: float = 6.0,
+        webhook_attempts: int = 3,
+    ) -> None:
+        self.faults = frozenset(faults)
+        unknown = self.faults - FAULTS
+        if unknown:
+            raise ValueError(f"unknown fault mode(s): {', '.join(sorted(unknown))}")
+        self.processing_seconds = processing_seconds * (slow_factor if "slow" in self.faults else 1.0)
+        self.port = port
+        self.fault_count = fault_count
+        self.webhook_attempts = webhook_attempts
+        self.calls: collections.Counter[str] = collections.Counter()
+        # (url, status or None) for every webhook delivery attempt, in order.
+        self.webhook_log: list[tuple[str, int | None]] = []
+        self.jobs: dict[str, SimJob] = {}
+        self.files: dict[str, tuple[bytes, str]] = {}  # served blobs: path -> (bytes, content type)
+        self._lock = threading.Lock()
+        self._faulted = 0
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2.0, read=10.0))
+        self.base_url = ""
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Request(self.command, parts.path, parse_qs(parts.query), headers, body)
+                try:
+                    response = sim.dispatch(request)
+                except Exception as exc:  # a sim bug must show, not hang the client
+                    response = Response.json({"code": 500, "message": f"simulator error: {exc}"}, 500)
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(response.body)))
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        thread = threading.Thread(target=self._server.serve_forever, name=f"{self.provider}-sim", daemon=True)
+        thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        for thread in list(self._threads):
+            thread.join(timeout=5)
+
+    def __enter__(self) -> BaseSimulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- routing ----------------------------------------------------------------------------------
+
+    def routes(self) -> list[tuple[str, str, str, Route]]:
+        """(method, path or prefix ending in '/', route name, handler); first match wins."""
+        raise NotImplementedError
+
+    def dispatch(self, request: Request) -> Response:
+        for method, pattern, name, handler in self.routes():
+            matches = request.path.startswith(pattern) if pattern.endswith("/") else request.path == pattern
+            if method == request.method and matches:
+                self.calls[name] += 1
+                if not name.startswith("serve_"):
+                    faulted = self._injected_fault()
+                    if faulted is not None:
+                        return faulted
+                return handler(request)
+        self.calls["not_found"] += 1
+        return self.not_found()
+
+    def not_found(self) -> Response:
+        return Response.json({"code": 404, "message": "not found", "data": None}, 404)
+
+    def _injected_fault(self) -> Response | None:
+        if not self.faults & {"burst_5xx", "rate_limit"}:
+            return None
+        with self._lock:
+            if self._faulted >= self.fault_count:
+                return None
+            self._faulted += 1
+        if "rate_limit" in self.faults:
+            return Response.json(
+                {"code": 429, "message": "Too Many Requests", "data": None}, 429, {"Retry-After": "1"}
+            )
+        return Response.json(
+            {"code": 503, "message": "Service Unavailable", "data": None}, 503, {"Retry-After": "1"}
+        )
+
+    def serve_file(self, request: Request) -> Response:
+        blob = self.files.get(request.path)
+        if blob is None:
+            return Response(404, b"not found", "text/plain")
+        return Response(200, blob[0], blob[1])
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def start_job(self, job: SimJob) -> None:
+        """Run `job` in the background, or inline (before the submit answer) under early_webhook."""
+        with self._lock:
+            self.jobs[job.id] = job
+        if "early_webhook" in self.faults:
+            self._run(job, inline=True)
+            return
+        thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"job-{job.id[:8]}")
+        self._threads.append(thread)
+        thread.start()
+
+    def _run(self, job: SimJob, inline: bool = False) -> None:
+        total = 0.0 if inline else self.processing_seconds
+        self._sleep(total * 0.2)
+        job.status = PROCESSING
+        self.on_processing(job)
+        started = time.monotonic()
+        try:
+            if "fail_job" in self.faults:
+                raise EngineFailure("provider_failed", "inference failed: HTTP 500 from the worker")
+            data, content_type = self.process(job)
+        except EngineFailure as exc:
+            job.error = exc.message
+            job.status = FAILED
+        except Exception as exc:
+            job.error = f"{type(exc).__name__}: {exc}"
+            job.status = FAILED
+        else:
+            job.output_ext = EXTENSIONS.get(content_type, "jpg")
+            self._sleep(max(0.0, total * 0.8 - (time.monotonic() - started)))
+            # The output is served only from here on: a url handed out earlier answers 404 until now.
+            self.files[self.output_path(job)] = (data, content_type)
+            job.output_url = self.base_url + self.output_path(job)
+            job.status = COMPLETED
+        job.done.set()
+        if job.webhook_url and "lost_webhook" not in self.faults and not self._stopping.is_set():
+            headers, body = self.webhook_delivery(job)
+            for _ in range(2 if "duplicate_webhook" in self.faults else 1):
+                self.deliver(job.webhook_url, headers, body)
+
+    def output_path(self, job: SimJob) -> str:
+        return f"/outputs/{job.id}.{job.output_ext}"
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def on_processing(self, job: SimJob) -> None:
+        """Hook: the job just moved to processing."""
+
+    def process(self, job: SimJob) -> tuple[bytes, str]:
+        raise NotImplementedError
+
+    def webhook_delivery(self, job: SimJob) -> tuple[dict[str, str], bytes]:
+        raise NotImplementedError
+
+    def deliver(self, url: str, headers: Mapping[str, str], body: bytes) -> int | None:
+        """POST one webhook; retried a few times until it gets a 2xx (both providers retry)."""
+        status: int | None = None
+        for attempt in range(self.webhook_attempts):
+            try:
+                answer = self._http.request(
+                    "POST", url, body=body, headers={"Content-Type": "application/json", **headers}
+                )
+                status = answer.status
+            except urllib3.exceptions.HTTPError:
+                status = None
+            self.webhook_log.append((url, status))
+            if status is not None and 200 <= status < 300:
+                break
+            if self._stopping.wait(0.2 * (attempt + 1)):
+                break
+        return status
+
+    def fetch(self, url: str) -> bytes:
+        """Read an input image: our own served files directly, anything else over HTTP."""
+        parts = urlsplit(url)
+        if self.base_url and url.startswith(self.base_url) and parts.path in self.files:
+            return self.files[parts.path][0]
+        answer = self._http.request("GET", url, timeout=urllib3.Timeout(connect=2.0, read=10.0))
+        if answer.status != 200:
+            raise EngineFailure("image_unreadable", f"could not fetch input (status {answer.status})")
+        return bytes(answer.data)
+
+
+def parse_multipart_file(content_type: str, body: bytes) -> tuple[bytes, str, str] | None:
+    """(bytes, filename, content type) of the first file part of a multipart/form-data body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode() + body
+    )
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        filename = part.get_filename()
+        if filename is not None or part.get_param("name", header="content-disposition") == "file":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload, filename or "upload", part.get_content_type()
+    return None
+
+
+def print_banner(name: str, base_url: str, credentials: Mapping[str, str], faults: Iterable[str]) -> None:
+    out = io.StringIO()
+    out.write(f"{name} simulator listening on {base_url}\n")
+    for key, value in credentials.items():
+        out.write(f"  {key}={value}\n")
+    out.write(f"  faults={','.join(sorted(faults)) or 'none'}\n")
+    print(out.getvalue(), end="", flush=True)
+
+
+def wait_forever(stop: Callable[[], None]) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+    stop()

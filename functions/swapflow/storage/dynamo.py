@@ -1,0 +1,243 @@
+"""The DynamoDB job repository: one table, conditional writes guard every state transition.
+
+Items: job `JOB#<id>`, API key `KEY#<sha256>`, webhook delivery `SEEN#<provider>#<delivery id>`.
+Structured fields are stored as JSON strings so the item never needs Decimal juggling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..jobs.exceptions import JobNotFoundError
+from ..jobs.models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec
+
+_OPEN = [str(JobStatus.QUEUED), str(JobStatus.PROCESSING)]
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _num(value: float) -> Decimal:
+    return Decimal(str(round(value, 3)))
+
+
+def _spec_from(data: dict[str, Any]) -> SwapSpec:
+    faces = tuple(FaceSpec(StoredImage(**f["source_image"]), f["target_face"]) for f in data.pop("faces", []))
+    return SwapSpec(
+        source_image=StoredImage(**data.pop("source_image")),
+        target_image=StoredImage(**data.pop("target_image")),
+        faces=faces,
+        **data,
+    )
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+class DynamoJobRepository:
+    def __init__(self, table: Any, *, ttl_days: int = 30) -> None:
+        self.table = table
+        self.ttl_days = ttl_days
+
+    @staticmethod
+    def _key(job_id: str) -> dict[str, str]:
+        return {"pk": f"JOB#{job_id}", "sk": "JOB"}
+
+    def put_new(self, job: Job) -> None:
+        item: dict[str, Any] = {
+            **self._key(job.id),
+            "id": job.id,
+            "tenant": job.tenant,
+            "provider": job.provider,
+            "status": str(job.status),
+            "spec": json.dumps(asdict(job.spec)),
+            "metadata": json.dumps(job.metadata),
+            "created_at": _num(job.created_at),
+            "updated_at": _num(job.updated_at),
+            "gsi1pk": f"TENANT#{job.tenant}",
+            "gsi1sk": f"{job.id}",
+            "ttl": int(job.created_at) + self.ttl_days * 86400,
+        }
+        for name in ("webhook_url", "idempotency_key", "correlation_id"):
+            if getattr(job, name):
+                item[name] = getattr(job, name)
+        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def _item(self, job_id: str) -> dict[str, Any]:
+        item = self.table.get_item(Key=self._key(job_id), ConsistentRead=True).get("Item")
+        if not item:
+            raise JobNotFoundError(job_id)
+        return item
+
+    def get(self, job_id: str) -> Job:
+        return self._to_job(self._item(job_id))
+
+    @staticmethod
+    def _to_job(item: dict[str, Any]) -> Job:
+        def opt_float(name: str) -> float | None:
+            return float(item[name]) if name in item else None
+
+        error = json.loads(item["error"]) if item.get("error") else None
+        return Job(
+            id=item["id"],
+            tenant=item["tenant"],
+            provider=item["provider"],
+            spec=_spec_from(json.loads(item["spec"])),
+            status=JobStatus(item["status"]),
+            provider_job_id=item.get("provider_job_id"),
+            outputs=[Output(**o) for o in json.loads(item.get("outputs") or "[]")],
+            error=JobError(**error) if error else None,
+            metadata=json.loads(item.get("metadata") or "{}"),
+            webhook_url=item.get("webhook_url"),
+            idempotency_key=item.get("idempotency_key"),
+            correlation_id=item.get("correlation_id"),
+            created_at=float(item["created_at"]),
+            updated_at=float(item["updated_at"]),
+            submitted_at=opt_float("submitted_at"),
+            finished_at=opt_float("finished_at"),
+        )
+
+    def mark_processing(self, job_id: str, provider_job_id: str, at: float) -> None:
+        try:
+            self.table.update_item(
+                Key=self._key(job_id),
+                UpdateExpression="SET #s = :p, provider_job_id = :pid, submitted_at = :at, updated_at = :at",
+                ConditionExpression="#s = :q",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":p": str(JobStatus.PROCESSING),
+                    ":q": str(JobStatus.QUEUED),
+                    ":pid": provider_job_id,
+                    ":at": _num(at),
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
+        item = self.table.update_item(
+            Key=self._key(job_id),
+            UpdateExpression="SET task_token = :t, poll = :p",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":t": token, ":p": json.dumps(poll)},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return json.loads(item["provider_result"]) if item.get("provider_result") else None
+
+    def record_result(self, job_id: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """Record the first terminal provider result; duplicates and late ones change nothing."""
+        try:
+            item = self.table.update_item(
+                Key=self._key(job_id),
+                UpdateExpression="SET provider_result = :r, result_at = :now",
+                ConditionExpression="attribute_exists(pk) AND #s IN (:q, :p) AND attribute_not_exists(provider_result)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":r": json.dumps(result),
+                    ":q": _OPEN[0],
+                    ":p": _OPEN[1],
+                    ":now": _num(time.time()),
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        if not item.get("task_token"):
+            return None
+        return item["task_token"], json.loads(item.get("poll") or "{}")
+
+    def recorded_result(self, job_id: str) -> dict[str, Any] | None:
+        raw = self._item(job_id).get("provider_result")
+        return json.loads(raw) if raw else None
+
+    def finish(
+        self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float
+    ) -> bool:
+        try:
+            self.table.update_item(
+                Key=self._key(job_id),
+                UpdateExpression=(
+                    "SET #s = :s, outputs = :o, #e = :e, finished_at = :at, updated_at = :at, "
+                    "event_state = :pending REMOVE task_token"
+                ),
+                ConditionExpression="#s IN (:q, :p)",
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues={
+                    ":s": str(status),
+                    ":o": json.dumps([asdict(o) for o in outputs]),
+                    ":e": json.dumps(asdict(error)) if error else "",
+                    ":at": _num(at),
+                    ":pending": "pending",
+                    ":q": _OPEN[0],
+                    ":p": _OPEN[1],
+                },
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def event_pending(self, job_id: str) -> bool:
+        return self._item(job_id).get("event_state") == "pending"
+
+    def mark_event_sent(self, job_id: str) -> None:
+        self.table.update_item(
+            Key=self._key(job_id),
+            UpdateExpression="SET event_state = :sent",
+            ExpressionAttributeValues={":sent": "sent"},
+        )
+
+
+class DynamoApiKeys:
+    """API keys are stored only as SHA-256 hashes; the plaintext is shown once, at creation."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def put(self, api_key: str, tenant: str) -> None:
+        self.table.put_item(
+            Item={"pk": f"KEY#{hash_key(api_key)}", "sk": "KEY", "tenant": tenant, "created_at": _num(time.time())}
+        )
+
+    def tenant_for(self, api_key: str) -> str | None:
+        item = self.table.get_item(Key={"pk": f"KEY#{hash_key(api_key)}", "sk": "KEY"}).get("Item")
+        if not item or item.get("revoked"):
+            return None
+        return str(item["tenant"])
+
+
+class DynamoReplayGuard:
+    """Remembers webhook delivery ids (nonces) for the replay window: a second delivery is refused."""
+
+    def __init__(self, table: Any, provider: str) -> None:
+        self.table = table
+        self.provider = provider
+
+    def first_time(self, key: str, ttl_seconds: int) -> bool:
+        try:
+            self.table.put_item(
+                Item={
+                    "pk": f"SEEN#{self.provider}#{key}",
+                    "sk": "SEEN",
+                    "ttl": int(time.time()) + ttl_seconds,
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,35 @@
+"""S3 blobs: inputs, engine staging and the output archive (SSE on every object)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class S3BlobStore:
+    def __init__(self, client: Any, *, presign_client: Any | None = None) -> None:
+        self.client = client
+        # Locally the presigning client points at the local AWS endpoint so URLs are fetchable.
+        self.presign_client = presign_client or client
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(
+            Bucket=bucket, Key=key, Body=data, ContentType=content_type, ServerSideEncryption="AES256"
+        )
+
+    def get(self, bucket: str, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> None:
+        self.client.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": src_bucket, "Key": src_key},
+            ServerSideEncryption="AES256",
+        )
+
+    def presign_get(self, bucket: str, key: str, expires: int) -> str:
+        url: str = self.presign_client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=min(expires, 7 * 24 * 3600)
+        )
+        return url

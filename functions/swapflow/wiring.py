@@ -1,0 +1,108 @@
+"""The composition root: builds the service from settings and AWS clients, once per cold start.
+
+Handlers call `service()`; tests build `JobService` themselves with their own clients.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from .settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from .jobs.service import JobService
+    from .storage.dynamo import DynamoApiKeys
+
+
+@cache
+def client(name: str) -> Any:
+    import boto3
+
+    return boto3.client(name)
+
+
+@cache
+def table() -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb").Table(get_settings().require("table_name"))
+
+
+def presign_client(settings: Settings) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+    if settings.local and settings.aws_endpoint:
+        return boto3.client("s3", endpoint_url=settings.aws_endpoint, config=config)
+    return boto3.client("s3", config=config)
+
+
+@cache
+def public_url() -> str:
+    """Where providers call us back: the env override, else the SSM parameter the stack writes."""
+    settings = get_settings()
+    if settings.public_url:
+        return settings.public_url
+    if not settings.public_url_param:
+        return ""
+    value = client("ssm").get_parameter(Name=settings.public_url_param)["Parameter"]["Value"]
+    return str(value).rstrip("/")
+
+
+def _secret(arn: str) -> dict[str, str]:
+    """A provider secret is a JSON object of settings (api_key, client_id, ...); anything else is empty."""
+    raw = client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or ""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def fetch_policy(settings: Settings) -> Any:
+    from .net import FetchPolicy
+
+    return FetchPolicy(
+        allow_http=settings.local, allow_loopback=settings.local, max_bytes=settings.max_image_bytes
+    )
+
+
+@cache
+def service() -> JobService:
+    from .events import EventBridgePublisher
+    from .jobs.inputs import InputLoader
+    from .jobs.service import JobService
+    from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
+    from .storage.dynamo import DynamoJobRepository
+    from .storage.s3 import S3BlobStore
+    from .workflow import StepFunctionsWorkflow
+
+    settings = get_settings()
+    blobs = S3BlobStore(client("s3"), presign_client=presign_client(settings))
+    return JobService(
+        settings=settings,
+        repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
+        blobs=blobs,
+        workflow=StepFunctionsWorkflow(client("stepfunctions"), settings.state_machine_arn),
+        events=EventBridgePublisher(client("events"), settings.event_bus),
+        providers=ProviderRegistry(settings, Clients(lambda: client("lambda"), _secret)),
+        provider_names=PROVIDER_NAMES,
+        inputs=InputLoader(
+            blobs,
+            input_bucket=settings.input_bucket,
+            policy=fetch_policy(settings),
+            max_pixels=settings.max_image_pixels,
+            max_bytes=settings.max_image_bytes,
+        ),
+        public_url=public_url,
+    )
+
+
+@cache
+def api_keys() -> DynamoApiKeys:
+    from .storage.dynamo import DynamoApiKeys
+
+    return DynamoApiKeys(table())

@@ -1,0 +1,35 @@
+"""The Step Functions adapter: start a job's execution, complete a waiting step."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+_TOKEN_GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+
+
+class StepFunctionsWorkflow:
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self.client = client
+        self.state_machine_arn = state_machine_arn
+
+    def start(self, job_id: str, payload: dict[str, Any]) -> None:
+        """Execution name = job id, so a duplicate start is harmless."""
+        try:
+            self.client.start_execution(
+                stateMachineArn=self.state_machine_arn, name=job_id, input=json.dumps(payload)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+
+    def send_success(self, token: str, output: dict[str, Any]) -> bool:
+        try:
+            self.client.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _TOKEN_GONE:
+                return False
+            raise
+        return True

@@ -1,0 +1,32 @@
+"""`cdk synth` / `cdk deploy` entry point, with cdk-nag AwsSolutions checks on the whole app."""
+
+from __future__ import annotations
+
+import os
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from .stack import SwapflowStack
+
+
+def build_app(context: dict[str, object] | None = None) -> tuple[cdk.App, SwapflowStack]:
+    app = cdk.App(context=context or {})
+    stack = SwapflowStack(
+        app,
+        os.environ.get("SWAPFLOW_STACK_NAME", "Swapflow"),
+        env=cdk.Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+        ),
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app()
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

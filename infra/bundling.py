@@ -1,0 +1,76 @@
+"""Docker-free bundling of the Lambda zip assets.
+
+pip installs manylinux wheels for the Lambda runtime (python3.12, x86_64) straight into the asset
+folder and copies the `swapflow` package beside them. No Docker, so `cdk deploy` works on a laptop.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ROOT / "functions"
+RUNTIME_REQUIREMENTS = ["aws-lambda-powertools>=3.0", "urllib3>=2.0", "pillow>=10.4"]
+
+
+@jsii.implements(ILocalBundling)
+class PipBundler:
+    def __init__(self, requirements: list[str]) -> None:
+        self.requirements = requirements
+
+    def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
+        subprocess.run(
+            [
+                sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+                "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
+                "--only-binary=:all:", "--implementation", "cp", "--python-version", "3.12",
+                "--target", output_dir, *self.requirements,
+            ],
+            check=True,
+        )
+        shutil.copytree(
+            FUNCTIONS / "swapflow",
+            Path(output_dir) / "swapflow",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "sim", "engine"),
+        )
+        return True
+
+
+def function_code(requirements: list[str] | None = None, *, with_engine: bool = False) -> lambda_.Code:
+    reqs = [*RUNTIME_REQUIREMENTS, *(requirements or [])]
+    bundler = PipBundler(reqs)
+    if with_engine:
+        bundler = EngineBundler(reqs)
+    return lambda_.Code.from_asset(
+        str(FUNCTIONS),
+        exclude=["**/__pycache__", "*.egg-info"],
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
+            local=bundler,
+            command=["bash", "-c", "echo local bundling only && exit 1"],
+        ),
+    )
+
+
+@jsii.implements(ILocalBundling)
+class EngineBundler(PipBundler):
+    """The engine Lambda also ships swapflow.engine and its native dependencies."""
+
+    def try_bundle(self, output_dir: str, *, image: Any = None, **kw: Any) -> bool:
+        super().try_bundle(output_dir, image=image, **kw)
+        shutil.copytree(
+            FUNCTIONS / "swapflow" / "engine",
+            Path(output_dir) / "swapflow" / "engine",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        return True

@@ -1,0 +1,1 @@
+"""One construct per concern: storage, engine, workflow, api, notifications, observability."""

@@ -1,0 +1,59 @@
+"""The HTTPS entry point: API Gateway REST in front of the api Lambda and the webhook Lambda."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .functions import python_function
+
+
+class Api(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, environment: dict[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        self.api_fn = python_function(
+            self, "ApiFn", handler="api.handler", environment=environment, memory_size=1024,
+            timeout=Duration.seconds(29), description="swapflow: the HTTPS API",
+        )
+        self.webhook_fn = python_function(
+            self, "WebhookFn", handler="webhook.handler", environment=environment,
+            timeout=Duration.seconds(15), description="swapflow: provider callbacks",
+        )
+        self.rest_api = self._build_rest_api()
+        self._build_routes(self.api_fn, self.webhook_fn)
+
+    def _build_rest_api(self) -> apigw.RestApi:
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        return apigw.RestApi(
+            self,
+            "RestApi",
+            description="swapflow face-swap jobs",
+            binary_media_types=["image/*", "application/octet-stream"],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigw.StageOptions(
+                stage_name="prod",
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.INFO,
+                metrics_enabled=True,
+                throttling_rate_limit=50,
+                throttling_burst_limit=100,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=False,
+                ),
+            ),
+        )
+
+    def _build_routes(self, api_fn: lambda_.IFunction, webhook_fn: lambda_.IFunction) -> None:
+        api_integration = apigw.LambdaIntegration(api_fn)
+        v1 = self.rest_api.root.add_resource("v1")
+        v1.add_proxy(default_integration=api_integration, any_method=True)
+        webhooks = self.rest_api.root.add_resource("webhooks").add_resource("{provider}")
+        webhooks.add_method("POST", apigw.LambdaIntegration(webhook_fn))

@@ -1,0 +1,51 @@
+"""The offline engine's own Lambda, invoked asynchronously by the `engine` provider.
+
+A zip (not a container image): the engine's wheels (numpy, opencv-headless, pillow) fit Lambda's
+250 MB unzipped limit, bundle without Docker, and cold-start faster than an image pull.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from ..bundling import function_code
+from .functions import python_function
+from .storage import Storage
+
+ENGINE_REQUIREMENTS = ["numpy>=1.26", "opencv-python-headless>=4.10"]
+
+
+class Engine(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, storage: Storage, environment: dict[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        self.dlq = sqs.Queue(
+            self,
+            "FailedInvocations",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.function = python_function(
+            self,
+            "Function",
+            handler="engine_worker.handler",
+            environment=environment,
+            memory_size=2048,
+            timeout=Duration.seconds(120),
+            code=function_code(ENGINE_REQUIREMENTS, with_engine=True),
+            description="swapflow offline face-swap engine",
+        )
+        lambda_.EventInvokeConfig(
+            self,
+            "AsyncConfig",
+            function=self.function,
+            retry_attempts=1,
+            max_event_age=Duration.minutes(15),
+            on_failure=destinations.SqsDestination(self.dlq),
+        )
+        storage.input_bucket.grant_read_write(self.function)
+        storage.table.grant_read_write_data(self.function)

@@ -1,0 +1,50 @@
+"""The one way this stack builds a Python Lambda: runtime, tracing, log retention, shared settings."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from ..bundling import function_code
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    environment: dict[str, str],
+    memory_size: int = 512,
+    timeout: Duration = Duration.seconds(30),
+    code: lambda_.Code | None = None,
+    description: str = "",
+) -> lambda_.Function:
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    return lambda_.Function(
+        scope,
+        construct_id,
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.X86_64,
+        handler=f"swapflow.handlers.{handler}",
+        code=code or function_code(),
+        memory_size=memory_size,
+        timeout=timeout,
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group,
+        description=description,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": "swapflow",
+            "POWERTOOLS_METRICS_NAMESPACE": "Swapflow",
+            "LOG_LEVEL": "INFO",
+            **environment,
+        },
+    )

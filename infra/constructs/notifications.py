@@ -1,0 +1,30 @@
+"""The `swapflow` event bus, and an audit log of every event we emit (a rule -> CloudWatch Logs)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+
+class Notifications(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, bus_name: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
+        self.audit_log = logs.LogGroup(
+            self,
+            "EventLog",
+            log_group_name=f"/aws/events/{bus_name}",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        events.Rule(
+            self,
+            "AuditRule",
+            event_bus=self.bus,
+            description="Every swapflow event, kept for 30 days for audit and debugging",
+            event_pattern=events.EventPattern(source=["swapflow"]),
+            targets=[targets.CloudWatchLogGroup(self.audit_log)],
+        )

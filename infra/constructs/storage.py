@@ -1,0 +1,88 @@
+"""Storage: the jobs table and the input and archive buckets (encrypted, versioned, private)."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table = self._build_table()
+        self.access_logs = self._build_access_logs_bucket()
+        self.input_bucket = self._build_bucket(
+            "InputBucket",
+            "input/",
+            [
+                s3.LifecycleRule(id="staging", prefix="staging/", expiration=Duration.days(2)),
+                s3.LifecycleRule(id="inputs", prefix="inputs/", expiration=Duration.days(30)),
+                s3.LifecycleRule(id="noncurrent", noncurrent_version_expiration=Duration.days(7)),
+            ],
+        )
+        self.archive_bucket = self._build_bucket(
+            "ArchiveBucket",
+            "archive/",
+            [s3.LifecycleRule(id="noncurrent", noncurrent_version_expiration=Duration.days(30))],
+        )
+
+    def _build_table(self) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            "Jobs",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="ttl",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        table.add_global_secondary_index(
+            index_name="by-tenant",
+            partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
+        )
+        return table
+
+    def _build_access_logs_bucket(self) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire", expiration=Duration.days(90))],
+        )
+        Validations.of(bucket).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1", reason="This is the access-log bucket; logging it to itself would loop."
+            )
+        )
+        return bucket
+
+    def _build_bucket(self, construct_id: str, log_prefix: str, rules: list[s3.LifecycleRule]) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=log_prefix,
+            lifecycle_rules=rules,
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.GET],
+                    allowed_origins=["*"],
+                    allowed_headers=["*"],
+                    max_age=3000,
+                )
+            ],
+        )

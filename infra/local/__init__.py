@@ -1,0 +1,1 @@
+"""Embedded local AWS stack: the CDK app deployed into moto, in-process."""

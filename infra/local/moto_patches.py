@@ -1,0 +1,799 @@
+"""Patches that make moto 5.2.5 run the swapflow stack in-process, like AWS would.
+
+Every patch is a small function with a docstring saying why it exists; ``apply()`` runs them all and
+is idempotent. Each patched moto function is recorded in ``PATCHED_SOURCES`` with the SHA-256 of its
+source at the time the patch was written, and the canary tests
+(``tests/integration/local/test_moto_canaries.py``) fail when a moto upgrade changes any of them, so
+that a patch is re-checked rather than silently wrong.
+
+Nothing here is used in AWS: these patches only ever touch moto's in-memory models.
+
+Time scaling (``apply(time_scale=...)``, tests only): Wait states, ``TimeoutSeconds`` /
+``TimeoutSecondsPath``, ``HeartbeatSeconds`` and Retry intervals are multiplied by ``time_scale``
+inside moto's state machine interpreter. Values that travel in the execution *data* are not scaled:
+a handler that reads e.g. ``$.pollSeconds`` (the same number a ``TimeoutSecondsPath`` points at)
+sees the unscaled value, so its own poll interval is unchanged while the state's timeout is shrunk.
+The state machine's top-level ``TimeoutSeconds`` is not scaled.
+
+Memory note: moto keeps every execution (with its full event history and environment) in
+``state_machine.executions`` for the life of the backend, and appends every worker thread it
+starts to ``moto.stepfunctions.parser.utils.TMP_THREADS`` without ever removing it. Finished
+``Thread`` objects are small (``run`` drops its target), but the list and the executions grow
+without bound in a long-lived local stack; ``prune_finished_threads()`` trims the thread list.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime
+import hashlib
+import importlib
+import inspect
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+MOTO_VERSION = "5.2.5"
+
+#: Environment variables that legitimately differ per function. They are never written to the
+#: shared ``os.environ`` (all functions share one process); the deployer skips them when it checks
+#: that the functions agree on the shared environment.
+PER_FUNCTION_ENV_VARS: frozenset[str] = frozenset(
+    {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_EXEC_WRAPPER",
+        "AWS_NODEJS_CONNECTION_REUSE_ENABLED",
+        "_HANDLER",
+    }
+)
+
+# --------------------------------------------------------------------------------------------
+# patch bookkeeping
+# --------------------------------------------------------------------------------------------
+
+_LOCK = threading.RLock()
+_ORIGINALS: dict[tuple[int, str], tuple[Any, str, Any]] = {}
+_APPLIED: set[str] = set()
+_TIME_SCALE = 1.0
+
+
+def time_scale() -> float:
+    """The current time scale (1.0 unless a test asked for less)."""
+    return _TIME_SCALE
+
+
+def _scaled(seconds: float) -> float:
+    return seconds * _TIME_SCALE
+
+
+def _replace(owner: Any, name: str, new: Any) -> Any:
+    """Set ``owner.name = new`` and return the original (remembered on the first call only)."""
+    key = (id(owner), name)
+    with _LOCK:
+        if key not in _ORIGINALS:
+            _ORIGINALS[key] = (owner, name, _lookup(owner, name))
+        setattr(owner, name, new)
+        return _ORIGINALS[key][2]
+
+
+def original(owner: Any, name: str) -> Any:
+    """The unpatched attribute ``owner.name`` (the current one when it was never patched)."""
+    key = (id(owner), name)
+    if key in _ORIGINALS:
+        return _ORIGINALS[key][2]
+    return _lookup(owner, name)
+
+
+def _lookup(owner: Any, name: str) -> Any:
+    if isinstance(owner, type):
+        for klass in owner.__mro__:
+            if name in klass.__dict__:
+                return klass.__dict__[name]
+    return getattr(owner, name)
+
+
+def _func(obj: Any) -> Any:
+    return obj.__func__ if isinstance(obj, (staticmethod, classmethod)) else obj
+
+
+def source_sha256(owner: Any, name: str) -> str:
+    """SHA-256 of the source of the *original* ``owner.name`` (what the canaries compare)."""
+    src = inspect.getsource(_func(original(owner, name)))
+    return hashlib.sha256(src.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# P1: Lambda functions run in-process
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LambdaContext:
+    """What the Python Lambda runtime passes as ``context``."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_s: float
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class AsyncFailure:
+    """An asynchronous invocation whose handler raised (AWS would retry, then drop or DLQ it)."""
+
+    function_name: str
+    event: Any
+    error: dict[str, Any]
+
+
+#: Failed asynchronous invocations, newest last (the runner/tests may inspect or clear it).
+ASYNC_FAILURES: list[AsyncFailure] = []
+_ASYNC_THREADS: set[threading.Thread] = set()
+_HANDLER_CACHE: dict[str, Callable[..., Any]] = {}
+
+
+def resolve_handler(handler: str) -> Callable[..., Any]:
+    """Import ``pkg.module.func`` and return the function (cached)."""
+    fn = _HANDLER_CACHE.get(handler)
+    if fn is None:
+        module_name, _, func_name = handler.rpartition(".")
+        if not module_name:
+            raise ValueError(f"Lambda handler {handler!r} is not of the form 'module.function'")
+        fn = getattr(importlib.import_module(module_name), func_name)
+        _HANDLER_CACHE[handler] = fn
+    return fn
+
+
+def _handler_name(fn: Any) -> str:
+    if getattr(fn, "package_type", "Zip") == "Image":
+        cmd = list(getattr(fn.image_config, "cmd", None) or [])
+        if not cmd:
+            raise ValueError(f"Image function {fn.function_name} has no ImageConfig.Command")
+        return str(cmd[0])
+    if not fn.handler:
+        raise ValueError(f"Function {fn.function_name} has no Handler")
+    return str(fn.handler)
+
+
+def apply_function_environment(variables: dict[str, str]) -> None:
+    """Write a function's (shared) environment into ``os.environ``, skipping per-function vars."""
+    for key, value in (variables or {}).items():
+        if key in PER_FUNCTION_ENV_VARS:
+            continue
+        if os.environ.get(key) != str(value):
+            os.environ[key] = str(value)
+
+
+def _error_payload(exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": "",
+        # drop the frame of the in-process invoker: AWS's trace starts in the handler
+        "stackTrace": traceback.format_tb(exc.__traceback__.tb_next if exc.__traceback__ else None),
+    }
+
+
+def _invoke_lambda_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    """Replacement for ``LambdaFunction._invoke_lambda``: call the handler in this process.
+
+    Returns ``(payload, errored, logs)`` like the original; on an exception the payload is the
+    Python runtime's error document ``{"errorMessage", "errorType", "stackTrace"}``.
+    """
+    if event is None:
+        event = {}
+    request_id = str(uuid.uuid4())
+    context = LambdaContext(
+        function_name=self.function_name,
+        function_version=str(self.version),
+        invoked_function_arn=self.function_arn,
+        memory_limit_in_mb=int(self.memory_size or 128),
+        aws_request_id=request_id,
+        log_group_name=self.logs_group_name,
+        log_stream_name=f"{datetime.date.today():%Y/%m/%d}/[{self.version}]{request_id.replace('-', '')}",
+        timeout_s=float(self.timeout or 3),
+    )
+    started = time.monotonic()
+    try:
+        handler = resolve_handler(_handler_name(self))
+        apply_function_environment(self.environment_vars)
+        # the Lambda runtime always sets these; one stack lives in one region
+        os.environ.setdefault("AWS_REGION", self.region)
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
+        result = handler(event, context)
+    except Exception as exc:
+        LOG.info("lambda %s raised %s: %s", self.function_name, type(exc).__name__, exc)
+        return json.dumps(_error_payload(exc)), True, ""
+    finally:
+        elapsed = time.monotonic() - started
+        if elapsed > float(self.timeout or 3):
+            LOG.warning(
+                "lambda %s ran %.1fs, longer than its Timeout of %ss (AWS would have killed it)",
+                self.function_name,
+                elapsed,
+                self.timeout,
+            )
+    try:
+        return json.dumps(result), False, ""
+    except (TypeError, ValueError) as exc:
+        err = {
+            "errorMessage": f"Unable to marshal response: {exc}",
+            "errorType": "Runtime.MarshalError",
+            "requestId": request_id,
+            "stackTrace": [],
+        }
+        return json.dumps(err), True, ""
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key in (name, name.lower(), name.title()):
+        try:
+            value = headers.get(key)
+        except AttributeError:
+            return None
+        if value:
+            return str(value)
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _run_async(fn: Any, event: Any) -> None:
+    try:
+        payload, errored, _ = fn._invoke_lambda(event=event)
+        if errored:
+            error = json.loads(payload)
+            LOG.error(
+                "async invoke of %s failed: %s: %s",
+                fn.function_name,
+                error.get("errorType"),
+                error.get("errorMessage"),
+            )
+            ASYNC_FAILURES.append(AsyncFailure(fn.function_name, event, error))
+    finally:
+        with _LOCK:
+            _ASYNC_THREADS.discard(threading.current_thread())
+
+
+def invoke_async(fn: Any, event: Any) -> threading.Thread:
+    """Run ``fn`` with ``event`` in a background thread (InvocationType=Event)."""
+    thread = threading.Thread(
+        target=_run_async, args=(fn, event), name=f"lambda-event-{fn.function_name}", daemon=True
+    )
+    with _LOCK:
+        _ASYNC_THREADS.add(thread)
+    thread.start()
+    return thread
+
+
+def wait_async_idle(timeout: float = 30.0) -> bool:
+    """Wait until no asynchronous invocation is running (also those they start). True if idle."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _LOCK:
+            threads = list(_ASYNC_THREADS)
+        if not threads:
+            return True
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if time.monotonic() >= deadline:
+            with _LOCK:
+                return not _ASYNC_THREADS
+
+
+def _lambda_invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
+    """Replacement for ``LambdaFunction.invoke``: honour InvocationType and report errors as AWS.
+
+    * ``Event``: start the handler in a background thread and return at once (the response layer
+      answers 202);
+    * ``DryRun``: do nothing;
+    * ``RequestResponse``: run the handler; an exception sets ``FunctionError: Unhandled``
+      (moto says ``Handled``).
+    """
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8")
+    event = json.loads(body) if body else {}
+    inv_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
+    if inv_type == "DryRun":
+        return b""
+    if inv_type == "Event":
+        invoke_async(self, event)
+        return b""
+    payload, errored, logs = self._invoke_lambda(event=event)
+    if errored:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    response_headers["x-amz-log-result"] = base64.b64encode(logs.encode("utf-8")).decode("ascii")
+    return payload.encode("utf-8")
+
+
+def patch_lambda_in_process() -> None:
+    """P1: run Lambda handlers in-process instead of in Docker.
+
+    moto's ``LambdaFunction._invoke_lambda`` starts a Docker container; there is no Docker here.
+    The replacement imports ``Handler`` (or ``ImageConfig.Command[0]`` for image functions),
+    applies the function's environment to ``os.environ`` and calls it with a Lambda-like context.
+    ``LambdaFunction.invoke`` is replaced too: moto runs ``Event`` invocations synchronously and
+    flags handler errors as ``Handled``; AWS returns 202 at once and says ``Unhandled``.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    _replace(LambdaFunction, "_invoke_lambda", _invoke_lambda_in_process)
+    _replace(LambdaFunction, "invoke", _lambda_invoke)
+
+
+def _s3_invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    try:
+        from moto.awslambda.utils import get_backend
+
+        func = get_backend(account_id, region_name).get_function(fn_arn)
+        func.invoke(json.dumps(event_body), {"X-Amz-Invocation-Type": "Event"}, {})
+    except Exception:  # as moto: never fail the S3 call because of its notification
+        LOG.exception("S3 notification to %s failed", fn_arn)
+
+
+def patch_s3_notifications_async() -> None:
+    """P1b: S3 -> Lambda notifications are asynchronous invocations, as in AWS.
+
+    moto invokes the function synchronously inside PutObject (so a slow handler blocks the upload
+    and runs on the uploader's thread). Keys already arrive ``quote_plus``-encoded (moto does it).
+    """
+    from moto.s3 import notifications
+
+    _replace(notifications, "_invoke_awslambda", _s3_invoke_awslambda)
+
+
+# --------------------------------------------------------------------------------------------
+# P2: StartExecution without a name
+# --------------------------------------------------------------------------------------------
+
+
+def patch_start_execution_name() -> None:
+    """P2: StartExecution without ``name`` gets a UUID, as in AWS.
+
+    The execute-state-machine backend builds the ARN from ``name`` as given (``...:None``) and
+    EventBridge's state machine target passes ``""``.
+    """
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    orig = original(StepFunctionsParserBackend, "start_execution")
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        return orig(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    _replace(StepFunctionsParserBackend, "start_execution", start_execution)
+
+
+# --------------------------------------------------------------------------------------------
+# P3: StopExecution interrupts waits; ABORTED is final
+# --------------------------------------------------------------------------------------------
+
+
+def patch_stop_execution() -> None:
+    """P3: StopExecution while a token task (or a Map of them) waits.
+
+    moto marks the program stopped but the token wait keeps blocking until its TimeoutSeconds, the
+    execution stays RUNNING (no ``stopDate``) until then, and the error that the interrupted task
+    then raises overwrites the stopped state, so the execution ends FAILED instead of ABORTED.
+    The patch interrupts every open callback endpoint, reports ABORTED and the stop date at once,
+    and makes ``set_error``/``set_timed_out`` leave a stopped program alone.
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    orig_stop = original(Execution, "stop")
+    orig_set_error = original(Environment, "set_error")
+    orig_set_timed_out = original(Environment, "set_timed_out")
+
+    def stop(self: Any, stop_date: datetime.datetime, error: str | None, cause: str | None) -> None:
+        was_running = self.exec_status == ExecutionStatus.RUNNING
+        orig_stop(self, stop_date, error, cause)
+        worker = self.exec_worker
+        env = getattr(worker, "env", None)
+        if env is None or not was_running:
+            return
+        self.exec_status = ExecutionStatus.ABORTED
+        self.stop_date = stop_date
+        pool = env.callback_pool_manager._pool
+        for endpoint in list(pool.values()):
+            endpoint.interrupt_all()
+
+    def set_error(self: Any, error: Any) -> None:
+        if isinstance(self._program_state, ProgramStopped):
+            return
+        orig_set_error(self, error)
+
+    def set_timed_out(self: Any) -> None:
+        if isinstance(self._program_state, ProgramStopped):
+            return
+        orig_set_timed_out(self)
+
+    _replace(Execution, "stop", stop)
+    _replace(Environment, "set_error", set_error)
+    _replace(Environment, "set_timed_out", set_timed_out)
+
+    # _reflect_execution_status would replace the stop date with the time the worker noticed.
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    orig_reflect = original(BaseExecutionWorkerCommunication, "_reflect_execution_status")
+
+    def _reflect_execution_status(self: Any) -> None:
+        stopped_at = self.execution.stop_date if self.execution.exec_status == ExecutionStatus.ABORTED else None
+        orig_reflect(self)
+        if stopped_at is not None:
+            self.execution.stop_date = stopped_at
+
+    _replace(BaseExecutionWorkerCommunication, "_reflect_execution_status", _reflect_execution_status)
+
+
+# --------------------------------------------------------------------------------------------
+# P4: EventBridge rule -> Lambda / state machine targets
+# --------------------------------------------------------------------------------------------
+
+
+def _event_time_iso(event: dict[str, Any]) -> dict[str, Any]:
+    event = dict(event)
+    event.pop("ingestion-time", None)
+    when = event.get("time")
+    if isinstance(when, (int, float)):
+        event["time"] = datetime.datetime.fromtimestamp(float(when), tz=datetime.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+    return event
+
+
+def _json_path_get(document: Any, path: str) -> Any:
+    """``$``, ``$.a.b``, ``$.a[0]`` style paths (what EventBridge's InputPath uses in practice)."""
+    from jsonpath_ng.ext import parse
+
+    matches = parse(path).find(document)
+    if not matches:
+        return None
+    return matches[0].value
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What EventBridge hands a target: Input, InputPath, InputTransformer or the whole event."""
+    full = _event_time_iso(event)
+    if target.get("Input") is not None:
+        return json.loads(target["Input"])
+    if target.get("InputPath"):
+        return _json_path_get(full, target["InputPath"])
+    transformer = target.get("InputTransformer")
+    if transformer:
+        template: str = transformer.get("InputTemplate", "")
+        for key, path in (transformer.get("InputPathsMap") or {}).items():
+            value = _json_path_get(full, path)
+            placeholder = f"<{key}>"
+            quoted = f'"{placeholder}"'
+            if isinstance(value, str):
+                template = template.replace(quoted, json.dumps(value)).replace(
+                    placeholder, json.dumps(value)[1:-1]
+                )
+            else:
+                template = template.replace(quoted, json.dumps(value)).replace(placeholder, json.dumps(value))
+        template = template.replace("<aws.events.event.json>", json.dumps(full))
+        try:
+            return json.loads(template)
+        except ValueError:
+            return template
+    return full
+
+
+def _deliver_to_lambda(account_id: str, arn: str, payload: Any) -> None:
+    from moto.awslambda.utils import get_backend
+
+    region = arn.split(":")[3]
+    fn = get_backend(account_id, region).get_function(arn)
+    invoke_async(fn, payload)
+
+
+def _deliver_to_state_machine(account_id: str, arn: str, payload: Any) -> None:
+    from moto.stepfunctions.responses import get_backend
+
+    region = arn.split(":")[3]
+    get_backend(account_id, region).start_execution(arn, None, json.dumps(payload))
+
+
+def patch_events_targets() -> None:
+    """P4: deliver EventBridge rule targets that are Lambda functions or state machines.
+
+    moto's ``Rule.send_to_targets`` raises NotImplementedError for both (which also stops the
+    delivery to the rule's remaining targets and fails PutEvents). Lambda targets are invoked
+    asynchronously, state machine targets get StartExecution(input=event); Input, InputPath and
+    simple InputTransformers are honoured. Other targets go to moto's implementation.
+    """
+    from moto.events.models import Rule
+
+    orig = original(Rule, "send_to_targets")
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if t["Arn"].split(":")[2] in ("lambda", "states")]
+        rest = [t for t in self.targets if t not in ours]
+        if rest:
+            shallow = copy.copy(self)
+            shallow.targets = rest
+            orig(shallow, original_event, transform_input)
+        for target in ours:
+            arn = target["Arn"]
+            payload = target_input(target, original_event) if transform_input else original_event
+            try:
+                if arn.split(":")[2] == "lambda":
+                    _deliver_to_lambda(self.account_id, arn, payload)
+                else:
+                    _deliver_to_state_machine(self.account_id, arn, payload)
+            except Exception:  # EventBridge never fails PutEvents because of a target
+                LOG.exception("EventBridge rule %s: delivery to %s failed", self.name, arn)
+
+    _replace(Rule, "send_to_targets", send_to_targets)
+
+
+# --------------------------------------------------------------------------------------------
+# P5: a retried token task gets a fresh token
+# --------------------------------------------------------------------------------------------
+
+
+def patch_fresh_task_token_on_retry() -> None:
+    """P5: each attempt of a ``.waitForTaskToken`` task gets its own token.
+
+    moto generates the token once per state, before the Retry loop. The second attempt then hands
+    the handler the first attempt's token, whose endpoint was already closed, so its wait returns
+    at once with the first attempt's outcome (AWS issues a new token for every attempt).
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
+        StateTaskServiceCallback,
+    )
+
+    inherited = original(StateTaskServiceCallback, "_eval_execution")
+
+    def _eval_execution(self: Any, env: Any) -> None:
+        if self.resource.condition == ResourceCondition.WaitForTaskToken:
+            data = env.states.context_object.context_object_data
+            token = (data.get("Task") or {}).get("Token")
+            endpoint = env.callback_pool_manager.get(token) if token else None
+            if endpoint is None or endpoint._notify_event.is_set():
+                new_token = env.states.context_object.update_task_token()
+                env.callback_pool_manager.add(new_token)
+        inherited(self, env)
+
+    _replace(StateTaskServiceCallback, "_eval_execution", _eval_execution)
+
+
+# --------------------------------------------------------------------------------------------
+# P6: callbacks for expired/closed tokens
+# --------------------------------------------------------------------------------------------
+
+
+def _find_endpoint(backend: Any, token: str) -> tuple[Any, Any]:
+    for execution in backend._get_executions():
+        worker = getattr(execution, "exec_worker", None)
+        env = getattr(worker, "env", None)
+        if env is None:
+            continue
+        endpoint = env.callback_pool_manager.get(token)
+        if endpoint is not None:
+            return execution, endpoint
+    return None, None
+
+
+def _open_endpoint(backend: Any, token: str) -> Any:
+    from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken, TaskTimedOut
+
+    if not token or not isinstance(token, str):
+        raise InvalidToken("Invalid token")
+    execution, endpoint = _find_endpoint(backend, token)
+    if endpoint is None:
+        raise InvalidToken("Invalid token")
+    if (
+        execution.exec_status != ExecutionStatus.RUNNING
+        or endpoint._notify_event.is_set()
+        or endpoint.get_outcome() is not None
+        or endpoint.consumer_error is not None
+    ):
+        raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+    return endpoint
+
+
+def patch_task_callbacks() -> None:
+    """P6: SendTaskSuccess/Failure/Heartbeat for a closed token fail as in AWS.
+
+    moto accepts a callback for a token whose wait already timed out or completed (silently, as a
+    success), says InvalidToken for tokens of finished executions, rejects heartbeats for tasks
+    without HeartbeatSeconds, and drops SendTaskFailure's ``cause``. AWS: an unknown token is
+    InvalidToken; a token whose task is closed (timed out, completed, execution ended) is
+    TaskTimedOut.
+    """
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackOutcomeFailure,
+        CallbackOutcomeSuccess,
+    )
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_success(self: Any, task_token: str, outcome: str) -> None:
+        endpoint = _open_endpoint(self, task_token)
+        endpoint.notify(CallbackOutcomeSuccess(callback_id=task_token, output=outcome))
+
+    def send_task_failure(
+        self: Any, task_token: str, error: str | None = None, cause: str | None = None
+    ) -> None:
+        endpoint = _open_endpoint(self, task_token)
+        endpoint.notify(CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause))
+
+    def send_task_heartbeat(self: Any, task_token: str) -> None:
+        endpoint = _open_endpoint(self, task_token)
+        endpoint.notify_heartbeat()
+
+    def response_send_task_failure(self: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    _replace(StepFunctionsParserBackend, "send_task_success", send_task_success)
+    _replace(StepFunctionsParserBackend, "send_task_failure", send_task_failure)
+    _replace(StepFunctionsParserBackend, "send_task_heartbeat", send_task_heartbeat)
+    _replace(StepFunctionResponse, "send_task_failure", response_send_task_failure)
+
+
+# --------------------------------------------------------------------------------------------
+# T1: time scaling (tests only)
+# --------------------------------------------------------------------------------------------
+
+
+class _ScaledTime:
+    """Stands in for the ``time`` module inside moto's retrier: ``sleep`` is scaled."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(_scaled(seconds))
+
+
+def patch_time_scaling() -> None:
+    """T1: shrink Wait, TimeoutSeconds(Path), HeartbeatSeconds(Path) and Retry intervals.
+
+    For tests only (``time_scale`` 1.0 changes nothing). moto's Wait state also cannot wait a
+    fraction of a second (it rounds what it waited down to whole seconds and waits again, forever),
+    so the Wait loop is replaced by one that waits until a deadline or until the program stops.
+    """
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import Heartbeat
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+        WaitFunction,
+    )
+
+    def timeout_eval_body(self: Any, env: Any) -> None:
+        seconds = self._eval_seconds(env=env)
+        if not self.is_default_value():
+            seconds = _scaled(seconds)
+        env.stack.append(seconds)
+
+    def heartbeat_eval_body(self: Any, env: Any) -> None:
+        env.stack.append(_scaled(self._eval_seconds(env=env)))
+
+    def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
+        deadline = time.monotonic() + _scaled(wait_seconds)
+        while env.is_running():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            env.program_state_event.wait(remaining)
+
+    _replace(Timeout, "_eval_body", timeout_eval_body)
+    _replace(Heartbeat, "_eval_body", heartbeat_eval_body)
+    _replace(WaitFunction, "_wait_interval", wait_interval)
+    with _LOCK:
+        if not isinstance(retrier_decl.time, _ScaledTime):
+            _replace(retrier_decl, "time", _ScaledTime())
+
+
+def prune_finished_threads() -> int:
+    """Drop finished threads from moto's never-emptied ``TMP_THREADS`` list; returns how many."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    with _LOCK:
+        alive = [t for t in TMP_THREADS if t.is_alive()]
+        dropped = len(TMP_THREADS) - len(alive)
+        TMP_THREADS[:] = alive
+    return dropped
+
+
+# --------------------------------------------------------------------------------------------
+# apply
+# --------------------------------------------------------------------------------------------
+
+PATCHES: dict[str, Callable[[], None]] = {
+    "P1": patch_lambda_in_process,
+    "P1b": patch_s3_notifications_async,
+    "P2": patch_start_execution_name,
+    "P3": patch_stop_execution,
+    "P4": patch_events_targets,
+    "P5": patch_fresh_task_token_on_retry,
+    "P6": patch_task_callbacks,
+    "T1": patch_time_scaling,
+}
+
+
+def _check_version() -> None:
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        LOG.warning(
+            "moto %s is not the version these patches were written for (%s): run the canary tests",
+            moto.__version__,
+            MOTO_VERSION,
+        )
+
+
+def apply(*, time_scale: float = 1.0, only: tuple[str, ...] | None = None) -> None:
+    """Apply all patches (idempotent); ``time_scale`` may be changed by a later call.
+
+    ``only`` restricts to some patch ids (for the canaries' with/without comparisons).
+    """
+    global _TIME_SCALE
+    if time_scale <= 0:
+        raise ValueError("time_scale must be > 0")
+    with _LOCK:
+        _TIME_SCALE = float(time_scale)
+        _check_version()
+        for patch_id, patch in PATCHES.items():
+            if only is not None and patch_id not in only:
+                continue
+            if patch_id not in _APPLIED:
+                patch()
+                _APPLIED.add(patch_id)
+
+
+def applied() -> frozenset[str]:
+    """Ids of the patches applied so far."""
+    return frozenset(_APPLIED)

@@ -1,0 +1,148 @@
+"""SwapflowStack: composes storage, engine, workflow, api, notifications and observability."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from .constructs.api import Api
+from .constructs.engine import Engine
+from .constructs.notifications import Notifications
+from .constructs.observability import Observability
+from .constructs.storage import Storage
+from .constructs.workflow import SEND_TASK_RESULT, Workflow
+
+BUS_NAME = "swapflow"
+
+# Stack-wide cdk-nag acknowledgements, each with its reason (resource-specific ones sit on the resource).
+NAG_ACKNOWLEDGEMENTS = {
+    "AwsSolutions-L1": "Pinned to python3.12: the runtime the bundled manylinux wheels are built for.",
+    "AwsSolutions-APIG2": "Bodies are validated by the API function, which answers with the documented "
+    "machine-readable error codes (a model validator would answer in another shape).",
+    "AwsSolutions-APIG3": "WAF is an account-level choice with its own cost; the README shows how to attach a "
+    "web ACL. Stage throttling is on.",
+    "AwsSolutions-APIG4": "Callers authenticate with per-tenant API keys checked (hashed) by the API function; "
+    "provider webhooks authenticate by their signature, verified in constant time.",
+    "AwsSolutions-COG4": "No Cognito: machine clients use API keys; webhooks use provider signatures.",
+    "AwsSolutions-SQS3": "These queues are themselves dead-letter queues (Lambda on-failure destinations).",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
+    "AWS's own minimal managed policy for a Lambda's logs, and nothing else.",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    "AmazonAPIGatewayPushToCloudWatchLogs]": "AWS's own managed policy for API Gateway's account logging role.",
+    "AwsSolutions-IAM5[Resource::*]": "Only X-Ray segment writes and task-token callbacks, neither of which "
+    "supports resource-level permissions (the task token itself is the scope).",
+    "AwsSolutions-IAM5[Action::s3:List*]": "CDK grant_read on our own buckets: list within the bucket only.",
+    "AwsSolutions-IAM5[Action::s3:GetObject*]": "CDK grant_read on our own buckets: object reads (versions too).",
+    "AwsSolutions-IAM5[Action::s3:GetBucket*]": "CDK grant_read on our own buckets: bucket metadata reads.",
+    "AwsSolutions-IAM5[Action::s3:DeleteObject*]": "CDK grant_read_write on our own buckets (staging cleanup).",
+    "AwsSolutions-IAM5[Action::s3:Abort*]": "CDK grant_write on our own buckets: abort multipart uploads.",
+}
+
+# Wildcards below a resource we own, keyed by the construct holding the resource.
+OWNED_WILDCARDS = {
+    "index/*": "Queries on the jobs table's own secondary indexes.",
+    "/*": "Objects inside our own bucket, under per-tenant, per-job keys.",
+    ":*": "Versions and aliases of our own function (Step Functions and the engine provider invoke them).",
+}
+
+
+class SwapflowStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        storage = Storage(self, "Storage")
+        notifications = Notifications(self, "Notifications", bus_name=BUS_NAME)
+        akool_secret = self._provider_secret("AkoolSecret", "Akool: {api_key, client_id, client_secret}")
+        wavespeed_secret = self._provider_secret("WaveSpeedSecret", "WaveSpeed: {api_key, webhook_secret}")
+        public_url_param = f"/{self.stack_name}/public-url"
+
+        # Every function shares these settings; none references the API or the state machine, so
+        # there is no dependency cycle and the local stack can apply one environment to all.
+        environment = {
+            "SWAPFLOW_TABLE": storage.table.table_name,
+            "SWAPFLOW_INPUT_BUCKET": storage.input_bucket.bucket_name,
+            "SWAPFLOW_ARCHIVE_BUCKET": storage.archive_bucket.bucket_name,
+            "SWAPFLOW_EVENT_BUS": BUS_NAME,
+            "SWAPFLOW_PUBLIC_URL_PARAM": public_url_param,
+            "SWAPFLOW_AKOOL_SECRET_ARN": akool_secret.secret_arn,
+            "SWAPFLOW_WAVESPEED_SECRET_ARN": wavespeed_secret.secret_arn,
+        }
+        engine = Engine(self, "Engine", storage=storage, environment=environment)
+        engine.function.add_to_role_policy(SEND_TASK_RESULT)
+        workflow = Workflow(self, "Workflow", environment=environment, engine_function=engine.function)
+        api = Api(
+            self, "Api",
+            environment={**environment, "SWAPFLOW_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
+        )
+        ssm.StringParameter(
+            self, "PublicUrl", parameter_name=public_url_param, string_value=api.rest_api.url.rstrip("/"),
+            description="Base URL providers call back (webhooks); override with a custom domain",
+        )
+        read_public_url = iam.PolicyStatement(
+            actions=["ssm:GetParameter"],
+            resources=[self.format_arn(service="ssm", resource="parameter", resource_name=public_url_param[1:])],
+        )
+
+        # Least privilege, per function.
+        table, inputs, archive = storage.table, storage.input_bucket, storage.archive_bucket
+        for fn in [*workflow.functions, api.api_fn, api.webhook_fn]:
+            table.grant_read_write_data(fn)
+        for fn in (workflow.submit_fn, workflow.status_fn, api.webhook_fn):
+            akool_secret.grant_read(fn)
+            wavespeed_secret.grant_read(fn)
+            fn.add_to_role_policy(read_public_url)
+        inputs.grant_read_write(api.api_fn)
+        inputs.grant_read(workflow.submit_fn)
+        inputs.grant_read(workflow.finisher_fn)
+        archive.grant_read_write(workflow.finisher_fn)
+        archive.grant_read(api.api_fn)
+        notifications.bus.grant_put_events_to(workflow.finisher_fn)
+        workflow.state_machine.grant_start_execution(api.api_fn)
+        api.webhook_fn.add_to_role_policy(SEND_TASK_RESULT)
+
+        Observability(
+            self, "Observability", state_machine=workflow.state_machine,
+            functions=[*workflow.functions, api.api_fn, api.webhook_fn, engine.function],
+            dead_letter_queues=[engine.dlq],
+        )
+        CfnOutput(self, "ApiUrl", value=api.rest_api.url)
+        CfnOutput(self, "InputBucketName", value=inputs.bucket_name)
+        CfnOutput(self, "ArchiveBucketName", value=archive.bucket_name)
+        CfnOutput(self, "TableName", value=table.table_name)
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "EventBusName", value=notifications.bus.event_bus_name)
+        CfnOutput(self, "AkoolSecretArn", value=akool_secret.secret_arn)
+        CfnOutput(self, "WaveSpeedSecretArn", value=wavespeed_secret.secret_arn)
+        self._acknowledge_nag_findings(
+            {
+                "index/*": [table],
+                "/*": [inputs, archive],
+                ":*": [*workflow.functions, engine.function],
+            }
+        )
+
+    def _provider_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
+        secret = secretsmanager.Secret(
+            self, construct_id, description=f"swapflow provider credentials, JSON. {description}",
+            secret_object_value={},
+        )
+        Validations.of(secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason="Third-party provider API keys are issued by the provider and cannot be rotated by AWS.",
+            )
+        )
+        return secret
+
+    def _acknowledge_nag_findings(self, owned: dict[str, list[Construct]]) -> None:
+        findings = dict(NAG_ACKNOWLEDGEMENTS)
+        for suffix, constructs in owned.items():
+            for construct in constructs:
+                child = construct.node.default_child
+                logical_id = self.resolve(self.get_logical_id(child))  # type: ignore[arg-type]
+                resource = f"<{logical_id}.Arn>{'/' if suffix == 'index/*' else ''}{suffix}"
+                findings[f"AwsSolutions-IAM5[Resource::{resource}]"] = OWNED_WILDCARDS[suffix]
+        for finding, reason in findings.items():
+            Validations.of(self).acknowledge(Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason))
