@@ -24,21 +24,22 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import io
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import cv2
+import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
@@ -57,7 +58,7 @@ def jpeg(img: Image.Image, q: int = 90) -> bytes:
 
 def one_face(size: int) -> bytes:
     img = Image.open(FIX / "target.jpg").convert("RGB")
-    return jpeg(img.resize((size, size), Image.LANCZOS))
+    return jpeg(img.resize((size, size), Image.Resampling.LANCZOS))
 
 
 def six_faces(size: int) -> bytes:
@@ -67,8 +68,8 @@ def six_faces(size: int) -> bytes:
     heads = [
         astro.crop((130, 10, 330, 240)),
         hopper.crop((110, 60, 410, 400)),
-        astro.crop((130, 10, 330, 240)).transpose(Image.FLIP_LEFT_RIGHT),
-        hopper.crop((110, 60, 410, 400)).transpose(Image.FLIP_LEFT_RIGHT),
+        astro.crop((130, 10, 330, 240)).transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        hopper.crop((110, 60, 410, 400)).transpose(Image.Transpose.FLIP_LEFT_RIGHT),
         astro.crop((130, 10, 330, 240)),
         hopper.crop((110, 60, 410, 400)),
     ]
@@ -76,7 +77,8 @@ def six_faces(size: int) -> bytes:
     cw, ch = size // 3, size // 2
     for i, head in enumerate(heads):
         s = min(cw / head.width, ch / head.height) * 0.9
-        h = head.resize((max(1, round(head.width * s)), max(1, round(head.height * s))), Image.LANCZOS)
+        new_size = (max(1, round(head.width * s)), max(1, round(head.height * s)))
+        h = head.resize(new_size, Image.Resampling.LANCZOS)
         x = (i % 3) * cw + (cw - h.width) // 2
         y = (i // 3) * ch + (ch - h.height) // 2
         canvas.paste(h, (x, y))
@@ -176,7 +178,7 @@ def identity(emb: DlibEmbedder | LbpEmbedder) -> list[dict[str, object]]:
     src_b = (FIX / "source.jpg").read_bytes()
     tgt_b = (FIX / "target.jpg").read_bytes()
     multi_b = (FIX / "multi.jpg").read_bytes()
-    rows = []
+    rows: list[dict[str, object]] = []
     cases = [
         ("Grace Hopper -> astronaut", src_b, tgt_b, None),
         ("astronaut -> Grace Hopper", tgt_b, src_b, None),
@@ -218,8 +220,8 @@ def main() -> None:
             n_found = len(detect_faces(tgt))
             opts = SwapOptions(single_face_mode=(faces == 1))
             swapped = swap(source, tgt, opts).faces_swapped
-            ms = timed(lambda tgt=tgt, opts=opts: swap(source, tgt, opts), reps[size])
-            det_ms = timed(lambda tgt=tgt: detect_faces(tgt), max(3, reps[size] // 2))
+            ms = timed(partial(swap, source, tgt, opts), reps[size])
+            det_ms = timed(partial(detect_faces, tgt), max(3, reps[size] // 2))
             row = {
                 "size": size,
                 "faces": faces,
@@ -232,8 +234,9 @@ def main() -> None:
             }
             timing.append(row)
             print(
-                f"{size:5d}px {faces} face(s): swap median {row['median_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms"
-                f"  (detected {n_found}, swapped {swapped}; detect_faces alone {row['detect_faces_median_ms']} ms)"
+                f"{size:5d}px {faces} face(s): swap median {row['median_ms']:7.1f} ms"
+                f"  p95 {row['p95_ms']:7.1f} ms  (detected {n_found}, swapped {swapped};"
+                f" detect_faces alone {row['detect_faces_median_ms']} ms)"
             )
     big = six_faces(2048)
     tracemalloc.start()
@@ -241,7 +244,10 @@ def main() -> None:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS {maxrss_mb:.0f} MB; tracemalloc peak of one 2048px six-face swap {traced_peak / 2**20:.0f} MB")
+    print(
+        f"peak RSS {maxrss_mb:.0f} MB;"
+        f" tracemalloc peak of one 2048px six-face swap {traced_peak / 2**20:.0f} MB"
+    )
 
     emb = embedder()
     ident = identity(emb)
@@ -254,7 +260,10 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(),
         "threads": {"cv2": cv2.getNumThreads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
         "timing": timing,
-        "memory": {"peak_rss_mb": round(maxrss_mb, 1), "tracemalloc_peak_mb_2048_six": round(traced_peak / 2**20, 1)},
+        "memory": {
+            "peak_rss_mb": round(maxrss_mb, 1),
+            "tracemalloc_peak_mb_2048_six": round(traced_peak / 2**20, 1),
+        },
         "identity": {"embedding": emb.name, "lower_is_closer": True, "cases": ident},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -20,11 +20,28 @@ class Notifications(Construct):
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        events.Rule(
+        rule = events.Rule(
             self,
             "AuditRule",
             event_bus=self.bus,
             description="Every swapflow event, kept for 30 days for audit and debugging",
             event_pattern=events.EventPattern(source=["swapflow"]),
-            targets=[targets.CloudWatchLogGroup(self.audit_log)],
+        )
+        # A native resource policy instead of the CDK target's custom-resource Lambda.
+        logs.ResourcePolicy(
+            self,
+            "EventLogPolicy",
+            policy_statements=[
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal("events.amazonaws.com"),
+                                iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.audit_log.log_group_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+                )
+            ],
+        )
+        cfn_rule = rule.node.default_child
+        cfn_rule.add_property_override(  # type: ignore[union-attr]
+            "Targets", [{"Id": "AuditLog", "Arn": self.audit_log.log_group_arn}]
         )

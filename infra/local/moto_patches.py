@@ -25,6 +25,7 @@ without bound in a long-lived local stack; ``prune_finished_threads()`` trims th
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import datetime
 import hashlib
@@ -37,7 +38,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,8 @@ PER_FUNCTION_ENV_VARS: frozenset[str] = frozenset(
 _LOCK = threading.RLock()
 _ORIGINALS: dict[tuple[int, str], tuple[Any, str, Any]] = {}
 _APPLIED: set[str] = set()
+_PATCH_KEYS: dict[str, list[tuple[int, str]]] = {}
+_CURRENT_PATCH: list[str] = []
 _TIME_SCALE = 1.0
 
 
@@ -88,6 +91,8 @@ def _replace(owner: Any, name: str, new: Any) -> Any:
     with _LOCK:
         if key not in _ORIGINALS:
             _ORIGINALS[key] = (owner, name, _lookup(owner, name))
+        if _CURRENT_PATCH:
+            _PATCH_KEYS.setdefault(_CURRENT_PATCH[-1], []).append(key)
         setattr(owner, name, new)
         return _ORIGINALS[key][2]
 
@@ -790,10 +795,32 @@ def apply(*, time_scale: float = 1.0, only: tuple[str, ...] | None = None) -> No
             if only is not None and patch_id not in only:
                 continue
             if patch_id not in _APPLIED:
-                patch()
+                _CURRENT_PATCH.append(patch_id)
+                try:
+                    patch()
+                finally:
+                    _CURRENT_PATCH.pop()
                 _APPLIED.add(patch_id)
 
 
 def applied() -> frozenset[str]:
     """Ids of the patches applied so far."""
     return frozenset(_APPLIED)
+
+
+@contextlib.contextmanager
+def suspended(*patch_ids: str) -> Iterator[None]:
+    """Temporarily put moto's original code back for some patches (canaries compare behaviours)."""
+    with _LOCK:
+        saved: list[tuple[Any, str, Any]] = []
+        for patch_id in patch_ids:
+            for key in _PATCH_KEYS.get(patch_id, []):
+                owner, name, orig = _ORIGINALS[key]
+                saved.append((owner, name, _lookup(owner, name) if not isinstance(owner, type) else owner.__dict__[name]))
+                setattr(owner, name, orig)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            for owner, name, patched in saved:
+                setattr(owner, name, patched)

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import urllib3
@@ -202,7 +202,12 @@ class BaseSimulator:
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self.base_url = f"http://127.0.0.1:{self.port}"
-        thread = threading.Thread(target=self._server.serve_forever, name=f"{self.provider}-sim", daemon=True)
+        thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.provider}-sim",
+            daemon=True,
+        )
         thread.start()
         return self.base_url
 
@@ -215,7 +220,7 @@ class BaseSimulator:
         for thread in list(self._threads):
             thread.join(timeout=5)
 
-    def __enter__(self) -> BaseSimulator:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -384,6 +389,12 @@ def print_banner(name: str, base_url: str, credentials: Mapping[str, str], fault
 
 
 def wait_forever(stop: Callable[[], None]) -> None:
+    """Block until Ctrl-C or SIGTERM, then stop the simulator cleanly."""
+    import signal
+
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
     with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()
+        while not done.wait(0.5):
+            pass
     stop()

@@ -21,6 +21,7 @@ BUS_EVENTS: list[dict[str, Any]] = []
 TOKENS: list[dict[str, Any]] = []
 FLAKY_ATTEMPTS: dict[str, int] = defaultdict(int)
 CONTEXTS: list[dict[str, Any]] = []
+SLOW_DONE: list[str] = []
 
 
 class FlakyError(Exception):
@@ -38,6 +39,7 @@ def reset() -> None:
         TOKENS.clear()
         FLAKY_ATTEMPTS.clear()
         CONTEXTS.clear()
+        SLOW_DONE.clear()
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -143,4 +145,6 @@ def image_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def slow_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     time.sleep(float(event.get("sleep", 1.0)))
+    with LOCK:
+        SLOW_DONE.append(event.get("id", ""))
     return {"slept": True}

@@ -143,6 +143,7 @@ class SampleStack(cdk.Stack):
         token_fn = fn("TokenFn", "token_handler")
         flaky_fn = fn("FlakyFn", "flaky_handler")
         events_fn = fn("EventsFn", "events_handler")
+        fn("SlowFn", "slow_handler")
         image_fn = lambda_.Function(
             self,
             "ImageFn",

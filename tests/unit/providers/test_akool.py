@@ -36,9 +36,9 @@ def provider(http: FakeHttp, guard: MemoryReplayGuard | None = None) -> AkoolPro
     return AkoolProvider(
         BASE,
         "key-1",
-        http=http,
+        http=http,  # type: ignore[arg-type]
         client_id=CLIENT_ID,
-        client_secret=SECRET,  # type: ignore[arg-type]
+        client_secret=SECRET,
         replay_guard=guard,
         clock=lambda: NOW,
     )

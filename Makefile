@@ -1,0 +1,56 @@
+# swapflow: `make demo` runs the whole stack locally; `make test` runs every test.
+# Both create .venv and install everything on first use (Python 3.11+, Node 20, make).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo up test test-fast lint typecheck synth deploy bench duplicates clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[engine,infra,dev]"
+	touch $@
+
+$(CDK): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed $(CDK)
+
+## The main job: start the local stack, swap the bundled photos, print job, S3 key, output file, event.
+demo: install
+	$(PY) -m infra.local demo
+
+## Keep the local stack serving on 127.0.0.1:$${SWAPFLOW_PORT:-8000} until Ctrl-C.
+up: install
+	$(PY) -m infra.local up
+
+## Every test: unit, integration (moto), infra (template), e2e (local stack over HTTP).
+test: install
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+test-fast: install
+	$(PY) -m pytest -q tests/unit
+
+lint: install
+	$(VENV)/bin/ruff check functions infra tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+synth: install
+	$(CDK) synth --quiet
+
+deploy: install
+	$(CDK) deploy
+
+bench: install
+	$(PY) bench/overhead.py
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache out

@@ -1,0 +1,99 @@
+"""`python -m infra.local up|demo|template`: run the whole stack locally (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .runner import ROOT, LocalConfig, LocalStack, serve_forever, synthesize
+
+FIXTURES = ROOT / "tests" / "fixtures" / "images"
+
+
+def terminal_events(job_id: str, log_group: str = "/aws/events/swapflow") -> list[dict[str, Any]]:
+    """The events the stack emitted for a job, read back from the bus's audit log group."""
+    import boto3
+
+    logs = boto3.client("logs")
+    found = []
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=log_group):
+        for record in page.get("events", []):
+            event = json.loads(record["message"])
+            if event.get("detail", {}).get("job", {}).get("id") == job_id:
+                found.append(event)
+    return found
+
+
+def demo(stack: LocalStack) -> int:
+    from .client import ApiClient, data_uri, download
+
+    api = ApiClient(stack.api_url, stack.config.api_key)
+    print(f"local stack up: API {stack.api_url}, AWS endpoint {stack.aws_url}")
+    body = {
+        "source_image": data_uri(FIXTURES / "source.jpg"),
+        "target_image": data_uri(FIXTURES / "target.jpg"),
+        "metadata": {"demo": True},
+    }
+    accepted = api.submit(body)
+    print(f"POST /v1/jobs -> {accepted['status']} {accepted['id']}")
+    started = time.monotonic()
+    job = api.wait(accepted["id"])
+    print(f"job {job['status']} in {time.monotonic() - started:.2f} s")
+    print(json.dumps(job, indent=2))
+    if job["status"] != "completed":
+        return 1
+    output = job["outputs"][0]
+    out_dir = ROOT / "out"
+    out_dir.mkdir(exist_ok=True)
+    path = out_dir / f"demo-{job['id']}{Path(output['key']).suffix}"
+    path.write_bytes(download(output["url"]))
+    print(f"archived output: s3://{output['bucket']}/{output['key']}")
+    print(f"local copy: {path}")
+    for _ in range(50):
+        events = terminal_events(job["id"])
+        if events:
+            break
+        time.sleep(0.1)
+    print("EventBridge event:")
+    print(json.dumps(events, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local")
+    parser.add_argument("command", choices=["up", "demo", "template"])
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--aws-port", type=int, default=None)
+    parser.add_argument("--out", default=None, help="template: where to write the JSON")
+    args = parser.parse_args(argv)
+
+    if args.command == "template":
+        text = json.dumps(synthesize())
+        Path(args.out).write_text(text) if args.out else print(text)
+        return 0
+    config = LocalConfig.from_env()
+    if args.port is not None:
+        config.port = args.port
+    if args.aws_port is not None:
+        config.aws_port = args.aws_port
+    stack = LocalStack(config).start()
+    if args.command == "demo":
+        try:
+            return demo(stack)
+        finally:
+            stack.stop()
+    summary = stack.summary()
+    print("swapflow local stack is up (Ctrl-C stops it)")
+    for name, value in summary.items():
+        print(f"  {name:15} {value}")
+    print("READY " + json.dumps(summary), flush=True)
+    serve_forever(stack)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The embedded local stack: the real CDK template deployed into moto, in this process.
+
+`LocalStack.start()` synthesises the CDK app (asset bundling skipped), starts moto with state-machine
+execution on, applies the moto patches, deploys the template, seeds the local tenant's API key, and
+serves moto's AWS endpoint and the API Gateway adapter on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_API_KEY = "sf_local_dev_key"
+LOCAL_TENANT = "local"
+STACK_NAME = "Swapflow"
+
+
+def synthesize() -> dict[str, Any]:
+    """The template CDK synthesises for the stack, with bundling skipped (handlers run from source)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+    from infra.app import build_app
+
+    app, stack = build_app({"aws:cdk:bundling-stacks": []})
+    assembly = app.synth()
+    template: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
+    return template
+
+
+def load_template(path: str | None) -> dict[str, Any]:
+    if path:
+        return dict(json.loads(Path(path).read_text()))
+    return synthesize()
+
+
+@dataclass
+class LocalConfig:
+    port: int = 8000
+    aws_port: int = 4566
+    host: str = "127.0.0.1"
+    api_key: str = DEFAULT_API_KEY
+    time_scale: float = 1.0
+    template_path: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> LocalConfig:
+        return cls(
+            port=int(os.environ.get("SWAPFLOW_PORT", "8000")),
+            aws_port=int(os.environ.get("SWAPFLOW_AWS_PORT", "4566")),
+            api_key=os.environ.get("SWAPFLOW_API_KEY") or DEFAULT_API_KEY,
+            time_scale=float(os.environ.get("SWAPFLOW_TIME_SCALE", "1")),
+            template_path=os.environ.get("SWAPFLOW_TEMPLATE") or None,
+        )
+
+
+class LocalStack:
+    def __init__(self, config: LocalConfig | None = None) -> None:
+        self.config = config or LocalConfig.from_env()
+        self.api_url = ""
+        self.aws_url = ""
+        self.deployment: Any = None
+        self._mock: Any = None
+        self._servers: list[Any] = []
+
+    def start(self) -> LocalStack:
+        template = load_template(self.config.template_path)
+        _fake_credentials()
+        from moto import mock_aws
+
+        from . import moto_patches
+        from .deployer import deploy
+
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        moto_patches.apply(time_scale=self.config.time_scale)
+        self.deployment = deploy(template, stack_name=STACK_NAME)
+        self._start_aws_endpoint()
+        gateway = self._start_gateway(template)
+        os.environ.update(
+            {
+                **self.deployment.function_env,
+                "SWAPFLOW_LOCAL": "1",
+                "SWAPFLOW_AWS_ENDPOINT": self.aws_url,
+                "SWAPFLOW_PUBLIC_URL": os.environ.get("SWAPFLOW_PUBLIC_URL") or self.api_url,
+                **self.config.env,
+            }
+        )
+        self._seed_api_key()
+        self._servers.append(gateway)
+        return self
+
+    def _start_aws_endpoint(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
+        server.start()
+        port = server._server.server_port if self.config.aws_port == 0 else self.config.aws_port
+        self.aws_url = f"http://{self.config.host}:{port}"
+        self._servers.append(server)
+
+    def _start_gateway(self, template: dict[str, Any]) -> Any:
+        import boto3
+
+        from .gateway import Gateway
+
+        gateway = Gateway(template, self.deployment, lambda_client=boto3.client("lambda"))
+        httpd = gateway.serve(host=self.config.host, port=self.config.port)
+        self.api_url = f"http://{self.config.host}:{httpd.server_address[1]}"
+        return httpd
+
+    def _seed_api_key(self) -> None:
+        from swapflow.wiring import api_keys
+
+        api_keys().put(self.config.api_key, LOCAL_TENANT)
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return dict(self.deployment.outputs)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "api_url": self.api_url,
+            "aws_endpoint": self.aws_url,
+            "api_key": self.config.api_key,
+            "input_bucket": self.outputs.get("InputBucketName"),
+            "archive_bucket": self.outputs.get("ArchiveBucketName"),
+            "event_bus": self.outputs.get("EventBusName"),
+            "state_machine": self.outputs.get("StateMachineArn"),
+        }
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            try:
+                server.shutdown() if hasattr(server, "shutdown") else server.stop()
+            except Exception:  # stopping is best effort
+                pass
+        if self._mock is not None:
+            self._mock.stop()
+
+
+def _fake_credentials() -> None:
+    """moto needs credentials and a region; never real ones."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        os.environ[name] = value
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def serve_forever(stack: LocalStack) -> None:
+    stop = threading.Event()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()

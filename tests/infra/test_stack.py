@@ -1,0 +1,180 @@
+"""The synthesised template: workflow shape, encryption, least privilege, DLQs, cdk-nag."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from infra.stack import NAG_ACKNOWLEDGEMENTS, OWNED_WILDCARDS
+
+
+def resources(template_json: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template_json["Resources"].items() if v["Type"] == rtype}
+
+
+def definition(template_json: dict[str, Any]) -> dict[str, Any]:
+    (machine,) = resources(template_json, "AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "ARN" for p in parts)
+    return dict(json.loads(text))
+
+
+def test_given_stack_when_synthesised_then_the_workflow_has_the_poll_loop_shape(synthesized) -> None:
+    _, tj = synthesized
+    states = definition(tj)["States"]
+    assert definition(tj)["StartAt"] == "SubmitToProvider"
+    submit = states["SubmitToProvider"]
+    busy = [r for r in submit["Retry"] if r["ErrorEquals"] == ["ProviderBusyError"]][0]
+    assert busy["BackoffRate"] == 2 and busy["JitterStrategy"] == "FULL" and busy["MaxAttempts"] >= 3
+    assert submit["Next"] == "JobDone"
+
+    wait = states["AwaitResult"]
+    assert wait["Resource"].endswith("lambda:invoke.waitForTaskToken")
+    assert wait["TimeoutSecondsPath"] == "$.poll.interval"
+    assert wait["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    timeout_catch = [c for c in wait["Catch"] if c["ErrorEquals"] == ["States.Timeout"]][0]
+    assert timeout_catch["Next"] == "PollStatus"
+    assert states["PollStatus"]["Next"] == "JobDone"
+
+    choices = {c["StringEquals"]: c["Next"] for c in states["JobDone"]["Choices"]}
+    assert choices == {"running": "AwaitResult", "succeeded": "Finish", "done": "JobCompleted"}
+    assert states["JobDone"]["Default"] == "MarkFailure"
+    assert states["MarkFailure"]["Next"] == "RecordFailure"
+    for name in ("SubmitToProvider", "AwaitResult", "PollStatus", "Finish", "RecordFailure"):
+        assert states[name].get("Catch"), f"{name} has no Catch"
+    assert states["RecordFailure"]["Catch"][0]["Next"] == "CouldNotRecordFailure"
+
+
+def test_given_stack_when_synthesised_then_state_machine_is_standard_logged_and_traced(synthesized) -> None:
+    template, _ = synthesized
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
+        },
+    )
+
+
+def test_given_stack_when_synthesised_then_buckets_are_encrypted_private_and_tls_only(synthesized) -> None:
+    template, tj = synthesized
+    buckets = resources(tj, "AWS::S3::Bucket")
+    assert len(buckets) == 3
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    versioned = [b for b in buckets.values() if b["Properties"].get("VersioningConfiguration")]
+    assert len(versioned) == 2
+    policies = resources(tj, "AWS::S3::BucketPolicy")
+    assert len(policies) == 3
+    for policy in policies.values():
+        denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+
+
+def test_given_stack_when_synthesised_then_table_has_ttl_pitr_and_encryption(synthesized) -> None:
+    template, _ = synthesized
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+
+
+def test_given_engine_when_invoked_async_then_failures_land_in_an_encrypted_dlq(synthesized) -> None:
+    template, tj = synthesized
+    (config,) = resources(tj, "AWS::Lambda::EventInvokeConfig").values()
+    destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+    queue_id = destination["Fn::GetAtt"][0]
+    assert tj["Resources"][queue_id]["Type"] == "AWS::SQS::Queue"
+    assert tj["Resources"][queue_id]["Properties"]["SqsManagedSseEnabled"] is True
+    assert config["Properties"]["MaximumRetryAttempts"] == 1
+
+
+def _statements(tj: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
+    out = []
+    for policy in resources(tj, "AWS::IAM::Policy").values():
+        roles = [r["Ref"] for r in policy["Properties"]["Roles"]]
+        if any(r.startswith(role_prefix) for r in roles):
+            out.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return out
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for s in statements:
+        found.update([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    return found
+
+
+def test_given_functions_when_synthesised_then_each_gets_only_what_it_needs(synthesized) -> None:
+    _, tj = synthesized
+    api = _actions(_statements(tj, "ApiApiFn"))
+    assert "states:StartExecution" in api
+    assert "events:PutEvents" not in api and "states:SendTaskSuccess" not in api
+    finisher = _actions(_statements(tj, "WorkflowFinisherFn"))
+    assert "events:PutEvents" in finisher and "states:StartExecution" not in finisher
+    webhook = _actions(_statements(tj, "ApiWebhookFn"))
+    assert "states:SendTaskSuccess" in webhook and "s3:PutObject" not in webhook
+    submit = _actions(_statements(tj, "WorkflowSubmitToProviderFn"))
+    assert "lambda:InvokeFunction" in submit and "secretsmanager:GetSecretValue" in submit
+
+
+def test_given_any_policy_when_synthesised_then_no_action_wildcard_and_star_resources_are_justified(
+    synthesized,
+) -> None:
+    _, tj = synthesized
+    star_ok = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "states:SendTaskSuccess",
+               "states:SendTaskFailure", "states:SendTaskHeartbeat", "logs:CreateLogDelivery",
+               "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+               "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+               "logs:DescribeLogGroups", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
+    for policy in resources(tj, "AWS::IAM::Policy").values():
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+            assert "*" not in actions
+            if s["Resource"] == "*":
+                assert set(actions) <= star_ok, actions
+
+
+def test_given_nag_acknowledgements_then_each_has_a_reason() -> None:
+    for finding, reason in {**NAG_ACKNOWLEDGEMENTS, **OWNED_WILDCARDS}.items():
+        assert len(reason) > 30, finding
+
+
+def test_given_api_when_synthesised_then_routes_are_lambda_proxies_with_logging(synthesized) -> None:
+    template, tj = synthesized
+    paths = {r["Properties"]["PathPart"] for r in resources(tj, "AWS::ApiGateway::Resource").values()}
+    assert {"v1", "{proxy+}", "webhooks", "{provider}"} <= paths
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {"TracingEnabled": True, "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()})},
+    )
+    for method in resources(tj, "AWS::ApiGateway::Method").values():
+        if method["Properties"]["HttpMethod"] != "OPTIONS":
+            assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_given_functions_when_synthesised_then_python312_traced_with_retained_logs(synthesized) -> None:
+    _, tj = synthesized
+    functions = resources(tj, "AWS::Lambda::Function")
+    assert len(functions) == 7
+    for fn in functions.values():
+        props = fn["Properties"]
+        assert props["Runtime"] == "python3.12"
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Handler"].startswith("swapflow.handlers.")
+        assert "LoggingConfig" in props
