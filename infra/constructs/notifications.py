@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -41,7 +41,12 @@ class Notifications(Construct):
                 )
             ],
         )
-        cfn_rule = rule.node.default_child
-        cfn_rule.add_property_override(  # type: ignore[union-attr]
-            "Targets", [{"Id": "AuditLog", "Arn": self.audit_log.log_group_arn}]
+        # EventBridge wants the log group's ARN without the trailing ":*" of `log_group_arn`.
+        target_arn = Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=self.audit_log.log_group_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
+        cfn_rule = rule.node.default_child
+        cfn_rule.add_property_override("Targets", [{"Id": "AuditLog", "Arn": target_arn}])  # type: ignore[union-attr]

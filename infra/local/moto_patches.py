@@ -625,8 +625,19 @@ def _find_endpoint(backend: Any, token: str) -> tuple[Any, Any]:
     return None, None
 
 
+def _task_timed_out() -> Exception:
+    from moto.core.exceptions import AWSError
+
+    class TaskTimedOut(AWSError):
+        TYPE = "TaskTimedOut"
+        STATUS = 400
+
+    return TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+
+
 def _open_endpoint(backend: Any, token: str) -> Any:
-    from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken, TaskTimedOut
+    from moto.stepfunctions.exceptions import InvalidToken
+    from moto.stepfunctions.parser.api import ExecutionStatus
 
     if not token or not isinstance(token, str):
         raise InvalidToken("Invalid token")
@@ -639,7 +650,7 @@ def _open_endpoint(backend: Any, token: str) -> Any:
         or endpoint.get_outcome() is not None
         or endpoint.consumer_error is not None
     ):
-        raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+        raise _task_timed_out()
     return endpoint
 
 

@@ -137,11 +137,23 @@ def test_given_any_policy_when_synthesised_then_no_action_wildcard_and_star_reso
     synthesized,
 ) -> None:
     _, tj = synthesized
-    star_ok = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "states:SendTaskSuccess",
-               "states:SendTaskFailure", "states:SendTaskHeartbeat", "logs:CreateLogDelivery",
-               "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-               "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
-               "logs:DescribeLogGroups", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
+    star_ok = {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    }
     for policy in resources(tj, "AWS::IAM::Policy").values():
         for s in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
@@ -161,7 +173,10 @@ def test_given_api_when_synthesised_then_routes_are_lambda_proxies_with_logging(
     assert {"v1", "{proxy+}", "webhooks", "{provider}"} <= paths
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
-        {"TracingEnabled": True, "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()})},
+        {
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+        },
     )
     for method in resources(tj, "AWS::ApiGateway::Method").values():
         if method["Properties"]["HttpMethod"] != "OPTIONS":

@@ -22,13 +22,14 @@ import urllib3
 from swapflow.providers.exceptions import ProviderBusyError
 
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
-_HTTP_WORD = re.compile(r"\bHTTP(?:/\d(?:\.\d)?)?[\s:]*(\d{3})", re.IGNORECASE)
+# "HTTP 503", "HTTP/1.1 429", "http: 500", "HTTP 5xx": any HTTP word followed by a status digit.
+_HTTP_WORD = re.compile(r"\bHTTP(?:/\d(?:\.\d)?)?[\s:]*(?=\d)", re.IGNORECASE)
 _MAX_MESSAGE = 500
 
 
 def job_safe(message: str) -> str:
     """A provider message fit for a job error: "HTTP 503" becomes "status 503", long text is cut."""
-    return _HTTP_WORD.sub(r"status \1", message)[:_MAX_MESSAGE]
+    return _HTTP_WORD.sub("status ", message)[:_MAX_MESSAGE]
 
 
 def retry_after_seconds(value: str | None, clock: Callable[[], float] = time.time) -> float | None:

@@ -227,9 +227,10 @@ class WaveSpeedProvider:
                 "provider_failed", "wavespeed answered something that is not its JSON envelope"
             )
         code = envelope.get("code", 200)
-        if isinstance(code, int) and (code == 429 or code >= 500):
+        # Only HTTP-like codes are errors: 5004 (sync-mode timeout) carries a running task in data.
+        if isinstance(code, int) and (code == 429 or 500 <= code <= 599):
             raise ProviderBusyError(job_safe(f"wavespeed busy (status {code})"))
-        if isinstance(code, int) and code >= 400:
+        if isinstance(code, int) and 400 <= code <= 499:
             raise error_for_status(code, message)
         data = envelope.get("data")
         if not isinstance(data, dict):

@@ -165,7 +165,9 @@ class SampleStack(cdk.Stack):
         secret.grant_read(api_fn)
 
         bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(s3_fn), s3.NotificationKeyFilter(prefix="uploads/")
+            s3.EventType.OBJECT_CREATED,
+            s3n.LambdaDestination(s3_fn),
+            s3.NotificationKeyFilter(prefix="uploads/"),
         )
 
         api = apigw.LambdaRestApi(
@@ -209,7 +211,9 @@ class SampleStack(cdk.Stack):
             backoff_rate=2,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        recovered = sfn.Pass(self, "Recovered", result=sfn.Result.from_object({"recovered": True}), result_path="$.recovered")
+        recovered = sfn.Pass(
+            self, "Recovered", result=sfn.Result.from_object({"recovered": True}), result_path="$.recovered"
+        )
         flaky.add_catch(recovered, errors=["FatalError"], result_path="$.error")
         pause = sfn.Wait(self, "Pause", time=sfn.WaitTime.duration(cdk.Duration.seconds(2)))
         record = tasks.DynamoUpdateItem(
@@ -238,9 +242,7 @@ class SampleStack(cdk.Stack):
             ],
             result_path=sfn.JsonPath.DISCARD,
         )
-        items = sfn.Map(
-            self, "Items", items_path="$.items", max_concurrency=2, result_path="$.items_out"
-        )
+        items = sfn.Map(self, "Items", items_path="$.items", max_concurrency=2, result_path="$.items_out")
         items.item_processor(
             tasks.LambdaInvoke(
                 self,
@@ -284,9 +286,7 @@ class SampleStack(cdk.Stack):
             event_bus=bus,
             event_pattern=events.EventPattern(source=[SOURCE], detail_type=["StartJob"]),
             targets=[
-                targets.SfnStateMachine(
-                    machine, input=events.RuleTargetInput.from_event_path("$.detail")
-                )
+                targets.SfnStateMachine(machine, input=events.RuleTargetInput.from_event_path("$.detail"))
             ],
         )
 

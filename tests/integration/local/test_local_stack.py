@@ -19,7 +19,10 @@ from tests.integration.local.helpers import wait_execution, wait_for
 
 def _start(local_sample: Any, payload: dict[str, Any], name: str | None = None) -> str:
     sfn = local_sample.client("stepfunctions")
-    kwargs: dict[str, Any] = {"stateMachineArn": local_sample.outputs["MachineArn"], "input": json.dumps(payload)}
+    kwargs: dict[str, Any] = {
+        "stateMachineArn": local_sample.outputs["MachineArn"],
+        "input": json.dumps(payload),
+    }
     if name:
         kwargs["name"] = name
     return str(sfn.start_execution(**kwargs)["executionArn"])
@@ -33,7 +36,9 @@ def _tokens_for(job_id: str) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------ deployment
 
 
-def test_GIVEN_sample_stack_WHEN_deployed_THEN_resources_have_their_template_attributes(local_sample: Any) -> None:
+def test_GIVEN_sample_stack_WHEN_deployed_THEN_resources_have_their_template_attributes(
+    local_sample: Any,
+) -> None:
     out = local_sample.outputs
     ddb = local_sample.client("dynamodb")
     table = ddb.describe_table(TableName=out["TableName"])["Table"]
@@ -47,9 +52,13 @@ def test_GIVEN_sample_stack_WHEN_deployed_THEN_resources_have_their_template_att
     assert s3.get_bucket_versioning(Bucket=out["BucketName"])["Status"] == "Enabled"
     rules = s3.get_bucket_encryption(Bucket=out["BucketName"])["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert s3.get_public_access_block(Bucket=out["BucketName"])["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+    assert s3.get_public_access_block(Bucket=out["BucketName"])["PublicAccessBlockConfiguration"][
+        "BlockPublicAcls"
+    ]
 
-    secret = json.loads(local_sample.client("secretsmanager").get_secret_value(SecretId=out["SecretArn"])["SecretString"])
+    secret = json.loads(
+        local_sample.client("secretsmanager").get_secret_value(SecretId=out["SecretArn"])["SecretString"]
+    )
     assert secret["username"] == "swap" and len(secret["password"]) == 24 and secret["password"].isalnum()
 
     attrs = local_sample.client("sqs").get_queue_attributes(QueueUrl=out["QueueUrl"], AttributeNames=["All"])
@@ -59,7 +68,9 @@ def test_GIVEN_sample_stack_WHEN_deployed_THEN_resources_have_their_template_att
     dep = local_sample.deployment
     assert dep.function_env["TABLE_NAME"] == out["TableName"]
     assert "POWERTOOLS_SERVICE_NAME" not in dep.function_env
-    assert out["ApiUrl"].startswith("https://") and out["ApiUrl"].endswith(".execute-api.us-east-1.amazonaws.com/prod/")
+    assert out["ApiUrl"].startswith("https://") and out["ApiUrl"].endswith(
+        ".execute-api.us-east-1.amazonaws.com/prod/"
+    )
     assert all(not name.startswith("BucketNotificationsHandler") for name in dep.functions)
     assert any(t == "AWS::Lambda::Permission" for t in (dep.types[k] for k in dep.skipped))
 
@@ -80,9 +91,13 @@ def test_GIVEN_image_function_WHEN_invoked_THEN_its_command_runs_in_process_with
     }
 
 
-def test_GIVEN_handler_raising_WHEN_invoked_THEN_error_surfaces_as_unhandled_like_aws(local_sample: Any) -> None:
+def test_GIVEN_handler_raising_WHEN_invoked_THEN_error_surfaces_as_unhandled_like_aws(
+    local_sample: Any,
+) -> None:
     lam = local_sample.client("lambda")
-    name = local_sample.deployment.functions[next(k for k in local_sample.deployment.functions if k.startswith("FlakyFn"))]
+    name = local_sample.deployment.functions[
+        next(k for k in local_sample.deployment.functions if k.startswith("FlakyFn"))
+    ]
     resp = lam.invoke(FunctionName=name, Payload=json.dumps({"mode": "fatal", "job_id": "x"}).encode())
     assert resp["StatusCode"] == 200
     assert resp["FunctionError"] == "Unhandled"
@@ -96,10 +111,14 @@ def test_GIVEN_slow_function_WHEN_invoked_with_event_type_THEN_202_returns_at_on
     local_sample: Any,
 ) -> None:
     lam = local_sample.client("lambda")
-    name = local_sample.deployment.functions[next(k for k in local_sample.deployment.functions if k.startswith("SlowFn"))]
+    name = local_sample.deployment.functions[
+        next(k for k in local_sample.deployment.functions if k.startswith("SlowFn"))
+    ]
     marker = uuid.uuid4().hex
     started = time.monotonic()
-    resp = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"sleep": 0.5, "id": marker}).encode())
+    resp = lam.invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"sleep": 0.5, "id": marker}).encode()
+    )
     elapsed = time.monotonic() - started
     assert resp["StatusCode"] == 202
     assert elapsed < 0.4
@@ -119,13 +138,17 @@ def test_GIVEN_bucket_notification_WHEN_object_put_THEN_lambda_gets_quote_plus_e
     event = wait_for(lambda: next((e for e in list(h.S3_EVENTS) if e["key"] == quote_plus(key)), None))
     assert event["bucket"] == local_sample.outputs["BucketName"]
     assert event["key"] != key  # encoded, as in AWS ("+" for spaces, "%2B" for "+")
+    assert moto_patches.wait_async_idle(5)
     item = local_sample.client("dynamodb").get_item(
-        TableName=local_sample.outputs["TableName"], Key={"pk": {"S": f"s3#{quote_plus(key)}"}, "sk": {"S": "upload"}}
+        TableName=local_sample.outputs["TableName"],
+        Key={"pk": {"S": f"s3#{quote_plus(key)}"}, "sk": {"S": "upload"}},
     )
     assert "Item" in item
 
 
-def test_GIVEN_bucket_notification_with_prefix_WHEN_other_key_put_THEN_lambda_not_invoked(local_sample: Any) -> None:
+def test_GIVEN_bucket_notification_with_prefix_WHEN_other_key_put_THEN_lambda_not_invoked(
+    local_sample: Any,
+) -> None:
     key = f"other/{uuid.uuid4().hex}.jpg"
     local_sample.client("s3").put_object(Bucket=local_sample.outputs["BucketName"], Key=key, Body=b"x")
     moto_patches.wait_async_idle(5)
@@ -135,7 +158,9 @@ def test_GIVEN_bucket_notification_with_prefix_WHEN_other_key_put_THEN_lambda_no
 # ------------------------------------------------------------------------------ gateway
 
 
-def test_GIVEN_rest_api_WHEN_get_through_gateway_THEN_proxy_event_and_response_round_trip(local_sample: Any) -> None:
+def test_GIVEN_rest_api_WHEN_get_through_gateway_THEN_proxy_event_and_response_round_trip(
+    local_sample: Any,
+) -> None:
     status, headers, body = local_sample.gateway.handle(
         "GET", "/prod/items/42", {"Accept": "application/json", "Host": "localhost:8000"}, "x=1&x=2&y=3", None
     )
@@ -157,7 +182,9 @@ def test_GIVEN_rest_api_WHEN_root_requested_THEN_root_any_method_answers(local_s
     assert json.loads(body)["resource"] == "/"
 
 
-def test_GIVEN_binary_body_WHEN_posted_THEN_it_travels_base64_and_comes_back_identical(local_sample: Any) -> None:
+def test_GIVEN_binary_body_WHEN_posted_THEN_it_travels_base64_and_comes_back_identical(
+    local_sample: Any,
+) -> None:
     payload = bytes(range(256))
     status, headers, body = local_sample.gateway.handle(
         "POST", "/echo", {"content-type": "image/png"}, None, payload
@@ -168,7 +195,9 @@ def test_GIVEN_binary_body_WHEN_posted_THEN_it_travels_base64_and_comes_back_ide
 
 
 def test_GIVEN_text_body_WHEN_posted_THEN_it_arrives_as_text(local_sample: Any) -> None:
-    status, _, body = local_sample.gateway.handle("POST", "/echo", {"content-type": "application/json"}, None, '{"a": 1}')
+    status, _, body = local_sample.gateway.handle(
+        "POST", "/echo", {"content-type": "application/json"}, None, '{"a": 1}'
+    )
     assert status == 201 and json.loads(body) == {"a": 1}
 
 
@@ -179,13 +208,17 @@ def test_GIVEN_handler_raising_WHEN_requested_THEN_gateway_answers_502(local_sam
 
 
 def test_GIVEN_cors_preflight_WHEN_options_THEN_mock_integration_headers(local_sample: Any) -> None:
-    status, headers, body = local_sample.gateway.handle("OPTIONS", "/items/1", {"Origin": "http://x"}, None, None)
+    status, headers, body = local_sample.gateway.handle(
+        "OPTIONS", "/items/1", {"Origin": "http://x"}, None, None
+    )
     assert status == 204 and body == b""
     assert headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in headers["Access-Control-Allow-Methods"]
 
 
-def test_GIVEN_handler_reading_the_secret_WHEN_requested_THEN_shared_environment_reaches_it(local_sample: Any) -> None:
+def test_GIVEN_handler_reading_the_secret_WHEN_requested_THEN_shared_environment_reaches_it(
+    local_sample: Any,
+) -> None:
     status, _, body = local_sample.gateway.handle("GET", "/secret", {}, None, None)
     assert status == 200 and json.loads(body) == {"username": "swap"}
 
@@ -209,7 +242,9 @@ def test_GIVEN_served_gateway_WHEN_http_request_THEN_same_answer_over_a_socket(l
 # ------------------------------------------------------------------------------ Step Functions
 
 
-def test_GIVEN_state_machine_WHEN_started_THEN_token_retry_wait_dynamodb_and_events_all_work(local_sample: Any) -> None:
+def test_GIVEN_state_machine_WHEN_started_THEN_token_retry_wait_dynamodb_and_events_all_work(
+    local_sample: Any,
+) -> None:
     job_id = f"job-{uuid.uuid4().hex[:8]}"
     arn = _start(local_sample, {"job_id": job_id, "fail_times": 2})
     desc = wait_execution(local_sample.client("stepfunctions"), arn)
@@ -228,7 +263,9 @@ def test_GIVEN_state_machine_WHEN_started_THEN_token_retry_wait_dynamodb_and_eve
     sqs = local_sample.client("sqs")
 
     def queued() -> dict[str, Any] | None:
-        msgs = sqs.receive_message(QueueUrl=local_sample.outputs["QueueUrl"], MaxNumberOfMessages=10).get("Messages", [])
+        msgs = sqs.receive_message(QueueUrl=local_sample.outputs["QueueUrl"], MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
         for m in msgs:
             body = json.loads(m["Body"])
             if body.get("detail", {}).get("job_id") == job_id:
@@ -237,7 +274,9 @@ def test_GIVEN_state_machine_WHEN_started_THEN_token_retry_wait_dynamodb_and_eve
 
     message = wait_for(queued)
     assert message["detail-type"] == "JobDone" and message["source"] == "sample.local"
-    event = wait_for(lambda: next((e for e in list(h.BUS_EVENTS) if e["detail"].get("job_id") == job_id), None))
+    event = wait_for(
+        lambda: next((e for e in list(h.BUS_EVENTS) if e["detail"].get("job_id") == job_id), None)
+    )
     assert event["detail-type"] == "JobDone"
     assert event["account"] == "123456789012"
     assert isinstance(event["time"], str) and event["time"].endswith("Z")
@@ -255,7 +294,9 @@ def test_GIVEN_fatal_error_WHEN_task_fails_THEN_catch_routes_to_recovery(local_s
     assert json.loads(output["error"]["Cause"])["errorType"] == "FatalError"
 
 
-def test_GIVEN_token_task_rejected_once_WHEN_retried_THEN_second_attempt_gets_a_fresh_token(local_sample: Any) -> None:
+def test_GIVEN_token_task_rejected_once_WHEN_retried_THEN_second_attempt_gets_a_fresh_token(
+    local_sample: Any,
+) -> None:
     job_id = f"job-{uuid.uuid4().hex[:8]}"
     arn = _start(local_sample, {"job_id": job_id, "reject_first": True})
     desc = wait_execution(local_sample.client("stepfunctions"), arn)
@@ -266,7 +307,9 @@ def test_GIVEN_token_task_rejected_once_WHEN_retried_THEN_second_attempt_gets_a_
     assert json.loads(desc["output"])["token_result"] == {"ok": True, "attempt": 1}
 
 
-def test_GIVEN_token_wait_WHEN_execution_stopped_THEN_aborted_at_once_and_stays_aborted(local_sample: Any) -> None:
+def test_GIVEN_token_wait_WHEN_execution_stopped_THEN_aborted_at_once_and_stays_aborted(
+    local_sample: Any,
+) -> None:
     sfn = local_sample.client("stepfunctions")
     job_id = f"job-{uuid.uuid4().hex[:8]}"
     arn = _start(local_sample, {"job_id": job_id, "hold": True})

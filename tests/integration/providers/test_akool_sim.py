@@ -218,3 +218,13 @@ def test_given_a_target_index_beyond_the_faces_when_submitting_then_target_index
         provider(akool_sim).submit(request(images, target_index=3))
     assert caught.value.code == "target_index_out_of_range"
     assert akool_sim.calls["faceswap"] == 0
+
+
+def test_given_a_receiver_answering_500_when_the_job_finishes_then_akool_retries_the_callback(
+    akool_sim: AkoolSimulator, images: Images, receiver: Receiver
+) -> None:
+    receiver.answer = 500
+    provider(akool_sim).submit(request(images, receiver))
+    deliveries = receiver.wait_for(3)
+    assert len(deliveries) == 3 and len({d.body for d in deliveries}) == 1
+    assert [status for _, status in akool_sim.webhook_log] == [500, 500, 500]

@@ -183,3 +183,15 @@ def test_given_face_enhance_when_swapped_then_the_face_is_sharper_and_only_the_f
     assert laplacian_var(sharp[face]) > 1.2 * laplacian_var(plain[face])
     outside = outside_mask(plain.shape, [target_faces[0].box], 1.6)
     assert np.array_equal(sharp[outside], plain[outside])
+
+
+def test_given_a_face_cut_by_the_image_border_when_swapped_then_it_still_swaps(source_jpg, target_jpg):
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(target_jpg)).crop((205, 40, 512, 400)).save(buf, "JPEG", quality=92)
+    cropped = buf.getvalue()
+    (face,) = detect_faces(cropped)
+    assert face.box[0] == 0  # the face runs off the left edge
+    out = swap(source_jpg, cropped, SwapOptions(output_format="png"))
+    assert (out.width, out.height) == (307, 360)
+    before, after = pixels(cropped), pixels(out.data)
+    assert np.abs(after[box_slice(face.box)] - before[box_slice(face.box)]).mean() > 10

@@ -256,5 +256,12 @@ def test_given_a_secret_loader_when_webhooks_arrive_then_it_is_called_once() -> 
     assert calls == [1]
 
 
+def test_given_a_sync_timeout_code_5004_when_read_then_the_task_is_still_running() -> None:
+    answer = reply(
+        200, {"code": 5004, "message": "sync timeout", "data": {"id": "t1", "status": "processing"}}
+    )
+    assert provider(FakeHttp([answer])).poll("t1").state is ProviderState.RUNNING
+
+
 def test_given_any_task_when_cancelled_then_false() -> None:
     assert provider(FakeHttp()).cancel("t1") is False
