@@ -1,0 +1,65 @@
+"""Bad input gets a clear 4xx with a machine-readable code, never a 500, and no job."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from infra.local.client import data_uri
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "images"
+GOOD = data_uri(FIXTURES / "target.jpg")
+TEXT = "data:image/jpeg;base64," + base64.b64encode(b"this is not an image at all").decode()
+TRUNCATED = "data:image/jpeg;base64," + base64.b64encode((FIXTURES / "target.jpg").read_bytes()[:3000]).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        (b"{not json", 400, "invalid_json", None),
+        (b"", 400, "invalid_json", None),
+        ({"target_image": GOOD}, 400, "invalid_request", "source_image"),
+        ({"source_image": GOOD, "target_image": GOOD, "provider": "magic"}, 400, "unknown_provider", "provider"),
+        ({"source_image": TEXT, "target_image": GOOD}, 400, "invalid_image", "source_image"),
+        ({"source_image": GOOD, "target_image": TRUNCATED}, 400, "invalid_image", "target_image"),
+        ({"source_image": "http://127.0.0.1:9/missing.jpg", "target_image": GOOD}, 422, "url_unreachable",
+         "source_image"),
+        ({"source_image": "http://169.254.169.254/latest/meta-data", "target_image": GOOD}, 400,
+         "url_not_allowed", "source_image"),
+        ({"source_image": "file:///etc/passwd", "target_image": GOOD}, 400, "invalid_request", "source_image"),
+        ({"source_image": GOOD, "target_image": GOOD, "provider": "akool"}, 422, "provider_unavailable",
+         "provider"),
+    ],
+)
+def test_given_bad_input_when_submitted_then_4xx_with_code_and_message(stack, body, status, code, field) -> None:
+    got, _, payload = stack.client().request("POST", "/v1/jobs", body)
+    assert got == status, payload
+    assert payload["error"]["code"] == code
+    assert payload["error"]["message"]
+    if field:
+        assert payload["error"]["field"] == field
+
+
+@pytest.mark.parametrize("api_key", [None, "wrong-key"])
+def test_given_no_valid_key_when_calling_then_401(stack, api_key) -> None:
+    status, _, payload = stack.client(api_key).request("POST", "/v1/jobs", {"source_image": GOOD})
+    assert status == 401
+    assert payload["error"]["code"] == "unauthorized"
+
+
+def test_given_bearer_key_when_getting_an_unknown_job_then_404(stack) -> None:
+    api = stack.client(None)
+    status, _, payload = api.request(
+        "GET", "/v1/jobs/01NOSUCHJOB000000000000000", headers={"Authorization": f"Bearer {stack.api_key}"}
+    )
+    assert status == 404
+    assert payload["error"]["code"] == "not_found"
+
+
+def test_given_unknown_route_when_called_then_404_json(stack) -> None:
+    status, _, payload = stack.client().request("GET", "/v1/nothing-here")
+    assert status == 404
+    assert payload["error"]["code"] == "not_found"
