@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
-RUNTIME_REQUIREMENTS = ["aws-lambda-powertools>=3.0", "urllib3>=2.0", "pillow>=10.4"]
+RUNTIME_REQUIREMENTS = ["aws-lambda-powertools>=3.0", "urllib3>=2.0", "pillow>=10.4", "cryptography>=42"]
 
 
 @jsii.implements(ILocalBundling)
@@ -29,10 +29,24 @@ class PipBundler:
     def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
         subprocess.run(
             [
-                sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-                "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
-                "--only-binary=:all:", "--implementation", "cp", "--python-version", "3.12",
-                "--target", output_dir, *self.requirements,
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-compile",
+                "--platform",
+                "manylinux2014_x86_64",
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "--only-binary=:all:",
+                "--implementation",
+                "cp",
+                "--python-version",
+                "3.12",
+                "--target",
+                output_dir,
+                *self.requirements,
             ],
             check=True,
         )

@@ -28,8 +28,7 @@ NAG_ACKNOWLEDGEMENTS = {
     "provider webhooks authenticate by their signature, verified in constant time.",
     "AwsSolutions-COG4": "No Cognito: machine clients use API keys; webhooks use provider signatures.",
     "AwsSolutions-SQS3": "These queues are themselves dead-letter queues (Lambda on-failure destinations).",
-    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
-    "AWS's own minimal managed policy for a Lambda's logs, and nothing else.",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": "AWS's own minimal managed policy for a Lambda's logs, and nothing else.",
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AmazonAPIGatewayPushToCloudWatchLogs]": "AWS's own managed policy for API Gateway's account logging role.",
     "AwsSolutions-IAM5[Resource::*]": "Only X-Ray segment writes and task-token callbacks, neither of which "
@@ -73,16 +72,25 @@ class SwapflowStack(Stack):
         engine.function.add_to_role_policy(SEND_TASK_RESULT)
         workflow = Workflow(self, "Workflow", environment=environment, engine_function=engine.function)
         api = Api(
-            self, "Api",
-            environment={**environment, "SWAPFLOW_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
+            self,
+            "Api",
+            environment={
+                **environment,
+                "SWAPFLOW_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
+            },
         )
         ssm.StringParameter(
-            self, "PublicUrl", parameter_name=public_url_param, string_value=api.rest_api.url.rstrip("/"),
+            self,
+            "PublicUrl",
+            parameter_name=public_url_param,
+            string_value=api.rest_api.url.rstrip("/"),
             description="Base URL providers call back (webhooks); override with a custom domain",
         )
         read_public_url = iam.PolicyStatement(
             actions=["ssm:GetParameter"],
-            resources=[self.format_arn(service="ssm", resource="parameter", resource_name=public_url_param[1:])],
+            resources=[
+                self.format_arn(service="ssm", resource="parameter", resource_name=public_url_param[1:])
+            ],
         )
 
         # Least privilege, per function.
@@ -103,7 +111,9 @@ class SwapflowStack(Stack):
         api.webhook_fn.add_to_role_policy(SEND_TASK_RESULT)
 
         Observability(
-            self, "Observability", state_machine=workflow.state_machine,
+            self,
+            "Observability",
+            state_machine=workflow.state_machine,
             functions=[*workflow.functions, api.api_fn, api.webhook_fn, engine.function],
             dead_letter_queues=[engine.dlq],
         )
@@ -125,7 +135,9 @@ class SwapflowStack(Stack):
 
     def _provider_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(
-            self, construct_id, description=f"swapflow provider credentials, JSON. {description}",
+            self,
+            construct_id,
+            description=f"swapflow provider credentials, JSON. {description}",
             secret_object_value={},
         )
         Validations.of(secret).acknowledge(

@@ -76,7 +76,7 @@ def service() -> JobService:
     from .jobs.inputs import InputLoader
     from .jobs.service import JobService
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
-    from .storage.dynamo import DynamoJobRepository
+    from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
     from .storage.s3 import S3BlobStore
     from .workflow import StepFunctionsWorkflow
 
@@ -88,7 +88,10 @@ def service() -> JobService:
         blobs=blobs,
         workflow=StepFunctionsWorkflow(client("stepfunctions"), settings.state_machine_arn),
         events=EventBridgePublisher(client("events"), settings.event_bus),
-        providers=ProviderRegistry(settings, Clients(lambda: client("lambda"), _secret)),
+        providers=ProviderRegistry(
+            settings,
+            Clients(lambda: client("lambda"), _secret, lambda name: DynamoReplayGuard(table(), name)),
+        ),
         provider_names=PROVIDER_NAMES,
         inputs=InputLoader(
             blobs,

@@ -15,12 +15,21 @@ class Api(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, environment: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
         self.api_fn = python_function(
-            self, "ApiFn", handler="api.handler", environment=environment, memory_size=1024,
-            timeout=Duration.seconds(29), description="swapflow: the HTTPS API",
+            self,
+            "ApiFn",
+            handler="api.handler",
+            environment=environment,
+            memory_size=1024,
+            timeout=Duration.seconds(29),
+            description="swapflow: the HTTPS API",
         )
         self.webhook_fn = python_function(
-            self, "WebhookFn", handler="webhook.handler", environment=environment,
-            timeout=Duration.seconds(15), description="swapflow: provider callbacks",
+            self,
+            "WebhookFn",
+            handler="webhook.handler",
+            environment=environment,
+            timeout=Duration.seconds(15),
+            description="swapflow: provider callbacks",
         )
         self.rest_api = self._build_rest_api()
         self._build_routes(self.api_fn, self.webhook_fn)
@@ -45,8 +54,15 @@ class Api(Construct):
                 throttling_burst_limit=100,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=False,
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
                 ),
             ),
         )

@@ -33,8 +33,10 @@ class Notifications(Construct):
             "EventLogPolicy",
             policy_statements=[
                 iam.PolicyStatement(
-                    principals=[iam.ServicePrincipal("events.amazonaws.com"),
-                                iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                    principals=[
+                        iam.ServicePrincipal("events.amazonaws.com"),
+                        iam.ServicePrincipal("delivery.logs.amazonaws.com"),
+                    ],
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[self.audit_log.log_group_arn],
                     conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},

@@ -22,21 +22,31 @@ class Observability(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         cloudwatch.Alarm(
-            self, "ExecutionsFailed", metric=state_machine.metric_failed(period=Duration.minutes(5)),
-            threshold=1, evaluation_periods=1,
+            self,
+            "ExecutionsFailed",
+            metric=state_machine.metric_failed(period=Duration.minutes(5)),
+            threshold=1,
+            evaluation_periods=1,
             alarm_description="A job workflow failed without recording the job's failure",
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         for fn in functions:
             cloudwatch.Alarm(
-                self, f"{fn.node.id}Errors", metric=fn.metric_errors(period=Duration.minutes(5)),
-                threshold=5, evaluation_periods=1, alarm_description=f"Errors in {fn.node.id}",
+                self,
+                f"{fn.node.id}Errors",
+                metric=fn.metric_errors(period=Duration.minutes(5)),
+                threshold=5,
+                evaluation_periods=1,
+                alarm_description=f"Errors in {fn.node.id}",
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         for queue in dead_letter_queues:
             cloudwatch.Alarm(
-                self, f"{queue.node.id}NotEmpty",
+                self,
+                f"{queue.node.id}NotEmpty",
                 metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
-                threshold=1, evaluation_periods=1, alarm_description="Messages arrived in a dead-letter queue",
+                threshold=1,
+                evaluation_periods=1,
+                alarm_description="Messages arrived in a dead-letter queue",
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )

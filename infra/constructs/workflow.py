@@ -42,17 +42,29 @@ class Workflow(Construct):
         )
         engine_function.grant_invoke(self.submit_fn)
         self.await_fn = python_function(
-            self, "AwaitResultFn", handler="await_result.handler", environment=environment,
+            self,
+            "AwaitResultFn",
+            handler="await_result.handler",
+            environment=environment,
             description="swapflow: park the wait step's task token",
         )
         self.await_fn.add_to_role_policy(SEND_TASK_RESULT)
         self.status_fn = python_function(
-            self, "PollStatusFn", handler="status.handler", environment=environment,
-            timeout=Duration.seconds(60), description="swapflow: poll the provider for a job's state",
+            self,
+            "PollStatusFn",
+            handler="status.handler",
+            environment=environment,
+            timeout=Duration.seconds(60),
+            description="swapflow: poll the provider for a job's state",
         )
         self.finisher_fn = python_function(
-            self, "FinisherFn", handler="finisher.handler", environment=environment, memory_size=1024,
-            timeout=Duration.seconds(120), description="swapflow: archive outputs, end the job, emit its event",
+            self,
+            "FinisherFn",
+            handler="finisher.handler",
+            environment=environment,
+            memory_size=1024,
+            timeout=Duration.seconds(120),
+            description="swapflow: archive outputs, end the job, emit its event",
         )
         self.functions = [self.submit_fn, self.await_fn, self.status_fn, self.finisher_fn]
         self.state_machine = sfn.StateMachine(
@@ -63,7 +75,9 @@ class Workflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=logs.LogGroup(
-                    self, "ExecutionLogs", retention=logs.RetentionDays.ONE_MONTH,
+                    self,
+                    "ExecutionLogs",
+                    retention=logs.RetentionDays.ONE_MONTH,
                     removal_policy=RemovalPolicy.DESTROY,
                 ),
                 level=sfn.LogLevel.ALL,
@@ -72,60 +86,90 @@ class Workflow(Construct):
         )
 
     def _invoke(self, construct_id: str, fn: lambda_.IFunction, **kwargs: object) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(self, construct_id, lambda_function=fn, payload_response_only=True, **kwargs)  # type: ignore[arg-type]
+        task = tasks.LambdaInvoke(
+            self, construct_id, lambda_function=fn, payload_response_only=True, **kwargs
+        )  # type: ignore[arg-type]
         task.add_retry(
             errors=["Lambda.TooManyRequestsException", "Lambda.ServiceException", "States.TaskFailed"],
-            interval=Duration.seconds(1), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL,
+            interval=Duration.seconds(1),
+            backoff_rate=2,
+            max_attempts=3,
+            jitter_strategy=sfn.JitterType.FULL,
         )
         return task
 
     def _build_definition(self) -> sfn.IChainable:
         completed = sfn.Succeed(self, "JobCompleted")
-        failed = sfn.Succeed(self, "JobFailed", comment="The job ended failed; its error is on the job record.")
+        failed = sfn.Succeed(
+            self, "JobFailed", comment="The job ended failed; its error is on the job record."
+        )
         unrecorded = sfn.Fail(self, "CouldNotRecordFailure", error="RecordFailureFailed")
 
         record_failure = self._invoke("RecordFailure", self.finisher_fn, retry_on_service_exceptions=False)
         record_failure.add_catch(unrecorded, errors=["States.ALL"], result_path="$.failure")
-        mark_failure = sfn.Pass(self, "MarkFailure", result=sfn.Result.from_string("fail"), result_path="$.mode")
+        mark_failure = sfn.Pass(
+            self, "MarkFailure", result=sfn.Result.from_string("fail"), result_path="$.mode"
+        )
         mark_failure.next(record_failure).next(failed)
 
         finish = self._invoke(
-            "Finish", self.finisher_fn, retry_on_service_exceptions=False,
-            payload=sfn.TaskInput.from_object({"job_id": sfn.JsonPath.string_at("$.job_id"), "mode": "complete"}),
+            "Finish",
+            self.finisher_fn,
+            retry_on_service_exceptions=False,
+            payload=sfn.TaskInput.from_object(
+                {"job_id": sfn.JsonPath.string_at("$.job_id"), "mode": "complete"}
+            ),
         )
         finish.add_catch(mark_failure, errors=["States.ALL"], result_path="$.failure")
         finish.next(completed)
 
         submit = tasks.LambdaInvoke(
-            self, "SubmitToProvider", lambda_function=self.submit_fn, payload_response_only=True,
+            self,
+            "SubmitToProvider",
+            lambda_function=self.submit_fn,
+            payload_response_only=True,
             payload=sfn.TaskInput.from_object({"job_id": sfn.JsonPath.string_at("$.job_id")}),
         )
         submit.add_retry(
-            errors=["ProviderBusyError"], interval=Duration.seconds(2), backoff_rate=2, max_attempts=6,
-            max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL,
+            errors=["ProviderBusyError"],
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=6,
+            max_delay=Duration.seconds(60),
+            jitter_strategy=sfn.JitterType.FULL,
         )
         submit.add_retry(
             errors=["Lambda.TooManyRequestsException", "Lambda.ServiceException"],
-            interval=Duration.seconds(1), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL,
+            interval=Duration.seconds(1),
+            backoff_rate=2,
+            max_attempts=3,
+            jitter_strategy=sfn.JitterType.FULL,
         )
         submit.add_catch(mark_failure, errors=["States.ALL"], result_path="$.failure")
 
         await_result = tasks.LambdaInvoke(
-            self, "AwaitResult", lambda_function=self.await_fn,
+            self,
+            "AwaitResult",
+            lambda_function=self.await_fn,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            payload=sfn.TaskInput.from_object({
-                "job_id": sfn.JsonPath.string_at("$.job_id"),
-                "token": sfn.JsonPath.task_token,
-                "poll": sfn.JsonPath.object_at("$.poll"),
-            }),
+            payload=sfn.TaskInput.from_object(
+                {
+                    "job_id": sfn.JsonPath.string_at("$.job_id"),
+                    "token": sfn.JsonPath.task_token,
+                    "poll": sfn.JsonPath.object_at("$.poll"),
+                }
+            ),
             task_timeout=sfn.Timeout.at("$.poll.interval"),
         )
         poll_status = self._invoke(
-            "PollStatus", self.status_fn,
-            payload=sfn.TaskInput.from_object({
-                "job_id": sfn.JsonPath.string_at("$.job_id"),
-                "poll": sfn.JsonPath.object_at("$.poll"),
-            }),
+            "PollStatus",
+            self.status_fn,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "job_id": sfn.JsonPath.string_at("$.job_id"),
+                    "poll": sfn.JsonPath.object_at("$.poll"),
+                }
+            ),
         )
         poll_status.add_catch(mark_failure, errors=["States.ALL"], result_path="$.failure")
         await_result.add_catch(poll_status, errors=["States.Timeout"], result_path="$.timeout")

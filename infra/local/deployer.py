@@ -142,7 +142,9 @@ class _Deployer:
             self._clients[service] = self.session.client(service, region_name=self.region)
         return self._clients[service]
 
-    def physical_name(self, logical_id: str, *, max_len: int = 64, lower: bool = False, sep: str = "-") -> str:
+    def physical_name(
+        self, logical_id: str, *, max_len: int = 64, lower: bool = False, sep: str = "-"
+    ) -> str:
         stack = self.stack_name
         suffix = _suffix(stack, logical_id)
         room = max_len - len(suffix) - 2
@@ -157,7 +159,7 @@ class _Deployer:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -282,7 +284,7 @@ class _Deployer:
             return expr
         if isinstance(expr, str):
             return expr.lower() == "true"
-        (key, arg), = expr.items()
+        ((key, arg),) = expr.items()
         if key == "Condition":
             return self.condition(arg)
         if key == "Fn::Equals":
@@ -392,9 +394,9 @@ class _Deployer:
     def _skip(self, logical_id: str, rtype: str, note: str) -> None:
         LOG.info("skip %s (%s): %s", logical_id, rtype, note)
         self.dep.skipped[logical_id] = note
-        self.dep.physical[logical_id] = _fake_id(self.stack_name, logical_id) if rtype.startswith(
-            "AWS::ApiGateway::"
-        ) else logical_id
+        self.dep.physical[logical_id] = (
+            _fake_id(self.stack_name, logical_id) if rtype.startswith("AWS::ApiGateway::") else logical_id
+        )
         if rtype == "AWS::ApiGateway::RestApi":
             self.dep.attrs[(logical_id, "RootResourceId")] = _fake_id(self.stack_name, logical_id, "root")
             self.dep.attrs[(logical_id, "RestApiId")] = self.dep.physical[logical_id]
@@ -457,7 +459,11 @@ def _dynamodb_table(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
         if p.get(key):
             indexes = []
             for index in p[key]:
-                index = {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")}
+                index = {
+                    k: v
+                    for k, v in index.items()
+                    if k in ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
+                }
                 if key == "GlobalSecondaryIndexes" and billing == "PROVISIONED":
                     index.setdefault("ProvisionedThroughput", default_tp)
                 if billing == "PAY_PER_REQUEST" or key == "LocalSecondaryIndexes":
@@ -531,7 +537,11 @@ def _s3_bucket(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     if cors:
         rules = []
         for rule in cors.get("CorsRules", []):
-            r = {k: v for k, v in rule.items() if k in ("AllowedHeaders", "AllowedMethods", "AllowedOrigins", "ExposedHeaders", "Id")}
+            r = {
+                k: v
+                for k, v in rule.items()
+                if k in ("AllowedHeaders", "AllowedMethods", "AllowedOrigins", "ExposedHeaders", "Id")
+            }
             if "MaxAge" in rule:
                 r["MaxAgeSeconds"] = int(rule["MaxAge"])
             rules.append(r)
@@ -540,7 +550,8 @@ def _s3_bucket(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     if lifecycle:
         try:
             s3.put_bucket_lifecycle_configuration(
-                Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in lifecycle.get("Rules", [])]}
+                Bucket=name,
+                LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in lifecycle.get("Rules", [])]},
             )
         except Exception as exc:
             LOG.info("lifecycle rules of %s not applied locally: %s", name, exc)
@@ -584,7 +595,9 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
             "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
         }
     elif "NoncurrentVersionExpirationInDays" in rule:
-        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpirationInDays"])}
+        out["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpirationInDays"])
+        }
     if "AbortIncompleteMultipartUpload" in rule:
         out["AbortIncompleteMultipartUpload"] = {
             "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
@@ -594,7 +607,9 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 def _s3_notifications(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     config = {k: v for k, v in (p.get("NotificationConfiguration") or {}).items() if v}
-    d.client("s3").put_bucket_notification_configuration(Bucket=p["BucketName"], NotificationConfiguration=config)
+    d.client("s3").put_bucket_notification_configuration(
+        Bucket=p["BucketName"], NotificationConfiguration=config
+    )
     d.set(logical_id, f"{p['BucketName']}-notifications")
 
 
@@ -617,7 +632,9 @@ def _lambda_function(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     package_type = p.get("PackageType", "Zip")
     kwargs: dict[str, Any] = {"FunctionName": name, "Role": p["Role"], "PackageType": package_type}
     if package_type == "Image":
-        kwargs["Code"] = {"ImageUri": code.get("ImageUri") or f"{d.account}.dkr.ecr.{d.region}.amazonaws.com/local:latest"}
+        kwargs["Code"] = {
+            "ImageUri": code.get("ImageUri") or f"{d.account}.dkr.ecr.{d.region}.amazonaws.com/local:latest"
+        }
         if p.get("ImageConfig"):
             kwargs["ImageConfig"] = p["ImageConfig"]
     else:
@@ -666,7 +683,9 @@ def _state_machine(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     elif "Definition" in p:
         definition = json.dumps(p["Definition"])
     else:
-        raise DeployError(f"state machine {logical_id}: only DefinitionString/Definition are supported locally")
+        raise DeployError(
+            f"state machine {logical_id}: only DefinitionString/Definition are supported locally"
+        )
     for key, value in (p.get("DefinitionSubstitutions") or {}).items():
         definition = definition.replace("${" + key + "}", d._str(value))
     kwargs: dict[str, Any] = {
@@ -951,5 +970,10 @@ def deploy(
     its environment (``MOTO_ACCOUNT_ID``, default 123456789012), so keep the two equal.
     """
     return _Deployer(
-        template, region=region, account=account, stack_name=stack_name, parameters=parameters, session=session
+        template,
+        region=region,
+        account=account,
+        stack_name=stack_name,
+        parameters=parameters,
+        session=session,
     ).run()

@@ -1,7 +1,7 @@
 """Patches that make moto 5.2.5 run the swapflow stack in-process, like AWS would.
 
 Every patch is a small function with a docstring saying why it exists; ``apply()`` runs them all and
-is idempotent. Each patched moto function is recorded in ``PATCHED_SOURCES`` with the SHA-256 of its
+is idempotent. Each patched moto function is recorded in the canaries' ``RECORDED_SOURCES`` with the SHA-256 of its
 source at the time the patch was written, and the canary tests
 (``tests/integration/local/test_moto_canaries.py``) fail when a moto upgrade changes any of them, so
 that a patch is re-checked rather than silently wrong.
@@ -25,6 +25,7 @@ without bound in a long-lived local stack; ``prune_finished_threads()`` trims th
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import copy
 import datetime
@@ -160,8 +161,8 @@ class AsyncFailure:
     error: dict[str, Any]
 
 
-#: Failed asynchronous invocations, newest last (the runner/tests may inspect or clear it).
-ASYNC_FAILURES: list[AsyncFailure] = []
+#: Failed asynchronous invocations, newest last, the last 1000 (the runner/tests may inspect it).
+ASYNC_FAILURES: collections.deque[AsyncFailure] = collections.deque(maxlen=1000)
 _ASYNC_THREADS: set[threading.Thread] = set()
 _HANDLER_CACHE: dict[str, Callable[..., Any]] = {}
 
@@ -229,11 +230,12 @@ def _invoke_lambda_in_process(self: Any, event: Any = None) -> tuple[str, bool, 
     )
     started = time.monotonic()
     try:
-        handler = resolve_handler(_handler_name(self))
+        # environment first: handler modules may read it at import time
         apply_function_environment(self.environment_vars)
         # the Lambda runtime always sets these; one stack lives in one region
         os.environ.setdefault("AWS_REGION", self.region)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
+        handler = resolve_handler(_handler_name(self))
         result = handler(event, context)
     except Exception as exc:
         LOG.info("lambda %s raised %s: %s", self.function_name, type(exc).__name__, exc)
@@ -462,7 +464,9 @@ def patch_stop_execution() -> None:
     orig_reflect = original(BaseExecutionWorkerCommunication, "_reflect_execution_status")
 
     def _reflect_execution_status(self: Any) -> None:
-        stopped_at = self.execution.stop_date if self.execution.exec_status == ExecutionStatus.ABORTED else None
+        stopped_at = (
+            self.execution.stop_date if self.execution.exec_status == ExecutionStatus.ABORTED else None
+        )
         orig_reflect(self)
         if stopped_at is not None:
             self.execution.stop_date = stopped_at
@@ -536,7 +540,7 @@ def _deliver_to_state_machine(account_id: str, arn: str, payload: Any) -> None:
     from moto.stepfunctions.responses import get_backend
 
     region = arn.split(":")[3]
-    get_backend(account_id, region).start_execution(arn, None, json.dumps(payload))
+    get_backend(account_id, region).start_execution(arn, "", json.dumps(payload))
 
 
 def patch_events_targets() -> None:
@@ -827,7 +831,13 @@ def suspended(*patch_ids: str) -> Iterator[None]:
         for patch_id in patch_ids:
             for key in _PATCH_KEYS.get(patch_id, []):
                 owner, name, orig = _ORIGINALS[key]
-                saved.append((owner, name, _lookup(owner, name) if not isinstance(owner, type) else owner.__dict__[name]))
+                saved.append(
+                    (
+                        owner,
+                        name,
+                        _lookup(owner, name) if not isinstance(owner, type) else owner.__dict__[name],
+                    )
+                )
                 setattr(owner, name, orig)
     try:
         yield

@@ -2,61 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from infra.local.client import ApiClient  # noqa: E402
-
-
-@dataclass
-class RunningStack:
-    api_url: str
-    aws_endpoint: str
-    api_key: str
-    summary: dict[str, Any]
-    log: Path
-
-    def client(self, api_key: str | None = "default") -> ApiClient:
-        return ApiClient(self.api_url, self.api_key if api_key == "default" else api_key)
-
-    def boto(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.aws_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def events_for(self, job_id: str) -> list[dict[str, Any]]:
-        logs = self.boto("logs")
-        found = []
-        for page in logs.get_paginator("filter_log_events").paginate(logGroupName="/aws/events/swapflow"):
-            for record in page.get("events", []):
-                event = json.loads(record["message"])
-                if event.get("detail", {}).get("job", {}).get("id") == job_id:
-                    found.append(event)
-        return found
-
-    def states_entered(self, job_id: str) -> list[str]:
-        sfn = self.boto("stepfunctions")
-        arn = self.summary["state_machine"].replace(":stateMachine:", ":execution:") + f":{job_id}"
-        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+from e2e_stack import ROOT, RunningStack, start_stack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -71,37 +28,6 @@ def template_path(tmp_path_factory: pytest.TempPathFactory) -> str:
         capture_output=True,
     )
     return str(path)
-
-
-def start_stack(template: str, log: Path, **env: str) -> tuple[subprocess.Popen[bytes], RunningStack]:
-    proc_env = {
-        **os.environ,
-        "SWAPFLOW_TEMPLATE": template,
-        "SWAPFLOW_API_KEY": "sf_e2e_key",
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.local", "up", "--port", "0", "--aws-port", "0"],
-            cwd=ROOT,
-            env=proc_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        for line in log.read_text(errors="replace").splitlines():
-            if line.startswith("READY "):
-                summary = json.loads(line[6:])
-                return proc, RunningStack(
-                    summary["api_url"], summary["aws_endpoint"], summary["api_key"], summary, log
-                )
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("local stack did not start:\n" + log.read_text(errors="replace")[-4000:])
 
 
 @pytest.fixture(scope="session")

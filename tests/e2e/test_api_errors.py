@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "images"
 GOOD = data_uri(FIXTURES / "target.jpg")
 TEXT = "data:image/jpeg;base64," + base64.b64encode(b"this is not an image at all").decode()
-TRUNCATED = "data:image/jpeg;base64," + base64.b64encode((FIXTURES / "target.jpg").read_bytes()[:3000]).decode()
+TRUNCATED = (
+    "data:image/jpeg;base64," + base64.b64encode((FIXTURES / "target.jpg").read_bytes()[:3000]).decode()
+)
 
 
 @pytest.mark.parametrize(
@@ -22,19 +24,43 @@ TRUNCATED = "data:image/jpeg;base64," + base64.b64encode((FIXTURES / "target.jpg
         (b"{not json", 400, "invalid_json", None),
         (b"", 400, "invalid_json", None),
         ({"target_image": GOOD}, 400, "invalid_request", "source_image"),
-        ({"source_image": GOOD, "target_image": GOOD, "provider": "magic"}, 400, "unknown_provider", "provider"),
+        (
+            {"source_image": GOOD, "target_image": GOOD, "provider": "magic"},
+            400,
+            "unknown_provider",
+            "provider",
+        ),
         ({"source_image": TEXT, "target_image": GOOD}, 400, "invalid_image", "source_image"),
         ({"source_image": GOOD, "target_image": TRUNCATED}, 400, "invalid_image", "target_image"),
-        ({"source_image": "http://127.0.0.1:9/missing.jpg", "target_image": GOOD}, 422, "url_unreachable",
-         "source_image"),
-        ({"source_image": "http://169.254.169.254/latest/meta-data", "target_image": GOOD}, 400,
-         "url_not_allowed", "source_image"),
-        ({"source_image": "file:///etc/passwd", "target_image": GOOD}, 400, "invalid_request", "source_image"),
-        ({"source_image": GOOD, "target_image": GOOD, "provider": "akool"}, 422, "provider_unavailable",
-         "provider"),
+        (
+            {"source_image": "http://127.0.0.1:9/missing.jpg", "target_image": GOOD},
+            422,
+            "url_unreachable",
+            "source_image",
+        ),
+        (
+            {"source_image": "http://169.254.169.254/latest/meta-data", "target_image": GOOD},
+            400,
+            "url_not_allowed",
+            "source_image",
+        ),
+        (
+            {"source_image": "file:///etc/passwd", "target_image": GOOD},
+            400,
+            "invalid_request",
+            "source_image",
+        ),
+        (
+            {"source_image": GOOD, "target_image": GOOD, "provider": "akool"},
+            422,
+            "provider_unavailable",
+            "provider",
+        ),
     ],
 )
-def test_given_bad_input_when_submitted_then_4xx_with_code_and_message(stack, body, status, code, field) -> None:
+def test_given_bad_input_when_submitted_then_4xx_with_code_and_message(
+    stack, body, status, code, field
+) -> None:
     got, _, payload = stack.client().request("POST", "/v1/jobs", body)
     assert got == status, payload
     assert payload["error"]["code"] == code

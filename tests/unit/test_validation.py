@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from swapflow.jobs.exceptions import RequestInvalidError
 from swapflow.jobs.validation import parse_job_request, parse_json_body
 

@@ -38,7 +38,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     svc = service()
     try:
         job = svc.repo.get(job_id) if job_id else None
-        provider = svc.providers(job.provider if job and job.provider.startswith(family) else FAMILIES[family])
+        provider = svc.providers(
+            job.provider if job and job.provider.startswith(family) else FAMILIES[family]
+        )
         notice = provider.parse_webhook(headers, body)
     except JobNotFoundError:
         logger.warning("webhook for an unknown job", extra={"job_id": job_id})
@@ -49,9 +51,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return _respond(exc.status, {"error": {"code": "webhook_rejected", "message": exc.reason}})
     except ProviderUnavailableError as exc:
         return _respond(404, {"error": {"code": "provider_unavailable", "message": str(exc)}})
+    if notice.duplicate:
+        metrics.add_metric(name="WebhooksDuplicate", unit="Count", value=1)
+        logger.info("duplicate webhook delivery ignored", extra={"delivery_id": notice.delivery_id})
+        return _respond(200, {"received": True, "duplicate": True})
     if job is None or (job.provider_job_id and job.provider_job_id != notice.provider_job_id):
         logger.warning("webhook does not match a job", extra={"job_id": job_id})
         return _respond(200, {"received": True})
     woken = svc.complete_from_provider(job.id, notice.result)
-    logger.info("webhook accepted", extra={"job_id": job.id, "state": str(notice.result.state), "woken": woken})
+    logger.info(
+        "webhook accepted", extra={"job_id": job.id, "state": str(notice.result.state), "woken": woken}
+    )
     return _respond(200, {"received": True})

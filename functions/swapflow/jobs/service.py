@@ -303,7 +303,9 @@ class JobService:
             f = recorded["failure"]
             return self.fail(job_id, JobError.of(f["code"], f["message"], f.get("provider_code")))
         caught = state.get("failure") or {}
-        code, message = _CAUGHT_ERRORS.get(caught.get("Error", ""), ("internal", "the job failed unexpectedly"))
+        code, message = _CAUGHT_ERRORS.get(
+            caught.get("Error", ""), ("internal", "the job failed unexpectedly")
+        )
         return self.fail(job_id, JobError(code, message))
 
     def _archive(self, job: Job, index: int, out: ProviderOutput) -> Output:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..settings import Settings
-from .base import Provider
+from .base import Provider, ReplayGuard
 from .exceptions import ProviderUnavailableError
 
 PROVIDER_NAMES = ("engine", "akool", "wavespeed-akool", "wavespeed-pro")
@@ -15,9 +15,15 @@ PROVIDER_NAMES = ("engine", "akool", "wavespeed-akool", "wavespeed-pro")
 class Clients:
     """What builders may need, created lazily (a handler that never builds a provider pays nothing)."""
 
-    def __init__(self, lambda_client: Callable[[], Any], secrets: Callable[[str], dict[str, str]]) -> None:
+    def __init__(
+        self,
+        lambda_client: Callable[[], Any],
+        secrets: Callable[[str], dict[str, str]],
+        replay_guard: Callable[[str], ReplayGuard] | None = None,
+    ) -> None:
         self.lambda_client = lambda_client
         self.secrets = secrets
+        self.replay_guard = replay_guard or (lambda provider: None)
 
 
 def _engine(settings: Settings, clients: Clients) -> Provider:
@@ -53,6 +59,7 @@ def _akool(settings: Settings, clients: Clients) -> Provider:
         creds["api_key"],
         client_id=creds.get("client_id") or None,
         client_secret=creds.get("client_secret") or None,
+        replay_guard=clients.replay_guard("akool"),
     )
 
 
@@ -68,6 +75,7 @@ def _wavespeed(model: str) -> Callable[[Settings, Clients], Provider]:
             settings.wavespeed_base_url,
             creds["api_key"],
             webhook_secret=creds.get("webhook_secret") or None,
+            replay_guard=clients.replay_guard("wavespeed"),
         )
 
     return build

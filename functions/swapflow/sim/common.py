@@ -146,11 +146,9 @@ class BaseSimulator:
         slow_factor: float = 6.0,
         webhook_attempts: int = 3,
     ) -> None:
-        self.faults = frozenset(faults)
-        unknown = self.faults - FAULTS
-        if unknown:
-            raise ValueError(f"unknown fault mode(s): {', '.join(sorted(unknown))}")
-        self.processing_seconds = processing_seconds * (slow_factor if "slow" in self.faults else 1.0)
+        self.base_processing_seconds = processing_seconds
+        self.slow_factor = slow_factor
+        self.set_faults(faults)
         self.port = port
         self.fault_count = fault_count
         self.webhook_attempts = webhook_attempts
@@ -166,6 +164,18 @@ class BaseSimulator:
         self._threads: list[threading.Thread] = []
         self._http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2.0, read=10.0))
         self.base_url = ""
+
+    def set_faults(self, faults: Iterable[str]) -> None:
+        """Choose the fault modes for the jobs submitted from now on (a long-running sim, many runs)."""
+        chosen = frozenset(faults)
+        unknown = chosen - FAULTS
+        if unknown:
+            raise ValueError(f"unknown fault mode(s): {', '.join(sorted(unknown))}")
+        self.faults = chosen
+        self._faulted = 0
+        self.processing_seconds = self.base_processing_seconds * (
+            self.slow_factor if "slow" in chosen else 1.0
+        )
 
     # --- lifecycle --------------------------------------------------------------------------------
 

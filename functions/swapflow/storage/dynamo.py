@@ -209,7 +209,12 @@ class DynamoApiKeys:
 
     def put(self, api_key: str, tenant: str) -> None:
         self.table.put_item(
-            Item={"pk": f"KEY#{hash_key(api_key)}", "sk": "KEY", "tenant": tenant, "created_at": _num(time.time())}
+            Item={
+                "pk": f"KEY#{hash_key(api_key)}",
+                "sk": "KEY",
+                "tenant": tenant,
+                "created_at": _num(time.time()),
+            }
         )
 
     def tenant_for(self, api_key: str) -> str | None:

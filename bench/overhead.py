@@ -1,0 +1,147 @@
+"""Orchestration overhead on the local stack, handler cold-import times, provider calls per job.
+
+Prints a table and writes bench/results/overhead.json. Run with `make bench`.
+- engine jobs: submit -> terminal (job timings) minus the engine's own swap time on the same photos
+- provider jobs: provider callback (webhook recorded) -> terminal state, and provider HTTP calls per
+  job on the webhook path vs the poll path (webhook lost), against the simulators
+- each handler module's cold import time in a fresh interpreter (median of 5)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
+FIXTURES = ROOT / "tests" / "fixtures" / "images"
+HANDLERS = ["api", "provider_submit", "await_result", "status", "finisher", "webhook", "engine_worker"]
+JOBS = int(os.environ.get("BENCH_JOBS", "10"))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"p50": round(statistics.median(values), 1), "p95": pct(values, 0.95), "n": len(values)}
+
+
+def cold_imports() -> dict[str, float]:
+    code = "import time,sys; t=time.perf_counter(); import importlib; importlib.import_module(sys.argv[1]); print((time.perf_counter()-t)*1000)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "AWS_DEFAULT_REGION": "us-east-1"}
+    out = {}
+    for name in HANDLERS:
+        runs = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code, f"swapflow.handlers.{name}"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(5)
+        ]
+        out[name] = round(statistics.median(runs), 1)
+    return out
+
+
+def engine_ms() -> float:
+    from swapflow.engine import swap
+
+    source, target = (FIXTURES / "source.jpg").read_bytes(), (FIXTURES / "target.jpg").read_bytes()
+    swap(source, target)
+    runs = []
+    for _ in range(5):
+        t = time.perf_counter()
+        swap(source, target)
+        runs.append((time.perf_counter() - t) * 1000)
+    return statistics.median(runs)
+
+
+def job_record(job_id: str) -> dict[str, Any]:
+    from swapflow.wiring import table
+
+    item: dict[str, Any] = table().get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"})["Item"]
+    return item
+
+
+def main() -> None:
+    from swapflow.sim.akool import AkoolSimulator
+    from swapflow.sim.wavespeed import WaveSpeedSimulator
+
+    from infra.local.client import ApiClient, data_uri
+    from infra.local.runner import LocalConfig, LocalStack
+
+    akool = AkoolSimulator(
+        api_key="k", client_id="bench-client-id1", client_secret="bench-secret-016", processing_seconds=0.2
+    )
+    wavespeed = WaveSpeedSimulator(api_key="k", webhook_secret="whsec_YmVuY2g", processing_seconds=0.2)
+    akool.start()
+    wavespeed.start()
+    os.environ.update(
+        {
+            "SWAPFLOW_AKOOL_BASE_URL": akool.base_url,
+            "SWAPFLOW_AKOOL_API_KEY": "k",
+            "SWAPFLOW_AKOOL_CLIENT_ID": "bench-client-id1",
+            "SWAPFLOW_AKOOL_CLIENT_SECRET": "bench-secret-016",
+            "SWAPFLOW_WAVESPEED_BASE_URL": wavespeed.base_url,
+            "SWAPFLOW_WAVESPEED_API_KEY": "k",
+            "SWAPFLOW_WAVESPEED_WEBHOOK_SECRET": "whsec_YmVuY2g",
+        }
+    )
+    stack = LocalStack(LocalConfig(port=0, aws_port=0)).start()
+    api = ApiClient(stack.api_url, stack.config.api_key)
+    body = {
+        "source_image": data_uri(FIXTURES / "source.jpg"),
+        "target_image": data_uri(FIXTURES / "target.jpg"),
+    }
+    results: dict[str, Any] = {"jobs_per_case": JOBS}
+    try:
+        swap_ms = engine_ms()
+        totals = []
+        for _ in range(JOBS):
+            job = api.wait(api.submit(body)["id"], interval=0.02)
+            totals.append(job["timings"]["total_ms"])
+        results["engine"] = {
+            "swap_ms_median": round(swap_ms, 1),
+            "submit_to_terminal_ms": summary(totals),
+            "overhead_ms": summary([t - swap_ms for t in totals]),
+        }
+        for provider, sim in (("akool", akool), ("wavespeed-pro", wavespeed)):
+            for path, faults in (("webhook", []), ("poll", ["lost_webhook"])):
+                sim.set_faults(faults)
+                callback, calls = [], []
+                for _ in range(max(3, JOBS // 2)):
+                    before = sum(sim.calls.values())
+                    job = api.wait(api.submit({**body, "provider": provider})["id"], interval=0.02)
+                    calls.append(sum(sim.calls.values()) - before)
+                    record = job_record(job["id"])
+                    callback.append((float(record["finished_at"]) - float(record["result_at"])) * 1000)
+                results[f"{provider}_{path}"] = {
+                    "result_recorded_to_terminal_ms": summary(callback),
+                    "provider_calls_per_job": summary([float(c) for c in calls]),
+                }
+    finally:
+        stack.stop()
+        akool.stop()
+        wavespeed.stop()
+    results["handler_cold_import_ms"] = cold_imports()
+    out = ROOT / "bench" / "results" / "overhead.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Hosted providers end to end: the stack against faithful simulators of Akool and WaveSpeed.
+
+Every accepted job reaches exactly one terminal state and exactly one terminal event, whatever the
+provider does; forged or stale webhooks change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from e2e_stack import RunningStack, start_stack
+from swapflow.providers.crypto import akool_encrypt, akool_signature, wavespeed_signature
+from swapflow.sim.akool import AkoolSimulator
+from swapflow.sim.wavespeed import WaveSpeedSimulator
+
+from infra.local.client import data_uri, download
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "images"
+AKOOL = {
+    "api_key": "ak_sim_key",
+    "client_id": "sim-client-id-16",
+    "client_secret": "sim-secret-0123456789abcdef"[:16],
+}
+WAVESPEED = {"api_key": "ws_sim_key", "webhook_secret": "whsec_c2ltdWxhdG9yLXNlY3JldA"}
+PROVIDERS = ("akool", "wavespeed-akool", "wavespeed-pro")
+
+
+class Sims:
+    def __init__(self) -> None:
+        self.akool = AkoolSimulator(**AKOOL, processing_seconds=0.3)
+        self.wavespeed = WaveSpeedSimulator(**WAVESPEED, processing_seconds=0.3)
+
+    def for_provider(self, provider: str) -> Any:
+        return self.akool if provider == "akool" else self.wavespeed
+
+    def set_faults(self, *faults: str) -> None:
+        self.akool.set_faults(faults)
+        self.wavespeed.set_faults(faults)
+
+
+@pytest.fixture(scope="module")
+def sims() -> Iterator[Sims]:
+    s = Sims()
+    s.akool.start()
+    s.wavespeed.start()
+    yield s
+    s.akool.stop()
+    s.wavespeed.stop()
+
+
+@pytest.fixture(scope="module")
+def provider_stack(sims: Sims, template_path: str, tmp_path_factory) -> Iterator[RunningStack]:
+    proc, running = start_stack(
+        template_path,
+        tmp_path_factory.mktemp("providers") / "up.log",
+        SWAPFLOW_AKOOL_BASE_URL=sims.akool.base_url,
+        SWAPFLOW_AKOOL_API_KEY=AKOOL["api_key"],
+        SWAPFLOW_AKOOL_CLIENT_ID=AKOOL["client_id"],
+        SWAPFLOW_AKOOL_CLIENT_SECRET=AKOOL["client_secret"],
+        SWAPFLOW_WAVESPEED_BASE_URL=sims.wavespeed.base_url,
+        SWAPFLOW_WAVESPEED_API_KEY=WAVESPEED["api_key"],
+        SWAPFLOW_WAVESPEED_WEBHOOK_SECRET=WAVESPEED["webhook_secret"],
+    )
+    yield running
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def no_faults(sims: Sims) -> None:
+    sims.set_faults()
+
+
+def run_job(stack: RunningStack, provider: str) -> dict[str, Any]:
+    api = stack.client()
+    accepted = api.submit(
+        {
+            "provider": provider,
+            "source_image": data_uri(FIXTURES / "source.jpg"),
+            "target_image": data_uri(FIXTURES / "target.jpg"),
+            "metadata": {"provider": provider},
+        }
+    )
+    return api.wait(accepted["id"], timeout=120)
+
+
+def settled_events(stack: RunningStack, job_id: str) -> list[str]:
+    deadline = time.monotonic() + 5
+    while not stack.events_for(job_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    return [e["detail-type"] for e in stack.events_for(job_id)]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_given_a_provider_when_it_calls_back_then_the_job_completes_without_polling(
+    provider_stack, sims, provider
+) -> None:
+    job = run_job(provider_stack, provider)
+
+    assert job["status"] == "completed", job
+    assert job["provider"] == provider and job["provider_job_id"]
+    output = job["outputs"][0]
+    assert output["bucket"] == provider_stack.summary["archive_bucket"]
+    assert download(output["url"])[:2] == b"\xff\xd8"  # archived in our S3, not the provider's URL
+    assert "PollStatus" not in provider_stack.states_entered(job["id"])
+    assert settled_events(provider_stack, job["id"]) == ["Swap Job Completed"]
+    assert sims.for_provider(provider).webhook_log, "the simulator never called back"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_given_a_lost_webhook_when_the_job_runs_then_polling_completes_it(
+    provider_stack, sims, provider
+) -> None:
+    sims.set_faults("lost_webhook")
+    job = run_job(provider_stack, provider)
+
+    assert job["status"] == "completed", job
+    assert "PollStatus" in provider_stack.states_entered(job["id"])
+    assert settled_events(provider_stack, job["id"]) == ["Swap Job Completed"]
+
+
+FAULTS = [
+    ("slow", "completed", None),
+    ("burst_5xx", "completed", None),
+    ("rate_limit", "completed", None),
+    ("duplicate_webhook", "completed", None),
+    ("early_webhook", "completed", None),
+    ("url_before_success", "completed", None),
+    ("fail_job", "failed", "provider_failed"),
+    ("quota", "failed", "provider_quota"),
+]
+
+
+@pytest.mark.parametrize(("fault", "status", "code"), FAULTS)
+def test_given_a_fault_mode_when_jobs_run_then_each_ends_once_with_one_event(
+    provider_stack, sims, fault, status, code
+) -> None:
+    sims.set_faults(fault)
+    with ThreadPoolExecutor(len(PROVIDERS)) as pool:
+        jobs = list(pool.map(lambda p: run_job(provider_stack, p), PROVIDERS))
+
+    for job in jobs:
+        assert job["status"] == status, (fault, job)
+        if code:
+            assert job["error"]["code"] == code
+            assert "HTTP 5" not in job["error"]["message"] and "HTTP 429" not in job["error"]["message"]
+        expected = "Swap Job Completed" if status == "completed" else "Swap Job Failed"
+        assert settled_events(provider_stack, job["id"]) == [expected], (fault, job["provider"])
+
+
+def _akool_webhook(job: dict[str, Any], *, timestamp_ms: int, secret: str, signed_with: str) -> bytes:
+    data = akool_encrypt(
+        json.dumps(
+            {"_id": job["provider_job_id"], "status": 3, "type": "image", "url": "http://x/y.jpg"}
+        ).encode(),
+        AKOOL["client_id"],
+        secret,
+    )
+    nonce = "1234"
+    signature = akool_signature(signed_with, str(timestamp_ms), nonce, data)
+    return json.dumps(
+        {"signature": signature, "dataEncrypt": data, "timestamp": timestamp_ms, "nonce": nonce}
+    ).encode()
+
+
+def test_given_forged_or_stale_webhooks_when_posted_then_refused_and_nothing_changes(
+    provider_stack, sims
+) -> None:
+    sims.set_faults("lost_webhook", "slow")
+    api = provider_stack.client()
+    accepted = api.submit(
+        {
+            "provider": "akool",
+            "source_image": data_uri(FIXTURES / "source.jpg"),
+            "target_image": data_uri(FIXTURES / "target.jpg"),
+        }
+    )
+    job_id = accepted["id"]
+    deadline = time.monotonic() + 10
+    while True:
+        _, _, job = api.request("GET", f"/v1/jobs/{job_id}")
+        if job.get("provider_job_id") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    now_ms = int(time.time() * 1000)
+    anon = provider_stack.client(None)
+    forged = _akool_webhook(
+        job, timestamp_ms=now_ms, secret=AKOOL["client_secret"], signed_with="not-the-client"
+    )
+    stale = _akool_webhook(
+        job, timestamp_ms=now_ms - 3600_000, secret=AKOOL["client_secret"], signed_with=AKOOL["client_id"]
+    )
+    status_forged, _, _ = anon.request("POST", f"/webhooks/akool?job={job_id}", forged)
+    status_stale, _, _ = anon.request("POST", f"/webhooks/akool?job={job_id}", stale)
+    ws_body = json.dumps({"id": job["provider_job_id"], "status": "completed", "outputs": ["http://x/y.jpg"]})
+    ts = str(int(time.time()))
+    bad_sig = "v3," + wavespeed_signature("whsec_wrong", "msg_1", ts, ws_body.encode())
+    status_ws, _, _ = anon.request(
+        "POST",
+        f"/webhooks/wavespeed?job={job_id}",
+        ws_body.encode(),
+        headers={"webhook-id": "msg_1", "webhook-timestamp": ts, "webhook-signature": bad_sig},
+    )
+
+    assert status_forged == 401
+    assert status_stale == 400
+    assert status_ws == 401
+    _, _, after = api.request("GET", f"/v1/jobs/{job_id}")
+    assert after["status"] in ("queued", "processing")
+    final = api.wait(job_id, timeout=120)
+    assert final["status"] == "completed"
+    assert settled_events(provider_stack, job_id) == ["Swap Job Completed"]
