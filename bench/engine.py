@@ -244,10 +244,7 @@ def main() -> None:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"peak RSS {maxrss_mb:.0f} MB;"
-        f" tracemalloc peak of one 2048px six-face swap {traced_peak / 2**20:.0f} MB"
-    )
+    print(f"peak RSS {maxrss_mb:.0f} MB; tracemalloc peak of one 2048px six-face swap {traced_peak / 2**20:.0f} MB")
 
     emb = embedder()
     ident = identity(emb)

@@ -35,7 +35,10 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def cold_imports() -> dict[str, float]:
-    code = "import time,sys; t=time.perf_counter(); import importlib; importlib.import_module(sys.argv[1]); print((time.perf_counter()-t)*1000)"
+    code = (
+        "import time, sys, importlib; t = time.perf_counter(); importlib.import_module(sys.argv[1]); "
+        "print((time.perf_counter() - t) * 1000)"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "AWS_DEFAULT_REGION": "us-east-1"}
     out = {}
     for name in HANDLERS:

@@ -15,9 +15,7 @@ def build_app(context: dict[str, object] | None = None) -> tuple[cdk.App, Swapfl
     stack = SwapflowStack(
         app,
         os.environ.get("SWAPFLOW_STACK_NAME", "Swapflow"),
-        env=cdk.Environment(
-            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-        ),
+        env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack

@@ -28,7 +28,9 @@ NAG_ACKNOWLEDGEMENTS = {
     "provider webhooks authenticate by their signature, verified in constant time.",
     "AwsSolutions-COG4": "No Cognito: machine clients use API keys; webhooks use provider signatures.",
     "AwsSolutions-SQS3": "These queues are themselves dead-letter queues (Lambda on-failure destinations).",
-    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": "AWS's own minimal managed policy for a Lambda's logs, and nothing else.",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (
+        "AWS's own minimal managed policy for a Lambda's logs, and nothing else."
+    ),
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AmazonAPIGatewayPushToCloudWatchLogs]": "AWS's own managed policy for API Gateway's account logging role.",
     "AwsSolutions-IAM5[Resource::*]": "Only X-Ray segment writes and task-token callbacks, neither of which "
@@ -88,9 +90,7 @@ class SwapflowStack(Stack):
         )
         read_public_url = iam.PolicyStatement(
             actions=["ssm:GetParameter"],
-            resources=[
-                self.format_arn(service="ssm", resource="parameter", resource_name=public_url_param[1:])
-            ],
+            resources=[self.format_arn(service="ssm", resource="parameter", resource_name=public_url_param[1:])],
         )
 
         # Least privilege, per function.

@@ -153,9 +153,7 @@ def _detect(data: bytes) -> str:
     raise _invalid("not a JPEG, PNG or WebP image")
 
 
-def sniff(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES
-) -> ImageInfo:
+def sniff(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES) -> ImageInfo:
     """Identify `data` by magic bytes and header; enforce the byte and pixel caps. Decodes nothing.
 
     Raises `ImageError`: ``image_too_large`` over a cap, ``invalid_image`` otherwise.
@@ -164,9 +162,7 @@ def sniff(
         raise _invalid("image data must be bytes")
     data = bytes(data)
     if len(data) > max_bytes:
-        raise ImageError(
-            "image_too_large", f"the image is {len(data)} bytes, over the {max_bytes}-byte limit"
-        )
+        raise ImageError("image_too_large", f"the image is {len(data)} bytes, over the {max_bytes}-byte limit")
     if not data:
         raise _invalid("the image is empty")
     fmt = _detect(data)
@@ -188,9 +184,7 @@ def sniff(
 # Full decode (Pillow)
 
 
-def verify(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES
-) -> ImageInfo:
+def verify(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES) -> ImageInfo:
     """`sniff`, then decode the whole image with Pillow to catch truncated or corrupt files.
 
     Pillow only ever sees data whose header passed the caps; its own bomb check is set from the cap.
@@ -217,8 +211,7 @@ def verify(
             image.close()
     if size != (info.width, info.height):
         raise _invalid(
-            f"the {info.format.upper()} header says {info.width}x{info.height}"
-            f" but it decodes as {size[0]}x{size[1]}"
+            f"the {info.format.upper()} header says {info.width}x{info.height} but it decodes as {size[0]}x{size[1]}"
         )
     return info
 
@@ -274,7 +267,5 @@ def parse_data_uri(uri: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[byt
     if not data:
         raise _invalid("the data: URI is empty")
     if len(data) > max_bytes:
-        raise ImageError(
-            "image_too_large", f"the data: URI holds {len(data)} bytes, over the {max_bytes}-byte limit"
-        )
+        raise ImageError("image_too_large", f"the data: URI holds {len(data)} bytes, over the {max_bytes}-byte limit")
     return data, media_type

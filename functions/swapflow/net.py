@@ -327,9 +327,7 @@ def _read_capped(response: Any, policy: FetchPolicy, deadline: float, url: str) 
         except ValueError:
             declared = -1
         if declared > policy.max_bytes:
-            raise FetchError(
-                "too_large", f"{url} is {declared} bytes, over the {policy.max_bytes}-byte limit"
-            )
+            raise FetchError("too_large", f"{url} is {declared} bytes, over the {policy.max_bytes}-byte limit")
     chunks: list[bytes] = []
     total = 0
     read = response.read1 if hasattr(response, "read1") else response.read
@@ -416,26 +414,18 @@ def fetch(
             if status in REDIRECT_STATUSES:
                 location = response.headers.get("Location")
                 if not location:
-                    raise FetchError(
-                        "url_unreachable", f"{target.url} answered HTTP {status} without a Location"
-                    )
+                    raise FetchError("url_unreachable", f"{target.url} answered HTTP {status} without a Location")
                 redirects += 1
                 if redirects > policy.max_redirects:
-                    raise FetchError(
-                        "url_unreachable", f"too many redirects (more than {policy.max_redirects})"
-                    )
+                    raise FetchError("url_unreachable", f"too many redirects (more than {policy.max_redirects})")
                 next_target = _parse(urljoin(target.url, location.strip()), policy)
                 if status == 303 or (status in (301, 302) and method == "POST"):
                     method, body = ("HEAD" if method == "HEAD" else "GET"), None
                     request_headers = {
-                        k: v
-                        for k, v in request_headers.items()
-                        if k.lower() not in ("content-type", "content-length")
+                        k: v for k, v in request_headers.items() if k.lower() not in ("content-type", "content-length")
                     }
                 if next_target.origin != target.origin:
-                    request_headers = {
-                        k: v for k, v in request_headers.items() if k.lower() not in _CREDENTIAL_HEADERS
-                    }
+                    request_headers = {k: v for k, v in request_headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
                 target = next_target
                 continue
             if status >= 400:

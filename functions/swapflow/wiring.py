@@ -65,9 +65,7 @@ def _secret(arn: str) -> dict[str, str]:
 def fetch_policy(settings: Settings) -> Any:
     from .net import FetchPolicy
 
-    return FetchPolicy(
-        allow_http=settings.local, allow_loopback=settings.local, max_bytes=settings.max_image_bytes
-    )
+    return FetchPolicy(allow_http=settings.local, allow_loopback=settings.local, max_bytes=settings.max_image_bytes)
 
 
 @cache

@@ -18,9 +18,7 @@ class StepFunctionsWorkflow:
     def start(self, job_id: str, payload: dict[str, Any]) -> None:
         """Execution name = job id, so a duplicate start is harmless."""
         try:
-            self.client.start_execution(
-                stateMachineArn=self.state_machine_arn, name=job_id, input=json.dumps(payload)
-            )
+            self.client.start_execution(stateMachineArn=self.state_machine_arn, name=job_id, input=json.dumps(payload))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
                 raise

@@ -20,9 +20,7 @@ ENGINE_REQUIREMENTS = ["numpy>=1.26", "opencv-python-headless>=4.10"]
 
 
 class Engine(Construct):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, storage: Storage, environment: dict[str, str]
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, storage: Storage, environment: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
         self.dlq = sqs.Queue(
             self,

@@ -19,7 +19,7 @@ def python_function(
     handler: str,
     environment: dict[str, str],
     memory_size: int = 512,
-    timeout: Duration = Duration.seconds(30),
+    timeout: Duration | None = None,
     code: lambda_.Code | None = None,
     description: str = "",
 ) -> lambda_.Function:
@@ -37,7 +37,7 @@ def python_function(
         handler=f"swapflow.handlers.{handler}",
         code=code or function_code(),
         memory_size=memory_size,
-        timeout=timeout,
+        timeout=timeout or Duration.seconds(30),
         tracing=lambda_.Tracing.ACTIVE,
         log_group=log_group,
         description=description,

@@ -86,9 +86,7 @@ class Workflow(Construct):
         )
 
     def _invoke(self, construct_id: str, fn: lambda_.IFunction, **kwargs: object) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(
-            self, construct_id, lambda_function=fn, payload_response_only=True, **kwargs
-        )  # type: ignore[arg-type]
+        task = tasks.LambdaInvoke(self, construct_id, lambda_function=fn, payload_response_only=True, **kwargs)  # type: ignore[arg-type]
         task.add_retry(
             errors=["Lambda.TooManyRequestsException", "Lambda.ServiceException", "States.TaskFailed"],
             interval=Duration.seconds(1),
@@ -100,25 +98,19 @@ class Workflow(Construct):
 
     def _build_definition(self) -> sfn.IChainable:
         completed = sfn.Succeed(self, "JobCompleted")
-        failed = sfn.Succeed(
-            self, "JobFailed", comment="The job ended failed; its error is on the job record."
-        )
+        failed = sfn.Succeed(self, "JobFailed", comment="The job ended failed; its error is on the job record.")
         unrecorded = sfn.Fail(self, "CouldNotRecordFailure", error="RecordFailureFailed")
 
         record_failure = self._invoke("RecordFailure", self.finisher_fn, retry_on_service_exceptions=False)
         record_failure.add_catch(unrecorded, errors=["States.ALL"], result_path="$.failure")
-        mark_failure = sfn.Pass(
-            self, "MarkFailure", result=sfn.Result.from_string("fail"), result_path="$.mode"
-        )
+        mark_failure = sfn.Pass(self, "MarkFailure", result=sfn.Result.from_string("fail"), result_path="$.mode")
         mark_failure.next(record_failure).next(failed)
 
         finish = self._invoke(
             "Finish",
             self.finisher_fn,
             retry_on_service_exceptions=False,
-            payload=sfn.TaskInput.from_object(
-                {"job_id": sfn.JsonPath.string_at("$.job_id"), "mode": "complete"}
-            ),
+            payload=sfn.TaskInput.from_object({"job_id": sfn.JsonPath.string_at("$.job_id"), "mode": "complete"}),
         )
         finish.add_catch(mark_failure, errors=["States.ALL"], result_path="$.failure")
         finish.next(completed)

@@ -142,9 +142,7 @@ class _Deployer:
             self._clients[service] = self.session.client(service, region_name=self.region)
         return self._clients[service]
 
-    def physical_name(
-        self, logical_id: str, *, max_len: int = 64, lower: bool = False, sep: str = "-"
-    ) -> str:
+    def physical_name(self, logical_id: str, *, max_len: int = 64, lower: bool = False, sep: str = "-") -> str:
         stack = self.stack_name
         suffix = _suffix(stack, logical_id)
         room = max_len - len(suffix) - 2
@@ -595,9 +593,7 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
             "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
         }
     elif "NoncurrentVersionExpirationInDays" in rule:
-        out["NoncurrentVersionExpiration"] = {
-            "NoncurrentDays": int(rule["NoncurrentVersionExpirationInDays"])
-        }
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpirationInDays"])}
     if "AbortIncompleteMultipartUpload" in rule:
         out["AbortIncompleteMultipartUpload"] = {
             "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
@@ -607,9 +603,7 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 def _s3_notifications(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     config = {k: v for k, v in (p.get("NotificationConfiguration") or {}).items() if v}
-    d.client("s3").put_bucket_notification_configuration(
-        Bucket=p["BucketName"], NotificationConfiguration=config
-    )
+    d.client("s3").put_bucket_notification_configuration(Bucket=p["BucketName"], NotificationConfiguration=config)
     d.set(logical_id, f"{p['BucketName']}-notifications")
 
 
@@ -683,9 +677,7 @@ def _state_machine(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     elif "Definition" in p:
         definition = json.dumps(p["Definition"])
     else:
-        raise DeployError(
-            f"state machine {logical_id}: only DefinitionString/Definition are supported locally"
-        )
+        raise DeployError(f"state machine {logical_id}: only DefinitionString/Definition are supported locally")
     for key, value in (p.get("DefinitionSubstitutions") or {}).items():
         definition = definition.replace("${" + key + "}", d._str(value))
     kwargs: dict[str, Any] = {

@@ -154,18 +154,14 @@ def _mock_headers(integration: dict[str, Any]) -> tuple[int, dict[str, str]]:
     for key, value in (first.get("ResponseParameters") or {}).items():
         prefix = "method.response.header."
         if key.startswith(prefix) and isinstance(value, str):
-            headers[key[len(prefix) :]] = (
-                value[1:-1] if value.startswith("'") and value.endswith("'") else value
-            )
+            headers[key[len(prefix) :]] = value[1:-1] if value.startswith("'") and value.endswith("'") else value
     return int(first.get("StatusCode", 200)), headers
 
 
 class Gateway:
     """API Gateway REST proxy in front of the deployed functions."""
 
-    def __init__(
-        self, template: dict[str, Any], deployment: Deployment, *, lambda_client: Any, stage: str = "prod"
-    ):
+    def __init__(self, template: dict[str, Any], deployment: Deployment, *, lambda_client: Any, stage: str = "prod"):
         self.template = template
         self.deployment = deployment
         self.lambda_client = lambda_client
@@ -179,13 +175,9 @@ class Gateway:
         apis = {lid: r for lid, r in resources.items() if r.get("Type") == "AWS::ApiGateway::RestApi"}
         if len(apis) > 1:
             LOG.warning("%d REST APIs in the template: their routes are merged", len(apis))
-        api_resources = {
-            lid: r for lid, r in resources.items() if r.get("Type") == "AWS::ApiGateway::Resource"
-        }
+        api_resources = {lid: r for lid, r in resources.items() if r.get("Type") == "AWS::ApiGateway::Resource"}
         for lid, api in apis.items():
-            if (api.get("Properties") or {}).get("Body") or (api.get("Properties") or {}).get(
-                "BodyS3Location"
-            ):
+            if (api.get("Properties") or {}).get("Body") or (api.get("Properties") or {}).get("BodyS3Location"):
                 LOG.warning("REST API %s is defined by an OpenAPI body: not played locally", lid)
 
         def path_of(resource_ref: Any) -> tuple[str, str, str] | None:
@@ -295,11 +287,7 @@ class Gateway:
         ctype = content_type.split(";", 1)[0].strip().lower()
         for pattern in binary_media_types:
             pattern = pattern.lower().replace("~1", "/")
-            if (
-                pattern == "*/*"
-                or pattern == ctype
-                or (pattern.endswith("/*") and ctype.startswith(pattern[:-1]))
-            ):
+            if pattern == "*/*" or pattern == ctype or (pattern.endswith("/*") and ctype.startswith(pattern[:-1])):
                 return True
         if ctype and not (ctype.startswith(_TEXT_TYPES) or ctype.endswith(("+json", "+xml"))):
             return True
@@ -309,9 +297,7 @@ class Gateway:
             return True
         return False
 
-    def _json_response(
-        self, status: int, body: dict[str, Any], request_id: str
-    ) -> tuple[int, HeaderDict, bytes]:
+    def _json_response(self, status: int, body: dict[str, Any], request_id: str) -> tuple[int, HeaderDict, bytes]:
         headers = HeaderDict()
         headers.add("Content-Type", "application/json")
         headers.add("x-amzn-RequestId", request_id)
@@ -455,9 +441,7 @@ class Gateway:
             "isBase64Encoded": is_b64,
         }
 
-    def _map_response(
-        self, payload: bytes, request_id: str, method: str, path: str
-    ) -> tuple[int, HeaderDict, bytes]:
+    def _map_response(self, payload: bytes, request_id: str, method: str, path: str) -> tuple[int, HeaderDict, bytes]:
         try:
             doc = json.loads(payload)
             status = int(doc["statusCode"])

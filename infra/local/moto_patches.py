@@ -1,8 +1,8 @@
 """Patches that make moto 5.2.5 run the swapflow stack in-process, like AWS would.
 
 Every patch is a small function with a docstring saying why it exists; ``apply()`` runs them all and
-is idempotent. Each patched moto function is recorded in the canaries' ``RECORDED_SOURCES`` with the SHA-256 of its
-source at the time the patch was written, and the canary tests
+is idempotent. Each patched moto function is recorded in the canaries' ``RECORDED_SOURCES`` with
+the SHA-256 of its source at the time the patch was written, and the canary tests
 (``tests/integration/local/test_moto_canaries.py``) fail when a moto upgrade changes any of them, so
 that a patch is re-checked rather than silently wrong.
 
@@ -296,9 +296,7 @@ def _run_async(fn: Any, event: Any) -> None:
 
 def invoke_async(fn: Any, event: Any) -> threading.Thread:
     """Run ``fn`` with ``event`` in a background thread (InvocationType=Event)."""
-    thread = threading.Thread(
-        target=_run_async, args=(fn, event), name=f"lambda-event-{fn.function_name}", daemon=True
-    )
+    thread = threading.Thread(target=_run_async, args=(fn, event), name=f"lambda-event-{fn.function_name}", daemon=True)
     with _LOCK:
         _ASYNC_THREADS.add(thread)
     thread.start()
@@ -464,9 +462,7 @@ def patch_stop_execution() -> None:
     orig_reflect = original(BaseExecutionWorkerCommunication, "_reflect_execution_status")
 
     def _reflect_execution_status(self: Any) -> None:
-        stopped_at = (
-            self.execution.stop_date if self.execution.exec_status == ExecutionStatus.ABORTED else None
-        )
+        stopped_at = self.execution.stop_date if self.execution.exec_status == ExecutionStatus.ABORTED else None
         orig_reflect(self)
         if stopped_at is not None:
             self.execution.stop_date = stopped_at
@@ -484,9 +480,7 @@ def _event_time_iso(event: dict[str, Any]) -> dict[str, Any]:
     event.pop("ingestion-time", None)
     when = event.get("time")
     if isinstance(when, (int, float)):
-        event["time"] = datetime.datetime.fromtimestamp(float(when), tz=datetime.UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
+        event["time"] = datetime.datetime.fromtimestamp(float(when), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return event
 
 
@@ -515,9 +509,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
             placeholder = f"<{key}>"
             quoted = f'"{placeholder}"'
             if isinstance(value, str):
-                template = template.replace(quoted, json.dumps(value)).replace(
-                    placeholder, json.dumps(value)[1:-1]
-                )
+                template = template.replace(quoted, json.dumps(value)).replace(placeholder, json.dumps(value)[1:-1])
             else:
                 template = template.replace(quoted, json.dumps(value)).replace(placeholder, json.dumps(value))
         template = template.replace("<aws.events.event.json>", json.dumps(full))
@@ -593,7 +585,7 @@ def patch_fresh_task_token_on_retry() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
         ResourceCondition,
     )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )
 
@@ -678,9 +670,7 @@ def patch_task_callbacks() -> None:
         endpoint = _open_endpoint(self, task_token)
         endpoint.notify(CallbackOutcomeSuccess(callback_id=task_token, output=outcome))
 
-    def send_task_failure(
-        self: Any, task_token: str, error: str | None = None, cause: str | None = None
-    ) -> None:
+    def send_task_failure(self: Any, task_token: str, error: str | None = None, cause: str | None = None) -> None:
         endpoint = _open_endpoint(self, task_token)
         endpoint.notify(CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause))
 

@@ -7,6 +7,7 @@ serves moto's AWS endpoint and the API Gateway adapter on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -99,7 +100,7 @@ class LocalStack:
 
         server = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
         server.start()
-        port = server._server.server_port if self.config.aws_port == 0 else self.config.aws_port
+        port = server.get_host_and_port()[1]
         self.aws_url = f"http://{self.config.host}:{port}"
         self._servers.append(server)
 
@@ -135,10 +136,8 @@ class LocalStack:
 
     def stop(self) -> None:
         for server in reversed(self._servers):
-            try:
+            with contextlib.suppress(Exception):  # stopping is best effort
                 server.shutdown() if hasattr(server, "shutdown") else server.stop()
-            except Exception:  # stopping is best effort
-                pass
         if self._mock is not None:
             self._mock.stop()
 

@@ -77,9 +77,7 @@ def start_stack(template: str, log: Path, **env: str) -> tuple[subprocess.Popen[
         for line in log.read_text(errors="replace").splitlines():
             if line.startswith("READY "):
                 summary = json.loads(line[6:])
-                return proc, RunningStack(
-                    summary["api_url"], summary["aws_endpoint"], summary["api_key"], summary, log
-                )
+                return proc, RunningStack(summary["api_url"], summary["aws_endpoint"], summary["api_key"], summary, log)
         if proc.poll() is not None:
             break
         time.sleep(0.2)

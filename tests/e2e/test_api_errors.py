@@ -13,9 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "images"
 GOOD = data_uri(FIXTURES / "target.jpg")
 TEXT = "data:image/jpeg;base64," + base64.b64encode(b"this is not an image at all").decode()
-TRUNCATED = (
-    "data:image/jpeg;base64," + base64.b64encode((FIXTURES / "target.jpg").read_bytes()[:3000]).decode()
-)
+TRUNCATED = "data:image/jpeg;base64," + base64.b64encode((FIXTURES / "target.jpg").read_bytes()[:3000]).decode()
 
 
 @pytest.mark.parametrize(
@@ -58,9 +56,7 @@ TRUNCATED = (
         ),
     ],
 )
-def test_given_bad_input_when_submitted_then_4xx_with_code_and_message(
-    stack, body, status, code, field
-) -> None:
+def test_given_bad_input_when_submitted_then_4xx_with_code_and_message(stack, body, status, code, field) -> None:
     got, _, payload = stack.client().request("POST", "/v1/jobs", body)
     assert got == status, payload
     assert payload["error"]["code"] == code

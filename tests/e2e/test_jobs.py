@@ -86,9 +86,7 @@ def test_given_lost_callback_when_a_job_runs_then_polling_completes_it_once(poll
 
 def test_given_a_photo_without_a_face_when_swapped_then_the_job_fails_with_a_clear_code(stack) -> None:
     api = stack.client()
-    accepted = api.submit(
-        {"source_image": data_uri(FIXTURES / "noface.jpg"), "target_image": data_uri(TARGET)}
-    )
+    accepted = api.submit({"source_image": data_uri(FIXTURES / "noface.jpg"), "target_image": data_uri(TARGET)})
     job = api.wait(accepted["id"], timeout=120)
 
     assert job["status"] == "failed"

@@ -116,9 +116,7 @@ def test_given_a_provider_when_it_calls_back_then_the_job_completes_without_poll
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_given_a_lost_webhook_when_the_job_runs_then_polling_completes_it(
-    provider_stack, sims, provider
-) -> None:
+def test_given_a_lost_webhook_when_the_job_runs_then_polling_completes_it(provider_stack, sims, provider) -> None:
     sims.set_faults("lost_webhook")
     job = run_job(provider_stack, provider)
 
@@ -158,22 +156,16 @@ def test_given_a_fault_mode_when_jobs_run_then_each_ends_once_with_one_event(
 
 def _akool_webhook(job: dict[str, Any], *, timestamp_ms: int, secret: str, signed_with: str) -> bytes:
     data = akool_encrypt(
-        json.dumps(
-            {"_id": job["provider_job_id"], "status": 3, "type": "image", "url": "http://x/y.jpg"}
-        ).encode(),
+        json.dumps({"_id": job["provider_job_id"], "status": 3, "type": "image", "url": "http://x/y.jpg"}).encode(),
         AKOOL["client_id"],
         secret,
     )
     nonce = "1234"
     signature = akool_signature(signed_with, str(timestamp_ms), nonce, data)
-    return json.dumps(
-        {"signature": signature, "dataEncrypt": data, "timestamp": timestamp_ms, "nonce": nonce}
-    ).encode()
+    return json.dumps({"signature": signature, "dataEncrypt": data, "timestamp": timestamp_ms, "nonce": nonce}).encode()
 
 
-def test_given_forged_or_stale_webhooks_when_posted_then_refused_and_nothing_changes(
-    provider_stack, sims
-) -> None:
+def test_given_forged_or_stale_webhooks_when_posted_then_refused_and_nothing_changes(provider_stack, sims) -> None:
     sims.set_faults("lost_webhook", "slow")
     api = provider_stack.client()
     accepted = api.submit(
@@ -192,9 +184,7 @@ def test_given_forged_or_stale_webhooks_when_posted_then_refused_and_nothing_cha
         time.sleep(0.1)
     now_ms = int(time.time() * 1000)
     anon = provider_stack.client(None)
-    forged = _akool_webhook(
-        job, timestamp_ms=now_ms, secret=AKOOL["client_secret"], signed_with="not-the-client"
-    )
+    forged = _akool_webhook(job, timestamp_ms=now_ms, secret=AKOOL["client_secret"], signed_with="not-the-client")
     stale = _akool_webhook(
         job, timestamp_ms=now_ms - 3600_000, secret=AKOOL["client_secret"], signed_with=AKOOL["client_id"]
     )

@@ -14,6 +14,6 @@ def synthesized() -> tuple[Any, dict[str, Any]]:
 
     from infra.app import build_app
 
-    app, stack = build_app({"aws:cdk:bundling-stacks": []})
+    _app, stack = build_app({"aws:cdk:bundling-stacks": []})
     template = Template.from_stack(stack)
     return template, template.to_json()

@@ -26,7 +26,7 @@ def test_given_stack_when_synthesised_then_the_workflow_has_the_poll_loop_shape(
     states = definition(tj)["States"]
     assert definition(tj)["StartAt"] == "SubmitToProvider"
     submit = states["SubmitToProvider"]
-    busy = [r for r in submit["Retry"] if r["ErrorEquals"] == ["ProviderBusyError"]][0]
+    busy = next(r for r in submit["Retry"] if r["ErrorEquals"] == ["ProviderBusyError"])
     assert busy["BackoffRate"] == 2 and busy["JitterStrategy"] == "FULL" and busy["MaxAttempts"] >= 3
     assert submit["Next"] == "JobDone"
 
@@ -34,7 +34,7 @@ def test_given_stack_when_synthesised_then_the_workflow_has_the_poll_loop_shape(
     assert wait["Resource"].endswith("lambda:invoke.waitForTaskToken")
     assert wait["TimeoutSecondsPath"] == "$.poll.interval"
     assert wait["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
-    timeout_catch = [c for c in wait["Catch"] if c["ErrorEquals"] == ["States.Timeout"]][0]
+    timeout_catch = next(c for c in wait["Catch"] if c["ErrorEquals"] == ["States.Timeout"])
     assert timeout_catch["Next"] == "PollStatus"
     assert states["PollStatus"]["Next"] == "JobDone"
 
@@ -60,7 +60,7 @@ def test_given_stack_when_synthesised_then_state_machine_is_standard_logged_and_
 
 
 def test_given_stack_when_synthesised_then_buckets_are_encrypted_private_and_tls_only(synthesized) -> None:
-    template, tj = synthesized
+    _template, tj = synthesized
     buckets = resources(tj, "AWS::S3::Bucket")
     assert len(buckets) == 3
     for bucket in buckets.values():
@@ -95,7 +95,7 @@ def test_given_stack_when_synthesised_then_table_has_ttl_pitr_and_encryption(syn
 
 
 def test_given_engine_when_invoked_async_then_failures_land_in_an_encrypted_dlq(synthesized) -> None:
-    template, tj = synthesized
+    _template, tj = synthesized
     (config,) = resources(tj, "AWS::Lambda::EventInvokeConfig").values()
     destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
     queue_id = destination["Fn::GetAtt"][0]

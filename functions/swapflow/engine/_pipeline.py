@@ -135,9 +135,7 @@ def _check_index(i: Any, n: int, what: str) -> int:
     if isinstance(i, bool) or not isinstance(i, int):
         raise EngineError("invalid_option", f"{what} must be an integer, not {i!r}")
     if i < 0 or i >= n:
-        raise EngineError(
-            "target_index_out_of_range", f"{what} {i} is out of range: the target has {n} face(s)"
-        )
+        raise EngineError("target_index_out_of_range", f"{what} {i} is out of range: the target has {n} face(s)")
     return i
 
 

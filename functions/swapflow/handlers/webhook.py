@@ -38,9 +38,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     svc = service()
     try:
         job = svc.repo.get(job_id) if job_id else None
-        provider = svc.providers(
-            job.provider if job and job.provider.startswith(family) else FAMILIES[family]
-        )
+        provider = svc.providers(job.provider if job and job.provider.startswith(family) else FAMILIES[family])
         notice = provider.parse_webhook(headers, body)
     except JobNotFoundError:
         logger.warning("webhook for an unknown job", extra={"job_id": job_id})
@@ -59,7 +57,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.warning("webhook does not match a job", extra={"job_id": job_id})
         return _respond(200, {"received": True})
     woken = svc.complete_from_provider(job.id, notice.result)
-    logger.info(
-        "webhook accepted", extra={"job_id": job.id, "state": str(notice.result.state), "woken": woken}
-    )
+    logger.info("webhook accepted", extra={"job_id": job.id, "state": str(notice.result.state), "woken": woken})
     return _respond(200, {"received": True})

@@ -130,9 +130,7 @@ class Job:
         queued = int(((self.submitted_at or self.updated_at) - self.created_at) * 1000)
         total = int((self.finished_at - self.created_at) * 1000) if self.finished_at else None
         provider = (
-            int((self.finished_at - self.submitted_at) * 1000)
-            if self.finished_at and self.submitted_at
-            else None
+            int((self.finished_at - self.submitted_at) * 1000) if self.finished_at and self.submitted_at else None
         )
         return {"queued_ms": max(queued, 0), "provider_ms": provider, "total_ms": total}
 

@@ -24,9 +24,7 @@ class JobRepository(Protocol):
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None: ...
 
-    def finish(
-        self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float
-    ) -> bool:
+    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
         """Conditional terminal transition: False if the job already was terminal."""
 
     def event_pending(self, job_id: str) -> bool: ...

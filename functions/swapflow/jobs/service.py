@@ -6,6 +6,7 @@ reaches exactly one terminal state with exactly one terminal event.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import time
@@ -104,9 +105,7 @@ class JobService:
     # ---- accepting jobs -------------------------------------------------------------------------
 
     def parse(self, body: Any) -> JobRequest:
-        return parse_job_request(
-            body, providers=self.provider_names, default_provider=self.settings.default_provider
-        )
+        return parse_job_request(body, providers=self.provider_names, default_provider=self.settings.default_provider)
 
     def create_job(
         self,
@@ -239,10 +238,8 @@ class JobService:
         provider = self.providers(job.provider)
         if self.clock() >= poll["deadline"]:
             if job.provider_job_id:
-                try:
+                with contextlib.suppress(Exception):  # best effort: the job fails on its deadline anyway
                     provider.cancel(job.provider_job_id)
-                except Exception:  # best effort: the job fails on its deadline either way
-                    pass
             error = JobError("provider_timeout", "the provider did not finish before the job's deadline")
             return Step(job_id, "failed", poll, asdict(error))
         try:
@@ -303,9 +300,7 @@ class JobService:
             f = recorded["failure"]
             return self.fail(job_id, JobError.of(f["code"], f["message"], f.get("provider_code")))
         caught = state.get("failure") or {}
-        code, message = _CAUGHT_ERRORS.get(
-            caught.get("Error", ""), ("internal", "the job failed unexpectedly")
-        )
+        code, message = _CAUGHT_ERRORS.get(caught.get("Error", ""), ("internal", "the job failed unexpectedly"))
         return self.fail(job_id, JobError(code, message))
 
     def _archive(self, job: Job, index: int, out: ProviderOutput) -> Output:

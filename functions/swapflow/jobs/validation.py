@@ -110,9 +110,7 @@ def parse_job_request(body: Any, *, providers: Collection[str], default_provider
             raise RequestInvalidError("invalid_request", f"faces must be a list of 1 to {MAX_FACES}", "faces")
         for i, item in enumerate(raw_faces):
             if not isinstance(item, dict) or set(item) - {"source_image", "target_face"}:
-                raise RequestInvalidError(
-                    "invalid_request", "each face is {source_image, target_face}", f"faces[{i}]"
-                )
+                raise RequestInvalidError("invalid_request", "each face is {source_image, target_face}", f"faces[{i}]")
             faces.append(
                 FaceRequest(
                     _image_ref(item.get("source_image"), f"faces[{i}].source_image"),

@@ -135,9 +135,7 @@ class AkoolProvider:
         data = self._data(self._client.request("POST", SUBMIT_PATH, body=body))
         job_id = data.get("_id") if isinstance(data, dict) else None
         if not job_id:
-            raise ProviderError(
-                "provider_failed", "akool accepted the job without an _id", provider_code=str(OK)
-            )
+            raise ProviderError("provider_failed", "akool accepted the job without an _id", provider_code=str(OK))
         return Submission(str(job_id), ProviderResult(ProviderState.RUNNING, retry_after=POLL_HINT_SECONDS))
 
     def poll(self, provider_job_id: str) -> ProviderResult:
@@ -167,11 +165,7 @@ class AkoolProvider:
             raise WebhookRejectedError("akool webhook body is not an object", status=400)
         signature, data_encrypt = envelope.get("signature"), envelope.get("dataEncrypt")
         timestamp, nonce = envelope.get("timestamp"), envelope.get("nonce")
-        if (
-            not (isinstance(signature, str) and isinstance(data_encrypt, str))
-            or timestamp is None
-            or nonce is None
-        ):
+        if not (isinstance(signature, str) and isinstance(data_encrypt, str)) or timestamp is None or nonce is None:
             raise WebhookRejectedError("akool webhook lacks signature, dataEncrypt, timestamp or nonce", 400)
         if not crypto.akool_signature_ok(signature, self._client_id, timestamp, nonce, data_encrypt):
             raise WebhookRejectedError("akool webhook signature does not match", status=401)

@@ -84,9 +84,7 @@ def wavespeed_signature(secret: str, webhook_id: str, timestamp: int | str, body
     return hmac.new(wavespeed_key(secret), message, hashlib.sha256).hexdigest()
 
 
-def wavespeed_signature_ok(
-    header: str, secret: str, webhook_id: str, timestamp: int | str, body: bytes
-) -> bool:
+def wavespeed_signature_ok(header: str, secret: str, webhook_id: str, timestamp: int | str, body: bytes) -> bool:
     """True when any ``v3,<hex>`` entry of the (space-separated) header matches."""
     expected = wavespeed_signature(secret, webhook_id, timestamp, body).encode("ascii")
     ok = False

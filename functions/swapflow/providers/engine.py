@@ -58,9 +58,7 @@ def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> Provid
     try:
         source = read(spec.source_image.bucket, spec.source_image.key)
         target = read(spec.target_image.bucket, spec.target_image.key)
-        faces = tuple(
-            FaceTarget(read(f.source_image.bucket, f.source_image.key), f.target_face) for f in spec.faces
-        )
+        faces = tuple(FaceTarget(read(f.source_image.bucket, f.source_image.key), f.target_face) for f in spec.faces)
         out = swap(
             source,
             target,

@@ -19,7 +19,7 @@ class Clients:
         self,
         lambda_client: Callable[[], Any],
         secrets: Callable[[str], dict[str, str]],
-        replay_guard: Callable[[str], ReplayGuard] | None = None,
+        replay_guard: Callable[[str], ReplayGuard | None] | None = None,
     ) -> None:
         self.lambda_client = lambda_client
         self.secrets = secrets

@@ -132,9 +132,7 @@ class WaveSpeedProvider:
     ) -> None:
         self.spec = model_spec(model)
         self.name = self.spec.name
-        self._client = JsonClient(
-            "wavespeed", base_url, {"Authorization": f"Bearer {api_key}"}, http=http, clock=clock
-        )
+        self._client = JsonClient("wavespeed", base_url, {"Authorization": f"Bearer {api_key}"}, http=http, clock=clock)
         self._secret = webhook_secret
         self._secret_loader = secret_loader or self.fetch_webhook_secret
         self._secret_lock = threading.Lock()
@@ -145,13 +143,9 @@ class WaveSpeedProvider:
 
     def submit(self, request: SwapRequest) -> Submission:
         if request.faces:
-            raise ProviderError(
-                "provider_rejected", f"{self.name} swaps one face per job: use akool or engine"
-            )
+            raise ProviderError("provider_rejected", f"{self.name} swaps one face per job: use akool or engine")
         if request.target_index is not None:
-            raise ProviderError(
-                "provider_rejected", f"{self.name} takes no target_index: use akool or engine"
-            )
+            raise ProviderError("provider_rejected", f"{self.name} takes no target_index: use akool or engine")
         path = f"/api/v3/{self.spec.model}"
         if request.webhook_url:
             path += "?webhook=" + quote(request.webhook_url, safe="")
@@ -223,9 +217,7 @@ class WaveSpeedProvider:
         if answer.status >= 400:
             raise error_for_status(answer.status, message)
         if not isinstance(envelope, dict):
-            raise ProviderError(
-                "provider_failed", "wavespeed answered something that is not its JSON envelope"
-            )
+            raise ProviderError("provider_failed", "wavespeed answered something that is not its JSON envelope")
         code = envelope.get("code", 200)
         # Only HTTP-like codes are errors: 5004 (sync-mode timeout) carries a running task in data.
         if isinstance(code, int) and (code == 429 or 500 <= code <= 599):
@@ -250,17 +242,13 @@ class WaveSpeedProvider:
                 )
             return ProviderResult(
                 ProviderState.SUCCEEDED,
-                outputs=tuple(
-                    ProviderOutput(content_type=content_type or _guess_type(u), url=u) for u in urls
-                ),
+                outputs=tuple(ProviderOutput(content_type=content_type or _guess_type(u), url=u) for u in urls),
             )
         if status in ("failed", "cancelled", "canceled"):
             error = str(data.get("error") or f"task {status}")
             return ProviderResult(
                 ProviderState.FAILED,
-                failure=ProviderFailure(
-                    "provider_failed", job_safe(f"wavespeed: {error}"), provider_code=status
-                ),
+                failure=ProviderFailure("provider_failed", job_safe(f"wavespeed: {error}"), provider_code=status),
             )
         return ProviderResult(ProviderState.RUNNING, retry_after=MIN_POLL_SECONDS)
 

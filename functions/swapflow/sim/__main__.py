@@ -19,9 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processing-seconds", type=float, default=0.5)
     parser.add_argument("--api-key", default="sim-api-key")
     parser.add_argument("--client-id", default="simclient0000001", help="Akool: 16 bytes (the AES IV)")
-    parser.add_argument(
-        "--client-secret", default="simsecret0000000simsecret0000000", help="Akool: 16/24/32 bytes"
-    )
+    parser.add_argument("--client-secret", default="simsecret0000000simsecret0000000", help="Akool: 16/24/32 bytes")
     parser.add_argument("--webhook-secret", default="whsec_simulator0secret", help="WaveSpeed")
     args = parser.parse_args(argv)
     options = {

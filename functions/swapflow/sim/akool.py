@@ -105,9 +105,7 @@ class AkoolSimulator(BaseSimulator):
         if body.get("model_name", MODEL_NAME) != MODEL_NAME:
             return _code(1003, "unsupported model_name")
         webhook = body.get("webhookUrl")
-        if webhook is not None and not (
-            isinstance(webhook, str) and webhook.startswith(("http://", "https://"))
-        ):
+        if webhook is not None and not (isinstance(webhook, str) and webhook.startswith(("http://", "https://"))):
             return _code(1003, "webhookUrl must be an http(s) URL")
         per_image: dict[str, int] = {}
         for item in targets:
@@ -191,9 +189,7 @@ class AkoolSimulator(BaseSimulator):
                 raise EngineFailure("provider_failed", "all target faces must come from one image")
             source = self.fetch(sources[min(index, len(sources) - 1)].image_url)
             faces.append(face_target(source, crop.face_index or 0))
-        return run_engine(
-            faces[0].source, target, face_enhance=enhance, faces=tuple(faces), single_face_mode=False
-        )
+        return run_engine(faces[0].source, target, face_enhance=enhance, faces=tuple(faces), single_face_mode=False)
 
     def _resolve(self, item: dict[str, Any]) -> FaceCrop:
         """A faceswap image entry -> (original image, face index): crops map back, plain URLs use opts."""

@@ -173,9 +173,7 @@ class BaseSimulator:
             raise ValueError(f"unknown fault mode(s): {', '.join(sorted(unknown))}")
         self.faults = chosen
         self._faulted = 0
-        self.processing_seconds = self.base_processing_seconds * (
-            self.slow_factor if "slow" in chosen else 1.0
-        )
+        self.processing_seconds = self.base_processing_seconds * (self.slow_factor if "slow" in chosen else 1.0)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -267,12 +265,8 @@ class BaseSimulator:
                 return None
             self._faulted += 1
         if "rate_limit" in self.faults:
-            return Response.json(
-                {"code": 429, "message": "Too Many Requests", "data": None}, 429, {"Retry-After": "1"}
-            )
-        return Response.json(
-            {"code": 503, "message": "Service Unavailable", "data": None}, 503, {"Retry-After": "1"}
-        )
+            return Response.json({"code": 429, "message": "Too Many Requests", "data": None}, 429, {"Retry-After": "1"})
+        return Response.json({"code": 503, "message": "Service Unavailable", "data": None}, 503, {"Retry-After": "1"})
 
     def serve_file(self, request: Request) -> Response:
         blob = self.files.get(request.path)

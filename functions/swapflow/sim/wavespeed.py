@@ -52,9 +52,7 @@ def _is_url(value: Any) -> bool:
 class WaveSpeedSimulator(BaseSimulator):
     provider = "wavespeed"
 
-    def __init__(
-        self, *, api_key: str, webhook_secret: str = "whsec_simulator0secret", **options: Any
-    ) -> None:
+    def __init__(self, *, api_key: str, webhook_secret: str = "whsec_simulator0secret", **options: Any) -> None:
         super().__init__(**options)
         self.api_key = api_key
         self.webhook_secret = webhook_secret
@@ -149,9 +147,7 @@ class WaveSpeedSimulator(BaseSimulator):
         ext = {"image/png": "png", "image/webp": "webp"}.get(sniff_type(data), "jpg")
         path = f"/media/{secrets.token_hex(8)}.{ext}"
         self.files[path] = (data, sniff_type(data) if file_type == "application/octet-stream" else file_type)
-        return _ok(
-            {"type": "image", "download_url": self.base_url + path, "filename": filename, "size": len(data)}
-        )
+        return _ok({"type": "image", "download_url": self.base_url + path, "filename": filename, "size": len(data)})
 
     def secret(self, request: Request) -> Response:
         denied = self._auth(request)

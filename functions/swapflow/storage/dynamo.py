@@ -162,9 +162,7 @@ class DynamoJobRepository:
         raw = self._item(job_id).get("provider_result")
         return json.loads(raw) if raw else None
 
-    def finish(
-        self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float
-    ) -> bool:
+    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
         try:
             self.table.update_item(
                 Key=self._key(job_id),

@@ -100,9 +100,7 @@ def s3_handler(event: dict[str, Any], context: Any) -> None:
     for record in event["Records"]:
         key = record["s3"]["object"]["key"]
         with LOCK:
-            S3_EVENTS.append(
-                {"key": key, "bucket": record["s3"]["bucket"]["name"], "thread": threading.get_ident()}
-            )
+            S3_EVENTS.append({"key": key, "bucket": record["s3"]["bucket"]["name"], "thread": threading.get_ident()})
         boto3.client("dynamodb").put_item(
             TableName=os.environ["TABLE_NAME"], Item={"pk": {"S": f"s3#{key}"}, "sk": {"S": "upload"}}
         )

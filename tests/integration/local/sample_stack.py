@@ -193,9 +193,7 @@ class SampleStack(cdk.Stack):
             task_timeout=sfn.Timeout.duration(cdk.Duration.seconds(20)),
             result_path="$.token_result",
         )
-        wait_token.add_retry(
-            errors=["TokenRejected"], interval=cdk.Duration.seconds(1), max_attempts=2, backoff_rate=1
-        )
+        wait_token.add_retry(errors=["TokenRejected"], interval=cdk.Duration.seconds(1), max_attempts=2, backoff_rate=1)
         flaky = tasks.LambdaInvoke(
             self,
             "Flaky",
@@ -257,9 +255,7 @@ class SampleStack(cdk.Stack):
         choose = (
             sfn.Choice(self, "Mode")
             .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_present("$.mode"), sfn.Condition.string_equals("$.mode", "map")
-                ),
+                sfn.Condition.and_(sfn.Condition.is_present("$.mode"), sfn.Condition.string_equals("$.mode", "map")),
                 items,
             )
             .otherwise(main)
@@ -285,9 +281,7 @@ class SampleStack(cdk.Stack):
             "StartRule",
             event_bus=bus,
             event_pattern=events.EventPattern(source=[SOURCE], detail_type=["StartJob"]),
-            targets=[
-                targets.SfnStateMachine(machine, input=events.RuleTargetInput.from_event_path("$.detail"))
-            ],
+            targets=[targets.SfnStateMachine(machine, input=events.RuleTargetInput.from_event_path("$.detail"))],
         )
 
         cdk.CfnOutput(self, "ApiUrl", value=api.url)

@@ -73,9 +73,7 @@ def test_GIVEN_intrinsics_WHEN_deployed_THEN_outputs_resolve_like_cloudformation
         },
         "Outputs": {
             "Sub": {"Value": {"Fn::GetAtt": ["Param", "Value"]}},
-            "SubList": {
-                "Value": {"Fn::Sub": ["${A}-${B}", {"A": {"Fn::Select": [1, {"Ref": "Names"}]}, "B": "x"}]}
-            },
+            "SubList": {"Value": {"Fn::Sub": ["${A}-${B}", {"A": {"Fn::Select": [1, {"Ref": "Names"}]}, "B": "x"}]}},
             "Split": {"Value": {"Fn::Select": [2, {"Fn::Split": [":", {"Fn::GetAtt": ["Queue", "Arn"]}]}]}},
             "Map": {"Value": {"Fn::FindInMap": ["Sizes", {"Ref": "Env"}, "mem"]}},
             "Az": {"Value": {"Fn::Select": [0, {"Fn::GetAZs": ""}]}},
@@ -105,9 +103,7 @@ def test_GIVEN_intrinsics_WHEN_deployed_THEN_outputs_resolve_like_cloudformation
     assert set(dep.skipped) == {"ProdOnly", "Weird", "Custom"}
     param = aws.client("ssm").get_parameter(Name=dep.physical["Param"])["Parameter"]
     assert param["Value"] == dep.outputs["Sub"]
-    attrs = aws.client("sqs").get_queue_attributes(
-        QueueUrl=dep.outputs["Url"], AttributeNames=["VisibilityTimeout"]
-    )
+    attrs = aws.client("sqs").get_queue_attributes(QueueUrl=dep.outputs["Url"], AttributeNames=["VisibilityTimeout"])
     assert attrs["Attributes"]["VisibilityTimeout"] == "45"
 
 
@@ -140,9 +136,7 @@ def test_GIVEN_functions_sharing_env_WHEN_deployed_THEN_merged_and_per_function_
 
 
 def test_GIVEN_functions_disagreeing_on_a_shared_var_WHEN_deployed_THEN_it_raises(aws: Any) -> None:
-    template = {
-        "Resources": {"Role": ROLE, "A": _fn("m.a", {"TABLE": "t1"}), "B": _fn("m.b", {"TABLE": "t2"})}
-    }
+    template = {"Resources": {"Role": ROLE, "A": _fn("m.a", {"TABLE": "t1"}), "B": _fn("m.b", {"TABLE": "t2"})}}
     with pytest.raises(EnvironmentConflictError, match="TABLE"):
         deploy(template, session=aws)
 

@@ -125,9 +125,7 @@ def test_GIVEN_template_WHEN_gateway_built_THEN_full_paths_come_from_parent_chai
     }
 
 
-def test_GIVEN_literal_and_param_routes_WHEN_matched_THEN_literal_wins(
-    gateway: Gateway, fake: FakeLambda
-) -> None:
+def test_GIVEN_literal_and_param_routes_WHEN_matched_THEN_literal_wins(gateway: Gateway, fake: FakeLambda) -> None:
     gateway.handle("GET", "/jobs/search", {}, None, None)
     gateway.handle("GET", "/jobs/j-1", {}, None, None)
     gateway.handle("GET", "/prod/jobs/j-2/result", {}, None, None)
@@ -160,9 +158,7 @@ def test_GIVEN_no_route_or_method_WHEN_requested_THEN_403_missing_authentication
     assert fake.calls == []
 
 
-def test_GIVEN_request_WHEN_proxied_THEN_event_has_api_gateway_shape(
-    gateway: Gateway, fake: FakeLambda
-) -> None:
+def test_GIVEN_request_WHEN_proxied_THEN_event_has_api_gateway_shape(gateway: Gateway, fake: FakeLambda) -> None:
     gateway.handle(
         "POST",
         "/jobs?x=1",
@@ -185,9 +181,7 @@ def test_GIVEN_request_WHEN_proxied_THEN_event_has_api_gateway_shape(
     assert event["stageVariables"] is None and event["pathParameters"] is None
 
 
-def test_GIVEN_binary_content_type_WHEN_proxied_THEN_body_is_base64(
-    gateway: Gateway, fake: FakeLambda
-) -> None:
+def test_GIVEN_binary_content_type_WHEN_proxied_THEN_body_is_base64(gateway: Gateway, fake: FakeLambda) -> None:
     gateway.handle("POST", "/jobs", {"Content-Type": "application/octet-stream"}, None, b"\x00\x01\xff")
     event = fake.calls[0][1]
     assert event["isBase64Encoded"] is True

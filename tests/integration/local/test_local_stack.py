@@ -52,9 +52,7 @@ def test_GIVEN_sample_stack_WHEN_deployed_THEN_resources_have_their_template_att
     assert s3.get_bucket_versioning(Bucket=out["BucketName"])["Status"] == "Enabled"
     rules = s3.get_bucket_encryption(Bucket=out["BucketName"])["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert s3.get_public_access_block(Bucket=out["BucketName"])["PublicAccessBlockConfiguration"][
-        "BlockPublicAcls"
-    ]
+    assert s3.get_public_access_block(Bucket=out["BucketName"])["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
 
     secret = json.loads(
         local_sample.client("secretsmanager").get_secret_value(SecretId=out["SecretArn"])["SecretString"]
@@ -68,9 +66,7 @@ def test_GIVEN_sample_stack_WHEN_deployed_THEN_resources_have_their_template_att
     dep = local_sample.deployment
     assert dep.function_env["TABLE_NAME"] == out["TableName"]
     assert "POWERTOOLS_SERVICE_NAME" not in dep.function_env
-    assert out["ApiUrl"].startswith("https://") and out["ApiUrl"].endswith(
-        ".execute-api.us-east-1.amazonaws.com/prod/"
-    )
+    assert out["ApiUrl"].startswith("https://") and out["ApiUrl"].endswith(".execute-api.us-east-1.amazonaws.com/prod/")
     assert all(not name.startswith("BucketNotificationsHandler") for name in dep.functions)
     assert any(t == "AWS::Lambda::Permission" for t in (dep.types[k] for k in dep.skipped))
 
@@ -186,9 +182,7 @@ def test_GIVEN_binary_body_WHEN_posted_THEN_it_travels_base64_and_comes_back_ide
     local_sample: Any,
 ) -> None:
     payload = bytes(range(256))
-    status, headers, body = local_sample.gateway.handle(
-        "POST", "/echo", {"content-type": "image/png"}, None, payload
-    )
+    status, headers, body = local_sample.gateway.handle("POST", "/echo", {"content-type": "image/png"}, None, payload)
     assert status == 201
     assert body == payload
     assert headers.multi["Set-Cookie"] == ["a=1", "b=2"]
@@ -208,9 +202,7 @@ def test_GIVEN_handler_raising_WHEN_requested_THEN_gateway_answers_502(local_sam
 
 
 def test_GIVEN_cors_preflight_WHEN_options_THEN_mock_integration_headers(local_sample: Any) -> None:
-    status, headers, body = local_sample.gateway.handle(
-        "OPTIONS", "/items/1", {"Origin": "http://x"}, None, None
-    )
+    status, headers, body = local_sample.gateway.handle("OPTIONS", "/items/1", {"Origin": "http://x"}, None, None)
     assert status == 204 and body == b""
     assert headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in headers["Access-Control-Allow-Methods"]
@@ -274,9 +266,7 @@ def test_GIVEN_state_machine_WHEN_started_THEN_token_retry_wait_dynamodb_and_eve
 
     message = wait_for(queued)
     assert message["detail-type"] == "JobDone" and message["source"] == "sample.local"
-    event = wait_for(
-        lambda: next((e for e in list(h.BUS_EVENTS) if e["detail"].get("job_id") == job_id), None)
-    )
+    event = wait_for(lambda: next((e for e in list(h.BUS_EVENTS) if e["detail"].get("job_id") == job_id), None))
     assert event["detail-type"] == "JobDone"
     assert event["account"] == "123456789012"
     assert isinstance(event["time"], str) and event["time"].endswith("Z")

@@ -193,9 +193,7 @@ def test_GIVEN_P2_WHEN_started_without_name_THEN_uuid_but_moto_alone_uses_none(l
     ]
     uuid.UUID(arn.rsplit(":", 1)[1])
     with moto_patches.suspended("P2"):
-        unpatched = sfn.start_execution(
-            stateMachineArn=local_sample.outputs["MachineArn"], input='{"job_id": "p2b"}'
-        )
+        unpatched = sfn.start_execution(stateMachineArn=local_sample.outputs["MachineArn"], input='{"job_id": "p2b"}')
     assert unpatched["executionArn"].endswith(":None")
     wait_execution(sfn, arn)
     wait_execution(sfn, unpatched["executionArn"])
@@ -261,10 +259,7 @@ def test_GIVEN_P5_WHEN_token_task_retried_THEN_fresh_token_but_moto_alone_reuses
     tokens = _tokens_for(job_id)
     assert len(tokens) == 2 and tokens[0]["token"] == tokens[1]["token"]
     job_id = f"p5-{uuid.uuid4().hex[:6]}"
-    assert (
-        wait_execution(sfn, _start(local_sample, {"job_id": job_id, "reject_first": True}))["status"]
-        == "SUCCEEDED"
-    )
+    assert wait_execution(sfn, _start(local_sample, {"job_id": job_id, "reject_first": True}))["status"] == "SUCCEEDED"
     tokens = _tokens_for(job_id)
     assert len(tokens) == 2 and tokens[0]["token"] != tokens[1]["token"]
 
@@ -274,10 +269,7 @@ def test_GIVEN_P6_WHEN_callback_after_timeout_THEN_task_timed_out_but_moto_alone
 ) -> None:
     sfn = local_sample.client("stepfunctions")
     job_id = f"p6-{uuid.uuid4().hex[:6]}"
-    assert (
-        wait_execution(sfn, _start(local_sample, {"job_id": job_id, "hold": True}))["error"]
-        == "States.Timeout"
-    )
+    assert wait_execution(sfn, _start(local_sample, {"job_id": job_id, "hold": True}))["error"] == "States.Timeout"
     token = _tokens_for(job_id)[0]["token"]
     with pytest.raises(ClientError) as err:
         sfn.send_task_success(taskToken=token, output="{}")

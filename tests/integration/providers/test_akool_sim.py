@@ -101,9 +101,7 @@ def test_given_rate_limiting_when_polling_then_busy_with_retry_after(akool_sim: 
 
 
 @pytest.mark.faults("quota")
-def test_given_no_credit_when_submitting_then_provider_quota(
-    akool_sim: AkoolSimulator, images: Images
-) -> None:
+def test_given_no_credit_when_submitting_then_provider_quota(akool_sim: AkoolSimulator, images: Images) -> None:
     with pytest.raises(ProviderError) as caught:
         provider(akool_sim).submit(request(images))
     assert (caught.value.code, caught.value.provider_code) == ("provider_quota", "1006")

@@ -183,10 +183,7 @@ def test_given_a_binary_upload_when_posted_then_the_download_url_serves_it_and_w
     uploaded = request(images)
     uploaded = SwapRequest("j", type(uploaded.source)("b", "k", "image/jpeg", url), uploaded.target)
     wavespeed = provider(wavespeed_sim)
-    assert (
-        poll_until_done(wavespeed, wavespeed.submit(uploaded).provider_job_id)[0].state
-        is ProviderState.SUCCEEDED
-    )
+    assert poll_until_done(wavespeed, wavespeed.submit(uploaded).provider_job_id)[0].state is ProviderState.SUCCEEDED
 
 
 def test_given_a_missing_field_when_submitting_raw_then_400_in_the_wavespeed_envelope(

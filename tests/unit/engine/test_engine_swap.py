@@ -63,9 +63,7 @@ def test_given_two_portraits_when_swapped_then_the_face_changes_and_the_backgrou
     assert np.array_equal(after[outside], before[outside])
 
 
-def test_given_jpeg_output_when_swapped_then_background_is_only_recompressed(
-    source_jpg, target_jpg, target_faces
-):
+def test_given_jpeg_output_when_swapped_then_background_is_only_recompressed(source_jpg, target_jpg, target_faces):
     after = pixels(swap(source_jpg, target_jpg).data)
     before = pixels(target_jpg)
     outside = outside_mask(before.shape, [target_faces[0].box], 1.6)
@@ -105,9 +103,7 @@ def test_given_target_index_when_swapped_then_only_that_face_changes(source_jpg,
     assert np.array_equal(after[untouched], before[untouched])
 
 
-def test_given_single_face_mode_when_swapped_then_the_largest_face_changes(
-    source_jpg, multi_jpg, multi_faces
-):
+def test_given_single_face_mode_when_swapped_then_the_largest_face_changes(source_jpg, multi_jpg, multi_faces):
     out = swap(source_jpg, multi_jpg, SwapOptions(output_format="png"))
     assert out.faces_swapped == 1
     assert changed_faces(pixels(multi_jpg), pixels(out.data), multi_faces) == [False, True, False]

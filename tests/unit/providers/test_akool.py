@@ -27,9 +27,7 @@ def image(name: str) -> ImageRef:
     return ImageRef("in", name, "image/jpeg", f"https://bucket.test/{name}?sig=1")
 
 
-REQUEST = SwapRequest(
-    "job1", image("src.jpg"), image("tgt.jpg"), webhook_url="https://hooks.test/webhooks/akool"
-)
+REQUEST = SwapRequest("job1", image("src.jpg"), image("tgt.jpg"), webhook_url="https://hooks.test/webhooks/akool")
 
 
 def provider(http: FakeHttp, guard: MemoryReplayGuard | None = None) -> AkoolProvider:
@@ -166,9 +164,7 @@ def _detecting_http() -> FakeHttp:
     def handle(sent: Sent) -> tuple:
         if sent.url.endswith("/detect_faces"):
             if "tgt" in sent.body["url"]:
-                return reply(
-                    200, {"error_code": 0, "error_msg": "SUCCESS", "faces_obj": {"0": FRAME_TWO_FACES}}
-                )
+                return reply(200, {"error_code": 0, "error_msg": "SUCCESS", "faces_obj": {"0": FRAME_TWO_FACES}})
             one = {
                 "landmarks": [[[10, 10], [20, 10], [15, 15], [15, 20]]],
                 "face_urls": ["https://f/s.jpg"],
@@ -215,9 +211,7 @@ def signed(
 ) -> bytes:
     data = crypto.akool_encrypt(json.dumps(payload).encode(), CLIENT_ID, secret)
     signature = crypto.akool_signature(CLIENT_ID, timestamp_ms, nonce, data)
-    return json.dumps(
-        {"signature": signature, "dataEncrypt": data, "timestamp": timestamp_ms, "nonce": nonce}
-    ).encode()
+    return json.dumps({"signature": signature, "dataEncrypt": data, "timestamp": timestamp_ms, "nonce": nonce}).encode()
 
 
 def test_given_a_signed_success_webhook_when_parsed_then_the_notice_carries_the_output() -> None:

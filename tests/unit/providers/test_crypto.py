@@ -26,9 +26,7 @@ def _reference_encrypt(plain: bytes, key: str, iv: str) -> str:
 
 def test_given_a_payload_when_akool_encrypts_then_it_matches_a_reference_aes_cbc_pkcs7() -> None:
     plain = json.dumps({"_id": "abc", "status": 3, "type": 1, "url": "https://x/y.jpg"}).encode()
-    assert crypto.akool_encrypt(plain, CLIENT_ID, SECRET_16) == _reference_encrypt(
-        plain, SECRET_16, CLIENT_ID
-    )
+    assert crypto.akool_encrypt(plain, CLIENT_ID, SECRET_16) == _reference_encrypt(plain, SECRET_16, CLIENT_ID)
 
 
 @pytest.mark.parametrize("secret", [SECRET_16, "0123456789abcdef01234567", SECRET_32])

@@ -38,18 +38,13 @@ def task(status: str = "created", **extra: Any) -> tuple:
     return reply(200, {"code": 200, "message": "success", "data": data})
 
 
-def test_given_the_pro_model_when_submitting_then_image_and_face_image_go_with_bearer_auth_and_webhook() -> (
-    None
-):
+def test_given_the_pro_model_when_submitting_then_image_and_face_image_go_with_bearer_auth_and_webhook() -> None:
     http = FakeHttp([task()])
     submission = provider(http).submit(REQUEST)
     assert submission.provider_job_id == "t1"
     assert submission.result.state is ProviderState.RUNNING and submission.result.retry_after == 2.0
     sent = http.sent[0]
-    assert (
-        sent.url
-        == BASE + "/api/v3/wavespeed-ai/image-face-swap-pro?webhook=https%3A%2F%2Fhooks.test%2Fw%3Fa%3D1"
-    )
+    assert sent.url == BASE + "/api/v3/wavespeed-ai/image-face-swap-pro?webhook=https%3A%2F%2Fhooks.test%2Fw%3Fa%3D1"
     assert sent.headers["Authorization"] == "Bearer ws-key"
     assert sent.body == {
         "image": image("tgt.jpg").url,
@@ -118,12 +113,8 @@ def test_given_a_wavespeed_4xx_when_submitting_then_it_maps_to_a_job_error(
     assert error_for_status(status, message).code == code
 
 
-@pytest.mark.parametrize(
-    ("status", "retry_after"), [(429, "3"), (503, "Thu, 01 Jan 2099 00:00:00 GMT"), (500, None)]
-)
-def test_given_429_or_5xx_when_polling_then_busy_honouring_retry_after(
-    status: int, retry_after: str | None
-) -> None:
+@pytest.mark.parametrize(("status", "retry_after"), [(429, "3"), (503, "Thu, 01 Jan 2099 00:00:00 GMT"), (500, None)])
+def test_given_429_or_5xx_when_polling_then_busy_honouring_retry_after(status: int, retry_after: str | None) -> None:
     headers = {"Retry-After": retry_after} if retry_after else {}
     http = FakeHttp([reply(status, {"code": status, "message": f"HTTP {status} upstream"}, headers)])
     with pytest.raises(ProviderBusyError) as caught:
@@ -141,9 +132,7 @@ def test_given_429_or_5xx_when_polling_then_busy_honouring_retry_after(
 def test_given_a_running_word_when_polled_then_running_no_faster_than_2s(word: str) -> None:
     http = FakeHttp([task(word)])
     result = provider(http).poll("t1")
-    assert (
-        result.state is ProviderState.RUNNING and result.retry_after is not None and result.retry_after >= 2
-    )
+    assert result.state is ProviderState.RUNNING and result.retry_after is not None and result.retry_after >= 2
     assert http.sent[0].url == BASE + "/api/v3/predictions/t1/result"
 
 
@@ -168,18 +157,14 @@ def test_given_a_failed_task_when_polled_then_provider_failed_without_http_words
         ("ok", "ok"),
     ],
 )
-def test_given_provider_text_when_made_job_safe_then_no_http_status_words_remain(
-    text: str, expected: str
-) -> None:
+def test_given_provider_text_when_made_job_safe_then_no_http_status_words_remain(text: str, expected: str) -> None:
     assert job_safe(text) == expected
 
 
 # --- webhooks -------------------------------------------------------------------------------------
 
 
-def headers_for(
-    body: bytes, *, webhook_id: str = "wh_1", timestamp: float = NOW, secret: str = SECRET
-) -> dict:
+def headers_for(body: bytes, *, webhook_id: str = "wh_1", timestamp: float = NOW, secret: str = SECRET) -> dict:
     key = secret.removeprefix("whsec_").encode()
     digest = hmac.new(key, f"{webhook_id}.{int(timestamp)}.".encode() + body, hashlib.sha256).hexdigest()
     return {
@@ -257,9 +242,7 @@ def test_given_a_secret_loader_when_webhooks_arrive_then_it_is_called_once() -> 
 
 
 def test_given_a_sync_timeout_code_5004_when_read_then_the_task_is_still_running() -> None:
-    answer = reply(
-        200, {"code": 5004, "message": "sync timeout", "data": {"id": "t1", "status": "processing"}}
-    )
+    answer = reply(200, {"code": 5004, "message": "sync timeout", "data": {"id": "t1", "status": "processing"}})
     assert provider(FakeHttp([answer])).poll("t1").state is ProviderState.RUNNING
 
 
