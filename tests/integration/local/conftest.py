@@ -71,6 +71,7 @@ def local_sample(sample_template: dict[str, Any]) -> Iterator[LocalSample]:
     saved_env = dict(os.environ)
     mp = pytest.MonkeyPatch()
     _fake_credentials(mp)
+    previous_scale = moto_patches.time_scale()
     moto_patches.apply(time_scale=TIME_SCALE)
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
@@ -83,6 +84,7 @@ def local_sample(sample_template: dict[str, Any]) -> Iterator[LocalSample]:
         moto_patches.wait_async_idle(10)
     finally:
         mock.stop()
+        moto_patches.apply(time_scale=previous_scale)
         mp.undo()
         os.environ.clear()
         os.environ.update(saved_env)
