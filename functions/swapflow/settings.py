@@ -38,6 +38,7 @@ class Settings:
     local: bool = False
     aws_endpoint: str = ""
     default_provider: str = "engine"
+    auto_providers: tuple[str, ...] = ("akool", "wavespeed-pro", "wavespeed-akool", "engine")
     engine_callback: bool = True
     job_deadline_seconds: int = 900
     poll_initial_seconds: int = 2
@@ -90,6 +91,9 @@ class Settings:
             local=_flag(s("LOCAL")),
             aws_endpoint=s("AWS_ENDPOINT"),
             default_provider=s("DEFAULT_PROVIDER", "engine"),
+            auto_providers=tuple(
+                p.strip() for p in s("AUTO_PROVIDERS", ",".join(cls.auto_providers)).split(",") if p.strip()
+            ),
             engine_callback=_flag(s("ENGINE_CALLBACK"), default=True),
             job_deadline_seconds=i("JOB_DEADLINE_SECONDS", 900),
             poll_initial_seconds=i("POLL_INITIAL_SECONDS", 2),

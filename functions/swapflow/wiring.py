@@ -90,7 +90,7 @@ def service() -> JobService:
             settings,
             Clients(lambda: client("lambda"), _secret, lambda name: DynamoReplayGuard(table(), name)),
         ),
-        provider_names=PROVIDER_NAMES,
+        provider_names=(*PROVIDER_NAMES, "auto"),
         inputs=InputLoader(
             blobs,
             input_bucket=settings.input_bucket,

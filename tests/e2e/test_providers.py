@@ -208,3 +208,20 @@ def test_given_forged_or_stale_webhooks_when_posted_then_refused_and_nothing_cha
     final = api.wait(job_id, timeout=120)
     assert final["status"] == "completed"
     assert settled_events(provider_stack, job_id) == ["Swap Job Completed"]
+
+
+@pytest.mark.parametrize("akool_fault", ["quota", "rate_limit"])
+def test_given_auto_when_the_first_provider_is_out_of_quota_or_busy_then_the_next_one_produces_the_result(
+    provider_stack, sims, akool_fault
+) -> None:
+    sims.akool.set_faults([akool_fault])
+    if akool_fault == "rate_limit":
+        sims.akool.fault_count = 100  # persistently busy
+    try:
+        job = run_job(provider_stack, "auto")
+    finally:
+        sims.akool.fault_count = 2
+
+    assert job["status"] == "completed", job
+    assert job["provider"] == "wavespeed-pro"
+    assert settled_events(provider_stack, job["id"]) == ["Swap Job Completed"]

@@ -14,7 +14,8 @@ class JobRepository(Protocol):
     def get(self, job_id: str) -> Job:
         """Raises JobNotFoundError."""
 
-    def mark_processing(self, job_id: str, provider_job_id: str, at: float) -> None: ...
+    def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
+        """Record the provider's job id and which provider took the job (`auto` resolves here)."""
 
     def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
         """Keep the wait step's task token; return the provider result already recorded, if any."""

@@ -24,7 +24,7 @@ from ..providers.base import (
     ProviderState,
     SwapRequest,
 )
-from ..providers.exceptions import ProviderBusyError, ProviderError
+from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUnavailableError
 from ..settings import Settings
 from .exceptions import JobNotFoundError, RequestInvalidError
 from .inputs import InputLoader
@@ -33,6 +33,11 @@ from .ports import BlobStore, EventPublisher, JobRepository, Workflow
 from .validation import JobRequest, parse_job_request
 
 ProviderFactory = Callable[[str], Provider]
+
+# `provider: "auto"` follows settings.auto_providers, moving on when a provider is out of quota,
+# refuses our credentials, or stays busy.
+AUTO = "auto"
+FALLBACK_CODES = frozenset({"provider_quota", "provider_auth"})
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
@@ -117,7 +122,7 @@ class JobService:
         job_id: str | None = None,
     ) -> Job:
         """Check and store the inputs, record the job `queued` and start its workflow (name = job id)."""
-        self.providers(request.provider)  # a provider without credentials is refused now, not later
+        self.available_providers(request.provider)  # a provider without credentials is refused now
         job_id = job_id or new_job_id(self.clock())
         prefix = f"inputs/{tenant}/{job_id}"
         source = self.inputs.store(request.source_image, "source_image", f"{prefix}/source")
@@ -211,15 +216,47 @@ class JobService:
             return Step(job_id, "done", poll)
         if job.provider_job_id:  # a retried step: the provider already has it
             return Step(job_id, "running", poll)
-        provider = self.providers(job.provider)
-        try:
-            submission = provider.submit(self._swap_request(job, job.provider))
-        except ProviderError as exc:
-            return Step(job_id, "failed", poll, asdict(JobError.of(exc.code, exc.message, exc.provider_code)))
-        self.repo.mark_processing(job_id, submission.provider_job_id, self.clock())
-        if submission.result.state is not ProviderState.RUNNING:
-            self.repo.record_result(job_id, result_to_dict(submission.result))
-        return Step(job_id, _step_state(submission.result.state), poll)
+        auto = job.provider == AUTO
+        busy: ProviderBusyError | None = None
+        error: ProviderError | None = None
+        # `auto` walks the fallback chain on quota, auth and busy providers; a named provider does not.
+        for name in self.available_providers(job.provider):
+            try:
+                submission = self.providers(name).submit(self._swap_request(job, name))
+            except ProviderBusyError as exc:
+                if not auto:
+                    raise
+                busy = exc
+                continue
+            except ProviderError as exc:
+                error = exc
+                if auto and exc.code in FALLBACK_CODES:
+                    continue
+                break
+            self.repo.mark_processing(job_id, submission.provider_job_id, self.clock(), provider=name)
+            if submission.result.state is not ProviderState.RUNNING:
+                self.repo.record_result(job_id, result_to_dict(submission.result))
+            return Step(job_id, _step_state(submission.result.state), poll)
+        if busy is not None and (error is None or error.code in FALLBACK_CODES):
+            raise busy  # a provider in the chain was only busy: the workflow retries the chain later
+        assert error is not None
+        return Step(job_id, "failed", poll, asdict(JobError.of(error.code, error.message, error.provider_code)))
+
+    def available_providers(self, name: str) -> list[str]:
+        """The providers a job on `name` may use, in order; refused (4xx) if none is configured."""
+        names = list(self.settings.auto_providers) if name == AUTO else [name]
+        available: list[str] = []
+        missing: ProviderUnavailableError | None = None
+        for candidate in names:
+            try:
+                self.providers(candidate)
+            except ProviderUnavailableError as exc:
+                missing = missing or exc
+                continue
+            available.append(candidate)
+        if not available:
+            raise missing or ProviderUnavailableError(name, "SWAPFLOW_AUTO_PROVIDERS")
+        return available
 
     def await_result(self, job_id: str, token: str, poll: dict[str, Any]) -> None:
         """Park the task token; if the result is already in, complete the wait at once."""

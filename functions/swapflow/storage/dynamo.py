@@ -106,17 +106,20 @@ class DynamoJobRepository:
             finished_at=opt_float("finished_at"),
         )
 
-    def mark_processing(self, job_id: str, provider_job_id: str, at: float) -> None:
+    def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
         try:
             self.table.update_item(
                 Key=self._key(job_id),
-                UpdateExpression="SET #s = :p, provider_job_id = :pid, submitted_at = :at, updated_at = :at",
+                UpdateExpression=(
+                    "SET #s = :p, provider_job_id = :pid, provider = :prov, submitted_at = :at, updated_at = :at"
+                ),
                 ConditionExpression="#s = :q",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
                     ":p": str(JobStatus.PROCESSING),
                     ":q": str(JobStatus.QUEUED),
                     ":pid": provider_job_id,
+                    ":prov": provider,
                     ":at": _num(at),
                 },
             )
