@@ -78,6 +78,7 @@ class Fetched:
     data: bytes
     content_type: str | None
     url: str  # the final URL, after redirects
+    status: int = 200  # always a 2xx: error statuses raise FetchError
 
 
 class FetchError(Exception):
@@ -88,10 +89,11 @@ class FetchError(Exception):
     * ``too_large``: `Content-Length` or the streamed body over `max_bytes`.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status  # the HTTP status when the server answered with an error status
 
     def __repr__(self) -> str:
         return f"FetchError({self.code!r}, {self.message!r})"
@@ -429,14 +431,14 @@ def fetch(
                 target = next_target
                 continue
             if status >= 400:
-                raise FetchError("url_unreachable", f"{target.url} answered HTTP {status}")
+                raise FetchError("url_unreachable", f"{target.url} answered HTTP {status}", status)
             if status >= 300 or status < 200:
-                raise FetchError("url_unreachable", f"{target.url} answered unexpected HTTP {status}")
+                raise FetchError("url_unreachable", f"{target.url} answered unexpected HTTP {status}", status)
             try:
                 data = _read_capped(response, policy, deadline, target.url)
             except (Urllib3HTTPError, OSError) as exc:
                 raise FetchError("url_unreachable", f"cannot read {target.url}: {_describe(exc)}") from None
-            return Fetched(data=data, content_type=response.headers.get("Content-Type"), url=target.url)
+            return Fetched(data=data, content_type=response.headers.get("Content-Type"), url=target.url, status=status)
         finally:
             response.close()
             pool.close()

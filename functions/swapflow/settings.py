@@ -39,6 +39,11 @@ class Settings:
     aws_endpoint: str = ""
     default_provider: str = "engine"
     auto_providers: tuple[str, ...] = ("akool", "wavespeed-pro", "wavespeed-akool", "engine")
+    # Drop-in surfaces (swapflow.compat): which provider runs their jobs. Empty: default_provider. Either one
+    # name for every model, or "model=provider" pairs with an optional "*=provider" fallback.
+    compat_provider: str = ""
+    # WaveSpeed `enable_sync_mode`: how long a submit waits (API Gateway cuts integrations at 29 s).
+    compat_sync_wait_seconds: int = 25
     engine_callback: bool = True
     job_deadline_seconds: int = 900
     poll_initial_seconds: int = 2
@@ -91,6 +96,8 @@ class Settings:
             local=_flag(s("LOCAL")),
             aws_endpoint=s("AWS_ENDPOINT"),
             default_provider=s("DEFAULT_PROVIDER", "engine"),
+            compat_provider=s("COMPAT_PROVIDER"),
+            compat_sync_wait_seconds=min(i("COMPAT_SYNC_WAIT_SECONDS", 25), 27),
             auto_providers=tuple(
                 p.strip() for p in s("AUTO_PROVIDERS", ",".join(cls.auto_providers)).split(",") if p.strip()
             ),

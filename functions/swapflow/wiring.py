@@ -13,6 +13,7 @@ from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from .jobs.service import JobService
+    from .jobs.uploads import UploadService
     from .storage.dynamo import DynamoApiKeys
 
 
@@ -97,8 +98,23 @@ def service() -> JobService:
             policy=fetch_policy(settings),
             max_pixels=settings.max_image_pixels,
             max_bytes=settings.max_image_bytes,
+            aws_endpoint=settings.aws_endpoint if settings.local else "",
         ),
         public_url=public_url,
+    )
+
+
+@cache
+def uploads() -> UploadService:
+    """Presigned PUTs into the input bucket (jobs/uploads.py), signed like every other presigned URL."""
+    from .jobs.uploads import UploadService
+
+    settings = get_settings()
+    return UploadService(
+        service().blobs,
+        bucket=settings.require("input_bucket"),
+        max_bytes=settings.max_image_bytes,
+        download_expires=settings.presign_seconds,
     )
 
 

@@ -59,6 +59,19 @@ def get_job(job_id: str) -> Response:
     return _json(200, {**svc.view(job), "urls": _links(job.id)})
 
 
+@app.post("/v1/uploads")
+def create_upload() -> Response:
+    """A presigned PUT into the input bucket; the returned `image_ref` is then a job input."""
+    from ..wiring import uploads
+
+    tenant = _tenant()
+    body = parse_json_body(app.current_event.body)
+    if not isinstance(body, dict):
+        raise RequestInvalidError("invalid_request", "the request body must be a JSON object")
+    upload = uploads().create(tenant, body.get("filename"), body.get("content_type"), body.get("size"))
+    return _json(201, upload.native_view())
+
+
 @app.exception_handler([RequestInvalidError, JobNotFoundError, UnauthorizedError, ProviderUnavailableError])
 def domain_error(exc: Exception) -> Response:
     status, body = describe(exc)

@@ -13,6 +13,7 @@ STATUS_BY_CODE = {
     "not_found": 404,
     "conflict": 409,
     "image_too_large": 413,
+    "unsupported_media_type": 415,
     "url_unreachable": 422,
     "provider_unavailable": 422,
     "throttled": 429,

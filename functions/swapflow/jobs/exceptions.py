@@ -32,3 +32,12 @@ class UnauthorizedError(Exception):
     def __init__(self, message: str = "a valid API key is required") -> None:
         super().__init__(message)
         self.message = message
+
+
+class BlobMissingError(Exception):
+    """An object the domain expected in S3 is not there (an upload never made, or expired)."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        super().__init__(f"s3://{bucket}/{key} does not exist")
+        self.bucket = bucket
+        self.key = key

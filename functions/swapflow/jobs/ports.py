@@ -36,11 +36,17 @@ class JobRepository(Protocol):
 class BlobStore(Protocol):
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
 
-    def get(self, bucket: str, key: str) -> bytes: ...
+    def get(self, bucket: str, key: str) -> bytes:
+        """Raises BlobMissingError when there is no such object."""
+
+    def size(self, bucket: str, key: str) -> int:
+        """The object's length in bytes; raises BlobMissingError when there is no such object."""
 
     def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> None: ...
 
     def presign_get(self, bucket: str, key: str, expires: int) -> str: ...
+
+    def presign_put(self, bucket: str, key: str, content_type: str, expires: int) -> str: ...
 
 
 class Workflow(Protocol):

@@ -125,13 +125,13 @@ class JobService:
         self.available_providers(request.provider)  # a provider without credentials is refused now
         job_id = job_id or new_job_id(self.clock())
         prefix = f"inputs/{tenant}/{job_id}"
-        source = self.inputs.store(request.source_image, "source_image", f"{prefix}/source")
-        target = self.inputs.store(request.target_image, "target_image", f"{prefix}/target")
+        source = self.inputs.store(request.source_image, "source_image", f"{prefix}/source", tenant)
+        target = self.inputs.store(request.target_image, "target_image", f"{prefix}/target", tenant)
         faces = tuple(
             FaceSpec(
                 source
                 if face.source_image == request.source_image
-                else self.inputs.store(face.source_image, f"faces[{i}].source_image", f"{prefix}/face{i}"),
+                else self.inputs.store(face.source_image, f"faces[{i}].source_image", f"{prefix}/face{i}", tenant),
                 face.target_face,
             )
             for i, face in enumerate(request.faces)

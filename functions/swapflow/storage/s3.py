@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from ..jobs.exceptions import BlobMissingError
+
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
 
 class S3BlobStore:
     def __init__(self, client: Any, *, presign_client: Any | None = None) -> None:
@@ -17,8 +23,21 @@ class S3BlobStore:
         )
 
     def get(self, bucket: str, key: str) -> bytes:
-        body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                raise BlobMissingError(bucket, key) from exc
+            raise
         return body
+
+    def size(self, bucket: str, key: str) -> int:
+        try:
+            return int(self.client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                raise BlobMissingError(bucket, key) from exc
+            raise
 
     def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> None:
         self.client.copy_object(
@@ -31,5 +50,14 @@ class S3BlobStore:
     def presign_get(self, bucket: str, key: str, expires: int) -> str:
         url: str = self.presign_client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=min(expires, 7 * 24 * 3600)
+        )
+        return url
+
+    def presign_put(self, bucket: str, key: str, content_type: str, expires: int) -> str:
+        """A PUT the client sends with exactly `Content-Type: content_type` (signed); SSE is the bucket default."""
+        url: str = self.presign_client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": bucket, "Key": key, "ContentType": content_type},
+            ExpiresIn=min(expires, 7 * 24 * 3600),
         )
         return url

@@ -1,0 +1,193 @@
+"""One attempt at delivering a job's terminal event to the client's webhook, and what to do next.
+
+The delivery state machine (infra/constructs/client_webhooks.py) calls `ClientWebhooks.attempt` for
+attempt 0 at once, then after each `wait` the result names, until the outcome is final:
+
+* `delivered` (2xx), `gone` (410: the client asked us to stop), `skipped` (no webhook URL: neither
+  the job's nor the tenant's default), `duplicate` (another execution owns this message: EventBridge
+  delivered the event twice) -> the execution succeeds;
+* `retry` -> wait `RETRY_SCHEDULE[attempt]` seconds, then try again (any other status, a timeout, a
+  connection error);
+* `dead_letter` -> the message and the last error go to the DLQ: the schedule is exhausted, or the
+  URL is refused by the SSRF guard (resolving to a private address is not a transient failure).
+
+The schedule lives here, not in the state machine, so that it is plain data with unit tests; the
+state machine only follows `wait`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..jobs.exceptions import JobNotFoundError
+from ..jobs.ports import JobRepository
+from .signing import SigningSecretInvalidError, signed_headers
+
+if TYPE_CHECKING:
+    from ..net import FetchPolicy
+
+#: Seconds to wait before each attempt: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h
+#: (about 3 days and 3 hours in all), then the DLQ.
+RETRY_SCHEDULE: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+#: The terminal events a client webhook receives (EventBridge detail types on the `swapflow` bus).
+DELIVERED_EVENTS = ("Swap Job Completed", "Swap Job Failed", "Swap Job Cancelled")
+
+USER_AGENT = "swapflow-webhooks/1"
+ANSWER_MAX_BYTES = 64 * 1024
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    GONE = "gone"
+    SKIPPED = "skipped"
+    DUPLICATE = "duplicate"
+    RETRY = "retry"
+    DEAD_LETTER = "dead_letter"
+
+
+@dataclass(frozen=True)
+class TerminalEvent:
+    """A job's terminal event as EventBridge carried it: detail type + detail (DESIGN 3)."""
+
+    detail_type: str
+    detail: dict[str, Any]
+
+    @property
+    def job_id(self) -> str:
+        return str(self.detail["job"]["id"])
+
+    @property
+    def message_id(self) -> str:
+        """`webhook-id`: one per job and terminal state, so stable across retries and re-emitted events."""
+        return f"msg_{self.job_id}_{self.detail['job']['status']}"
+
+    def body(self) -> bytes:
+        """The payload: the event detail with `type` = the detail type, as compact JSON."""
+        return json.dumps({"type": self.detail_type, **self.detail}, separators=(",", ":"), default=str).encode()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the receiver answered: an HTTP status, or no status and an error (timeout, refused, ...)."""
+
+    status: int | None
+    error: str | None = None
+    refused: bool = False  # the SSRF guard refused the URL: retrying will not help
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """The state machine's `$.delivery`: `attempt` and `wait` say when and which attempt comes next."""
+
+    outcome: Outcome
+    attempt: int  # the index of the next attempt (= attempts made so far)
+    wait: int = 0  # seconds before the next attempt (outcome `retry`)
+    webhook_id: str = ""
+    status: int | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "outcome": str(self.outcome)}
+
+
+class WebhookTenants(Protocol):
+    """What delivery needs to know about a tenant."""
+
+    def tenant_secret(self, tenant: str) -> str | None:
+        """The tenant's `whsec_` signing secret."""
+
+    def default_webhook_url(self, tenant: str) -> str | None:
+        """Where the tenant's jobs without their own `webhook_url` are announced, if anywhere."""
+
+
+class DeliveryClaims(Protocol):
+    def claim(self, message_id: str, owner: str) -> bool:
+        """True if `owner` (a delivery execution) owns the message: claimed now or by itself before."""
+
+
+Sender = Callable[[str, bytes, dict[str, str]], SendResult]
+
+
+class ClientWebhooks:
+    def __init__(
+        self,
+        *,
+        repo: JobRepository,
+        tenants: WebhookTenants,
+        claims: DeliveryClaims,
+        send: Sender,
+        schedule: Sequence[int] = RETRY_SCHEDULE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not schedule or schedule[0] != 0 or any(s < 0 for s in schedule):
+            raise ValueError("a webhook retry schedule starts with 0 and has no negative waits")
+        self.repo = repo
+        self.tenants = tenants
+        self.claims = claims
+        self.send = send
+        self.schedule = tuple(schedule)
+        self.clock = clock
+
+    def attempt(self, event: TerminalEvent, attempt: int, owner: str) -> AttemptResult:
+        """Make attempt number `attempt` (0-based) of `event`'s delivery; say what comes next."""
+        message_id = event.message_id
+        try:
+            job = self.repo.get(event.job_id)
+        except JobNotFoundError:
+            return AttemptResult(Outcome.SKIPPED, attempt, webhook_id=message_id, error="the job no longer exists")
+        url = job.webhook_url or self.tenants.default_webhook_url(job.tenant)
+        if not url:
+            return AttemptResult(Outcome.SKIPPED, attempt, webhook_id=message_id)
+        if not self.claims.claim(message_id, owner):
+            return AttemptResult(Outcome.DUPLICATE, attempt, webhook_id=message_id)
+        body = event.body()
+        secret = self.tenants.tenant_secret(job.tenant)
+        try:
+            if not secret:
+                raise SigningSecretInvalidError(f"tenant {job.tenant} has no webhook signing secret")
+            headers = signed_headers(secret, message_id, int(self.clock()), body)
+        except SigningSecretInvalidError as exc:
+            result = SendResult(None, str(exc))  # fixable by an operator: keep retrying on the schedule
+        else:
+            result = self.send(url, body, headers)
+        return self._next(result, attempt + 1, message_id)
+
+    def _next(self, result: SendResult, made: int, message_id: str) -> AttemptResult:
+        if result.status is not None and 200 <= result.status < 300:
+            return AttemptResult(Outcome.DELIVERED, made, webhook_id=message_id, status=result.status)
+        if result.status == 410:
+            return AttemptResult(Outcome.GONE, made, webhook_id=message_id, status=410)
+        error = result.error or f"the receiver answered HTTP {result.status}"
+        if result.refused or made >= len(self.schedule):
+            return AttemptResult(Outcome.DEAD_LETTER, made, webhook_id=message_id, status=result.status, error=error)
+        wait = self.schedule[made]
+        return AttemptResult(Outcome.RETRY, made, wait, webhook_id=message_id, status=result.status, error=error)
+
+
+def http_sender(policy: FetchPolicy) -> Sender:
+    """POST through `net.fetch`: the SSRF guard again (DNS re-checked now), no redirects, capped time."""
+    from dataclasses import replace
+
+    from .. import net
+
+    # A redirect is a failed attempt (a POST must not turn into a GET elsewhere); the answer's body is
+    # not needed, so it is capped small.
+    webhook_policy = replace(policy, max_redirects=0, max_bytes=ANSWER_MAX_BYTES)
+
+    def send(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+        all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
+        try:
+            answer = net.fetch(url, webhook_policy, headers=all_headers, method="POST", body=body)
+        except net.FetchError as exc:
+            if exc.code == "too_large":  # raised only while reading a 2xx answer: it was delivered
+                return SendResult(200)
+            return SendResult(exc.status, exc.message, refused=exc.code == "url_not_allowed")
+        return SendResult(answer.status)
+
+    return send
