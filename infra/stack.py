@@ -9,6 +9,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from .constructs.api import Api
+from .constructs.client_webhooks import ClientWebhooks
 from .constructs.engine import Engine
 from .constructs.notifications import Notifications
 from .constructs.observability import Observability
@@ -95,27 +96,39 @@ class SwapflowStack(Stack):
 
         # Least privilege, per function.
         table, inputs, archive = storage.table, storage.input_bucket, storage.archive_bucket
-        for fn in [*workflow.functions, api.api_fn, api.webhook_fn]:
+        for fn in [*workflow.functions, api.api_fn, api.webhook_fn, api.compat_fn]:
             table.grant_read_write_data(fn)
         for fn in (workflow.submit_fn, workflow.status_fn, api.webhook_fn):
             akool_secret.grant_read(fn)
             wavespeed_secret.grant_read(fn)
             fn.add_to_role_policy(read_public_url)
         inputs.grant_read_write(api.api_fn)
+        inputs.grant_read_write(api.compat_fn)  # the drop-in surfaces: the same needs as the api function
         inputs.grant_read(workflow.submit_fn)
         inputs.grant_read(workflow.finisher_fn)
         archive.grant_read_write(workflow.finisher_fn)
         archive.grant_read(api.api_fn)
+        archive.grant_read(api.compat_fn)
         notifications.bus.grant_put_events_to(workflow.finisher_fn)
         workflow.state_machine.grant_start_execution(api.api_fn)
+        workflow.state_machine.grant_start_execution(api.compat_fn)
         api.webhook_fn.add_to_role_policy(SEND_TASK_RESULT)
+
+        webhooks = ClientWebhooks(self, "ClientWebhooks", bus=notifications.bus, table=table, environment=environment)
 
         Observability(
             self,
             "Observability",
             state_machine=workflow.state_machine,
-            functions=[*workflow.functions, api.api_fn, api.webhook_fn, engine.function],
-            dead_letter_queues=[engine.dlq],
+            functions=[
+                *workflow.functions,
+                api.api_fn,
+                api.webhook_fn,
+                api.compat_fn,
+                engine.function,
+                webhooks.deliver_fn,
+            ],
+            dead_letter_queues=[engine.dlq, webhooks.dlq],
         )
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
         CfnOutput(self, "InputBucketName", value=inputs.bucket_name)
@@ -125,11 +138,12 @@ class SwapflowStack(Stack):
         CfnOutput(self, "EventBusName", value=notifications.bus.event_bus_name)
         CfnOutput(self, "AkoolSecretArn", value=akool_secret.secret_arn)
         CfnOutput(self, "WaveSpeedSecretArn", value=wavespeed_secret.secret_arn)
+        CfnOutput(self, "UndeliveredWebhooksQueueUrl", value=webhooks.dlq.queue_url)
         self._acknowledge_nag_findings(
             {
                 "index/*": [table],
                 "/*": [inputs, archive],
-                ":*": [*workflow.functions, engine.function],
+                ":*": [*workflow.functions, engine.function, webhooks.deliver_fn],
             }
         )
 

@@ -23,6 +23,13 @@ def _flag(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds_list(name: str, raw: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"{name} must be comma-separated whole seconds, got {raw!r}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str = ""
@@ -52,6 +59,14 @@ class Settings:
     max_image_pixels: int = 40_000_000
     presign_seconds: int = 7 * 24 * 3600
     job_ttl_days: int = 30
+    # Requests per second per tenant on the native API (fixed one-second windows; 0 turns it off).
+    tenant_rps: int = 20
+    # Test only: the engine sleeps this long before swapping, so tests can cancel a running job.
+    engine_delay_seconds: float = 0.0
+    # Outgoing client webhooks (swapflow.webhooks): seconds per attempt; the retry schedule is the real one
+    # (webhooks.RETRY_SCHEDULE) unless a test shortens it (SWAPFLOW_WEBHOOK_RETRY_SCHEDULE="0,5,300").
+    webhook_timeout_seconds: int = 10
+    webhook_retry_schedule: tuple[int, ...] = ()
     # Provider credentials: env locally, Secrets Manager ARNs in AWS (resolved by providers.registry).
     akool_base_url: str = "https://openapi.akool.com"
     akool_api_key: str = ""
@@ -109,6 +124,10 @@ class Settings:
             max_image_pixels=i("MAX_IMAGE_PIXELS", 40_000_000),
             presign_seconds=i("PRESIGN_SECONDS", 7 * 24 * 3600),
             job_ttl_days=i("JOB_TTL_DAYS", 30),
+            tenant_rps=i("TENANT_RPS", 20),
+            engine_delay_seconds=float(s("ENGINE_DELAY_SECONDS") or 0),
+            webhook_timeout_seconds=i("WEBHOOK_TIMEOUT_SECONDS", 10),
+            webhook_retry_schedule=_seconds_list("SWAPFLOW_WEBHOOK_RETRY_SCHEDULE", s("WEBHOOK_RETRY_SCHEDULE")),
             akool_base_url=s("AKOOL_BASE_URL", "https://openapi.akool.com").rstrip("/"),
             akool_api_key=s("AKOOL_API_KEY"),
             akool_client_id=s("AKOOL_CLIENT_ID"),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
     from .storage.dynamo import DynamoApiKeys
+    from .webhooks import ClientWebhooks
 
 
 @cache
@@ -115,6 +116,25 @@ def uploads() -> UploadService:
         bucket=settings.require("input_bucket"),
         max_bytes=settings.max_image_bytes,
         download_expires=settings.presign_seconds,
+    )
+
+
+@cache
+def client_webhooks() -> ClientWebhooks:
+    """Outgoing client webhooks: one HTTP attempt per call, through the same SSRF guard as image URLs."""
+    from dataclasses import replace
+
+    from .storage.dynamo import DynamoJobRepository
+    from .storage.webhooks import DynamoDeliveryClaims, DynamoTenantWebhooks
+    from .webhooks import RETRY_SCHEDULE, ClientWebhooks, http_sender
+
+    settings = get_settings()
+    return ClientWebhooks(
+        repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
+        tenants=DynamoTenantWebhooks(table()),
+        claims=DynamoDeliveryClaims(table()),
+        send=http_sender(replace(fetch_policy(settings), timeout=float(settings.webhook_timeout_seconds))),
+        schedule=settings.webhook_retry_schedule or RETRY_SCHEDULE,
     )
 
 

@@ -31,3 +31,12 @@ class StepFunctionsWorkflow:
                 return False
             raise
         return True
+
+    def stop(self, job_id: str, cause: str) -> None:
+        """StopExecution of the execution named after the job; one that never started or already ended is fine."""
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        try:
+            self.client.stop_execution(executionArn=arn, error="JobCancelled", cause=cause)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+                raise

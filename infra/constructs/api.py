@@ -1,4 +1,9 @@
-"""The HTTPS entry point: API Gateway REST in front of the api Lambda and the webhook Lambda."""
+"""The HTTPS entry point: API Gateway REST in front of the api, webhook and compat Lambdas.
+
+The compat Lambda serves the drop-in WaveSpeed (`/api/v3/...`) and Akool (`/api/open/...`,
+`/interface/...`) surfaces; it ships the engine bundle because Akool's detect_faces runs the engine's
+detector in-process (the engine is imported only by that route, so the other routes start light).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ..bundling import function_code
+from .engine import ENGINE_REQUIREMENTS
 from .functions import python_function
 
 
@@ -31,8 +38,19 @@ class Api(Construct):
             timeout=Duration.seconds(15),
             description="swapflow: provider callbacks",
         )
+        self.compat_fn = python_function(
+            self,
+            "CompatFn",
+            handler="compat.handler",
+            environment=environment,
+            memory_size=1536,
+            timeout=Duration.seconds(29),
+            code=function_code(ENGINE_REQUIREMENTS, with_engine=True),
+            description="swapflow: WaveSpeed- and Akool-compatible drop-in API",
+        )
         self.rest_api = self._build_rest_api()
         self._build_routes(self.api_fn, self.webhook_fn)
+        self._build_compat_routes(self.compat_fn)
 
     def _build_rest_api(self) -> apigw.RestApi:
         access_logs = logs.LogGroup(
@@ -42,7 +60,7 @@ class Api(Construct):
             self,
             "RestApi",
             description="swapflow face-swap jobs",
-            binary_media_types=["image/*", "application/octet-stream"],
+            binary_media_types=["image/*", "application/octet-stream", "multipart/form-data"],
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
             deploy_options=apigw.StageOptions(
@@ -73,3 +91,9 @@ class Api(Construct):
         v1.add_proxy(default_integration=api_integration, any_method=True)
         webhooks = self.rest_api.root.add_resource("webhooks").add_resource("{provider}")
         webhooks.add_method("POST", apigw.LambdaIntegration(webhook_fn))
+
+    def _build_compat_routes(self, compat_fn: lambda_.IFunction) -> None:
+        """Drop-in surfaces at the paths their clients already use (base URL swap only)."""
+        integration = apigw.LambdaIntegration(compat_fn)
+        for prefix in ("api", "interface"):
+            self.rest_api.root.add_resource(prefix).add_proxy(default_integration=integration, any_method=True)

@@ -15,7 +15,8 @@ def resources(template_json: dict[str, Any], rtype: str) -> dict[str, dict[str, 
 
 
 def definition(template_json: dict[str, Any]) -> dict[str, Any]:
-    (machine,) = resources(template_json, "AWS::StepFunctions::StateMachine").values()
+    machines = resources(template_json, "AWS::StepFunctions::StateMachine")
+    (machine,) = [m for k, m in machines.items() if k.startswith("Workflow")]  # the job workflow
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else "ARN" for p in parts)
     return dict(json.loads(text))
@@ -131,6 +132,27 @@ def test_given_functions_when_synthesised_then_each_gets_only_what_it_needs(synt
     assert "states:SendTaskSuccess" in webhook and "s3:PutObject" not in webhook
     submit = _actions(_statements(tj, "WorkflowSubmitToProviderFn"))
     assert "lambda:InvokeFunction" in submit and "secretsmanager:GetSecretValue" in submit
+    compat = _actions(_statements(tj, "ApiCompatFn"))
+    assert {"states:StartExecution", "s3:PutObject", "dynamodb:GetItem"} <= compat
+    assert not {"events:PutEvents", "states:SendTaskSuccess", "secretsmanager:GetSecretValue"} & compat
+    assert "lambda:InvokeFunction" not in compat
+
+
+def test_given_api_when_synthesised_then_drop_in_surfaces_proxy_to_the_compat_function(synthesized) -> None:
+    _, tj = synthesized
+    api_resources = resources(tj, "AWS::ApiGateway::Resource")
+    methods = resources(tj, "AWS::ApiGateway::Method").values()
+    compat_fn = next(k for k in resources(tj, "AWS::Lambda::Function") if k.startswith("ApiCompatFn"))
+    for prefix in ("api", "interface"):
+        (parent,) = [k for k, r in api_resources.items() if r["Properties"]["PathPart"] == prefix]
+        (proxy,) = [k for k, r in api_resources.items() if r["Properties"]["ParentId"] == {"Ref": parent}]
+        (method,) = [m for m in methods if m["Properties"]["ResourceId"] == {"Ref": proxy}]
+        assert method["Properties"]["HttpMethod"] == "ANY"
+        assert compat_fn in json.dumps(method["Properties"]["Integration"]["Uri"])
+    (rest_api,) = resources(tj, "AWS::ApiGateway::RestApi").values()
+    assert "multipart/form-data" in rest_api["Properties"]["BinaryMediaTypes"]
+    props = tj["Resources"][compat_fn]["Properties"]
+    assert props["Handler"] == "swapflow.handlers.compat.handler" and props["Timeout"] == 29
 
 
 def test_given_any_policy_when_synthesised_then_no_action_wildcard_and_star_resources_are_justified(
@@ -186,7 +208,8 @@ def test_given_api_when_synthesised_then_routes_are_lambda_proxies_with_logging(
 def test_given_functions_when_synthesised_then_python312_traced_with_retained_logs(synthesized) -> None:
     _, tj = synthesized
     functions = resources(tj, "AWS::Lambda::Function")
-    assert len(functions) == 7
+    # api, webhook, compat (drop-in surfaces), 4 workflow steps, engine, client-webhook delivery
+    assert len(functions) == 9
     for fn in functions.values():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.12"

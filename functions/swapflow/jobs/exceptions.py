@@ -41,3 +41,22 @@ class BlobMissingError(Exception):
         super().__init__(f"s3://{bucket}/{key} does not exist")
         self.bucket = bucket
         self.key = key
+
+
+class TenantThrottledError(Exception):
+    """The tenant sent more requests this second than its limit allows (429 with Retry-After)."""
+
+    def __init__(self, tenant: str, limit: int, retry_after: int = 1) -> None:
+        super().__init__(f"more than {limit} requests per second; retry after {retry_after} s")
+        self.tenant = tenant
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyReusedError(Exception):
+    """An Idempotency-Key already used with a different request body (within its 24 h)."""
+
+    def __init__(self, key: str, job_id: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was already used with a different request (job {job_id})")
+        self.key = key
+        self.job_id = job_id

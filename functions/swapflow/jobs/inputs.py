@@ -66,6 +66,15 @@ class InputLoader:
                 "upload_not_found", f"{field}: nothing was uploaded there (yet), or it expired", field
             ) from exc
 
+    def check_callback_url(self, url: str, field: str) -> None:
+        """A URL we will call later (`webhook_url`): the image URLs' SSRF guard now, and again on every call."""
+        from .. import net
+
+        try:
+            net.check_url(url, self.policy)
+        except net.FetchError as exc:
+            raise RequestInvalidError(exc.code, f"{field}: {exc.message}", field) from exc
+
     def load(self, ref: str, field: str, tenant: str | None = None) -> bytes:
         from .. import images, net
 

@@ -117,6 +117,7 @@ class Job:
     webhook_url: str | None = None
     idempotency_key: str | None = None
     correlation_id: str | None = None
+    batch_id: str | None = None  # set for jobs of a batch (POST /v1/batches, S3 manifests)
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     submitted_at: float | None = None
@@ -164,6 +165,8 @@ class Job:
         }
         if self.correlation_id:
             view["correlation_id"] = self.correlation_id
+        if self.batch_id:
+            view["batch_id"] = self.batch_id
         return view
 
 

@@ -32,6 +32,15 @@ class JobRepository(Protocol):
 
     def mark_event_sent(self, job_id: str) -> None: ...
 
+    def claim_event(self, job_id: str) -> bool:
+        """Take the pending terminal event for publishing; False if another caller has it (or it was sent)."""
+
+    def release_event(self, job_id: str) -> None:
+        """Give a claimed event back after a failed publish."""
+
+    def list_for_tenant(self, tenant: str, status: str | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
+        """A tenant's jobs, newest first, starting after job id `after`; the flag says whether more follow."""
+
 
 class BlobStore(Protocol):
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
@@ -55,6 +64,29 @@ class Workflow(Protocol):
     def send_success(self, token: str, output: dict[str, Any]) -> bool:
         """False when the token has expired or was already used (the poll path takes over)."""
 
+    def stop(self, job_id: str, cause: str) -> None:
+        """Stop the job's execution (named after the job id); one already ended or never started is fine."""
+
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class IdempotencyRecords(Protocol):
+    def held(self, tenant: str, key: str) -> tuple[str, str] | None:
+        """(job id, body fingerprint) if the key is reserved and not expired."""
+
+    def reserve(self, tenant: str, key: str, body_hash: str, job_id: str) -> tuple[str, str]:
+        """Reserve `key` for `job_id` unless it is held: (job id, body hash) of whoever holds it now."""
+
+    def release(self, tenant: str, key: str, job_id: str) -> None:
+        """Give up a reservation whose job could not be created, so the key is not burned."""
+
+
+class ApiKeys(Protocol):
+    def tenant_for(self, api_key: str) -> str | None: ...
+
+
+class RateLimiter(Protocol):
+    def admit(self, tenant: str, limit: int, now: float) -> bool:
+        """Count one request in the tenant's current one-second window; False once it is over `limit`."""

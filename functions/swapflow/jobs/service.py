@@ -6,12 +6,16 @@ reaches exactly one terminal state with exactly one terminal event.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import json
+import logging
 import random
+import re
 import time
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..providers.base import (
@@ -26,13 +30,20 @@ from ..providers.base import (
 )
 from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUnavailableError
 from ..settings import Settings
-from .exceptions import JobNotFoundError, RequestInvalidError
+from .exceptions import IdempotencyKeyReusedError, JobAlreadyTerminalError, JobNotFoundError, RequestInvalidError
 from .inputs import InputLoader
 from .models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec, new_job_id
-from .ports import BlobStore, EventPublisher, JobRepository, Workflow
-from .validation import JobRequest, parse_job_request
+from .ports import BlobStore, EventPublisher, IdempotencyRecords, JobRepository, Workflow
+from .validation import MAX_WAIT_SECONDS, JobRequest, parse_job_request
 
 ProviderFactory = Callable[[str], Provider]
+
+MAX_LIST_LIMIT = 100
+WAIT_POLL_SECONDS = 0.25
+REPLAY_WAIT_SECONDS = 5.0
+# A Lambda response is capped at 6 MB: bigger outputs are served by URL only.
+MAX_BASE64_OUTPUT_BYTES = 4 * 1024 * 1024
+_JOB_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 # `provider: "auto"` follows settings.auto_providers, moving on when a provider is out of quota,
 # refuses our credentials, or stays busy.
@@ -95,6 +106,9 @@ class JobService:
         inputs: InputLoader,
         public_url: Callable[[], str] = lambda: "",
         clock: Callable[[], float] = time.time,
+        idempotency: IdempotencyRecords | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_job_changed: Callable[[Job], None] | None = None,
     ) -> None:
         self.settings = settings
         self.repo = repo
@@ -106,6 +120,11 @@ class JobService:
         self.inputs = inputs
         self.public_url = public_url
         self.clock = clock
+        self.idempotency = idempotency
+        self.sleep = sleep
+        # Batch bookkeeping (jobs/batches.py BatchTracker): told when a batch job starts processing
+        # and, on every announce of a terminal job (it is idempotent), when it ended.
+        self.on_job_changed = on_job_changed
 
     # ---- accepting jobs -------------------------------------------------------------------------
 
@@ -122,7 +141,24 @@ class JobService:
         job_id: str | None = None,
     ) -> Job:
         """Check and store the inputs, record the job `queued` and start its workflow (name = job id)."""
+        job = self.prepare_job(
+            tenant, request, idempotency_key=idempotency_key, correlation_id=correlation_id, job_id=job_id
+        )
+        return self.start_job(job)
+
+    def prepare_job(
+        self,
+        tenant: str,
+        request: JobRequest,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        job_id: str | None = None,
+    ) -> Job:
+        """Check the provider and store the inputs: the job as it will be recorded, not yet recorded."""
         self.available_providers(request.provider)  # a provider without credentials is refused now
+        if request.webhook_url:
+            self.inputs.check_callback_url(request.webhook_url, "webhook_url")
         job_id = job_id or new_job_id(self.clock())
         prefix = f"inputs/{tenant}/{job_id}"
         source = self.inputs.store(request.source_image, "source_image", f"{prefix}/source", tenant)
@@ -158,6 +194,10 @@ class JobService:
             created_at=now,
             updated_at=now,
         )
+        return job
+
+    def start_job(self, job: Job) -> Job:
+        """Record a prepared job `queued` and start its workflow (name = job id)."""
         self.repo.put_new(job)
         self.workflow.start(job.id, {"job_id": job.id})
         return job
@@ -169,9 +209,97 @@ class JobService:
             raise JobNotFoundError(job_id)
         return job
 
-    def view(self, job: Job) -> dict[str, Any]:
+    def view(self, job: Job, *, with_base64: bool = False) -> dict[str, Any]:
+        """The public view; `with_base64` adds each output's bytes when the job asked for them."""
         urls = [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
-        return job.public_view(urls)
+        view = job.public_view(urls)
+        if with_base64 and job.spec.enable_base64_output:
+            for item, out in zip(view["outputs"], job.outputs, strict=True):
+                if out.bytes <= MAX_BASE64_OUTPUT_BYTES:
+                    item["base64"] = base64.b64encode(self.blobs.get(out.bucket, out.key)).decode("ascii")
+        return view
+
+    # ---- the native API's other use cases ---------------------------------------------------------
+
+    def create_job_once(
+        self, tenant: str, request: JobRequest, *, idempotency_key: str, fingerprint: str
+    ) -> tuple[Job, bool]:
+        """Create the job unless this tenant's key already did: (job, replayed).
+
+        The key is reserved (with the body's fingerprint and a fresh job id) only after the inputs
+        passed their checks, so a bad request never burns it; a concurrent duplicate loses the
+        reservation and answers with the winner's job. Same key, other body: IdempotencyKeyReusedError.
+        """
+        check_idempotency_key(idempotency_key)
+        if self.idempotency is None:
+            return self.create_job(tenant, request, idempotency_key=idempotency_key), False
+        held = self.idempotency.held(tenant, idempotency_key)
+        if held:
+            return self._replay(tenant, idempotency_key, fingerprint, held), True
+        job = self.prepare_job(tenant, request, idempotency_key=idempotency_key)
+        holder = self.idempotency.reserve(tenant, idempotency_key, fingerprint, job.id)
+        if holder[0] != job.id:
+            return self._replay(tenant, idempotency_key, fingerprint, holder), True
+        try:
+            return self.start_job(job), False
+        except Exception:
+            self.idempotency.release(tenant, idempotency_key, job.id)
+            raise
+
+    def _replay(self, tenant: str, key: str, fingerprint: str, holder: tuple[str, str]) -> Job:
+        job_id, held_fingerprint = holder
+        if held_fingerprint != fingerprint:
+            raise IdempotencyKeyReusedError(key, job_id)
+        deadline = self.clock() + REPLAY_WAIT_SECONDS
+        while True:  # a concurrent winner records its job a moment after reserving the key
+            try:
+                return self.get_job(tenant, job_id)
+            except JobNotFoundError:
+                if self.clock() >= deadline:
+                    raise RequestInvalidError(
+                        "idempotency_conflict",
+                        "a request with this Idempotency-Key is still being processed; retry shortly",
+                        "Idempotency-Key",
+                    ) from None
+                self.sleep(0.1)
+
+    def wait_for_job(self, tenant: str, job_id: str, seconds: float) -> Job:
+        """Sync mode: the job once terminal, or as it stands when `seconds` have passed."""
+        deadline = self.clock() + min(seconds, MAX_WAIT_SECONDS)
+        job = self.get_job(tenant, job_id)
+        while not job.terminal and self.clock() < deadline:
+            self.sleep(min(WAIT_POLL_SECONDS, max(deadline - self.clock(), 0.01)))
+            job = self.get_job(tenant, job_id)
+        return job
+
+    def list_jobs(
+        self, tenant: str, *, status: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[Job], str | None]:
+        """A tenant's jobs, newest first, in pages: (jobs, cursor of the next page or None)."""
+        if status is not None and status not in set(JobStatus):
+            raise RequestInvalidError(
+                "invalid_request", f"status must be one of: {', '.join(JobStatus)}", "status"
+            )
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise RequestInvalidError("invalid_request", f"limit must be from 1 to {MAX_LIST_LIMIT}", "limit")
+        after = decode_cursor(cursor) if cursor else None
+        jobs, more = self.repo.list_for_tenant(tenant, status, limit, after)
+        return jobs, encode_cursor(jobs[-1].id) if more and jobs else None
+
+    def cancel_job(self, tenant: str, job_id: str) -> Job:
+        """End an open job `cancelled`, stop its execution and emit its one `Swap Job Cancelled` event.
+
+        The later workflow steps (if one was already running) find the job terminal and end quietly.
+        """
+        job = self.get_job(tenant, job_id)
+        if job.terminal:
+            raise JobAlreadyTerminalError(job_id, str(job.status))
+        error = JobError("cancelled", "the job was cancelled by the client")
+        if not self.repo.finish(job_id, JobStatus.CANCELLED, [], error, self.clock()):
+            raise JobAlreadyTerminalError(job_id, str(self.repo.get(job_id).status))
+        with contextlib.suppress(Exception):  # best effort: a step still running finds the job terminal
+            self.workflow.stop(job_id, "cancelled by the client")
+        return self._announce(self.repo.get(job_id))
 
     # ---- workflow steps -------------------------------------------------------------------------
 
@@ -234,6 +362,7 @@ class JobService:
                     continue
                 break
             self.repo.mark_processing(job_id, submission.provider_job_id, self.clock(), provider=name)
+            self._job_changed(replace(job, status=JobStatus.PROCESSING, provider=name), quiet=True)
             if submission.result.state is not ProviderState.RUNNING:
                 self.repo.record_result(job_id, result_to_dict(submission.result))
             return Step(job_id, _step_state(submission.result.state), poll)
@@ -362,8 +491,10 @@ class JobService:
 
     def _announce(self, job: Job) -> Job:
         """Emit the one terminal event. A crash between transition and publish re-emits on retry."""
-        if not job.terminal or not self.repo.event_pending(job.id):
+        if not job.terminal:
             return job
+        if not self.repo.claim_event(job.id):
+            return self._job_changed(job)
         view = self.view(job)
         detail_type = {
             JobStatus.COMPLETED: "Swap Job Completed",
@@ -379,9 +510,54 @@ class JobService:
         }
         if job.correlation_id:
             detail["correlation_id"] = job.correlation_id
-        self.events.publish(detail_type, detail)
+        try:
+            self.events.publish(detail_type, detail)
+        except Exception:
+            self.repo.release_event(job.id)
+            raise
         self.repo.mark_event_sent(job.id)
+        return self._job_changed(job)
+
+    def _job_changed(self, job: Job, *, quiet: bool = False) -> Job:
+        """Tell the batch tracker about a batch job; `quiet`: a failure is logged, not raised (counts only)."""
+        if self.on_job_changed is None or not job.batch_id:
+            return job
+        try:
+            self.on_job_changed(job)
+        except Exception:
+            if not quiet:
+                raise
+            logging.getLogger(__name__).exception("batch progress of job %s not recorded", job.id)
         return job
+
+
+def check_idempotency_key(key: str) -> None:
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise RequestInvalidError(
+            "invalid_request", "Idempotency-Key must be 1 to 255 printable characters", "Idempotency-Key"
+        )
+
+
+def request_fingerprint(body: Any) -> str:
+    """The same JSON document, however its keys are ordered or spaced, has the same fingerprint."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def encode_cursor(after_job_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after_job_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The job id a page starts after; anything that is not a cursor we issued is refused."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = data["after"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise RequestInvalidError("invalid_request", "cursor is not one this API returned", "cursor") from exc
+    if not isinstance(after, str) or not _JOB_ID.fullmatch(after):
+        raise RequestInvalidError("invalid_request", "cursor is not one this API returned", "cursor")
+    return after
 
 
 def _step_state(state: str) -> str:

@@ -19,6 +19,7 @@ from ..jobs.exceptions import JobNotFoundError
 from ..jobs.models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec
 
 _OPEN = [str(JobStatus.QUEUED), str(JobStatus.PROCESSING)]
+EVENT_CLAIM_STALE_SECONDS = 30
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -67,7 +68,7 @@ class DynamoJobRepository:
             "gsi1sk": f"{job.id}",
             "ttl": int(job.created_at) + self.ttl_days * 86400,
         }
-        for name in ("webhook_url", "idempotency_key", "correlation_id"):
+        for name in ("webhook_url", "idempotency_key", "correlation_id", "batch_id"):
             if getattr(job, name):
                 item[name] = getattr(job, name)
         self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -100,6 +101,7 @@ class DynamoJobRepository:
             webhook_url=item.get("webhook_url"),
             idempotency_key=item.get("idempotency_key"),
             correlation_id=item.get("correlation_id"),
+            batch_id=item.get("batch_id"),
             created_at=float(item["created_at"]),
             updated_at=float(item["updated_at"]),
             submitted_at=opt_float("submitted_at"),
@@ -200,6 +202,69 @@ class DynamoJobRepository:
             UpdateExpression="SET event_state = :sent",
             ExpressionAttributeValues={":sent": "sent"},
         )
+
+    def claim_event(self, job_id: str) -> bool:
+        """pending -> claimed, once: a cancel and a finisher racing on one job publish one event.
+
+        A claim older than EVENT_CLAIM_STALE_SECONDS is taken over (its publisher crashed).
+        """
+        now = time.time()
+        try:
+            self.table.update_item(
+                Key=self._key(job_id),
+                UpdateExpression="SET event_state = :claimed, event_claimed_at = :now",
+                ConditionExpression="event_state = :pending OR (event_state = :claimed AND event_claimed_at < :stale)",
+                ExpressionAttributeValues={
+                    ":claimed": "claimed",
+                    ":pending": "pending",
+                    ":now": _num(now),
+                    ":stale": _num(now - EVENT_CLAIM_STALE_SECONDS),
+                },
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def release_event(self, job_id: str) -> None:
+        """Hand a claimed event back (its publish failed) so a retry publishes it."""
+        try:
+            self.table.update_item(
+                Key=self._key(job_id),
+                UpdateExpression="SET event_state = :pending",
+                ConditionExpression="event_state = :claimed",
+                ExpressionAttributeValues={":pending": "pending", ":claimed": "claimed"},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def list_for_tenant(self, tenant: str, status: str | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
+        """Newest first from the `by-tenant` index (sort key = the job id, a ULID); `after` is a job id."""
+        condition = "gsi1pk = :t" + (" AND gsi1sk < :after" if after else "")
+        values: dict[str, Any] = {":t": f"TENANT#{tenant}", ":job": "JOB"}
+        if after:
+            values[":after"] = after
+        query: dict[str, Any] = {
+            "IndexName": "by-tenant",
+            "KeyConditionExpression": condition,
+            "FilterExpression": "sk = :job" + (" AND #s = :s" if status else ""),
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit + 1 if not status else 100,
+        }
+        if status:
+            query["ExpressionAttributeNames"] = {"#s": "status"}
+            values[":s"] = status
+        items: list[dict[str, Any]] = []
+        while len(items) <= limit:
+            page = self.table.query(**query)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [self._to_job(item) for item in items[:limit]], len(items) > limit
 
 
 class DynamoApiKeys:

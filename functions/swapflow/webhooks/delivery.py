@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..events import JOB_CANCELLED, JOB_COMPLETED, JOB_FAILED
 from ..jobs.exceptions import JobNotFoundError
-from ..jobs.ports import JobRepository
+from ..jobs.models import Job
 from .signing import SigningSecretInvalidError, signed_headers
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 RETRY_SCHEDULE: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
 #: The terminal events a client webhook receives (EventBridge detail types on the `swapflow` bus).
-DELIVERED_EVENTS = ("Swap Job Completed", "Swap Job Failed", "Swap Job Cancelled")
+DELIVERED_EVENTS = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)
 
 USER_AGENT = "swapflow-webhooks/1"
 ANSWER_MAX_BYTES = 64 * 1024
@@ -96,6 +97,11 @@ class AttemptResult:
         return {**asdict(self), "outcome": str(self.outcome)}
 
 
+class JobLookup(Protocol):
+    def get(self, job_id: str) -> Job:
+        """Raises JobNotFoundError (the job repository does)."""
+
+
 class WebhookTenants(Protocol):
     """What delivery needs to know about a tenant."""
 
@@ -118,7 +124,7 @@ class ClientWebhooks:
     def __init__(
         self,
         *,
-        repo: JobRepository,
+        repo: JobLookup,
         tenants: WebhookTenants,
         claims: DeliveryClaims,
         send: Sender,

@@ -1,0 +1,253 @@
+"""Tenants in the jobs table: API keys (hashed), each tenant's webhook signing secret, request counters.
+
+Items:
+- `KEY#<sha256 of the key>` / `KEY`: tenant, key_id (`key_` + 12 hex of the hash), prefix (the key's
+  first characters, for people), created_at, revoked/revoked_at; listed through the `by-tenant` index
+  under `gsi1pk = APIKEYS`, `gsi1sk = <tenant>#<created ulid>`. The plaintext key is never stored.
+- `TENANT#<tenant>` / `TENANT`: `webhook_secret` (`whsec_` + base64 of 24 random bytes), created with
+  the tenant's first key, rotatable; read by outgoing client webhooks through `tenant_secret`.
+- `RATE#<tenant>#<epoch second>` / `RATE`: a fixed one-second window counter (conditional ADD), ttl 60 s.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..jobs.models import new_job_id
+from .dynamo import hash_key
+
+KEY_PREFIX = "sf_"
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 24
+SHOWN_PREFIX_CHARS = 10
+KEYS_PARTITION = "APIKEYS"
+TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+class TenantNameInvalidError(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"tenant name {name!r} is not valid: 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit"
+        )
+        self.name = name
+
+
+class ApiKeyNotFoundError(LookupError):
+    def __init__(self, ref: str, matches: int = 0) -> None:
+        what = "no API key matches" if not matches else f"{matches} API keys match"
+        super().__init__(f"{what} {ref!r}; give a key id (key_...), a longer prefix or the whole key")
+        self.ref = ref
+        self.matches = matches
+
+
+class TenantNotFoundError(LookupError):
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"tenant {tenant!r} has no keys yet; create one with `swapflow keys create`")
+        self.tenant = tenant
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(24)
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: `whsec_` + base64 of 24 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+def key_id_of(api_key: str) -> str:
+    return "key_" + hash_key(api_key)[:12]
+
+
+def check_tenant_name(name: str) -> str:
+    if not TENANT_NAME.fullmatch(name or ""):
+        raise TenantNameInvalidError(name)
+    return name
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    key_id: str
+    tenant: str
+    prefix: str
+    created_at: float
+    revoked_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def matches(self, ref: str) -> bool:
+        """`ref` is this key's id, a prefix of it as shown (at least 6 characters), or the key itself."""
+        if ref in (self.key_id, self.key_id.removeprefix("key_")) or key_id_of(ref) == self.key_id:
+            return True
+        shown = self.prefix.rstrip(".")
+        return len(ref) >= 6 and (shown.startswith(ref) or (ref.startswith(shown) and len(ref) <= len(shown)))
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoTenants:
+    def __init__(self, table: Any, *, clock: Callable[[], float] = time.time) -> None:
+        self.table = table
+        self.clock = clock
+
+    # ---- API keys --------------------------------------------------------------------------------
+
+    def create_key(self, tenant: str, api_key: str | None = None) -> tuple[str, ApiKeyInfo, str]:
+        """A new key for `tenant` (its first one also creates its webhook secret): (key, info, secret)."""
+        check_tenant_name(tenant)
+        secret = self.ensure_secret(tenant)
+        api_key = api_key or new_api_key()
+        now = self.clock()
+        info = ApiKeyInfo(key_id_of(api_key), tenant, api_key[:SHOWN_PREFIX_CHARS] + "...", round(now, 3))
+        self.table.put_item(
+            Item={
+                "pk": f"KEY#{hash_key(api_key)}",
+                "sk": "KEY",
+                "tenant": tenant,
+                "key_id": info.key_id,
+                "prefix": info.prefix,
+                "created_at": Decimal(str(info.created_at)),
+                "gsi1pk": KEYS_PARTITION,
+                "gsi1sk": f"{tenant}#{new_job_id(now)}",
+            }
+        )
+        return api_key, info, secret
+
+    def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        return [self._info(item) for item in self._key_items(tenant)]
+
+    def find_key(self, ref: str) -> ApiKeyInfo:
+        return self._info(self._find_item(ref))
+
+    def revoke(self, ref: str) -> ApiKeyInfo:
+        """Revoke one key (by id, shown prefix or the key itself); requests with it get 401 from then on."""
+        item = self._find_item(ref)
+        info = self._info(item)
+        if not info.active:
+            return info
+        now = round(self.clock(), 3)
+        self.table.update_item(
+            Key={"pk": item["pk"], "sk": "KEY"},
+            UpdateExpression="SET revoked = :t, revoked_at = :now",
+            ExpressionAttributeValues={":t": True, ":now": Decimal(str(now))},
+        )
+        return ApiKeyInfo(info.key_id, info.tenant, info.prefix, info.created_at, now)
+
+    def _find_item(self, ref: str) -> dict[str, Any]:
+        found = [item for item in self._key_items() if self._info(item).matches(ref)]
+        if len(found) != 1:
+            raise ApiKeyNotFoundError(ref, len(found))
+        return found[0]
+
+    def _key_items(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        values: dict[str, Any] = {":p": KEYS_PARTITION}
+        condition = "gsi1pk = :p"
+        if tenant:
+            condition += " AND begins_with(gsi1sk, :t)"
+            values[":t"] = f"{tenant}#"
+        query: dict[str, Any] = {
+            "IndexName": "by-tenant",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.table.query(**query)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _info(item: dict[str, Any]) -> ApiKeyInfo:
+        revoked = item.get("revoked_at")
+        return ApiKeyInfo(
+            key_id=str(item.get("key_id") or "key_" + str(item["pk"])[4:16]),
+            tenant=str(item["tenant"]),
+            prefix=str(item.get("prefix") or ""),
+            created_at=float(item.get("created_at") or 0),
+            revoked_at=float(revoked) if revoked is not None else (0.0 if item.get("revoked") else None),
+        )
+
+    # ---- webhook signing secrets -------------------------------------------------------------------
+
+    @staticmethod
+    def _tenant_key(tenant: str) -> dict[str, str]:
+        return {"pk": f"TENANT#{tenant}", "sk": "TENANT"}
+
+    def tenant_secret(self, tenant: str) -> str | None:
+        """The tenant's `whsec_` Standard Webhooks signing secret (None for an unknown tenant)."""
+        item = self.table.get_item(Key=self._tenant_key(tenant), ConsistentRead=True).get("Item") or {}
+        return item.get("webhook_secret") or None
+
+    def ensure_secret(self, tenant: str) -> str:
+        """The tenant's secret, created now if it has none (a concurrent creator's secret wins)."""
+        try:
+            self.table.put_item(
+                Item={
+                    **self._tenant_key(tenant),
+                    "tenant": tenant,
+                    "webhook_secret": new_webhook_secret(),
+                    "created_at": Decimal(str(round(self.clock(), 3))),
+                },
+                ConditionExpression="attribute_not_exists(webhook_secret)",
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+        secret = self.tenant_secret(tenant)
+        assert secret  # just written, or held already
+        return secret
+
+    def rotate_secret(self, tenant: str) -> str:
+        """A fresh secret for an existing tenant; deliveries are signed with it from now on."""
+        secret = new_webhook_secret()
+        try:
+            self.table.update_item(
+                Key=self._tenant_key(tenant),
+                UpdateExpression="SET webhook_secret = :s, rotated_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":s": secret, ":now": Decimal(str(round(self.clock(), 3)))},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise TenantNotFoundError(tenant) from exc
+            raise
+        return secret
+
+
+class DynamoRateLimiter:
+    """Fixed one-second windows per tenant: a conditional ADD on `RATE#<tenant>#<second>`."""
+
+    def __init__(self, table: Any, *, ttl_seconds: int = 60) -> None:
+        self.table = table
+        self.ttl_seconds = ttl_seconds
+
+    def admit(self, tenant: str, limit: int, now: float) -> bool:
+        window = int(now)
+        try:
+            self.table.update_item(
+                Key={"pk": f"RATE#{tenant}#{window}", "sk": "RATE"},
+                UpdateExpression="ADD n :one SET #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(n) OR n < :limit",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":one": 1, ":limit": limit, ":ttl": window + self.ttl_seconds},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,173 @@
+"""Outgoing client webhooks: terminal job events -> a durable delivery state machine -> the client's URL.
+
+    EventBridge rule (bus `swapflow`, Swap Job Completed | Failed | Cancelled)
+      -> Standard state machine, one execution per event:
+         StartDelivery -> Deliver (Lambda: one signed POST) -> Outcome
+           retry        -> Backoff (Wait, SecondsPath = $.delivery.wait) -> Deliver
+           dead_letter  -> ToDeadLetters (SQS SendMessage: event + last error) -> Undelivered
+           otherwise    -> Delivered (2xx, 410 gone, no webhook URL, duplicate event)
+
+Why a state machine: a Standard execution can wait for days, survives deploys and Lambda failures,
+and shows every attempt in its history, so the 3-day retry schedule (swapflow.webhooks.RETRY_SCHEDULE)
+needs no timers or re-queueing of our own (SQS delays stop at 15 minutes). The schedule itself is data
+in the Deliver Lambda, which answers how long to wait next; the dead-letter step is a service
+integration, so a message reaches the DLQ even when the Lambda keeps failing.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .functions import python_function
+
+# The events a client webhook receives (swapflow.webhooks.DELIVERED_EVENTS; a test keeps them equal).
+DELIVERED_EVENTS = ["Swap Job Completed", "Swap Job Failed", "Swap Job Cancelled"]
+# The partition-key prefix of delivery claims (swapflow.storage.webhooks): the only items the Lambda writes.
+CLAIM_PREFIX = "WEBHOOK#"
+# Longer than the whole retry schedule (about 3 days 3 hours): a stuck execution still ends.
+DELIVERY_TIMEOUT = Duration.days(4)
+
+
+class ClientWebhooks(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        table: dynamodb.ITable,
+        environment: dict[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dlq = self._build_dead_letter_queue()
+        self.deliver_fn = self._build_function(table, environment)
+        self.state_machine = self._build_state_machine()
+        self._build_rule(bus)
+
+    def _build_dead_letter_queue(self) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            "UndeliveredWebhooks",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+
+    def _build_function(self, table: dynamodb.ITable, environment: dict[str, str]) -> lambda_.Function:
+        fn = python_function(
+            self,
+            "DeliverFn",
+            handler="client_webhook.handler",
+            environment=environment,
+            memory_size=256,
+            timeout=Duration.seconds(30),  # one attempt: SWAPFLOW_WEBHOOK_TIMEOUT_SECONDS (10) + the lookups
+            description="swapflow: one signed delivery attempt of a job's terminal event to the client",
+        )
+        table.grant(fn, "dynamodb:GetItem")  # the job (its webhook_url, tenant) and the tenant's secret
+        fn.add_to_role_policy(  # the delivery claim is the one item it writes
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"],
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{CLAIM_PREFIX}*"]}},
+            )
+        )
+        return fn
+
+    def _build_state_machine(self) -> sfn.StateMachine:
+        return sfn.StateMachine(
+            self,
+            "DeliveryStateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(self._build_definition()),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=DELIVERY_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=logs.LogGroup(
+                    self,
+                    "DeliveryLogs",
+                    retention=logs.RetentionDays.ONE_MONTH,
+                    removal_policy=RemovalPolicy.DESTROY,
+                ),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,  # payloads carry output URLs and client metadata
+            ),
+        )
+
+    def _build_definition(self) -> sfn.IChainable:
+        start = sfn.Pass(
+            self,
+            "StartDelivery",
+            parameters={"event": sfn.JsonPath.object_at("$"), "delivery": {"attempt": 0}},
+        )
+        deliver = tasks.LambdaInvoke(
+            self,
+            "Deliver",
+            lambda_function=self.deliver_fn,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "event": sfn.JsonPath.object_at("$.event"),
+                    "attempt": sfn.JsonPath.number_at("$.delivery.attempt"),
+                    "execution": sfn.JsonPath.execution_id,
+                }
+            ),
+            result_path="$.delivery",
+        )
+        # The Lambda failing (not the receiver: that is an answer) is retried here, then dead-lettered.
+        deliver.add_retry(
+            errors=["Lambda.TooManyRequestsException", "Lambda.ServiceException", "States.TaskFailed"],
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=3,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        backoff = sfn.Wait(self, "Backoff", time=sfn.WaitTime.seconds_path("$.delivery.wait"))
+        to_dead_letters = tasks.SqsSendMessage(
+            self,
+            "ToDeadLetters",
+            queue=self.dlq,
+            message_body=sfn.TaskInput.from_json_path_at("$"),  # {event, delivery: {error, ...}, failure?}
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        to_dead_letters.add_retry(errors=["States.ALL"], interval=Duration.seconds(1), backoff_rate=2, max_attempts=3)
+        undelivered = sfn.Fail(
+            self, "Undelivered", error="WebhookUndelivered", cause="Every attempt failed; the event is in the DLQ."
+        )
+        deliver.add_catch(to_dead_letters, errors=["States.ALL"], result_path="$.failure")
+        outcome = (
+            sfn.Choice(self, "Outcome")
+            .when(sfn.Condition.string_equals("$.delivery.outcome", "retry"), backoff)
+            .when(sfn.Condition.string_equals("$.delivery.outcome", "dead_letter"), to_dead_letters)
+            .otherwise(sfn.Succeed(self, "Delivered", comment="Delivered, gone (410), no URL, or a duplicate."))
+        )
+        backoff.next(deliver)
+        to_dead_letters.next(undelivered)
+        return start.next(deliver).next(outcome)
+
+    def _build_rule(self, bus: events.IEventBus) -> events.Rule:
+        return events.Rule(
+            self,
+            "TerminalJobEvents",
+            event_bus=bus,
+            description="Each job's terminal event starts its client webhook delivery",
+            event_pattern=events.EventPattern(source=["swapflow"], detail_type=DELIVERED_EVENTS),
+            targets=[
+                targets.SfnStateMachine(
+                    self.state_machine,
+                    dead_letter_queue=self.dlq,  # an event EventBridge could not hand over lands there too
+                    max_event_age=Duration.hours(24),
+                    retry_attempts=185,
+                )
+            ],
+        )
