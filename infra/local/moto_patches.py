@@ -758,6 +758,36 @@ def prune_finished_threads() -> int:
     return dropped
 
 
+def forget_finished_executions(older_than_seconds: float) -> int:
+    """Drop executions that ended more than `older_than_seconds` ago; returns how many.
+
+    moto keeps every execution with its full history for the backend's lifetime, so a long-running
+    local stack would grow without bound. AWS keeps them 90 days; a laptop keeps them this long.
+    """
+    from datetime import datetime, timezone
+
+    from moto.stepfunctions.models import stepfunctions_backends
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    now = datetime.now(timezone.utc)
+    dropped = 0
+    with _LOCK:
+        for backends in (stepfunctions_backends, stepfunctions_parser_backends):
+            for backend in (b for regions in backends.values() for b in regions.values()):
+                for machine in backend.state_machines:
+                    keep = []
+                    for execution in machine.executions:
+                        stopped = execution.stop_date
+                        if stopped is not None and stopped.tzinfo is None:
+                            stopped = stopped.replace(tzinfo=timezone.utc)
+                        if stopped is not None and (now - stopped).total_seconds() > older_than_seconds:
+                            dropped += 1
+                        else:
+                            keep.append(execution)
+                    machine.executions[:] = keep
+    return dropped
+
+
 # --------------------------------------------------------------------------------------------
 # apply
 # --------------------------------------------------------------------------------------------

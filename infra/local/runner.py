@@ -65,6 +65,7 @@ class LocalStack:
         self.api_url = ""
         self.aws_url = ""
         self.deployment: Any = None
+        self.webhook_secret = ""  # the local tenant's whsec_ secret: client webhooks are signed with it
         self._mock: Any = None
         self._servers: list[Any] = []
 
@@ -93,7 +94,22 @@ class LocalStack:
         )
         self._seed_api_key()
         self._servers.append(gateway)
+        self._start_janitor()
         return self
+
+    def _start_janitor(self) -> None:
+        """Keep a long-running stack flat in memory: moto never forgets threads or executions."""
+        from . import moto_patches
+
+        retention = float(os.environ.get("SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "900"))
+        self._stopping = threading.Event()
+
+        def sweep() -> None:
+            while not self._stopping.wait(30):
+                moto_patches.prune_finished_threads()
+                moto_patches.forget_finished_executions(retention)
+
+        threading.Thread(target=sweep, name="swapflow-janitor", daemon=True).start()
 
     def _start_aws_endpoint(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -115,9 +131,10 @@ class LocalStack:
         return httpd
 
     def _seed_api_key(self) -> None:
-        from swapflow.wiring import api_keys
+        """The local tenant's key, and with it the tenant's webhook signing secret (shown by `make up`)."""
+        from swapflow.wiring import tenants
 
-        api_keys().put(self.config.api_key, LOCAL_TENANT)
+        _, _, self.webhook_secret = tenants().create_key(LOCAL_TENANT, self.config.api_key)
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -128,6 +145,7 @@ class LocalStack:
             "api_url": self.api_url,
             "aws_endpoint": self.aws_url,
             "api_key": self.config.api_key,
+            "webhook_secret": self.webhook_secret,
             "input_bucket": self.outputs.get("InputBucketName"),
             "archive_bucket": self.outputs.get("ArchiveBucketName"),
             "event_bus": self.outputs.get("EventBusName"),
@@ -135,6 +153,8 @@ class LocalStack:
         }
 
     def stop(self) -> None:
+        if hasattr(self, "_stopping"):
+            self._stopping.set()
         for server in reversed(self._servers):
             with contextlib.suppress(Exception):  # stopping is best effort
                 server.shutdown() if hasattr(server, "shutdown") else server.stop()
