@@ -111,6 +111,8 @@ class SwapflowStack(Stack):
         archive.grant_read(api.compat_fn)
         notifications.bus.grant_put_events_to(workflow.finisher_fn)
         workflow.state_machine.grant_start_execution(api.api_fn)
+        workflow.state_machine.grant_execution(api.api_fn, "states:StopExecution")  # POST /v1/jobs/{id}/cancel
+        self._acknowledge_executions_wildcard(api.api_fn, workflow.state_machine)
         workflow.state_machine.grant_start_execution(api.compat_fn)
         api.webhook_fn.add_to_role_policy(SEND_TASK_RESULT)
 
@@ -161,6 +163,17 @@ class SwapflowStack(Stack):
             )
         )
         return secret
+
+    def _acknowledge_executions_wildcard(self, fn: Construct, machine: Construct) -> None:
+        logical_id = self.resolve(self.get_logical_id(machine.node.default_child))  # type: ignore[arg-type]
+        name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id}"}}]}}]}}'
+        resource = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
+        Validations.of(fn).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
+                reason="StopExecution (job cancel) on executions of our own state machine; names are job ids.",
+            )
+        )
 
     def _acknowledge_nag_findings(self, owned: dict[str, list[Construct]]) -> None:
         findings = dict(NAG_ACKNOWLEDGEMENTS)

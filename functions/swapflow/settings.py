@@ -30,6 +30,32 @@ def _seconds_list(name: str, raw: str) -> tuple[int, ...]:
         raise ValueError(f"{name} must be comma-separated whole seconds, got {raw!r}") from exc
 
 
+def _pairs(name: str, raw: str) -> tuple[tuple[str, float], ...]:
+    """`engine=16,wavespeed-pro=2,*=2` -> (("engine", 16.0), ...)."""
+    pairs = []
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError(part)
+            pairs.append((key.strip(), float(value)))
+        except ValueError as exc:
+            raise ValueError(f"{name} must be provider=number pairs separated by commas, got {raw!r}") from exc
+    return tuple(pairs)
+
+
+DEFAULT_PROVIDER_CONCURRENCY = (
+    ("engine", 16.0),
+    ("akool", 5.0),
+    ("wavespeed-pro", 2.0),
+    ("wavespeed-akool", 2.0),
+    ("*", 2.0),
+)
+DEFAULT_PROVIDER_RATE_PER_MINUTE = (("wavespeed-pro", 2.0), ("wavespeed-akool", 2.0))
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str = ""
@@ -67,6 +93,15 @@ class Settings:
     # (webhooks.RETRY_SCHEDULE) unless a test shortens it (SWAPFLOW_WEBHOOK_RETRY_SCHEDULE="0,5,300").
     webhook_timeout_seconds: int = 10
     webhook_retry_schedule: tuple[int, ...] = ()
+    # S3 manifests and `Swap Requested` events (jobs/batches.py, jobs/ingest.py): whose jobs they make.
+    trigger_tenant: str = "default"
+    batch_state_machine_arn: str = ""
+    ingest_dlq_url: str = ""
+    max_batch_jobs: int = 1000
+    # Batches run under per-provider limits ("provider=n" pairs, "*" for the rest; DESIGN 4: WaveSpeed's
+    # lowest tier allows 2 concurrent tasks and 2 tasks a minute). A rate of 0 means no rate limit.
+    provider_concurrency: tuple[tuple[str, float], ...] = DEFAULT_PROVIDER_CONCURRENCY
+    provider_rate_per_minute: tuple[tuple[str, float], ...] = DEFAULT_PROVIDER_RATE_PER_MINUTE
     # Provider credentials: env locally, Secrets Manager ARNs in AWS (resolved by providers.registry).
     akool_base_url: str = "https://openapi.akool.com"
     akool_api_key: str = ""
@@ -128,6 +163,14 @@ class Settings:
             engine_delay_seconds=float(s("ENGINE_DELAY_SECONDS") or 0),
             webhook_timeout_seconds=i("WEBHOOK_TIMEOUT_SECONDS", 10),
             webhook_retry_schedule=_seconds_list("SWAPFLOW_WEBHOOK_RETRY_SCHEDULE", s("WEBHOOK_RETRY_SCHEDULE")),
+            trigger_tenant=s("TRIGGER_TENANT", "default"),
+            batch_state_machine_arn=s("BATCH_STATE_MACHINE_ARN"),
+            ingest_dlq_url=s("INGEST_DLQ_URL"),
+            max_batch_jobs=i("MAX_BATCH_JOBS", 1000),
+            provider_concurrency=_pairs("SWAPFLOW_PROVIDER_CONCURRENCY", s("PROVIDER_CONCURRENCY"))
+            or DEFAULT_PROVIDER_CONCURRENCY,
+            provider_rate_per_minute=_pairs("SWAPFLOW_PROVIDER_RATE_PER_MINUTE", s("PROVIDER_RATE_PER_MINUTE"))
+            or DEFAULT_PROVIDER_RATE_PER_MINUTE,
             akool_base_url=s("AKOOL_BASE_URL", "https://openapi.akool.com").rstrip("/"),
             akool_api_key=s("AKOOL_API_KEY"),
             akool_client_id=s("AKOOL_CLIENT_ID"),

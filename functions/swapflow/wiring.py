@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from .jobs.access import Access
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
     from .storage.dynamo import DynamoApiKeys
+    from .storage.tenants import DynamoTenants
     from .webhooks import ClientWebhooks
 
 
@@ -77,6 +79,7 @@ def service() -> JobService:
     from .jobs.service import JobService
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
+    from .storage.idempotency import DynamoIdempotencyRecords
     from .storage.s3 import S3BlobStore
     from .workflow import StepFunctionsWorkflow
 
@@ -102,6 +105,7 @@ def service() -> JobService:
             aws_endpoint=settings.aws_endpoint if settings.local else "",
         ),
         public_url=public_url,
+        idempotency=DynamoIdempotencyRecords(table()),
     )
 
 
@@ -125,13 +129,13 @@ def client_webhooks() -> ClientWebhooks:
     from dataclasses import replace
 
     from .storage.dynamo import DynamoJobRepository
-    from .storage.webhooks import DynamoDeliveryClaims, DynamoTenantWebhooks
+    from .storage.webhooks import DynamoDeliveryClaims
     from .webhooks import RETRY_SCHEDULE, ClientWebhooks, http_sender
 
     settings = get_settings()
     return ClientWebhooks(
         repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
-        tenants=DynamoTenantWebhooks(table()),
+        tenants=tenants(),
         claims=DynamoDeliveryClaims(table()),
         send=http_sender(replace(fetch_policy(settings), timeout=float(settings.webhook_timeout_seconds))),
         schedule=settings.webhook_retry_schedule or RETRY_SCHEDULE,
@@ -143,3 +147,20 @@ def api_keys() -> DynamoApiKeys:
     from .storage.dynamo import DynamoApiKeys
 
     return DynamoApiKeys(table())
+
+
+@cache
+def access() -> Access:
+    """API keys -> tenant, and the per-tenant request budget (SWAPFLOW_TENANT_RPS)."""
+    from .jobs.access import Access
+    from .storage.tenants import DynamoRateLimiter
+
+    return Access(api_keys(), DynamoRateLimiter(table()), rps=get_settings().tenant_rps)
+
+
+@cache
+def tenants() -> DynamoTenants:
+    """API keys and webhook signing secrets (`tenant_secret(tenant)`), as the keys CLI writes them."""
+    from .storage.tenants import DynamoTenants
+
+    return DynamoTenants(table())

@@ -85,9 +85,7 @@ def test_given_a_submit_when_polled_at_once_then_the_prediction_is_readable_in_w
     api = stack.client(api_key=None)
     body = {"image": data_uri(TARGET), "face_image": data_uri(SOURCE), "target_index": 0}
 
-    status, _, submitted = api.request(
-        "POST", "/api/v3/wavespeed-ai/image-face-swap", body, headers=bearer(stack)
-    )
+    status, _, submitted = api.request("POST", "/api/v3/wavespeed-ai/image-face-swap", body, headers=bearer(stack))
     assert status == 200 and submitted["code"] == 200, submitted
     data = submitted["data"]
     assert data["status"] in ("created", "processing") and data["outputs"] == [] and data["error"] == ""
@@ -117,9 +115,13 @@ def test_given_base64_output_when_the_job_completes_then_outputs_are_data_uris(s
 def test_given_a_multipart_binary_upload_when_used_as_input_then_the_swap_reads_it_from_storage(stack) -> None:
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="face one.jpg"\r\n'
-        f"Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + SOURCE.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="face one.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + SOURCE.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     headers = {**bearer(stack), "Content-Type": f"multipart/form-data; boundary={boundary}"}
 
     status, raw = http("POST", f"{stack.api_url}/api/v3/media/upload/binary", body, headers)
@@ -145,7 +147,13 @@ def test_given_a_multipart_binary_upload_when_used_as_input_then_the_swap_reads_
         ("POST", "/api/v3/wavespeed-ai/image-face-swap-pro", {"image": "x", "face_image": "y"}, "", 401),
         ("GET", "/api/v3/predictions/01NOPE0000000000000000000/result", None, None, 404),
         ("POST", "/api/v3/wavespeed-ai/image-face-swap-pro", {"face_image": "data:x"}, None, 400),
-        ("POST", "/api/v3/wavespeed-ai/image-face-swap", {"image": "a", "face_image": "b", "target_index": 11}, None, 400),
+        (
+            "POST",
+            "/api/v3/wavespeed-ai/image-face-swap",
+            {"image": "a", "face_image": "b", "target_index": 11},
+            None,
+            400,
+        ),
         ("POST", "/api/v3/akool/image-face-swap", b"{not json", None, 400),
         ("POST", "/api/v3/media/uploads", {"filename": "a.txt", "size": 10, "content_type": "text/plain"}, None, 415),
         ("POST", "/api/v3/media/uploads", {"filename": "a.jpg", "size": 30_000_000}, None, 413),
@@ -164,7 +172,9 @@ def test_given_a_bad_request_when_sent_then_the_answer_is_wavespeeds_error_envel
 def test_given_a_native_upload_when_its_ref_and_url_are_used_then_only_the_owner_can_read_them(stack) -> None:
     api = stack.client()
     size = len(TARGET.read_bytes())
-    status, _, ticket = api.request("POST", "/v1/uploads", {"filename": "t.jpg", "content_type": "image/jpeg", "size": size})
+    status, _, ticket = api.request(
+        "POST", "/v1/uploads", {"filename": "t.jpg", "content_type": "image/jpeg", "size": size}
+    )
     assert status == 201, ticket
     assert ticket["upload"]["method"] == "PUT" and ticket["image_ref"].startswith("upload:")
     put_status, _ = http("PUT", ticket["upload"]["url"], TARGET.read_bytes(), ticket["upload"]["headers"])

@@ -42,7 +42,7 @@ def test_given_the_submit_step_then_it_may_invoke_only_the_engine_function(synth
 
 def test_given_the_engine_lambda_then_it_can_complete_jobs_but_not_publish_events(synthesized) -> None:
     _, tj = synthesized
-    logical_id, fn = engine_function(tj)
+    _, fn = engine_function(tj)
     role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     actions: set[str] = set()
     for policy in (v for v in tj["Resources"].values() if v["Type"] == "AWS::IAM::Policy"):

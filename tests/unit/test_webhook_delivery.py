@@ -13,16 +13,16 @@ from swapflow.jobs.exceptions import JobNotFoundError, RequestInvalidError
 from swapflow.jobs.inputs import InputLoader
 from swapflow.jobs.models import Job, JobStatus, StoredImage, SwapSpec
 from swapflow.net import FetchPolicy
+from swapflow.storage.tenants import new_webhook_secret
 from swapflow.webhooks import (
     RETRY_SCHEDULE,
     ClientWebhooks,
     Outcome,
     SendResult,
     TerminalEvent,
-    new_secret,
 )
 
-SECRET = new_secret()
+SECRET = new_webhook_secret()
 NOW = 1_780_000_000.0
 IMAGE = StoredImage("inputs", "k.jpg", "image/jpeg", 8, 8)
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
-from swapflow.webhooks import SigningSecretInvalidError, new_secret, secret_key, signature, signed_headers
+from swapflow.storage.tenants import new_webhook_secret
+from swapflow.webhooks import SigningSecretInvalidError, secret_key, signature, signed_headers
 
 # The reference vector of the Standard Webhooks libraries (their own test suites use it).
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -29,7 +30,7 @@ def test_given_the_spec_vector_when_signed_then_the_published_signature_comes_ou
     [b"{}", b'{"type":"Swap Job Completed","job":{"id":"01J"}}', '{"name":"Zoë ☃"}'.encode(), b"x" * 70_000],
 )
 def test_given_bodies_when_signed_then_the_library_signs_the_same(body: bytes) -> None:
-    secret = new_secret()
+    secret = new_webhook_secret()
     when = datetime.fromtimestamp(SPEC_TIMESTAMP, tz=UTC)
     expected = Webhook(secret).sign("msg_1", when, body.decode())
 
@@ -37,7 +38,7 @@ def test_given_bodies_when_signed_then_the_library_signs_the_same(body: bytes) -
 
 
 def test_given_signed_headers_when_the_library_verifies_them_then_it_returns_the_payload() -> None:
-    secret = new_secret()
+    secret = new_webhook_secret()
     body = json.dumps({"type": "Swap Job Failed", "error": {"code": "no_face_in_source"}}).encode()
 
     headers = signed_headers(secret, "msg_01J_failed", int(time.time()), body)
@@ -47,21 +48,21 @@ def test_given_signed_headers_when_the_library_verifies_them_then_it_returns_the
 
 
 def test_given_a_tampered_body_or_another_secret_when_verified_then_the_library_refuses() -> None:
-    secret = new_secret()
+    secret = new_webhook_secret()
     body = b'{"type":"Swap Job Completed"}'
     headers = signed_headers(secret, "msg_1", int(time.time()), body)
 
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(body + b" ", headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(new_secret()).verify(body, headers)
+        Webhook(new_webhook_secret()).verify(body, headers)
 
 
-def test_given_new_secrets_then_each_is_whsec_and_32_random_bytes() -> None:
-    first, second = new_secret(), new_secret()
+def test_given_new_webhook_secrets_then_each_is_whsec_and_32_random_bytes() -> None:
+    first, second = new_webhook_secret(), new_webhook_secret()
 
     assert first.startswith("whsec_") and first != second
-    assert len(secret_key(first)) == 32
+    assert len(secret_key(first)) == 24
     assert secret_key(first) == base64.b64decode(first.removeprefix("whsec_"))
 
 

@@ -8,12 +8,22 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, UnauthorizedError
+from ..jobs.access import api_key_from
+from ..jobs.exceptions import (
+    IdempotencyKeyReusedError,
+    JobAlreadyTerminalError,
+    JobNotFoundError,
+    RequestInvalidError,
+    TenantThrottledError,
+    UnauthorizedError,
+)
+from ..jobs.models import Job
+from ..jobs.service import request_fingerprint
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics
 from ..providers.exceptions import ProviderUnavailableError
-from ..wiring import api_keys, service
-from .errors import describe, error_body
+from ..wiring import access, service
+from .errors import describe, error_body, error_headers
 
 app = APIGatewayRestResolver()
 
@@ -23,40 +33,93 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 def _tenant() -> str:
-    headers = app.current_event.headers or {}
-    lowered = {k.lower(): v for k, v in headers.items()}
-    key = lowered.get("x-api-key") or ""
-    auth = lowered.get("authorization") or ""
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    tenant = api_keys().tenant_for(key) if key else None
-    if not tenant:
-        raise UnauthorizedError()
-    return tenant
+    """The caller's tenant from its API key, within its per-second request budget."""
+    return access().admit(api_key_from(app.current_event.headers))
+
+
+def _header(name: str) -> str | None:
+    return next((v for k, v in (app.current_event.headers or {}).items() if k.lower() == name.lower()), None)
+
+
+def _location(job_id: str) -> dict[str, str]:
+    """`Location` of the job, with the stage prefix API Gateway's own URL needs (`/prod`)."""
+    full = app.current_event.request_context.path or ""
+    stage = full[: -len(app.current_event.path)] if full.endswith(app.current_event.path) else ""
+    return {"Location": f"{stage}/v1/jobs/{job_id}"}
 
 
 def _links(job_id: str) -> dict[str, str]:
     return {"get": f"/v1/jobs/{job_id}", "cancel": f"/v1/jobs/{job_id}/cancel"}
 
 
+def _job_body(job: Job) -> dict[str, Any]:
+    return {**service().view(job, with_base64=True), "urls": _links(job.id)}
+
+
 @app.post("/v1/jobs")
 def create_job() -> Response:
+    """202 {id, status, metadata, urls}; 200 with the whole job when a `wait` ends in time."""
     tenant = _tenant()
     svc = service()
-    request = svc.parse(parse_json_body(app.current_event.body))
-    idempotency_key = (app.current_event.headers or {}).get("Idempotency-Key")
-    job = svc.create_job(tenant, request, idempotency_key=idempotency_key)
-    metrics.add_metric(name="JobsAccepted", unit="Count", value=1)
-    logger.info("job accepted", extra={"job_id": job.id, "provider": job.provider, "tenant": tenant})
-    body = {"id": job.id, "status": str(job.status), "urls": _links(job.id)}
-    return _json(202, body, {"Location": f"/v1/jobs/{job.id}"})
+    body = parse_json_body(app.current_event.body)
+    request = svc.parse(body)
+    key = _header("Idempotency-Key")
+    replayed = False
+    if key is None:
+        job = svc.create_job(tenant, request)
+    else:
+        job, replayed = svc.create_job_once(tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body))
+    if not replayed:
+        metrics.add_metric(name="JobsAccepted", unit="Count", value=1)
+    logger.info(
+        "job accepted", extra={"job_id": job.id, "provider": job.provider, "tenant": tenant, "replay": replayed}
+    )
+    headers = {**_location(job.id), **({"Idempotent-Replayed": "true"} if replayed else {})}
+    if request.wait:
+        job = svc.wait_for_job(tenant, job.id, request.wait)
+        if job.terminal:
+            return _json(200, _job_body(job), headers)
+    accepted = {"id": job.id, "status": str(job.status), "metadata": job.metadata, "urls": _links(job.id)}
+    return _json(202, accepted, headers)
+
+
+@app.get("/v1/jobs")
+def list_jobs() -> Response:
+    """The caller's jobs, newest first: ?status=&limit= (1..100, default 20)&cursor=."""
+    tenant = _tenant()
+    query = app.current_event.query_string_parameters or {}
+    raw_limit = query.get("limit") or "20"
+    if not raw_limit.isdigit():
+        raise RequestInvalidError("invalid_request", "limit must be an integer from 1 to 100", "limit")
+    svc = service()
+    jobs, cursor = svc.list_jobs(
+        tenant, status=query.get("status") or None, limit=int(raw_limit), cursor=query.get("cursor") or None
+    )
+    return _json(200, {"jobs": [{**svc.view(j), "urls": _links(j.id)} for j in jobs], "next_cursor": cursor})
 
 
 @app.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
-    svc = service()
-    job = svc.get_job(_tenant(), job_id)
-    return _json(200, {**svc.view(job), "urls": _links(job.id)})
+    job = service().get_job(_tenant(), job_id)
+    return _json(200, _job_body(job))
+
+
+@app.post("/v1/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    """200 with the job, now `cancelled`; 409 `conflict` when it had already ended."""
+    tenant = _tenant()
+    job = service().cancel_job(tenant, job_id)
+    logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
+    metrics.add_metric(name="JobsCancelled", unit="Count", value=1)
+    return _json(200, _job_body(job), _location(job.id))
+
+
+@app.get("/v1/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of the native API; no key needed."""
+    from ..api_spec import openapi_document
+
+    return _json(200, openapi_document())
 
 
 @app.post("/v1/uploads")
@@ -72,10 +135,20 @@ def create_upload() -> Response:
     return _json(201, upload.native_view())
 
 
-@app.exception_handler([RequestInvalidError, JobNotFoundError, UnauthorizedError, ProviderUnavailableError])
+@app.exception_handler(
+    [
+        RequestInvalidError,
+        JobNotFoundError,
+        UnauthorizedError,
+        ProviderUnavailableError,
+        JobAlreadyTerminalError,
+        TenantThrottledError,
+        IdempotencyKeyReusedError,
+    ]
+)
 def domain_error(exc: Exception) -> Response:
     status, body = describe(exc)
-    return _json(status, body)
+    return _json(status, body, error_headers(exc))
 
 
 @app.exception_handler(Exception)

@@ -155,12 +155,16 @@ def _file_part() -> tuple[bytes, str | None, str | None]:
         message = BytesParser(policy=HTTP).parsebytes(
             f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode() + raw
         )
-        parts = [p for p in message.iter_parts() if p.get_filename() or p.get_param("name", header="content-disposition") == "file"]
+        parts = [
+            p
+            for p in message.iter_parts()
+            if p.get_filename() or p.get_param("name", header="content-disposition") == "file"
+        ]
         if not parts:
             raise RequestInvalidError("invalid_request", "send the image as the multipart field `file`", "file")
         part = parts[0]
-        data = part.get_payload(decode=True) or b""
-        return data, part.get_filename(), part.get_content_type()
+        data = part.get_payload(decode=True)
+        return (data if isinstance(data, bytes) else b""), part.get_filename(), part.get_content_type()
     query = app.current_event.query_string_parameters or {}
     return raw, query.get("filename"), content_type.split(";", 1)[0].strip() or None
 

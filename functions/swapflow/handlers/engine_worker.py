@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,6 +21,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(job_id=job_id)
     svc = service()
     settings = get_settings()
+    if settings.engine_delay_seconds > 0:  # test only: a window to cancel a running job
+        time.sleep(settings.engine_delay_seconds)
     job = svc.repo.get(job_id)
     if job.terminal:
         return {"job_id": job_id, "skipped": True}

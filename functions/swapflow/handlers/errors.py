@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, UnauthorizedError
+from ..jobs.exceptions import (
+    IdempotencyKeyReusedError,
+    JobAlreadyTerminalError,
+    JobNotFoundError,
+    RequestInvalidError,
+    TenantThrottledError,
+    UnauthorizedError,
+)
 from ..providers.exceptions import ProviderUnavailableError
 
 # code -> HTTP status for RequestInvalidError codes; everything else is a 400.
@@ -12,6 +19,7 @@ STATUS_BY_CODE = {
     "unauthorized": 401,
     "not_found": 404,
     "conflict": 409,
+    "idempotency_conflict": 409,
     "image_too_large": 413,
     "unsupported_media_type": 415,
     "url_unreachable": 422,
@@ -37,4 +45,17 @@ def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 401, error_body("unauthorized", exc.message)
     if isinstance(exc, ProviderUnavailableError):
         return 422, error_body("provider_unavailable", str(exc), "provider")
+    if isinstance(exc, JobAlreadyTerminalError):
+        return 409, error_body("conflict", f"{exc}: only queued or processing jobs can be cancelled")
+    if isinstance(exc, TenantThrottledError):
+        return 429, error_body("throttled", str(exc))
+    if isinstance(exc, IdempotencyKeyReusedError):
+        return 409, error_body("idempotency_conflict", str(exc), "Idempotency-Key")
     raise exc
+
+
+def error_headers(exc: Exception) -> dict[str, str] | None:
+    """Headers an error answer carries: Retry-After on 429."""
+    if isinstance(exc, TenantThrottledError):
+        return {"Retry-After": str(exc.retry_after)}
+    return None

@@ -60,3 +60,32 @@ class IdempotencyKeyReusedError(Exception):
         super().__init__(f"Idempotency-Key {key!r} was already used with a different request (job {job_id})")
         self.key = key
         self.job_id = job_id
+
+
+class BatchInvalidError(RequestInvalidError):
+    """A batch (POST /v1/batches body or an S3 manifest) with errors: nothing of it was accepted.
+
+    `errors` lists every problem as {path, message}, e.g. {"path": "jobs[3].source_image", ...}.
+    """
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        first = errors[0] if errors else {"path": "", "message": "invalid batch"}
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        message = f"{first['path'] or 'body'}: {first['message']}{more}"
+        super().__init__("invalid_request", message, first["path"] or None)
+        self.errors = errors
+
+
+class BatchNotFoundError(Exception):
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"batch {batch_id} not found")
+        self.batch_id = batch_id
+
+
+class SwapRequestRejectedError(Exception):
+    """A `Swap Requested` event that cannot start a job; `errors` as {path, message}."""
+
+    def __init__(self, errors: list[dict[str, str]], correlation_id: str | None = None) -> None:
+        super().__init__("; ".join(f"{e['path'] or 'detail'}: {e['message']}" for e in errors))
+        self.errors = errors
+        self.correlation_id = correlation_id

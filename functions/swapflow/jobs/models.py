@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -172,3 +173,82 @@ class Job:
 
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+def derived_id(seed: str, at: float, index: int = 0) -> str:
+    """A ULID-shaped id that is a function of `seed`: 48-bit ms time, 64 bits of sha256(seed), 16-bit index.
+
+    Ids of a batch's jobs share the batch's time and sort by their index; the same seed (an S3 object
+    version, a batch id and an index) always gives the same id, so a re-delivered trigger adds nothing.
+    """
+    ms = int(at * 1000) & ((1 << 48) - 1)
+    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
+    value = (ms << 80) | (digest << 16) | (index & 0xFFFF)
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+class BatchStatus(StrEnum):
+    QUEUED = "queued"  # no job started yet
+    PROCESSING = "processing"
+    COMPLETED = "completed"  # every job is terminal (some may have failed)
+
+
+COUNTED = ("processing", "completed", "failed", "cancelled")
+
+
+@dataclass
+class Batch:
+    """Many job requests accepted together; counts are kept by atomic counters on the batch record."""
+
+    id: str
+    tenant: str
+    total: int
+    providers: list[str]
+    created_at: float
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
+    # Where a manifest batch answers: {bucket, key, version_id, etag} of the manifest (jobs/manifests.py).
+    manifest: dict[str, Any] | None = None
+    completion: str | None = None  # None, "pending" (claimed, being published) or "sent"
+    finished_at: float | None = None
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.get(s, 0) for s in ("completed", "failed", "cancelled"))
+
+    @property
+    def status(self) -> BatchStatus:
+        if self.done >= self.total:
+            return BatchStatus.COMPLETED
+        if self.done or self.counts.get("processing"):
+            return BatchStatus.PROCESSING
+        return BatchStatus.QUEUED
+
+    def counts_view(self) -> dict[str, int]:
+        counted = {s: max(0, int(self.counts.get(s, 0))) for s in COUNTED}
+        queued = max(0, self.total - sum(counted.values()))
+        return {"queued": queued, **counted, "total": self.total}
+
+
+@dataclass
+class BatchMember:
+    """One job of a batch as the batch sees it (the job record exists once its turn came)."""
+
+    index: int
+    job_id: str
+    status: str = "queued"
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    token: str | None = None  # the batch runner's wait for this job (its concurrency slot)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in ("completed", "failed", "cancelled")
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "id": self.job_id,
+            "status": self.status,
+            "outputs": self.outputs,
+            "error": self.error,
+        }

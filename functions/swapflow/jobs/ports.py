@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .models import Job, JobError, Output
+from .models import Batch, BatchMember, Job, JobError, Output
 
 
 class JobRepository(Protocol):
@@ -90,3 +90,43 @@ class ApiKeys(Protocol):
 class RateLimiter(Protocol):
     def admit(self, tenant: str, limit: int, now: float) -> bool:
         """Count one request in the tenant's current one-second window; False once it is over `limit`."""
+
+
+class BatchRepository(Protocol):
+    """Batches and their members; every counter moves with its member's transition, atomically, once."""
+
+    def create(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> bool:
+        """Store the batch and its members (with each member's request JSON); False if the id exists."""
+
+    def get(self, batch_id: str) -> Batch:
+        """Raises BatchNotFoundError."""
+
+    def request(self, batch_id: str, job_id: str) -> str:
+        """The member's request JSON as accepted."""
+
+    def member(self, batch_id: str, job_id: str) -> BatchMember: ...
+
+    def members(self, batch_id: str) -> list[BatchMember]:
+        """All members, in index order."""
+
+    def set_token(self, batch_id: str, job_id: str, token: str) -> None: ...
+
+    def transition(
+        self,
+        batch_id: str,
+        job_id: str,
+        status: str,
+        outputs: list[dict[str, Any]] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move a member to `status` (processing from queued; terminal from open) and count it. False if not."""
+
+    def claim_completion(self, batch_id: str, by: str, at: float) -> bool:
+        """Claim the one `Swap Batch Completed` event (or re-claim one's own unfinished claim)."""
+
+    def mark_completion_sent(self, batch_id: str) -> None: ...
+
+
+class DeadLetters(Protocol):
+    def send(self, body: dict[str, Any]) -> None:
+        """Park a rejected input with its reason (an SQS dead-letter queue)."""

@@ -66,7 +66,7 @@ def safe_filename(filename: Any, content_type: str) -> str:
     """A filename that is one safe S3 key segment; the extension follows the declared type."""
     name = filename if isinstance(filename, str) else ""
     name = _FILENAME_SAFE.sub("-", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(".-")[:100]
-    stem = name.rsplit(".", 1)[0] if "." in name else name
+    stem = (name.rsplit(".", 1)[0] if "." in name else name).strip(".-")
     return f"{stem or 'image'}.{IMAGE_TYPES[content_type]}"
 
 

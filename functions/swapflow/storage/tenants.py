@@ -5,7 +5,8 @@ Items:
   first characters, for people), created_at, revoked/revoked_at; listed through the `by-tenant` index
   under `gsi1pk = APIKEYS`, `gsi1sk = <tenant>#<created ulid>`. The plaintext key is never stored.
 - `TENANT#<tenant>` / `TENANT`: `webhook_secret` (`whsec_` + base64 of 24 random bytes), created with
-  the tenant's first key, rotatable; read by outgoing client webhooks through `tenant_secret`.
+  the tenant's first key, rotatable; read by outgoing client webhooks through `tenant_secret`; optional
+  `webhook_url`, the tenant's default receiver of job events (`default_webhook_url`).
 - `RATE#<tenant>#<epoch second>` / `RATE`: a fixed one-second window counter (conditional ADD), ttl 60 s.
 """
 
@@ -192,6 +193,11 @@ class DynamoTenants:
         """The tenant's `whsec_` Standard Webhooks signing secret (None for an unknown tenant)."""
         item = self.table.get_item(Key=self._tenant_key(tenant), ConsistentRead=True).get("Item") or {}
         return item.get("webhook_secret") or None
+
+    def default_webhook_url(self, tenant: str) -> str | None:
+        """Where the tenant's jobs without a `webhook_url` of their own are announced (`webhook_url`), if set."""
+        item = self.table.get_item(Key=self._tenant_key(tenant)).get("Item") or {}
+        return item.get("webhook_url") or None
 
     def ensure_secret(self, tenant: str) -> str:
         """The tenant's secret, created now if it has none (a concurrent creator's secret wins)."""

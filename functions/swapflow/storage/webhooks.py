@@ -1,8 +1,7 @@
-"""DynamoDB records of outgoing client webhooks: who delivers a message, and the tenant's webhook settings.
+"""DynamoDB record of outgoing client webhooks: which delivery execution owns a message.
 
-Items: delivery claim `WEBHOOK#<webhook-id>` (owner = the delivery execution; expires after the retry
-schedule); tenant `TENANT#<tenant>` / `TENANT` with `webhook_secret` (`whsec_...`) and, optionally,
-`webhook_url` (the tenant's default receiver).
+Item: `WEBHOOK#<webhook-id>` / `WEBHOOK` with owner = the delivery execution's ARN, expiring after the
+retry schedule. The tenant's signing secret and default URL live on the tenant item (storage/tenants.py).
 """
 
 from __future__ import annotations
@@ -41,19 +40,3 @@ class DynamoDeliveryClaims:
                 return False
             raise
         return True
-
-
-class DynamoTenantWebhooks:
-    """The tenant item's webhook settings (read-only here; the keys CLI writes them)."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def _item(self, tenant: str) -> dict[str, Any]:
-        return self.table.get_item(Key={"pk": f"TENANT#{tenant}", "sk": "TENANT"}).get("Item") or {}
-
-    def tenant_secret(self, tenant: str) -> str | None:
-        return self._item(tenant).get("webhook_secret") or None
-
-    def default_webhook_url(self, tenant: str) -> str | None:
-        return self._item(tenant).get("webhook_url") or None

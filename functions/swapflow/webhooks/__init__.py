@@ -32,7 +32,7 @@ from .delivery import (
     WebhookTenants,
     http_sender,
 )
-from .signing import SigningSecretInvalidError, new_secret, secret_key, signature, signed_headers
+from .signing import SigningSecretInvalidError, secret_key, signature, signed_headers
 
 __all__ = [
     "DELIVERED_EVENTS",
@@ -46,7 +46,6 @@ __all__ = [
     "TerminalEvent",
     "WebhookTenants",
     "http_sender",
-    "new_secret",
     "secret_key",
     "signature",
     "signed_headers",
