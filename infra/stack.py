@@ -9,11 +9,14 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from .constructs.api import Api
+from .constructs.batches import Batches
 from .constructs.client_webhooks import ClientWebhooks
 from .constructs.engine import Engine
+from .constructs.event_schemas import EventSchemas
 from .constructs.notifications import Notifications
 from .constructs.observability import Observability
 from .constructs.storage import Storage
+from .constructs.triggers import Triggers
 from .constructs.workflow import SEND_TASK_RESULT, Workflow
 
 BUS_NAME = "swapflow"
@@ -118,6 +121,23 @@ class SwapflowStack(Stack):
 
         webhooks = ClientWebhooks(self, "ClientWebhooks", bus=notifications.bus, table=table, environment=environment)
 
+        # Batches, S3 manifests and Swap Requested events (jobs that do not come one by one from the API).
+        job_environment = {**environment, "SWAPFLOW_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn}
+        batches = Batches(self, "Batches", environment=job_environment)
+        triggers = Triggers(
+            self,
+            "Triggers",
+            input_bucket=inputs,
+            bus=notifications.bus,
+            environment={
+                **job_environment,
+                "SWAPFLOW_BATCH_STATE_MACHINE_ARN": batches.state_machine.state_machine_arn,
+            },
+        )
+        api.api_fn.add_environment("SWAPFLOW_BATCH_STATE_MACHINE_ARN", batches.state_machine.state_machine_arn)
+        self._grant_batches(workflow, api, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret])
+        EventSchemas(self, "EventSchemas")
+
         Observability(
             self,
             "Observability",
@@ -129,8 +149,10 @@ class SwapflowStack(Stack):
                 api.compat_fn,
                 engine.function,
                 webhooks.deliver_fn,
+                *batches.functions,
+                *triggers.functions,
             ],
-            dead_letter_queues=[engine.dlq, webhooks.dlq],
+            dead_letter_queues=[engine.dlq, webhooks.dlq, triggers.dlq],
         )
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
         CfnOutput(self, "InputBucketName", value=inputs.bucket_name)
@@ -141,13 +163,42 @@ class SwapflowStack(Stack):
         CfnOutput(self, "AkoolSecretArn", value=akool_secret.secret_arn)
         CfnOutput(self, "WaveSpeedSecretArn", value=wavespeed_secret.secret_arn)
         CfnOutput(self, "UndeliveredWebhooksQueueUrl", value=webhooks.dlq.queue_url)
+        CfnOutput(self, "BatchStateMachineArn", value=batches.state_machine.state_machine_arn)
+        CfnOutput(self, "RejectedRequestsQueueUrl", value=triggers.dlq.queue_url)
         self._acknowledge_nag_findings(
             {
                 "index/*": [table],
                 "/*": [inputs, archive],
-                ":*": [*workflow.functions, engine.function, webhooks.deliver_fn],
+                ":*": [*workflow.functions, engine.function, webhooks.deliver_fn, batches.run_job_fn],
             }
         )
+
+    def _grant_batches(
+        self,
+        workflow: Workflow,
+        api: Api,
+        batches: Batches,
+        triggers: Triggers,
+        storage: Storage,
+        notifications: Notifications,
+        secrets: list[secretsmanager.Secret],
+    ) -> None:
+        """Least privilege for the batch runner, the triggers and the finisher path's batch bookkeeping."""
+        table, inputs = storage.table, storage.input_bucket
+        # Create jobs: records, input images, their executions; provider checks may read provider secrets.
+        for fn in (batches.run_job_fn, triggers.ingest_fn, triggers.s3_trigger_fn):
+            table.grant_read_write_data(fn)
+            inputs.grant_read_write(fn)
+            for secret in secrets:
+                secret.grant_read(fn)
+        workflow.state_machine.grant_start_execution(batches.run_job_fn)
+        workflow.state_machine.grant_start_execution(triggers.ingest_fn)
+        notifications.bus.grant_put_events_to(triggers.ingest_fn)  # Swap Request Rejected
+        batches.state_machine.grant_start_execution(triggers.s3_trigger_fn)
+        batches.state_machine.grant_start_execution(api.api_fn)
+        # The finisher path: outputs to a manifest's outbox, result.json, and the batch slot's token.
+        inputs.grant_read_write(workflow.finisher_fn)
+        workflow.finisher_fn.add_to_role_policy(SEND_TASK_RESULT)
 
     def _provider_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(

@@ -13,6 +13,8 @@ from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from .jobs.access import Access
+    from .jobs.batches import BatchService, BatchTracker
+    from .jobs.ingest import SwapRequestIngest
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
     from .storage.dynamo import DynamoApiKeys
@@ -106,6 +108,7 @@ def service() -> JobService:
         ),
         public_url=public_url,
         idempotency=DynamoIdempotencyRecords(table()),
+        on_job_changed=lambda job: batch_tracker().job_changed(job),
     )
 
 
@@ -139,6 +142,56 @@ def client_webhooks() -> ClientWebhooks:
         claims=DynamoDeliveryClaims(table()),
         send=http_sender(replace(fetch_policy(settings), timeout=float(settings.webhook_timeout_seconds))),
         schedule=settings.webhook_retry_schedule or RETRY_SCHEDULE,
+    )
+
+
+@cache
+def batch_tracker() -> BatchTracker:
+    """Batch counters, outbox deliveries and the one `Swap Batch Completed` (jobs/batches.py)."""
+    from .events import EventBridgePublisher
+    from .jobs.batches import BatchTracker
+    from .storage.batches import DynamoBatchRepository
+
+    settings = get_settings()
+    svc = service()
+    return BatchTracker(
+        repo=DynamoBatchRepository(table(), ttl_days=settings.job_ttl_days),
+        blobs=svc.blobs,
+        events=EventBridgePublisher(client("events"), settings.event_bus),
+        workflow=svc.workflow,
+    )
+
+
+@cache
+def batches() -> BatchService:
+    """POST /v1/batches, S3 manifests and the batch runner's RunJob step."""
+    from .jobs.batches import BatchService
+    from .workflow import StepFunctionsWorkflow
+
+    settings = get_settings()
+    tracker = batch_tracker()
+    return BatchService(
+        settings=settings,
+        jobs=service(),
+        repo=tracker.repo,
+        runner=StepFunctionsWorkflow(client("stepfunctions"), settings.batch_state_machine_arn),
+        tracker=tracker,
+    )
+
+
+@cache
+def ingest() -> SwapRequestIngest:
+    """`Swap Requested` events -> jobs; rejected ones -> the ingest DLQ and `Swap Request Rejected`."""
+    from .deadletters import SqsDeadLetters
+    from .events import EventBridgePublisher
+    from .jobs.ingest import SwapRequestIngest
+
+    settings = get_settings()
+    return SwapRequestIngest(
+        jobs=service(),
+        dead_letters=SqsDeadLetters(client("sqs"), settings.require("ingest_dlq_url")),
+        events=EventBridgePublisher(client("events"), settings.event_bus),
+        tenant=settings.trigger_tenant,
     )
 
 

@@ -89,6 +89,8 @@ class LocalStack:
                 "SWAPFLOW_LOCAL": "1",
                 "SWAPFLOW_AWS_ENDPOINT": self.aws_url,
                 "SWAPFLOW_PUBLIC_URL": os.environ.get("SWAPFLOW_PUBLIC_URL") or self.api_url,
+                # S3 manifests and Swap Requested events make jobs of the local tenant (its API key sees them).
+                "SWAPFLOW_TRIGGER_TENANT": os.environ.get("SWAPFLOW_TRIGGER_TENANT") or LOCAL_TENANT,
                 **self.config.env,
             }
         )
@@ -150,6 +152,8 @@ class LocalStack:
             "archive_bucket": self.outputs.get("ArchiveBucketName"),
             "event_bus": self.outputs.get("EventBusName"),
             "state_machine": self.outputs.get("StateMachineArn"),
+            "batch_state_machine": self.outputs.get("BatchStateMachineArn"),
+            "rejected_requests_queue": self.outputs.get("RejectedRequestsQueueUrl"),
         }
 
     def stop(self) -> None:

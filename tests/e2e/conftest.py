@@ -50,3 +50,29 @@ def polling_stack(template_path: str, tmp_path_factory: pytest.TempPathFactory) 
     yield running
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def slow_stack(template_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A stack whose engine waits 3 s before swapping (SWAPFLOW_ENGINE_DELAY_SECONDS, test only): jobs stay
+    open long enough to cancel them or to outlast a sync wait. No request limit, so fuzzing is not throttled."""
+    proc, running = start_stack(
+        template_path,
+        tmp_path_factory.mktemp("slow") / "up.log",
+        SWAPFLOW_ENGINE_DELAY_SECONDS="3",
+        SWAPFLOW_TENANT_RPS="0",
+    )
+    yield running
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def throttled_stack(template_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A stack that allows each tenant 3 requests per second (SWAPFLOW_TENANT_RPS)."""
+    proc, running = start_stack(
+        template_path, tmp_path_factory.mktemp("throttled") / "up.log", SWAPFLOW_TENANT_RPS="3"
+    )
+    yield running
+    proc.terminate()
+    proc.wait(timeout=30)

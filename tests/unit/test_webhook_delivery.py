@@ -38,10 +38,10 @@ def job(webhook_url: str | None = "https://hooks.example.com/swap", tenant: str 
     )
 
 
-def event(status: str = "completed", detail_type: str = "Swap Job Completed") -> TerminalEvent:
+def event(status: str = "completed", detail_type: str = "Swap Job Completed", event_id: str = "ev-1") -> TerminalEvent:
     view = {"id": "01JOB", "status": status, "outputs": [], "error": None, "metadata": {"order": 7}}
     return TerminalEvent(
-        detail_type, {"version": 1, "job": view, "outputs": [], "error": None, "metadata": {"order": 7}}
+        event_id, detail_type, {"version": 1, "job": view, "outputs": [], "error": None, "metadata": {"order": 7}}
     )
 
 
@@ -71,8 +71,8 @@ class Tenants:
 class Claims:
     owners: dict[str, str] = field(default_factory=dict)
 
-    def claim(self, message_id: str, owner: str) -> bool:
-        return self.owners.setdefault(message_id, owner) == owner
+    def claim(self, event_id: str, owner: str) -> bool:
+        return self.owners.setdefault(event_id, owner) == owner
 
 
 @dataclass
@@ -219,6 +219,17 @@ def test_given_a_second_execution_for_the_same_event_when_attempted_then_duplica
 
     assert (first.outcome, again.outcome, other.outcome) == (Outcome.RETRY, Outcome.RETRY, Outcome.DUPLICATE)
     assert len(receiver.got) == 2
+
+
+def test_given_the_event_put_on_the_bus_again_when_attempted_then_redelivered_with_the_same_webhook_id() -> None:
+    receiver = Receiver()
+    service = webhooks(receiver)
+
+    service.attempt(event(event_id="ev-1"), 0, "exec-1")
+    redriven = service.attempt(event(event_id="ev-2"), 0, "exec-2")
+
+    assert redriven.outcome is Outcome.DELIVERED
+    assert [h["webhook-id"] for _, _, h in receiver.got] == ["msg_01JOB_completed"] * 2
 
 
 def test_given_a_tenant_without_secret_when_attempted_then_retried_with_the_reason_and_no_post() -> None:

@@ -10,6 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..jobs.access import api_key_from
 from ..jobs.exceptions import (
+    BatchInvalidError,
+    BatchNotFoundError,
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
     JobNotFoundError,
@@ -135,6 +137,34 @@ def create_upload() -> Response:
     return _json(201, upload.native_view())
 
 
+@app.post("/v1/batches")
+def create_batch() -> Response:
+    """202 {id, status, counts, urls}: every job request judged at once (400 lists each problem)."""
+    from ..wiring import batches
+
+    tenant = _tenant()
+    body = parse_json_body(app.current_event.body)
+    try:
+        batch, _ = batches().accept(tenant, body)
+    except BatchInvalidError as exc:
+        status, error = describe(exc)
+        error["error"]["errors"] = exc.errors
+        return _json(status, error)
+    metrics.add_metric(name="BatchJobsAccepted", unit="Count", value=batch.total)
+    logger.info("batch accepted", extra={"batch_id": batch.id, "jobs": batch.total, "tenant": tenant})
+    view = batches().view(batch, with_jobs=False)
+    return _json(202, view, {"Location": view["urls"]["get"]})
+
+
+@app.get("/v1/batches/<batch_id>")
+def get_batch(batch_id: str) -> Response:
+    """The batch with its counts and each job's {index, id, status, outputs, error}."""
+    from ..wiring import batches
+
+    svc = batches()
+    return _json(200, svc.view(svc.get(_tenant(), batch_id)))
+
+
 @app.exception_handler(
     [
         RequestInvalidError,
@@ -144,6 +174,7 @@ def create_upload() -> Response:
         JobAlreadyTerminalError,
         TenantThrottledError,
         IdempotencyKeyReusedError,
+        BatchNotFoundError,
     ]
 )
 def domain_error(exc: Exception) -> Response:

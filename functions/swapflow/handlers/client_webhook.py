@@ -18,7 +18,8 @@ from ..wiring import client_webhooks
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    terminal = TerminalEvent(event["event"]["detail-type"], event["event"]["detail"])
+    received = event["event"]
+    terminal = TerminalEvent(received["id"], received["detail-type"], received["detail"])
     logger.append_keys(job_id=terminal.job_id, attempt=event["attempt"])
     result = client_webhooks().attempt(terminal, int(event["attempt"]), owner=event["execution"])
     metrics.add_metric(name=f"ClientWebhook{str(result.outcome).title().replace('_', '')}", unit="Count", value=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..jobs.exceptions import (
+    BatchNotFoundError,
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
     JobNotFoundError,
@@ -40,6 +41,8 @@ def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, RequestInvalidError):
         return STATUS_BY_CODE.get(exc.code, 400), error_body(exc.code, exc.message, exc.field)
     if isinstance(exc, JobNotFoundError):
+        return 404, error_body("not_found", str(exc))
+    if isinstance(exc, BatchNotFoundError):
         return 404, error_body("not_found", str(exc))
     if isinstance(exc, UnauthorizedError):
         return 401, error_body("unauthorized", exc.message)

@@ -91,8 +91,8 @@ class ApiKeyInfo:
         """`ref` is this key's id, a prefix of it as shown (at least 6 characters), or the key itself."""
         if ref in (self.key_id, self.key_id.removeprefix("key_")) or key_id_of(ref) == self.key_id:
             return True
-        shown = self.prefix.rstrip(".")
-        return len(ref) >= 6 and (shown.startswith(ref) or (ref.startswith(shown) and len(ref) <= len(shown)))
+        shown, ref = self.prefix.rstrip("."), ref.rstrip(".")
+        return len(ref) >= 6 and shown.startswith(ref)
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -198,6 +198,21 @@ class DynamoTenants:
         """Where the tenant's jobs without a `webhook_url` of their own are announced (`webhook_url`), if set."""
         item = self.table.get_item(Key=self._tenant_key(tenant)).get("Item") or {}
         return item.get("webhook_url") or None
+
+    def set_default_webhook_url(self, tenant: str, url: str | None) -> None:
+        """Set (or, with None, clear) the tenant's default receiver; check it with `net.check_url` first."""
+        values: dict[str, Any] = {"ExpressionAttributeValues": {":u": url}} if url else {}
+        try:
+            self.table.update_item(
+                Key=self._tenant_key(tenant),
+                UpdateExpression="SET webhook_url = :u" if url else "REMOVE webhook_url",
+                ConditionExpression="attribute_exists(pk)",
+                **values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise TenantNotFoundError(tenant) from exc
+            raise
 
     def ensure_secret(self, tenant: str) -> str:
         """The tenant's secret, created now if it has none (a concurrent creator's secret wins)."""

@@ -1,7 +1,7 @@
-"""DynamoDB record of outgoing client webhooks: which delivery execution owns a message.
+"""DynamoDB record of outgoing client webhooks: which delivery execution owns an event.
 
-Item: `WEBHOOK#<webhook-id>` / `WEBHOOK` with owner = the delivery execution's ARN, expiring after the
-retry schedule. The tenant's signing secret and default URL live on the tenant item (storage/tenants.py).
+Item: `WEBHOOK#<EventBridge event id>` / `WEBHOOK` with owner = the delivery execution's ARN, expiring
+after the retry schedule. The tenant's signing secret and default URL live on the tenant item (storage/tenants.py).
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ CLAIM_TTL_SECONDS = 5 * 86400  # longer than the whole retry schedule (about 3 d
 
 
 class DynamoDeliveryClaims:
-    """A message is delivered by one execution: a second one (EventBridge delivers at least once) stops."""
+    """An event is delivered by one execution: a second one (EventBridge delivers at least once) stops."""
 
     def __init__(self, table: Any, *, ttl_seconds: int = CLAIM_TTL_SECONDS) -> None:
         self.table = table
         self.ttl_seconds = ttl_seconds
 
-    def claim(self, message_id: str, owner: str) -> bool:
+    def claim(self, event_id: str, owner: str) -> bool:
         try:
             self.table.put_item(
                 Item={
-                    "pk": f"{CLAIM_PREFIX}{message_id}",
+                    "pk": f"{CLAIM_PREFIX}{event_id}",
                     "sk": "WEBHOOK",
                     "owner": owner,
                     "ttl": int(time.time()) + self.ttl_seconds,

@@ -4,12 +4,15 @@ The delivery state machine (infra/constructs/client_webhooks.py) calls `ClientWe
 attempt 0 at once, then after each `wait` the result names, until the outcome is final:
 
 * `delivered` (2xx), `gone` (410: the client asked us to stop), `skipped` (no webhook URL: neither
-  the job's nor the tenant's default), `duplicate` (another execution owns this message: EventBridge
-  delivered the event twice) -> the execution succeeds;
+  the job's nor the tenant's default), `duplicate` (another execution owns this event: EventBridge
+  delivered it twice) -> the execution succeeds;
 * `retry` -> wait `RETRY_SCHEDULE[attempt]` seconds, then try again (any other status, a timeout, a
   connection error);
 * `dead_letter` -> the message and the last error go to the DLQ: the schedule is exhausted, or the
   URL is refused by the SSRF guard (resolving to a private address is not a transient failure).
+
+An event put on the bus again (a redrive from the DLQ: `aws events put-events` with its `event`) gets
+a new event id and so a fresh delivery with the same `webhook-id`; receivers deduplicate on that id.
 
 The schedule lives here, not in the state machine, so that it is plain data with unit tests; the
 state machine only follows `wait`.
@@ -54,8 +57,9 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class TerminalEvent:
-    """A job's terminal event as EventBridge carried it: detail type + detail (DESIGN 3)."""
+    """A job's terminal event as EventBridge carried it: its id, detail type and detail (DESIGN 3)."""
 
+    event_id: str
     detail_type: str
     detail: dict[str, Any]
 
@@ -113,8 +117,8 @@ class WebhookTenants(Protocol):
 
 
 class DeliveryClaims(Protocol):
-    def claim(self, message_id: str, owner: str) -> bool:
-        """True if `owner` (a delivery execution) owns the message: claimed now or by itself before."""
+    def claim(self, event_id: str, owner: str) -> bool:
+        """True if `owner` (a delivery execution) owns the event: claimed now or by itself before."""
 
 
 Sender = Callable[[str, bytes, dict[str, str]], SendResult]
@@ -150,7 +154,7 @@ class ClientWebhooks:
         url = job.webhook_url or self.tenants.default_webhook_url(job.tenant)
         if not url:
             return AttemptResult(Outcome.SKIPPED, attempt, webhook_id=message_id)
-        if not self.claims.claim(message_id, owner):
+        if not self.claims.claim(event.event_id, owner):
             return AttemptResult(Outcome.DUPLICATE, attempt, webhook_id=message_id)
         body = event.body()
         secret = self.tenants.tenant_secret(job.tenant)

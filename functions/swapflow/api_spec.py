@@ -1,0 +1,451 @@
+"""The OpenAPI 3.1 document of the native API (`GET /v1/openapi.json`), written by hand as Python data.
+
+Every route the api handler serves under /v1 is described here (a unit test checks it), with its request
+body, its answers and every error code it can give. Errors share one envelope:
+`{"error": {"code", "message", "field"?}}`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .jobs.models import JOB_ERROR_CODES, JobStatus
+from .jobs.validation import MAX_FACES, MAX_METADATA_BYTES, MAX_WAIT_SECONDS, OUTPUT_FORMATS
+
+# Every error code the native API answers with, its HTTP status and when.
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "invalid_json": (400, "The body is empty or not JSON."),
+    "invalid_request": (400, "A field is missing, mistyped or out of range (`field` names it)."),
+    "unknown_provider": (400, "`provider` is not one of the providers this service knows."),
+    "invalid_image": (400, "An image input is not a decodable JPEG, PNG or WebP image."),
+    "url_not_allowed": (400, "An image URL points somewhere the SSRF guard refuses (private, loopback, ...)."),
+    "upload_not_found": (400, "An upload ref names nothing uploaded (yet), or it expired."),
+    "unauthorized": (401, "No API key, or one that is unknown or revoked."),
+    "not_found": (404, "No such job for this tenant (another tenant's job is not found either), or no such route."),
+    "conflict": (409, "The job already ended (completed, failed or cancelled) and cannot be cancelled."),
+    "idempotency_conflict": (
+        409,
+        "The Idempotency-Key was used in the last 24 h with a different body, or its first request is "
+        "still being processed.",
+    ),
+    "image_too_large": (413, "An image is over the byte cap (20 MB) or the pixel cap (40 MP)."),
+    "unsupported_media_type": (415, "An upload's content type is not image/jpeg, image/png or image/webp."),
+    "url_unreachable": (422, "An image URL could not be fetched (DNS, connection, timeout, HTTP error)."),
+    "provider_unavailable": (422, "The provider has no credentials configured (the message names the setting)."),
+    "throttled": (429, "More requests this second than the tenant's limit; see Retry-After."),
+    "internal": (500, "An unexpected error; the request can be retried."),
+}
+
+_REF = "#/components/schemas/"
+_RESP = "#/components/responses/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    codes = [code for code, (s, _) in ERROR_CODES.items() if s == status]
+    lines = "\n".join(f"- `{code}`: {ERROR_CODES[code][1]}" for code in codes)
+    response: dict[str, Any] = {
+        "description": f"Error codes:\n{lines}",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "allOf": [
+                        _ref("Error"),
+                        {"properties": {"error": {"properties": {"code": {"enum": codes}}}}},
+                    ]
+                }
+            }
+        },
+    }
+    if status == 429:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds until the tenant's next one-second window opens.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    return response
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"$ref": f"{_RESP}E{s}"} for s in (*statuses, 401, 429, 500)}
+
+
+def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_LOCATION = {"Location": {"description": "Where the job can be read.", "schema": {"type": "string"}}}
+_JOB_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The job id (a ULID).",
+    "schema": {"type": "string"},
+}
+
+_IMAGE = {
+    "type": "string",
+    "minLength": 1,
+    "description": "An https URL, a `data:image/...;base64,` URI, or an upload ref (`upload:<id>/<name>`) "
+    "or download_url from POST /v1/uploads.",
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": list(ERROR_CODES)},
+                    "message": {"type": "string"},
+                    "field": {"type": "string", "description": "The request field (or header) at fault."},
+                },
+            }
+        },
+    },
+    "Face": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["source_image", "target_face"],
+        "properties": {
+            "source_image": _IMAGE,
+            "target_face": {"type": "integer", "minimum": 0, "maximum": MAX_FACES - 1},
+        },
+    },
+    "JobRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["target_image"],
+        "description": "`source_image` is required unless `faces` is given.",
+        "properties": {
+            "provider": {
+                "type": "string",
+                "description": "engine (default, offline), akool, wavespeed-akool, wavespeed-pro, or auto "
+                "(fall back to the next provider on quota, auth or persistent errors).",
+            },
+            "source_image": _IMAGE,
+            "target_image": _IMAGE,
+            "face_enhance": {"type": "boolean", "default": False},
+            "target_index": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_FACES - 1,
+                "description": "Which face of the target to replace; faces are numbered left to right.",
+            },
+            "single_face_mode": {"type": "boolean", "default": True},
+            "output_format": {"type": "string", "enum": [*OUTPUT_FORMATS, "jpg"], "default": "jpeg"},
+            "enable_base64_output": {
+                "type": "boolean",
+                "default": False,
+                "description": "GET /v1/jobs/{id} (and a sync `wait`) then carry each output's bytes in "
+                "`outputs[i].base64` (outputs over 4 MB: URL only).",
+            },
+            "webhook_url": {
+                "type": "string",
+                "description": "Where the job's terminal event is POSTed (Standard Webhooks, signed with the "
+                "tenant's whsec_ secret).",
+            },
+            "metadata": {
+                "type": "object",
+                "description": f"Yours, up to {MAX_METADATA_BYTES} bytes of JSON; echoed in every view and event.",
+            },
+            "faces": {"type": "array", "minItems": 1, "maxItems": MAX_FACES, "items": _ref("Face")},
+            "wait": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": MAX_WAIT_SECONDS,
+                "description": "Sync mode: hold the answer up to this many seconds; 200 with the job if it "
+                "ends in time, else the 202 answer.",
+            },
+        },
+    },
+    "Links": {
+        "type": "object",
+        "required": ["get", "cancel"],
+        "properties": {"get": {"type": "string"}, "cancel": {"type": "string"}},
+    },
+    "Accepted": {
+        "type": "object",
+        "required": ["id", "status", "urls"],
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": list(JobStatus)},
+            "metadata": {"type": "object"},
+            "urls": _ref("Links"),
+        },
+    },
+    "Output": {
+        "type": "object",
+        "required": ["bucket", "key", "content_type", "width", "height", "bytes", "sha256"],
+        "properties": {
+            "bucket": {"type": "string"},
+            "key": {"type": "string"},
+            "content_type": {"type": "string"},
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+            "bytes": {"type": "integer"},
+            "sha256": {"type": "string"},
+            "url": {"type": "string", "description": "Presigned GET, no key needed."},
+            "base64": {"type": "string", "description": "Only when the job asked for enable_base64_output."},
+        },
+    },
+    "JobError": {
+        "type": ["object", "null"],
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "enum": sorted(JOB_ERROR_CODES)},
+            "message": {"type": "string"},
+            "provider_code": {"type": ["string", "null"]},
+        },
+    },
+    "Job": {
+        "type": "object",
+        "required": ["id", "status", "provider", "outputs", "error", "metadata", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": list(JobStatus)},
+            "provider": {"type": "string"},
+            "provider_job_id": {"type": ["string", "null"]},
+            "outputs": {"type": "array", "items": _ref("Output")},
+            "error": _ref("JobError"),
+            "metadata": {"type": "object"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "timings": {
+                "type": "object",
+                "properties": {
+                    "queued_ms": {"type": ["integer", "null"]},
+                    "provider_ms": {"type": ["integer", "null"]},
+                    "total_ms": {"type": ["integer", "null"]},
+                },
+            },
+            "correlation_id": {"type": "string"},
+            "urls": _ref("Links"),
+        },
+    },
+    "JobList": {
+        "type": "object",
+        "required": ["jobs", "next_cursor"],
+        "properties": {
+            "jobs": {"type": "array", "items": _ref("Job")},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last page.",
+            },
+        },
+    },
+    "BatchRequest": {
+        "type": "object",
+        "required": ["jobs"],
+        "properties": {
+            "jobs": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1000,
+                "items": {"type": "object", "description": "A job request, as the body of POST /v1/jobs."},
+            },
+            "defaults": {"type": "object", "description": "Fields every job request gets unless it sets them."},
+        },
+    },
+    "BatchCounts": {
+        "type": "object",
+        "properties": {
+            name: {"type": "integer"} for name in ("queued", "processing", "completed", "failed", "cancelled", "total")
+        },
+    },
+    "Batch": {
+        "type": "object",
+        "required": ["id", "status", "counts", "urls"],
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": ["queued", "processing", "completed"]},
+            "counts": _ref("BatchCounts"),
+            "created_at": {"type": "string"},
+            "finished_at": {"type": "string"},
+            "urls": {"type": "object", "properties": {"get": {"type": "string"}}},
+            "jobs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "id": {"type": "string"},
+                        "status": {"type": "string", "enum": list(JobStatus)},
+                        "outputs": {"type": "array", "items": {"type": "object"}},
+                        "error": {"type": ["object", "null"]},
+                    },
+                },
+            },
+        },
+    },
+    "UploadRequest": {
+        "type": "object",
+        "required": ["filename", "content_type", "size"],
+        "properties": {
+            "filename": {"type": "string"},
+            "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp"]},
+            "size": {"type": "integer", "minimum": 1},
+        },
+    },
+    "Upload": {
+        "type": "object",
+        "required": ["id", "upload", "image_ref", "download_url"],
+        "properties": {
+            "id": {"type": "string"},
+            "upload": {
+                "type": "object",
+                "description": "PUT the bytes here with exactly these headers (no API key).",
+                "properties": {
+                    "method": {"const": "PUT"},
+                    "url": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+            "image_ref": {"type": "string", "description": "Use as an image input of a job."},
+            "download_url": {"type": "string"},
+            "expires_at": {"type": "string"},
+        },
+    },
+}
+
+_PATHS: dict[str, Any] = {
+    "/v1/jobs": {
+        "post": {
+            "operationId": "createJob",
+            "summary": "Submit a face-swap job",
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "Same key + same body within 24 h answers with the same job and starts "
+                    "nothing new; same key + another body is 409 idempotency_conflict.",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                }
+            ],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobRequest")}}},
+            "responses": {
+                "202": {
+                    **_json_body(_ref("Accepted"), "Accepted; follow `urls.get` until the job ends."),
+                    "headers": {
+                        **_LOCATION,
+                        "Idempotent-Replayed": {
+                            "description": "`true` when an earlier request with this Idempotency-Key made the job.",
+                            "schema": {"type": "string"},
+                        },
+                    },
+                },
+                "200": {**_json_body(_ref("Job"), "A sync `wait` saw the job end."), "headers": _LOCATION},
+                **_errors(400, 409, 413, 422),
+            },
+        },
+        "get": {
+            "operationId": "listJobs",
+            "summary": "The caller's jobs, newest first",
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(JobStatus)}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                },
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {"200": _json_body(_ref("JobList"), "One page of jobs."), **_errors(400)},
+        },
+    },
+    "/v1/jobs/{id}": {
+        "get": {
+            "operationId": "getJob",
+            "summary": "One job",
+            "parameters": [_JOB_ID],
+            "responses": {"200": _json_body(_ref("Job"), "The job."), **_errors(404)},
+        }
+    },
+    "/v1/jobs/{id}/cancel": {
+        "post": {
+            "operationId": "cancelJob",
+            "summary": "Cancel a queued or processing job",
+            "description": "Ends the job `cancelled`, stops its workflow and emits one `Swap Job Cancelled` event.",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {**_json_body(_ref("Job"), "The job, now cancelled."), "headers": _LOCATION},
+                **_errors(404, 409),
+            },
+        }
+    },
+    "/v1/batches": {
+        "post": {
+            "operationId": "createBatch",
+            "summary": "Submit up to 1,000 jobs at once",
+            "description": "Every job request is judged first: one bad request refuses the whole batch (400 with "
+            "`error.errors`, a list of {path, message}). Jobs then run as independent executions; one "
+            "`Swap Batch Completed` event follows when all are terminal.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BatchRequest")}}},
+            "responses": {
+                "202": {**_json_body(_ref("Batch"), "Accepted."), "headers": _LOCATION},
+                **_errors(400, 413, 422),
+            },
+        }
+    },
+    "/v1/batches/{id}": {
+        "get": {
+            "operationId": "getBatch",
+            "summary": "A batch with its counts and each job's status",
+            "parameters": [{**_JOB_ID, "description": "The batch id."}],
+            "responses": {"200": _json_body(_ref("Batch"), "The batch."), **_errors(404)},
+        }
+    },
+    "/v1/uploads": {
+        "post": {
+            "operationId": "createUpload",
+            "summary": "A presigned PUT for an input image",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("UploadRequest")}}},
+            "responses": {
+                "201": _json_body(_ref("Upload"), "Upload the bytes, then use `image_ref`."),
+                **_errors(400, 413, 415),
+            },
+        }
+    },
+    "/v1/openapi.json": {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": _json_body({"type": "object"}, "The OpenAPI 3.1 document.")},
+        }
+    },
+}
+
+_DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "swapflow",
+        "version": "1",
+        "description": "Face-swap jobs. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`. "
+        "Each tenant has a per-second request limit (429 `throttled` with Retry-After). Errors are "
+        '`{"error": {"code", "message", "field"}}`.',
+    },
+    "security": [{"bearer": []}, {"apiKey": []}],
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "responses": {f"E{status}": _error_response(status) for status in sorted({s for s, _ in ERROR_CODES.values()})},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+        },
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    return copy.deepcopy(_DOCUMENT)

@@ -1,0 +1,19 @@
+"""Batch runner step RunJob (.waitForTaskToken): create and start one job of a batch.
+
+The runner's concurrency slot stays taken until the job ends: the batch tracker then sends the token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..observability import logger
+from ..wiring import batches
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> None:
+    logger.append_keys(batch_id=event["batch_id"], job_id=event["job_id"])
+    batches().run_item(event["batch_id"], event["job_id"], event["token"])

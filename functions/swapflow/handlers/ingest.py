@@ -1,0 +1,29 @@
+"""EventBridge rule target for `Swap Requested` (jobs/ingest.py): start the job, or reject the event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..observability import logger, metrics
+from ..wiring import ingest
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from ..jobs.exceptions import SwapRequestRejectedError
+
+    logger.append_keys(event_id=event.get("id"), source=event.get("source"))
+    svc = ingest()
+    try:
+        job, created = svc.accept(event)
+    except SwapRequestRejectedError as exc:
+        metrics.add_metric(name="SwapRequestsRejected", unit="Count", value=1)
+        logger.warning("swap request rejected", extra={"errors": exc.errors})
+        svc.reject(event, exc)
+        return {"rejected": True, "errors": exc.errors}
+    metrics.add_metric(name="SwapRequestsAccepted" if created else "SwapRequestsDuplicate", unit="Count", value=1)
+    logger.info("swap request", extra={"job_id": job.id if job else None, "created": created})
+    return {"job_id": job.id if job else None, "created": created}

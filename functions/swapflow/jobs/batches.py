@@ -1,0 +1,458 @@
+"""Batches: many job requests accepted at once, run under per-provider limits, ended by one event.
+
+Entry points: `POST /v1/batches` {jobs: [... up to 1,000 job requests], defaults?} and S3 manifests
+(jobs/manifests.py). Acceptance is all or nothing: every request is judged (fields, provider, that
+s3:// inputs exist) before anything is stored, and every problem is reported as {path, message}.
+An accepted batch is stored (a batch record with counters, one member per job with its request) and
+its runner is started: one Step Functions execution (name = batch id) whose Distributed Map runs each
+job as its own execution under the batch's provider limits (`ProviderLimits`). A job is created (its
+inputs fetched, checked and stored) when its turn comes, so accepting 1,000 jobs takes a second.
+
+`BatchTracker` is told by `JobService` when a batch job starts processing and when it ends; it moves
+the member and the batch's counters together (one DynamoDB transaction, guarded by the member's
+state, so each transition counts once), delivers manifest outputs to the outbox, rewrites the
+manifest's result.json, and releases the job's concurrency slot. Whoever brings the last job to its
+end claims the batch's completion with a conditional write and publishes `Swap Batch Completed`: once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Any
+
+from ..providers.exceptions import ProviderUnavailableError
+from ..settings import Settings
+from .exceptions import BatchInvalidError, BatchNotFoundError, BlobMissingError, JobNotFoundError, RequestInvalidError
+from .manifests import ManifestLocation, error_document, parse_manifest
+from .models import Batch, BatchMember, Job, JobStatus, derived_id, new_job_id
+from .ports import BatchRepository, BlobStore, EventPublisher, Workflow
+
+if TYPE_CHECKING:
+    from .service import JobService
+
+LOG = logging.getLogger(__name__)
+
+BATCH_COMPLETED = "Swap Batch Completed"
+IMAGE_FIELDS = ("source_image", "target_image")
+MAX_ERRORS = 100
+# A member's request is kept on its DynamoDB item unless it is bigger than this (data: URIs): then in S3.
+MAX_INLINE_REQUEST_BYTES = 256 * 1024
+# result.json of a big manifest is rewritten about this many times while it runs (and always at the end).
+REWRITES_PER_BATCH = 20
+
+
+class ProviderLimits:
+    """How many jobs of a provider run at once and how fast they start (settings, DESIGN 4).
+
+    A batch slot is held for a job's whole life, so `concurrency` bounds the provider's running tasks.
+    A rate of R tasks a minute over C slots means each slot lasts at least 60 * C / R seconds (`pace`):
+    the runner waits out the rest of that time after a quick job before the slot takes the next one.
+    A batch that mixes providers runs under the strictest of their limits.
+    """
+
+    def __init__(self, concurrency: Iterable[tuple[str, float]], rate_per_minute: Iterable[tuple[str, float]]):
+        self.concurrency = dict(concurrency)
+        self.rate = dict(rate_per_minute)
+
+    @staticmethod
+    def _lookup(table: dict[str, float], provider: str, default: float) -> float:
+        return table.get(provider, table.get("*", default))
+
+    def for_providers(self, providers: Iterable[str]) -> tuple[int, int]:
+        """(max concurrency, pace seconds) for a batch on these providers."""
+        names = list(providers) or ["*"]
+        concurrency = max(1, int(min(self._lookup(self.concurrency, p, 1) for p in names)))
+        pace = 0
+        for name in names:
+            rate = self._lookup(self.rate, name, 0)
+            if rate > 0:
+                pace = max(pace, math.ceil(60 * concurrency / rate))
+        return concurrency, pace
+
+
+class BatchTracker:
+    """The finisher path's batch bookkeeping (called through `JobService.on_job_changed`)."""
+
+    def __init__(
+        self,
+        *,
+        repo: BatchRepository,
+        blobs: BlobStore,
+        events: EventPublisher,
+        workflow: Workflow,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.repo = repo
+        self.blobs = blobs
+        self.events = events
+        self.workflow = workflow
+        self.clock = clock
+
+    def job_changed(self, job: Job) -> None:
+        """Idempotent: a job's start and end each count once however often they are reported."""
+        if not job.batch_id:
+            return
+        if job.status is JobStatus.PROCESSING:
+            self.repo.transition(job.batch_id, job.id, str(JobStatus.PROCESSING))
+            return
+        if not job.terminal:
+            return
+        batch = self.repo.get(job.batch_id)
+        outputs = self._deliver(batch, job)
+        self._ended(batch, job.id, str(job.status), outputs, asdict(job.error) if job.error else None)
+
+    def item_failed(self, batch: Batch, job_id: str, error: dict[str, Any]) -> None:
+        """A job that could not even be created when its turn came (its inputs were unreadable)."""
+        self._ended(batch, job_id, str(JobStatus.FAILED), [], error)
+
+    def release(self, member: BatchMember) -> None:
+        """End the runner's wait for this job: its concurrency slot goes to the next one."""
+        if not member.token:
+            return
+        try:
+            self.workflow.send_success(member.token, {"job_id": member.job_id, "status": member.status})
+        except Exception:  # best effort: an unreleased slot ends at the runner's slot timeout
+            LOG.exception("batch slot of job %s not released", member.job_id)
+
+    def _deliver(self, batch: Batch, job: Job) -> list[dict[str, Any]]:
+        """The outputs as the batch reports them; a manifest's are copied to its outbox folder."""
+        outputs = []
+        location = ManifestLocation.from_dict(batch.manifest) if batch.manifest else None
+        for i, out in enumerate(job.outputs):
+            item = asdict(out)
+            if location is not None:
+                ext = out.key.rsplit(".", 1)[-1]
+                key = f"{location.output_prefix}{job.id}{f'-{i}' if i else ''}.{ext}"
+                self.blobs.copy(out.bucket, out.key, location.bucket, key)
+                item.update(bucket=location.bucket, key=key)
+            outputs.append(item)
+        return outputs
+
+    def _ended(
+        self, batch: Batch, job_id: str, status: str, outputs: list[dict[str, Any]], error: dict[str, Any] | None
+    ) -> None:
+        changed = self.repo.transition(batch.id, job_id, status, outputs, error)
+        batch = self.repo.get(batch.id)
+        if batch.manifest and changed and _rewrite_due(batch):
+            self.write_result(batch.id)
+            if self.repo.get(batch.id).completion:  # the final result.json may have been written meanwhile
+                self.write_result(batch.id)
+        if batch.done >= batch.total:
+            self._complete(batch, job_id)
+        self.release(self.repo.member(batch.id, job_id))
+
+    def _complete(self, batch: Batch, by: str) -> None:
+        if not self.repo.claim_completion(batch.id, by, self.clock()):
+            return
+        batch = self.repo.get(batch.id)
+        if batch.manifest:
+            self.write_result(batch.id)
+        self.events.publish(BATCH_COMPLETED, completed_detail(batch))
+        self.repo.mark_completion_sent(batch.id)
+
+    def write_result(self, batch_id: str) -> None:
+        """result.json of a manifest batch: the whole batch as it stands now."""
+        batch = self.repo.get(batch_id)
+        if not batch.manifest:
+            return
+        location = ManifestLocation.from_dict(batch.manifest)
+        document = {
+            "manifest": batch.manifest,
+            "batch_id": batch.id,
+            "status": str(batch.status),
+            "counts": batch.counts_view(),
+            "jobs": [m.view() for m in self.repo.members(batch.id)],
+        }
+        self.blobs.put(location.bucket, location.result_key, _json_bytes(document), "application/json")
+
+
+def completed_detail(batch: Batch) -> dict[str, Any]:
+    """The `Swap Batch Completed` detail (schemas/events/swap-batch-completed.json)."""
+    location = ManifestLocation.from_dict(batch.manifest) if batch.manifest else None
+    return {
+        "version": 1,
+        "batch": {
+            "id": batch.id,
+            "status": str(batch.status),
+            "counts": batch.counts_view(),
+            "created_at": _iso(batch.created_at),
+            "finished_at": _iso(batch.finished_at) if batch.finished_at else None,
+        },
+        "manifest": batch.manifest,
+        "result": {"bucket": location.bucket, "key": location.result_key} if location else None,
+    }
+
+
+class BatchService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        jobs: JobService,
+        repo: BatchRepository,
+        runner: Workflow,
+        tracker: BatchTracker,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self.repo = repo
+        self.runner = runner
+        self.tracker = tracker
+        self.clock = clock
+        self.limits = ProviderLimits(settings.provider_concurrency, settings.provider_rate_per_minute)
+
+    # ---- accepting --------------------------------------------------------------------------------
+
+    def accept(
+        self,
+        tenant: str,
+        body: Any,
+        *,
+        batch_id: str | None = None,
+        at: float | None = None,
+        manifest: ManifestLocation | None = None,
+    ) -> tuple[Batch, bool]:
+        """Judge, store and start a batch: (batch, created). An existing `batch_id` starts nothing new."""
+        requests = self.validate(body, manifest)
+        now = self.clock()
+        at = now if at is None else at
+        batch_id = batch_id or new_job_id(now)
+        providers = sorted({str(r.get("provider") or self.settings.default_provider) for r in requests})
+        batch = Batch(
+            id=batch_id,
+            tenant=tenant,
+            total=len(requests),
+            providers=providers,
+            created_at=now,
+            manifest=manifest.to_dict() if manifest else None,
+        )
+        members = [
+            (BatchMember(i, derived_id(f"{batch_id}/{i}", at, i)), self._store_request(tenant, batch_id, i, r))
+            for i, r in enumerate(requests)
+        ]
+        created = self.repo.create(batch, members)
+        if created and manifest:
+            self.tracker.write_result(batch.id)
+        if not created:
+            batch = self.repo.get(batch_id)
+        self._start(batch, [m.job_id for m, _ in members])  # idempotent: a re-run after a crash
+        return batch, created
+
+    def accept_manifest(self, location: ManifestLocation, *, at: float) -> Batch | None:
+        """An object put under inbox/: its batch, or None when it was refused (error.json) or gone."""
+        tenant = self.settings.trigger_tenant
+        try:
+            body = parse_manifest(self.jobs.blobs.get(location.bucket, location.key))
+            batch_id = self._claim_manifest(tenant, location, at)
+            batch, created = self.accept(tenant, body, batch_id=batch_id, at=at, manifest=location)
+        except BlobMissingError:
+            LOG.warning("manifest %s was deleted before it was read", location.key)
+            return None
+        except BatchInvalidError as exc:
+            errors = exc.errors
+        except RequestInvalidError as exc:
+            errors = [{"path": exc.field or "", "message": exc.message}]
+        else:
+            LOG.info("manifest accepted", extra={"batch_id": batch.id, "jobs": batch.total, "new": created})
+            return batch
+        document = error_document(location, errors)
+        self.jobs.blobs.put(location.bucket, location.error_key, _json_bytes(document), "application/json")
+        return None
+
+    def _claim_manifest(self, tenant: str, location: ManifestLocation, at: float) -> str:
+        """The batch id of this manifest version: derived from it, and held for 24 h as an idempotency
+        record keyed by (bucket, key, version id or ETag), so a re-delivered S3 event (whatever its
+        eventTime) names the batch the first delivery made and starts nothing new."""
+        batch_id = location.batch_id(at)
+        records = self.jobs.idempotency
+        if records is None:
+            return batch_id
+        key = "manifest:" + hashlib.sha256(location.identity.encode()).hexdigest()
+        held = records.held(tenant, key)
+        return held[0] if held else records.reserve(tenant, key, "", batch_id)[0]
+
+    def validate(self, body: Any, manifest: ManifestLocation | None = None) -> list[dict[str, Any]]:
+        """Every job request of a batch body, defaults merged (and manifest refs resolved); all or nothing."""
+        if not isinstance(body, dict):
+            raise BatchInvalidError([{"path": "", "message": "a batch is a JSON object {jobs: [...], defaults?}"}])
+        errors = [{"path": name, "message": "unknown field"} for name in sorted(set(body) - {"jobs", "defaults"})]
+        jobs, defaults = body.get("jobs"), body.get("defaults", {})
+        limit = self.settings.max_batch_jobs
+        if not isinstance(jobs, list) or not 1 <= len(jobs) <= limit:
+            errors.append({"path": "jobs", "message": f"jobs must be a list of 1 to {limit} job requests"})
+        if not isinstance(defaults, dict):
+            errors.append({"path": "defaults", "message": "defaults must be a JSON object of job request fields"})
+        if errors:
+            raise BatchInvalidError(errors)
+        requests: list[dict[str, Any]] = []
+        first_use: dict[str, int] = {}
+        for i, item in enumerate(jobs):
+            path = f"jobs[{i}]"
+            if not isinstance(item, dict):
+                errors.append({"path": path, "message": "each job is a JSON object with the fields of POST /v1/jobs"})
+                continue
+            merged = {**defaults, **item}
+            merged.pop("wait", None)  # batch jobs never answer synchronously
+            try:
+                if manifest is not None:
+                    merged = _resolve_images(merged, manifest)
+                request = self.jobs.parse(merged)
+                self._check_stored_inputs(merged)
+            except RequestInvalidError as exc:
+                errors.append({"path": f"{path}.{exc.field}" if exc.field else path, "message": exc.message})
+                continue
+            first_use.setdefault(request.provider, i)
+            requests.append(merged)
+        for provider, i in first_use.items():
+            try:
+                self.jobs.available_providers(provider)
+            except ProviderUnavailableError as exc:
+                errors.append({"path": f"jobs[{i}].provider", "message": str(exc)})
+        if errors:
+            raise BatchInvalidError(errors[:MAX_ERRORS])
+        return requests
+
+    def _check_stored_inputs(self, request: dict[str, Any]) -> None:
+        """s3:// inputs must be objects of the input bucket that exist (a cheap HEAD, now, not later)."""
+        for field, ref in _image_refs(request):
+            if not ref.startswith("s3://"):
+                continue
+            bucket, _, key = ref[5:].partition("/")
+            if bucket != self.settings.input_bucket or not key:
+                raise RequestInvalidError("url_not_allowed", "only objects in the input bucket can be read", field)
+            try:
+                self.jobs.blobs.size(bucket, key)
+            except BlobMissingError:
+                raise RequestInvalidError("invalid_request", f"{ref} does not exist", field) from None
+
+    def _store_request(self, tenant: str, batch_id: str, index: int, request: dict[str, Any]) -> str:
+        text = json.dumps(request, separators=(",", ":"))
+        if len(text) <= MAX_INLINE_REQUEST_BYTES:
+            return text
+        key = f"batches/{tenant}/{batch_id}/{index}.json"
+        self.jobs.blobs.put(self.settings.input_bucket, key, text.encode(), "application/json")
+        return json.dumps({"$stored": key})
+
+    def _load_request(self, batch_id: str, job_id: str) -> dict[str, Any]:
+        request: dict[str, Any] = json.loads(self.repo.request(batch_id, job_id))
+        if set(request) == {"$stored"}:
+            request = json.loads(self.jobs.blobs.get(self.settings.input_bucket, request["$stored"]))
+        return request
+
+    def _start(self, batch: Batch, job_ids: list[str]) -> None:
+        concurrency, pace = self.limits.for_providers(batch.providers)
+        self.runner.start(
+            batch.id,
+            {"batch_id": batch.id, "jobs": job_ids, "max_concurrency": concurrency, "pace_seconds": pace},
+        )
+
+    # ---- reading ----------------------------------------------------------------------------------
+
+    def get(self, tenant: str, batch_id: str) -> Batch:
+        """A tenant sees only its own batches."""
+        batch = self.repo.get(batch_id)
+        if batch.tenant != tenant:
+            raise BatchNotFoundError(batch_id)
+        return batch
+
+    def view(self, batch: Batch, *, with_jobs: bool = True) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "id": batch.id,
+            "status": str(batch.status),
+            "counts": batch.counts_view(),
+            "created_at": _iso(batch.created_at),
+            "urls": {"get": f"/v1/batches/{batch.id}"},
+        }
+        if batch.finished_at and batch.completion:
+            view["finished_at"] = _iso(batch.finished_at)
+        if batch.manifest:
+            location = ManifestLocation.from_dict(batch.manifest)
+            view["manifest"] = batch.manifest
+            view["result"] = {"bucket": location.bucket, "key": location.result_key}
+        if with_jobs:
+            view["jobs"] = [m.view() for m in self.repo.members(batch.id)]
+        return view
+
+    # ---- running (the batch runner's RunJob step) -------------------------------------------------
+
+    def run_item(self, batch_id: str, job_id: str, token: str) -> None:
+        """Create and start one job of the batch; the runner waits (token) until the job ends.
+
+        Safe to run twice: a job already recorded is (re)started, never created again; a job already
+        ended releases the slot at once.
+        """
+        self.repo.set_token(batch_id, job_id, token)
+        member = self.repo.member(batch_id, job_id)
+        if member.terminal:
+            self.tracker.release(member)
+            return
+        try:
+            job = self.jobs.repo.get(job_id)
+        except JobNotFoundError:
+            job = None
+        if job is not None:
+            if job.terminal:
+                self.tracker.job_changed(job)
+            else:
+                self.jobs.workflow.start(job.id, {"job_id": job.id})
+            return
+        batch = self.repo.get(batch_id)
+        try:
+            request = self.jobs.parse(self._load_request(batch_id, job_id))
+            prepared = self.jobs.prepare_job(batch.tenant, request, job_id=job_id)
+        except RequestInvalidError as exc:
+            self.tracker.item_failed(batch, job_id, {"code": exc.code, "message": exc.message, "field": exc.field})
+            return
+        except ProviderUnavailableError as exc:
+            self.tracker.item_failed(batch, job_id, {"code": "provider_unavailable", "message": str(exc)})
+            return
+        except BlobMissingError as exc:
+            self.tracker.item_failed(batch, job_id, {"code": "image_unreadable", "message": str(exc)})
+            return
+        self.jobs.start_job(replace(prepared, batch_id=batch_id))
+
+
+def _image_refs(request: dict[str, Any]) -> list[tuple[str, str]]:
+    refs = [(name, request[name]) for name in IMAGE_FIELDS if isinstance(request.get(name), str)]
+    faces = request.get("faces")
+    if isinstance(faces, list):
+        for i, face in enumerate(faces):
+            if isinstance(face, dict) and isinstance(face.get("source_image"), str):
+                refs.append((f"faces[{i}].source_image", face["source_image"]))
+    return refs
+
+
+def _resolve_images(request: dict[str, Any], location: ManifestLocation) -> dict[str, Any]:
+    resolved = dict(request)
+    for name in IMAGE_FIELDS:
+        if isinstance(resolved.get(name), str) and resolved[name].strip():
+            resolved[name] = location.resolve(resolved[name].strip(), name)
+    faces = resolved.get("faces")
+    if isinstance(faces, list):
+        resolved["faces"] = [
+            {**face, "source_image": location.resolve(face["source_image"].strip(), f"faces[{i}].source_image")}
+            if isinstance(face, dict) and isinstance(face.get("source_image"), str) and face["source_image"].strip()
+            else face
+            for i, face in enumerate(faces)
+        ]
+    return resolved
+
+
+def _rewrite_due(batch: Batch) -> bool:
+    every = max(1, batch.total // REWRITES_PER_BATCH)
+    return batch.done < batch.total and (batch.total <= 50 or batch.done % every == 0)  # the last: _complete
+
+
+def _json_bytes(document: Any) -> bytes:
+    return json.dumps(document, indent=2, default=str).encode()
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"

@@ -1,0 +1,105 @@
+"""`Swap Requested` events (EventBridge, bus `swapflow`): each starts one job (DESIGN 3).
+
+The event's detail is a job request (the fields of `POST /v1/jobs`) plus `correlation_id`, which the
+job keeps and its terminal event (`Swap Job Completed|Failed|Cancelled`) carries back. Any source
+but `swapflow` (our own) may send it; the jobs belong to the trigger tenant (SWAPFLOW_TRIGGER_TENANT).
+
+`(source, correlation_id)` is also the request's idempotency key for 24 h: EventBridge delivers at
+least once, and a producer may retry PutEvents, so the same event twice starts one job. The same
+correlation_id with a different request is rejected. A rejected event goes, with its reasons, to the
+dead-letter queue and is announced as `Swap Request Rejected` {correlation_id, errors}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from ..providers.exceptions import ProviderUnavailableError
+from .exceptions import JobNotFoundError, RequestInvalidError, SwapRequestRejectedError
+from .models import Job
+from .ports import DeadLetters, EventPublisher
+
+if TYPE_CHECKING:
+    from .service import JobService
+
+SWAP_REQUESTED = "Swap Requested"
+REQUEST_REJECTED = "Swap Request Rejected"
+MAX_CORRELATION_ID = 128
+
+
+class SwapRequestIngest:
+    def __init__(self, *, jobs: JobService, dead_letters: DeadLetters, events: EventPublisher, tenant: str) -> None:
+        self.jobs = jobs
+        self.dead_letters = dead_letters
+        self.events = events
+        self.tenant = tenant
+
+    def accept(self, event: dict[str, Any]) -> tuple[Job | None, bool]:
+        """Start the event's job: (job, created). A duplicate answers with the first job, created False.
+
+        Raises SwapRequestRejectedError with every reason found.
+        """
+        from .service import request_fingerprint
+
+        detail = event.get("detail")
+        if not isinstance(detail, dict):
+            raise SwapRequestRejectedError([{"path": "detail", "message": "the detail must be a JSON object"}])
+        correlation_id = detail.get("correlation_id")
+        errors = []
+        if not isinstance(correlation_id, str) or not 1 <= len(correlation_id) <= MAX_CORRELATION_ID:
+            message = f"correlation_id is required: a string of 1 to {MAX_CORRELATION_ID} characters"
+            errors.append({"path": "correlation_id", "message": message})
+            correlation_id = correlation_id if isinstance(correlation_id, str) else None
+        body = {k: v for k, v in detail.items() if k != "correlation_id"}
+        try:
+            request = self.jobs.parse(body)
+        except RequestInvalidError as exc:
+            errors.append({"path": exc.field or "", "message": exc.message})
+        if errors:
+            raise SwapRequestRejectedError(errors, correlation_id)
+        assert correlation_id is not None
+        key = "event:" + hashlib.sha256(f"{event.get('source')}\n{correlation_id}".encode()).hexdigest()
+        fingerprint = request_fingerprint(body)
+        records = self.jobs.idempotency
+        held = records.held(self.tenant, key) if records else None
+        if held:
+            return self._duplicate(held, fingerprint, correlation_id), False
+        try:
+            job = self.jobs.prepare_job(self.tenant, request, correlation_id=correlation_id)
+        except RequestInvalidError as exc:
+            raise SwapRequestRejectedError([{"path": exc.field or "", "message": exc.message}], correlation_id) from exc
+        except ProviderUnavailableError as exc:
+            raise SwapRequestRejectedError([{"path": "provider", "message": str(exc)}], correlation_id) from exc
+        if records:
+            holder = records.reserve(self.tenant, key, fingerprint, job.id)
+            if holder[0] != job.id:
+                return self._duplicate(holder, fingerprint, correlation_id), False
+        try:
+            return self.jobs.start_job(job), True
+        except Exception:
+            if records:
+                records.release(self.tenant, key, job.id)
+            raise
+
+    def _duplicate(self, holder: tuple[str, str], fingerprint: str, correlation_id: str) -> Job | None:
+        job_id, held_fingerprint = holder
+        if held_fingerprint != fingerprint:
+            message = f"correlation_id {correlation_id!r} was already used for a different request (job {job_id})"
+            raise SwapRequestRejectedError([{"path": "correlation_id", "message": message}], correlation_id)
+        try:
+            return self.jobs.repo.get(job_id)
+        except JobNotFoundError:  # the first delivery is still creating it
+            return None
+
+    def reject(self, event: dict[str, Any], exc: SwapRequestRejectedError) -> dict[str, Any]:
+        """Park the event with its reasons in the dead-letter queue and announce the rejection."""
+        detail = {
+            "version": 1,
+            "correlation_id": exc.correlation_id,
+            "errors": exc.errors,
+            "request": {"id": event.get("id"), "source": event.get("source"), "time": event.get("time")},
+        }
+        self.dead_letters.send({"reason": str(exc), "errors": exc.errors, "event": event})
+        self.events.publish(REQUEST_REJECTED, detail)
+        return detail

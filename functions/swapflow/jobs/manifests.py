@@ -1,0 +1,105 @@
+"""S3 manifests: a JSON object under `inbox/` in the input bucket is a batch (DESIGN 3).
+
+A manifest is one job request, or `{"jobs": [request, ...], "defaults": {...}}`, with the fields of
+`POST /v1/jobs`. Image fields may be keys relative to the manifest's folder (`photos/a.jpg` next to
+`inbox/shoots/day1.json` is `inbox/shoots/photos/a.jpg`), `s3://<input bucket>/<key>`, URLs or data: URIs.
+
+Everything a manifest produces goes to the input bucket's `outbox/`, beside where the user put it
+(the archive keeps its own copy under `outputs/<tenant>/<job id>/`, as for every job). For
+`inbox/shoots/day1.json`:
+- `outbox/shoots/day1/<job id>.<ext>`: each job's output (`<job id>-<n>.<ext>` for a job's n-th extra output);
+- `outbox/shoots/day1.result.json`: {manifest, batch_id, status, counts, jobs: [{index, id, status,
+  outputs: [{bucket, key, ...}], error}]}, written when the manifest is accepted and rewritten as jobs end;
+- `outbox/shoots/day1.error.json`: {manifest, errors: [{path, message}]} for a manifest that was refused
+  as a whole (no job was started).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import RequestInvalidError
+from .models import derived_id
+
+INBOX = "inbox/"
+OUTBOX = "outbox/"
+SUFFIX = ".json"
+MAX_MANIFEST_BYTES = 10 * 1024 * 1024
+_SCHEMES = ("https://", "http://", "data:", "s3://", "upload:")
+
+
+def is_manifest(key: str) -> bool:
+    return key.startswith(INBOX) and key.endswith(SUFFIX) and len(key) > len(INBOX) + len(SUFFIX)
+
+
+@dataclass(frozen=True)
+class ManifestLocation:
+    """One version of a manifest object, as the S3 event names it."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+
+    @property
+    def stem(self) -> str:
+        """`inbox/shoots/day1.json` -> `shoots/day1`."""
+        return self.key[len(INBOX) : -len(SUFFIX)]
+
+    @property
+    def result_key(self) -> str:
+        return f"{OUTBOX}{self.stem}.result.json"
+
+    @property
+    def error_key(self) -> str:
+        return f"{OUTBOX}{self.stem}.error.json"
+
+    @property
+    def output_prefix(self) -> str:
+        return f"{OUTBOX}{self.stem}/"
+
+    @property
+    def identity(self) -> str:
+        """This version of the object: (bucket, key, version id or ETag)."""
+        return f"s3://{self.bucket}/{self.key}#{self.version_id or self.etag or ''}"
+
+    def batch_id(self, at: float) -> str:
+        """Derived from the object version (and the event's time, for sorting with other ids)."""
+        return derived_id(self.identity, at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "key": self.key, "version_id": self.version_id, "etag": self.etag}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ManifestLocation:
+        return cls(data["bucket"], data["key"], data.get("version_id"), data.get("etag"))
+
+    def resolve(self, ref: str, path: str) -> str:
+        """An image field of the manifest as a job request sees it: relative keys become s3:// refs."""
+        if ref.startswith(_SCHEMES):
+            return ref
+        key = ref[1:] if ref.startswith("/") else posixpath.join(posixpath.dirname(self.key), ref)
+        key = posixpath.normpath(key)
+        if key.startswith("../") or key in ("..", ".") or not key:
+            raise RequestInvalidError("invalid_request", f"{ref!r} points outside the bucket", path)
+        return f"s3://{self.bucket}/{key}"
+
+
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    """The manifest as a batch body {jobs, defaults?}; RequestInvalidError if it is not one."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise RequestInvalidError("invalid_request", f"the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestInvalidError("invalid_json", f"the manifest is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise RequestInvalidError("invalid_request", "a manifest is a JSON object: one job request or {jobs: [...]}")
+    return doc if "jobs" in doc else {"jobs": [doc]}
+
+
+def error_document(location: ManifestLocation, errors: list[dict[str, str]]) -> dict[str, Any]:
+    return {"manifest": location.to_dict(), "errors": errors}

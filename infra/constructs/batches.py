@@ -1,0 +1,139 @@
+"""The batch runner: one Standard execution per batch (name = batch id) running its jobs as a Distributed Map.
+
+    RunJobs (Distributed Map over $.jobs, MaxConcurrencyPath = $.max_concurrency, child executions)
+      Slot (Parallel, Catch -> SlotLost):
+        RunJob (Lambda .waitForTaskToken: create and start the job; the token comes back when it ends)
+        Pace   (Wait SecondsPath = $.pace_seconds: a slot lasts at least this long)
+
+Why a Distributed Map and not SQS + a Lambda event source mapping with MaximumConcurrency: a
+provider's limit is on tasks *running* at once (WaveSpeed's lowest tier: 2 concurrent, 2 a minute),
+and a job runs for seconds to minutes in its own workflow. An ESM's MaximumConcurrency bounds how
+many dispatcher Lambdas run at once, not how many jobs, and cannot go below 2; holding a Lambda open
+for a job's whole life would pay for idle compute. Here a Map slot is held until the job ends (task
+token, sent by the finisher path), so MaxConcurrency *is* the provider concurrency; the Pace branch
+turns the provider's rate (tasks a minute) into a minimum slot length, with no Lambda waiting. A
+Distributed Map runs each item as a child execution, so a 1,000-job batch stays far from the 25,000
+history events of one execution and shows each job's slot on its own. The limits are settings
+(SWAPFLOW_PROVIDER_CONCURRENCY, SWAPFLOW_PROVIDER_RATE_PER_MINUTE) read when the batch is accepted.
+It also runs locally: moto executes Distributed Map with MaxConcurrencyPath, Parallel, Wait and
+Lambda task tokens as it is, while it delivers SQS to Lambda synchronously inside SendMessage with no
+MaximumConcurrency at all.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .functions import python_function
+
+# The longest a job may hold its slot: its deadline (15 min by default) plus provider retries, with room.
+SLOT_TIMEOUT = Duration.hours(2)
+
+
+class Batches(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, environment: dict[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        self.run_job_fn = python_function(
+            self,
+            "RunBatchJobFn",
+            handler="batch_job.handler",
+            environment=environment,
+            memory_size=1024,  # fetches, checks and stores the job's input images
+            timeout=Duration.seconds(120),
+            description="swapflow: create and start one job of a batch (batch runner step)",
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Runner",
+            definition_body=sfn.DefinitionBody.from_chainable(self._build_definition()),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=logs.LogGroup(
+                    self,
+                    "RunnerLogs",
+                    retention=logs.RetentionDays.ONE_MONTH,
+                    removal_policy=RemovalPolicy.DESTROY,
+                ),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,
+            ),
+        )
+        self._acknowledge_child_executions()
+
+    def _acknowledge_child_executions(self) -> None:
+        """The Distributed Map starts, describes and stops its own child executions (CDK's policy)."""
+        stack = Stack.of(self)
+        logical_id = stack.resolve(stack.get_logical_id(self.state_machine.node.default_child))  # type: ignore[arg-type]
+        name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id}"}}]}}]}}'
+        prefix = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        for resource in (f"{prefix}{name}:*", f"{prefix}{name}/*:*"):
+            Validations.of(self.state_machine).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
+                    reason="The batch runner's Distributed Map manages its own child executions (names are "
+                    "generated per map run), which only a wildcard below this state machine can name.",
+                )
+            )
+
+    def _build_definition(self) -> sfn.IChainable:
+        run_job = tasks.LambdaInvoke(
+            self,
+            "RunJob",
+            lambda_function=self.run_job_fn,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "batch_id": sfn.JsonPath.string_at("$.batch_id"),
+                    "job_id": sfn.JsonPath.string_at("$.job_id"),
+                    "token": sfn.JsonPath.task_token,
+                }
+            ),
+            task_timeout=sfn.Timeout.duration(SLOT_TIMEOUT),
+            retry_on_service_exceptions=False,
+        )
+        run_job.add_retry(
+            errors=[
+                "Lambda.TooManyRequestsException",
+                "Lambda.ServiceException",
+                "Lambda.AWSLambdaException",
+                "Lambda.SdkClientException",
+                "States.TaskFailed",
+            ],
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=4,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        pace = sfn.Wait(self, "Pace", time=sfn.WaitTime.seconds_path("$.pace_seconds"))
+        slot = sfn.Parallel(self, "Slot", result_path=sfn.JsonPath.DISCARD)
+        slot.branch(run_job)
+        slot.branch(pace)
+        # A job whose slot was lost (timeout, Lambda failures) is still bounded by its own deadline and
+        # counted by the finisher path; the batch keeps going.
+        slot.add_catch(sfn.Succeed(self, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
+
+        run_jobs = sfn.DistributedMap(
+            self,
+            "RunJobs",
+            items_path="$.jobs",
+            max_concurrency_path="$.max_concurrency",
+            item_selector={
+                "batch_id": sfn.JsonPath.string_at("$.batch_id"),
+                "job_id": sfn.JsonPath.string_at("$$.Map.Item.Value"),
+                "pace_seconds": sfn.JsonPath.number_at("$.pace_seconds"),
+            },
+            map_execution_type=sfn.StateMachineType.STANDARD,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        run_jobs.item_processor(slot)
+        return run_jobs.next(sfn.Succeed(self, "BatchRan"))
+
+    @property
+    def functions(self) -> list[lambda_.Function]:
+        return [self.run_job_fn]

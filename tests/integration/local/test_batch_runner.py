@@ -1,0 +1,92 @@
+"""The batch runner's real state machine (infra/constructs/batches.py) in patched moto: a job holds its
+slot until its token comes back, so no more than MaxConcurrency jobs run at once, and a lost slot
+does not stop the batch. Locally this is what keeps a provider under its concurrency limit."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.local import moto_patches
+from tests.integration.local import batch_runner_handlers as h
+from tests.integration.local.helpers import wait_execution
+
+
+def runner_definition(function_arn: str) -> str:
+    """The runner's definition as CDK synthesises it, pointed at our stand-in function."""
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
+
+    from infra.constructs.batches import Batches
+
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    stack = Stack(app, "Runner")
+    Batches(stack, "Batches", environment={})
+    machines = Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine")
+    (machine,) = machines.values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return "".join(
+        p if isinstance(p, str) else "aws" if p == {"Ref": "AWS::Partition"} else function_arn for p in parts
+    )
+
+
+@pytest.fixture(scope="module")
+def runner_arn() -> Any:
+    saved = dict(os.environ)
+    os.environ.update(
+        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    )
+    from moto import mock_aws
+
+    previous = moto_patches.time_scale()
+    moto_patches.apply(time_scale=0.05)
+    mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+    mock.start()
+    try:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("index.py", "")
+        role = boto3.client("iam").create_role(RoleName="run-job", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        fn = boto3.client("lambda").create_function(
+            FunctionName="run-job",
+            Role=role,
+            Runtime="python3.12",
+            Handler="tests.integration.local.batch_runner_handlers.run_job",
+            Code={"ZipFile": buf.getvalue()},
+            Timeout=30,
+        )
+        sfn = boto3.client("stepfunctions")
+        yield sfn.create_state_machine(
+            name="runner", definition=runner_definition(fn["FunctionArn"]), roleArn="arn:aws:iam::123456789012:role/r"
+        )["stateMachineArn"]
+        moto_patches.wait_async_idle(5)
+    finally:
+        mock.stop()
+        moto_patches.apply(time_scale=previous)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_GIVEN_twelve_jobs_and_a_limit_of_three_WHEN_the_runner_runs_THEN_never_more_than_three_at_once(
+    runner_arn: str,
+) -> None:
+    h.STATE.update(running=0, peak=0, seen=[])
+    jobs = [f"job-{i}" for i in range(12)] + ["boom"]
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=runner_arn,
+        name="batch-1",
+        input=json.dumps({"batch_id": "b1", "jobs": jobs, "max_concurrency": 3, "pace_seconds": 1}),
+    )["executionArn"]
+
+    result = wait_execution(sfn, arn, timeout=60)
+
+    assert result["status"] == "SUCCEEDED"  # the slot that failed ("boom") did not stop the batch
+    assert sorted(h.STATE["seen"]) == sorted(jobs[:-1])
+    assert h.STATE["peak"] == 3

@@ -1,0 +1,281 @@
+"""DynamoDB adapters of the native API on moto: job listing, event claims, Idempotency-Key records,
+per-tenant rate windows, API keys and webhook secrets, and the `swapflow keys` CLI over them."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from swapflow.cli import main
+from swapflow.jobs.models import Job, JobStatus, StoredImage, SwapSpec, new_job_id
+from swapflow.storage.dynamo import DynamoApiKeys, DynamoJobRepository
+from swapflow.storage.idempotency import DynamoIdempotencyRecords
+from swapflow.storage.tenants import (
+    ApiKeyNotFoundError,
+    DynamoRateLimiter,
+    DynamoTenants,
+    TenantNameInvalidError,
+    TenantNotFoundError,
+)
+
+IMAGE = StoredImage("inputs", "a.jpg", "image/jpeg", 8, 8)
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The jobs table as the CDK stack defines it: pk/sk and the `by-tenant` index."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("SWAPFLOW_TABLE", "SWAPFLOW_AWS_ENDPOINT", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    attrs = ["pk", "sk", "gsi1pk", "gsi1sk"]
+    with mock_aws():
+        yield boto3.resource("dynamodb").create_table(
+            TableName="Swapflow-StorageJobs-TEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-tenant",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def put_jobs(repo: DynamoJobRepository, tenant: str, count: int, start: float = 1_800_000_000) -> list[str]:
+    ids = []
+    for i in range(count):
+        job = Job(id=new_job_id(start + i), tenant=tenant, provider="engine", spec=SwapSpec(IMAGE, IMAGE))
+        repo.put_new(replace(job, created_at=start + i, updated_at=start + i))
+        ids.append(job.id)
+    return ids
+
+
+# ---- listing ------------------------------------------------------------------------------------------
+
+
+def test_given_jobs_of_two_tenants_when_paging_then_newest_first_and_only_the_tenants_jobs(table: Any) -> None:
+    repo = DynamoJobRepository(table)
+    mine = put_jobs(repo, "acme", 7)
+    put_jobs(repo, "other", 3)
+    table.put_item(Item={"pk": "BATCH#1", "sk": "BATCH", "gsi1pk": "TENANT#acme", "gsi1sk": "~batch"})
+
+    pages, after = [], None
+    while True:
+        jobs, more = repo.list_for_tenant("acme", None, 3, after)
+        pages.append([j.id for j in jobs])
+        if not more:
+            break
+        after = jobs[-1].id
+
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [job_id for page in pages for job_id in page] == list(reversed(mine))
+
+
+def test_given_a_status_filter_over_many_other_jobs_when_listing_then_the_page_is_full(table: Any) -> None:
+    repo = DynamoJobRepository(table)
+    ids = put_jobs(repo, "acme", 30)
+    for job_id in (ids[1], ids[2], ids[25]):
+        assert repo.finish(job_id, JobStatus.FAILED, [], None, 1_800_000_100)
+
+    jobs, more = repo.list_for_tenant("acme", "failed", 2, None)
+    rest, more_after = repo.list_for_tenant("acme", "failed", 2, jobs[-1].id)
+
+    assert [j.id for j in jobs] == [ids[25], ids[2]] and more
+    assert [j.id for j in rest] == [ids[1]] and not more_after
+
+
+# ---- terminal event claims ----------------------------------------------------------------------------
+
+
+def test_given_a_pending_event_when_two_publishers_claim_it_then_one_wins_until_it_is_released(table: Any) -> None:
+    repo = DynamoJobRepository(table)
+    (job_id,) = put_jobs(repo, "acme", 1)
+    assert not repo.claim_event(job_id)  # not terminal yet: nothing to publish
+    repo.finish(job_id, JobStatus.CANCELLED, [], None, 1_800_000_001)
+
+    assert [repo.claim_event(job_id), repo.claim_event(job_id)] == [True, False]
+    repo.release_event(job_id)  # the publish failed
+    assert repo.claim_event(job_id)
+    repo.mark_event_sent(job_id)
+    assert not repo.claim_event(job_id)
+
+
+def test_given_a_claim_left_by_a_crashed_publisher_when_it_is_stale_then_it_can_be_taken_over(table: Any) -> None:
+    repo = DynamoJobRepository(table)
+    (job_id,) = put_jobs(repo, "acme", 1)
+    repo.finish(job_id, JobStatus.FAILED, [], None, 1_800_000_001)
+    assert repo.claim_event(job_id)
+    table.update_item(
+        Key={"pk": f"JOB#{job_id}", "sk": "JOB"},
+        UpdateExpression="SET event_claimed_at = :old",
+        ExpressionAttributeValues={":old": 1},
+    )
+    assert repo.claim_event(job_id)
+
+
+# ---- Idempotency-Key records --------------------------------------------------------------------------
+
+
+def test_given_concurrent_reservations_of_one_key_when_racing_then_all_agree_on_one_winner(table: Any) -> None:
+    records = DynamoIdempotencyRecords(table)
+    holders: list[tuple[str, str]] = []
+    barrier = threading.Barrier(8)
+
+    def race(i: int) -> None:
+        barrier.wait()
+        holders.append(records.reserve("acme", "k-1", "hash", f"job-{i}"))
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(set(holders)) == 1 and len(holders) == 8
+    assert records.held("acme", "k-1") == holders[0]
+    assert records.held("other", "k-1") is None
+
+
+def test_given_an_expired_or_released_key_when_reserved_again_then_the_new_request_gets_it(table: Any) -> None:
+    now = [1_800_000_000.0]
+    records = DynamoIdempotencyRecords(table, clock=lambda: now[0])
+    assert records.reserve("acme", "k-1", "h1", "job-1") == ("job-1", "h1")
+    records.release("acme", "k-1", "job-2")  # not the holder: nothing happens
+    assert records.reserve("acme", "k-1", "h2", "job-2") == ("job-1", "h1")
+
+    now[0] += 24 * 3600 + 1
+    assert records.held("acme", "k-1") is None
+    assert records.reserve("acme", "k-1", "h2", "job-2") == ("job-2", "h2")
+    records.release("acme", "k-1", "job-2")
+    assert records.held("acme", "k-1") is None
+    item = table.get_item(Key={"pk": "IDEM#acme#k-1", "sk": "IDEM"}).get("Item")
+    assert item is None
+
+
+# ---- rate windows -------------------------------------------------------------------------------------
+
+
+def test_given_a_limit_of_three_when_a_tenant_sends_more_in_one_second_then_the_rest_wait(table: Any) -> None:
+    limiter = DynamoRateLimiter(table)
+    assert [limiter.admit("acme", 3, 100.1) for _ in range(5)] == [True, True, True, False, False]
+    assert limiter.admit("other", 3, 100.2)
+    assert limiter.admit("acme", 3, 101.0)
+
+
+# ---- keys and secrets ---------------------------------------------------------------------------------
+
+
+def test_given_a_new_tenant_when_keys_are_created_then_only_hashes_are_stored_and_one_secret_is_shared(
+    table: Any,
+) -> None:
+    tenants = DynamoTenants(table)
+    key1, info1, secret1 = tenants.create_key("acme")
+    key2, _, secret2 = tenants.create_key("acme")
+
+    assert key1.startswith("sf_") and key1 != key2
+    assert secret1 == secret2 == tenants.tenant_secret("acme")
+    assert secret1.startswith("whsec_") and len(base64.b64decode(secret1[6:])) == 24
+    assert DynamoApiKeys(table).tenant_for(key1) == "acme"
+    stored = json.dumps(table.scan()["Items"], default=str)
+    assert key1 not in stored and key2 not in stored
+    assert [k.key_id for k in tenants.list_keys("acme")] == [info1.key_id, tenants.find_key(key2).key_id]
+
+
+@pytest.mark.parametrize("ref", ["id", "prefix", "whole key"])
+def test_given_a_key_when_revoked_by_id_prefix_or_itself_then_it_no_longer_authenticates(table: Any, ref: str) -> None:
+    tenants = DynamoTenants(table)
+    key, info, _ = tenants.create_key("acme")
+    other, _, _ = tenants.create_key("acme")
+    given = {"id": info.key_id, "prefix": info.prefix.rstrip("."), "whole key": key}[ref]
+
+    revoked = tenants.revoke(given)
+
+    assert revoked.key_id == info.key_id and not revoked.active
+    assert DynamoApiKeys(table).tenant_for(key) is None
+    assert DynamoApiKeys(table).tenant_for(other) == "acme"
+
+
+def test_given_an_ambiguous_or_unknown_reference_when_revoking_then_nothing_is_revoked(table: Any) -> None:
+    tenants = DynamoTenants(table)
+    key, _, _ = tenants.create_key("acme")
+    tenants.create_key("acme")
+    for ref in ("sf_", "nothing-like-it"):
+        with pytest.raises(ApiKeyNotFoundError):
+            tenants.revoke(ref)
+    assert DynamoApiKeys(table).tenant_for(key) == "acme"
+
+
+def test_given_a_tenant_when_its_secret_is_rotated_then_a_new_secret_and_unknown_tenants_are_refused(
+    table: Any,
+) -> None:
+    tenants = DynamoTenants(table)
+    _, _, secret = tenants.create_key("acme")
+    rotated = tenants.rotate_secret("acme")
+    assert rotated != secret and tenants.tenant_secret("acme") == rotated
+    with pytest.raises(TenantNotFoundError):
+        tenants.rotate_secret("nobody")
+    with pytest.raises(TenantNameInvalidError):
+        tenants.create_key("Bad Name!")
+
+
+# ---- the keys CLI -------------------------------------------------------------------------------------
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_given_the_table_when_using_the_keys_cli_then_create_list_rotate_and_revoke_work_end_to_end(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, printed = cli("keys", "create", "--tenant", "acme", "--table", table.name, "--json")
+    created = json.loads(printed)
+    assert code == 0 and created["tenant"] == "acme" and created["webhook_secret"].startswith("whsec_")
+    assert DynamoApiKeys(table).tenant_for(created["api_key"]) == "acme"
+
+    code, printed = cli("keys", "list", "--table", table.name, "--show-secret", "--json")
+    (row,) = json.loads(printed)
+    assert row["key_id"] == created["key_id"] and row["webhook_secret"] == created["webhook_secret"]
+    assert created["api_key"] not in printed
+
+    code, printed = cli("keys", "rotate-secret", "--tenant", "acme", "--table", table.name)
+    assert code == 0 and "whsec_" in printed and created["webhook_secret"] not in printed
+
+    code, printed = cli("keys", "revoke", created["key_id"], "--table", table.name)
+    assert code == 0 and created["key_id"] in printed
+    assert DynamoApiKeys(table).tenant_for(created["api_key"]) is None
+    code, printed = cli("keys", "list", "--table", table.name)
+    assert "revoked" in printed
+
+    assert cli("keys", "revoke", "sf_nothing", "--table", table.name)[0] == 1
+    assert cli("keys", "create", "--tenant", "No Good", "--table", table.name)[0] == 2
+    assert "swapflow:" in capsys.readouterr().err
+
+
+def test_given_no_table_name_when_the_stack_is_unknown_then_the_cli_says_to_pass_table(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("keys", "list", "--stack", "Nope")[0] == 1
+    assert "--table" in capsys.readouterr().err

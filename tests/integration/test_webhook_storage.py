@@ -1,0 +1,61 @@
+"""DynamoDB adapters of client webhooks (moto): delivery claims and the tenant's webhook settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from swapflow.storage.tenants import DynamoTenants, TenantNotFoundError
+from swapflow.storage.webhooks import DynamoDeliveryClaims
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield boto3.resource("dynamodb").create_table(
+            TableName="jobs",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def test_given_a_claimed_event_when_claimed_again_then_only_its_owner_succeeds(table: Any) -> None:
+    claims = DynamoDeliveryClaims(table)
+
+    assert claims.claim("ev-1", "arn:exec-1")
+    assert claims.claim("ev-1", "arn:exec-1")  # the owner's next attempt
+    assert not claims.claim("ev-1", "arn:exec-2")
+    assert claims.claim("ev-2", "arn:exec-2")
+    item = table.get_item(Key={"pk": "WEBHOOK#ev-1", "sk": "WEBHOOK"})["Item"]
+    assert item["owner"] == "arn:exec-1" and int(item["ttl"]) > 0
+
+
+def test_given_a_tenant_when_its_default_url_is_set_and_cleared_then_reads_follow_and_the_secret_stays(
+    table: Any,
+) -> None:
+    tenants = DynamoTenants(table)
+    secret = tenants.ensure_secret("acme")
+
+    assert tenants.tenant_secret("acme") == secret and tenants.default_webhook_url("acme") is None
+    tenants.set_default_webhook_url("acme", "https://hooks.acme.example/swap")
+    assert tenants.default_webhook_url("acme") == "https://hooks.acme.example/swap"
+    assert tenants.tenant_secret("acme") == secret  # the secret is untouched
+    tenants.set_default_webhook_url("acme", None)
+    assert tenants.default_webhook_url("acme") is None
+    assert tenants.tenant_secret("nobody") is None and tenants.default_webhook_url("nobody") is None
+    with pytest.raises(TenantNotFoundError):
+        tenants.set_default_webhook_url("nobody", "https://hooks.example/x")

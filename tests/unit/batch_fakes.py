@@ -1,0 +1,143 @@
+"""In-memory fakes for the batch domain: the repository, blobs, events and the runner's workflow."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from swapflow.jobs.exceptions import BatchNotFoundError, BlobMissingError
+from swapflow.jobs.models import Batch, BatchMember
+from swapflow.jobs.validation import parse_job_request
+from swapflow.providers.exceptions import ProviderUnavailableError
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+class FakeBatchRepository:
+    def __init__(self) -> None:
+        self.batches: dict[str, Batch] = {}
+        self.members_by: dict[str, dict[str, BatchMember]] = {}
+        self.requests: dict[tuple[str, str], str] = {}
+        self.completion_by: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def create(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> bool:
+        with self.lock:
+            if batch.id in self.batches:
+                return False
+            self.batches[batch.id] = copy.deepcopy(batch)
+            self.members_by[batch.id] = {m.job_id: copy.deepcopy(m) for m, _ in members}
+            for m, request in members:
+                self.requests[(batch.id, m.job_id)] = request
+            return True
+
+    def get(self, batch_id: str) -> Batch:
+        if batch_id not in self.batches:
+            raise BatchNotFoundError(batch_id)
+        return copy.deepcopy(self.batches[batch_id])
+
+    def request(self, batch_id: str, job_id: str) -> str:
+        return self.requests[(batch_id, job_id)]
+
+    def member(self, batch_id: str, job_id: str) -> BatchMember:
+        return copy.deepcopy(self.members_by[batch_id][job_id])
+
+    def members(self, batch_id: str) -> list[BatchMember]:
+        return sorted((copy.deepcopy(m) for m in self.members_by[batch_id].values()), key=lambda m: m.index)
+
+    def set_token(self, batch_id: str, job_id: str, token: str) -> None:
+        self.members_by[batch_id][job_id].token = token
+
+    def transition(self, batch_id: str, job_id: str, status: str, outputs=None, error=None) -> bool:
+        with self.lock:
+            member = self.members_by[batch_id][job_id]
+            if member.status in TERMINAL or (status == "processing" and member.status != "queued"):
+                return False
+            counts = self.batches[batch_id].counts
+            if member.status == "processing":
+                counts["processing"] -= 1
+            counts[status] += 1
+            member.status, member.outputs, member.error = status, list(outputs or []), error
+            return True
+
+    def claim_completion(self, batch_id: str, by: str, at: float) -> bool:
+        with self.lock:
+            batch = self.batches[batch_id]
+            if batch.completion is None or (batch.completion == "pending" and self.completion_by[batch_id] == by):
+                batch.completion, batch.finished_at = "pending", at
+                self.completion_by[batch_id] = by
+                return True
+            return False
+
+    def mark_completion_sent(self, batch_id: str) -> None:
+        self.batches[batch_id].completion = "sent"
+
+
+class FakeBlobs:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        self.objects[(bucket, key)] = data
+
+    def get(self, bucket: str, key: str) -> bytes:
+        if (bucket, key) not in self.objects:
+            raise BlobMissingError(bucket, key)
+        return self.objects[(bucket, key)]
+
+    def size(self, bucket: str, key: str) -> int:
+        return len(self.get(bucket, key))
+
+    def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> None:
+        self.objects[(bucket, key)] = self.get(src_bucket, src_key)
+
+    def presign_get(self, bucket: str, key: str, expires: int) -> str:
+        return f"https://example.test/{bucket}/{key}?expires={expires}"
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.published.append((detail_type, detail))
+
+
+class FakeWorkflow:
+    def __init__(self) -> None:
+        self.started: list[tuple[str, dict[str, Any]]] = []
+        self.released: list[str] = []
+
+    def start(self, name: str, payload: dict[str, Any]) -> None:
+        if name not in [n for n, _ in self.started]:
+            self.started.append((name, payload))
+
+    def send_success(self, token: str, output: dict[str, Any]) -> bool:
+        self.released.append(token)
+        return True
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def send(self, body: dict[str, Any]) -> None:
+        self.messages.append(body)
+
+
+@dataclass
+class FakeJobs:
+    """What BatchService uses of JobService."""
+
+    blobs: FakeBlobs = field(default_factory=FakeBlobs)
+    idempotency: Any = None
+
+    def parse(self, body: Any) -> Any:
+        return parse_job_request(body, providers={"engine", "akool", "wavespeed-pro"}, default_provider="engine")
+
+    def available_providers(self, name: str) -> list[str]:
+        if name == "akool":
+            raise ProviderUnavailableError("akool", "SWAPFLOW_AKOOL_API_KEY")
+        return [name]

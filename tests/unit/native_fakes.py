@@ -1,0 +1,182 @@
+"""In-memory fakes for the native API's use cases: job repository, workflow, inputs, keys, rate limits."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import replace
+from typing import Any
+
+from swapflow.jobs.exceptions import JobNotFoundError
+from swapflow.jobs.models import Job, JobError, JobStatus, Output, StoredImage
+from swapflow.jobs.service import JobService
+from swapflow.settings import Settings
+
+OPEN = (JobStatus.QUEUED, JobStatus.PROCESSING)
+
+
+class Clock:
+    """time.time and time.sleep in one: sleeping moves the clock and runs what was scheduled by then."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+        self.at: list[tuple[float, Any]] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        due = [(t, fn) for t, fn in self.at if t <= self.now]
+        self.at = [(t, fn) for t, fn in self.at if t > self.now]
+        for _, fn in due:
+            fn()
+
+
+class FakeJobRepository:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.event_state: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def put_new(self, job: Job) -> None:
+        with self.lock:
+            assert job.id not in self.jobs
+            self.jobs[job.id] = copy.deepcopy(job)
+
+    def get(self, job_id: str) -> Job:
+        if job_id not in self.jobs:
+            raise JobNotFoundError(job_id)
+        return copy.deepcopy(self.jobs[job_id])
+
+    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
+        with self.lock:
+            job = self.jobs[job_id]
+            if job.status not in OPEN:
+                return False
+            self.jobs[job_id] = replace(
+                job, status=JobStatus(status), outputs=list(outputs), error=error, finished_at=at, updated_at=at
+            )
+            self.event_state[job_id] = "pending"
+            return True
+
+    def event_pending(self, job_id: str) -> bool:
+        return self.event_state.get(job_id) == "pending"
+
+    def claim_event(self, job_id: str) -> bool:
+        with self.lock:
+            if self.event_state.get(job_id) != "pending":
+                return False
+            self.event_state[job_id] = "claimed"
+            return True
+
+    def release_event(self, job_id: str) -> None:
+        if self.event_state.get(job_id) == "claimed":
+            self.event_state[job_id] = "pending"
+
+    def mark_event_sent(self, job_id: str) -> None:
+        self.event_state[job_id] = "sent"
+
+    def list_for_tenant(self, tenant: str, status: str | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
+        found = sorted(
+            (j for j in self.jobs.values() if j.tenant == tenant and (status is None or j.status == status)),
+            key=lambda j: j.id,
+            reverse=True,
+        )
+        found = [j for j in found if after is None or j.id < after]
+        return [copy.deepcopy(j) for j in found[:limit]], len(found) > limit
+
+
+class FakeWorkflow:
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.stopped: list[tuple[str, str]] = []
+
+    def start(self, job_id: str, payload: dict[str, Any]) -> None:
+        self.started.append(job_id)
+
+    def send_success(self, token: str, output: dict[str, Any]) -> bool:
+        return True
+
+    def stop(self, job_id: str, cause: str) -> None:
+        self.stopped.append((job_id, cause))
+
+
+class FakeBlobs:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        self.objects[(bucket, key)] = data
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return self.objects[(bucket, key)]
+
+    def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> None:
+        self.objects[(bucket, key)] = self.objects[(src_bucket, src_key)]
+
+    def presign_get(self, bucket: str, key: str, expires: int) -> str:
+        return f"https://example.test/{bucket}/{key}"
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.published.append((detail_type, detail))
+
+
+class FakeInputs:
+    """Stores every ref as a 64x64 JPEG; refs starting `bad:` are refused like an undecodable image."""
+
+    def __init__(self) -> None:
+        self.stored: list[str] = []
+
+    def store(self, ref: str, field: str, key_stem: str, tenant: str | None = None) -> StoredImage:
+        from swapflow.jobs.exceptions import RequestInvalidError
+
+        if ref.startswith("bad:"):
+            raise RequestInvalidError("invalid_image", f"{field}: not an image", field)
+        self.stored.append(key_stem)
+        return StoredImage("inputs", f"{key_stem}.jpg", "image/jpeg", 64, 64)
+
+    def check_callback_url(self, url: str, field: str) -> None:
+        pass
+
+
+class FakeIdempotency:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], tuple[str, str]] = {}
+        self.lock = threading.Lock()
+
+    def held(self, tenant: str, key: str) -> tuple[str, str] | None:
+        return self.records.get((tenant, key))
+
+    def reserve(self, tenant: str, key: str, body_hash: str, job_id: str) -> tuple[str, str]:
+        with self.lock:
+            return self.records.setdefault((tenant, key), (job_id, body_hash))
+
+    def release(self, tenant: str, key: str, job_id: str) -> None:
+        with self.lock:
+            if self.records.get((tenant, key), ("",))[0] == job_id:
+                del self.records[(tenant, key)]
+
+
+def make_service(**overrides: Any) -> JobService:
+    clock = overrides.pop("clock", None) or Clock()
+    parts: dict[str, Any] = {
+        "settings": Settings(archive_bucket="archive", input_bucket="inputs"),
+        "repo": FakeJobRepository(),
+        "blobs": FakeBlobs(),
+        "workflow": FakeWorkflow(),
+        "events": FakeEvents(),
+        "providers": lambda name: object(),
+        "provider_names": ("engine", "akool"),
+        "inputs": FakeInputs(),
+        "idempotency": FakeIdempotency(),
+        "clock": clock,
+        "sleep": clock.sleep,
+        **overrides,
+    }
+    return JobService(**parts)

@@ -1,0 +1,215 @@
+"""Batches in the domain: acceptance is all or nothing, limits, ids, manifests, counting each job once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from batch_fakes import FakeBatchRepository, FakeEvents, FakeJobs, FakeWorkflow
+from swapflow.jobs.batches import BATCH_COMPLETED, BatchService, BatchTracker, ProviderLimits
+from swapflow.jobs.exceptions import BatchInvalidError, RequestInvalidError
+from swapflow.jobs.manifests import ManifestLocation, parse_manifest
+from swapflow.jobs.models import Job, JobError, JobStatus, Output, StoredImage, SwapSpec, derived_id
+from swapflow.settings import Settings
+
+INPUT = "input-bucket"
+IMAGE = "https://images.example/a.jpg"
+
+
+def make_service(**settings: Any) -> tuple[BatchService, FakeBatchRepository, FakeWorkflow, FakeJobs]:
+    repo, runner, jobs = FakeBatchRepository(), FakeWorkflow(), FakeJobs()
+    tracker = BatchTracker(repo=repo, blobs=jobs.blobs, events=FakeEvents(), workflow=FakeWorkflow())
+    svc = BatchService(
+        settings=Settings(input_bucket=INPUT, **settings),
+        jobs=jobs,  # type: ignore[arg-type]
+        repo=repo,
+        runner=runner,
+        tracker=tracker,
+    )
+    return svc, repo, runner, jobs
+
+
+def job_of(batch_id: str, job_id: str, status: JobStatus, outputs: list[Output] | None = None) -> Job:
+    image = StoredImage(INPUT, "inputs/x.jpg", "image/jpeg", 8, 8)
+    return Job(
+        id=job_id,
+        tenant="t",
+        provider="engine",
+        spec=SwapSpec(image, image),
+        status=status,
+        outputs=outputs or [],
+        error=JobError("no_face_in_source", "no face") if status is JobStatus.FAILED else None,
+        batch_id=batch_id,
+    )
+
+
+# ---- acceptance -------------------------------------------------------------------------------------
+
+
+def test_GIVEN_three_jobs_with_defaults_WHEN_accepted_THEN_one_runner_starts_with_the_provider_limits() -> None:
+    svc, repo, runner, _ = make_service()
+    body = {"defaults": {"source_image": IMAGE, "output_format": "png"}, "jobs": [{"target_image": IMAGE}] * 3}
+
+    batch, created = svc.accept("t", body)
+
+    assert created and batch.total == 3 and str(batch.status) == "queued"
+    ((name, payload),) = runner.started
+    assert name == batch.id and payload["max_concurrency"] == 16 and payload["pace_seconds"] == 0
+    assert payload["jobs"] == [m.job_id for m in repo.members(batch.id)]
+    assert json.loads(repo.request(batch.id, payload["jobs"][2]))["output_format"] == "png"
+    assert svc.view(batch)["counts"] == {
+        "queued": 3,
+        "processing": 0,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "total": 3,
+    }
+
+
+def test_GIVEN_a_batch_with_bad_jobs_WHEN_accepted_THEN_every_problem_is_listed_and_nothing_is_stored() -> None:
+    svc, repo, runner, _ = make_service()
+    body = {
+        "jobs": [
+            {"source_image": IMAGE, "target_image": IMAGE},
+            {"source_image": IMAGE},
+            "not an object",
+            {"source_image": IMAGE, "target_image": IMAGE, "provider": "akool"},
+            {"source_image": IMAGE, "target_image": IMAGE, "output_format": "gif"},
+        ]
+    }
+
+    with pytest.raises(BatchInvalidError) as caught:
+        svc.accept("t", body)
+
+    paths = [e["path"] for e in caught.value.errors]
+    assert paths == ["jobs[1].target_image", "jobs[2]", "jobs[4].output_format", "jobs[3].provider"]
+    assert "SWAPFLOW_AKOOL_API_KEY" in caught.value.errors[-1]["message"]
+    assert not repo.batches and not runner.started
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [([], ""), ({"jobs": []}, "jobs"), ({"jobs": [{}] * 3}, "jobs"), ({"jobs": [{}], "extra": 1}, "extra")],
+)
+def test_GIVEN_a_malformed_batch_body_WHEN_accepted_THEN_refused_naming_where(body: Any, path: str) -> None:
+    svc, *_ = make_service(max_batch_jobs=2)
+    with pytest.raises(BatchInvalidError) as caught:
+        svc.accept("t", body)
+    assert caught.value.errors[0]["path"] == path
+
+
+def test_GIVEN_wavespeed_lowest_tier_WHEN_limits_computed_THEN_two_slots_each_at_least_a_minute() -> None:
+    limits = ProviderLimits(Settings().provider_concurrency, Settings().provider_rate_per_minute)
+
+    assert limits.for_providers(["wavespeed-pro"]) == (2, 60)  # 2 concurrent, 2 tasks a minute
+    assert limits.for_providers(["engine"]) == (16, 0)
+    assert limits.for_providers(["engine", "wavespeed-akool"]) == (2, 60)  # a mix runs under the strictest
+    assert limits.for_providers(["something-new"]) == (2, 0)  # "*"
+
+
+def test_GIVEN_limits_as_settings_WHEN_read_from_env_THEN_pairs_parse_and_nonsense_fails_loudly() -> None:
+    env = {"SWAPFLOW_PROVIDER_CONCURRENCY": "engine=4,*=1", "SWAPFLOW_PROVIDER_RATE_PER_MINUTE": "engine=120"}
+    settings = Settings.from_env(env)
+    assert ProviderLimits(settings.provider_concurrency, settings.provider_rate_per_minute).for_providers(
+        ["engine"]
+    ) == (4, 2)
+    with pytest.raises(ValueError, match="SWAPFLOW_PROVIDER_CONCURRENCY"):
+        Settings.from_env({"SWAPFLOW_PROVIDER_CONCURRENCY": "engine:4"})
+
+
+# ---- ids and manifests ------------------------------------------------------------------------------
+
+
+def test_GIVEN_the_same_seed_WHEN_ids_derived_THEN_they_repeat_look_like_ulids_and_sort_by_index() -> None:
+    ids = [derived_id("s3://b/inbox/a.json#v1", 1_800_000_000.0, i) for i in range(3)]
+
+    assert ids == [derived_id("s3://b/inbox/a.json#v1", 1_800_000_000.0, i) for i in range(3)]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in ids)
+    assert derived_id("s3://b/inbox/a.json#v2", 1_800_000_000.0) != ids[0]
+
+
+def test_GIVEN_a_manifest_key_WHEN_located_THEN_answers_go_to_the_outbox_beside_it() -> None:
+    loc = ManifestLocation("in", "inbox/shoots/day1.json", "v1")
+
+    assert loc.result_key == "outbox/shoots/day1.result.json"
+    assert loc.error_key == "outbox/shoots/day1.error.json"
+    assert loc.output_prefix == "outbox/shoots/day1/"
+    assert loc.resolve("photos/a.jpg", "source_image") == "s3://in/inbox/shoots/photos/a.jpg"
+    assert loc.resolve("../b.jpg", "source_image") == "s3://in/inbox/b.jpg"
+    assert loc.resolve("/shared/c.jpg", "source_image") == "s3://in/shared/c.jpg"
+    assert loc.resolve(IMAGE, "source_image") == IMAGE
+    with pytest.raises(RequestInvalidError):
+        loc.resolve("../../../etc.jpg", "target_image")
+
+
+def test_GIVEN_one_job_request_WHEN_parsed_as_a_manifest_THEN_it_is_a_batch_of_one() -> None:
+    assert parse_manifest(b'{"source_image": "a.jpg", "target_image": "b.jpg"}') == {
+        "jobs": [{"source_image": "a.jpg", "target_image": "b.jpg"}]
+    }
+    with pytest.raises(RequestInvalidError, match="not valid JSON"):
+        parse_manifest(b"{nope")
+
+
+def test_GIVEN_a_manifest_with_a_missing_key_WHEN_received_THEN_error_json_lists_it_and_no_batch() -> None:
+    svc, repo, runner, jobs = make_service()
+    jobs.blobs.put(INPUT, "inbox/s/a.jpg", b"jpeg", "image/jpeg")
+    manifest = {"defaults": {"source_image": "a.jpg"}, "jobs": [{"target_image": "a.jpg"}, {"target_image": "b.jpg"}]}
+    jobs.blobs.put(INPUT, "inbox/s/m.json", json.dumps(manifest).encode(), "application/json")
+
+    assert svc.accept_manifest(ManifestLocation(INPUT, "inbox/s/m.json", "v1"), at=1.0) is None
+
+    error = json.loads(jobs.blobs.get(INPUT, "outbox/s/m.error.json"))
+    assert error["manifest"]["key"] == "inbox/s/m.json"
+    assert error["errors"] == [
+        {"path": "jobs[1].target_image", "message": f"s3://{INPUT}/inbox/s/b.jpg does not exist"}
+    ]
+    assert not repo.batches and not runner.started
+
+
+# ---- the tracker: counts once, completes once --------------------------------------------------------
+
+
+def test_GIVEN_a_manifest_batch_WHEN_jobs_end_twice_and_concurrently_THEN_counted_once_and_one_event() -> None:
+    svc, repo, _, jobs = make_service()
+    loc = ManifestLocation(INPUT, "inbox/d.json", "v1")
+    body = {"jobs": [{"source_image": IMAGE, "target_image": IMAGE}] * 8}
+    batch, _ = svc.accept("t", body, manifest=loc)
+    members = repo.members(batch.id)
+    for m in members:
+        repo.set_token(batch.id, m.job_id, f"token-{m.index}")
+    out = Output("archive", "outputs/t/x/0.png", "image/png", 8, 8, 4, "0" * 64)
+    jobs.blobs.put("archive", out.key, b"png!", "image/png")
+    tracker = svc.tracker
+    ended = [
+        job_of(batch.id, m.job_id, JobStatus.FAILED if m.index == 3 else JobStatus.COMPLETED, [out]) for m in members
+    ]
+    tracker.job_changed(job_of(batch.id, members[0].job_id, JobStatus.PROCESSING))
+
+    threads = [threading.Thread(target=tracker.job_changed, args=(job,)) for job in ended + ended]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    final = repo.get(batch.id)
+    assert final.counts_view() == {
+        "queued": 0,
+        "processing": 0,
+        "completed": 7,
+        "failed": 1,
+        "cancelled": 0,
+        "total": 8,
+    }
+    events = [d for t, d in tracker.events.published if t == BATCH_COMPLETED]  # type: ignore[attr-defined]
+    assert len(events) == 1 and events[0]["batch"]["counts"]["failed"] == 1
+    assert events[0]["result"] == {"bucket": INPUT, "key": "outbox/d.result.json"}
+    result = json.loads(jobs.blobs.get(INPUT, "outbox/d.result.json"))
+    assert result["status"] == "completed" and [j["index"] for j in result["jobs"]] == list(range(8))
+    assert result["jobs"][0]["outputs"][0]["key"] == f"outbox/d/{members[0].job_id}.png"
+    assert jobs.blobs.get(INPUT, f"outbox/d/{members[0].job_id}.png") == b"png!"
+    assert result["jobs"][3]["error"]["code"] == "no_face_in_source"
+    assert set(tracker.workflow.released) >= {f"token-{i}" for i in range(8)}  # type: ignore[attr-defined]
