@@ -8,7 +8,7 @@ CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo up test test-fast lint typecheck synth deploy bench duplicates clean
+.PHONY: install demo up test test-fast lint typecheck synth deploy bench bench-batch duplicates clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ deploy: install
 
 bench: install
 	$(PY) bench/overhead.py
+
+## A 1,000-job batch on the local stack: wall time, jobs/s, AWS cost per 1,000 jobs (bench/results/batch.json).
+bench-batch: install
+	$(PY) bench/batch.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache out

@@ -34,7 +34,7 @@ from .functions import python_function
 DELIVERED_EVENTS = ["Swap Job Completed", "Swap Job Failed", "Swap Job Cancelled"]
 # The partition-key prefix of delivery claims (swapflow.storage.webhooks): the only items the Lambda writes.
 CLAIM_PREFIX = "WEBHOOK#"
-# Longer than the whole retry schedule (about 3 days 3 hours): a stuck execution still ends.
+# Longer than the whole retry schedule (75.6 hours): a stuck execution still ends.
 DELIVERY_TIMEOUT = Duration.days(4)
 
 

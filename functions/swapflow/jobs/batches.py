@@ -289,7 +289,7 @@ class BatchService:
             errors.append({"path": "jobs", "message": f"jobs must be a list of 1 to {limit} job requests"})
         if not isinstance(defaults, dict):
             errors.append({"path": "defaults", "message": "defaults must be a JSON object of job request fields"})
-        if errors:
+        if errors or not isinstance(jobs, list):
             raise BatchInvalidError(errors)
         requests: list[dict[str, Any]] = []
         first_use: dict[str, int] = {}

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..net import FetchPolicy
 
 #: Seconds to wait before each attempt: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h
-#: (about 3 days and 3 hours in all), then the DLQ.
+#: (75.6 hours in all), then the DLQ.
 RETRY_SCHEDULE: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
 #: The terminal events a client webhook receives (EventBridge detail types on the `swapflow` bus).
