@@ -67,6 +67,8 @@ def provider_stack(sims: Sims, template_path: str, tmp_path_factory) -> Iterator
         SWAPFLOW_WAVESPEED_BASE_URL=sims.wavespeed.base_url,
         SWAPFLOW_WAVESPEED_API_KEY=WAVESPEED["api_key"],
         SWAPFLOW_WAVESPEED_WEBHOOK_SECRET=WAVESPEED["webhook_secret"],
+        # Well beyond the simulators' 0.3 s, so only a lost webhook makes a job poll, even under load.
+        SWAPFLOW_POLL_INITIAL_SECONDS="5",
     )
     yield running
     proc.terminate()
