@@ -340,7 +340,23 @@ def _cmd_swap(sub: Any) -> None:
 
 
 # Each entry adds one subcommand: a new one is a `_cmd_*` function and a line here.
-COMMANDS: list[Callable[[Any], None]] = [_cmd_keys, _cmd_swap]
+def _sim_run(args: Any, out: TextIO) -> int:
+    from .sim.__main__ import main as sim_main
+
+    return sim_main([args.provider, *args.rest])
+
+
+def _cmd_sim(sub: Any) -> None:
+    sim = sub.add_parser(
+        "sim",
+        help="run a provider simulator on loopback (akool | wavespeed); see `swapflow sim akool --help`",
+        add_help=False,
+    )
+    sim.add_argument("provider", choices=["akool", "wavespeed"])
+    sim.set_defaults(run=_sim_run, passthrough=True)
+
+
+COMMANDS: list[Callable[[Any], None]] = [_cmd_keys, _cmd_swap, _cmd_sim]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -199,14 +199,17 @@ def test_given_a_missing_field_when_submitting_raw_then_400_in_the_wavespeed_env
     assert answer.json() == {"code": 400, "message": "image is required", "data": None}
 
 
-def test_given_the_cli_when_started_then_it_prints_its_base_url_and_serves_until_terminated() -> None:
+@pytest.mark.parametrize(
+    "command", [["-m", "swapflow.sim"], ["-c", "import sys; from swapflow.cli import main; sys.exit(main())", "sim"]]
+)
+def test_given_the_cli_when_started_then_it_prints_its_base_url_and_serves_until_terminated(command) -> None:
     import os
     import subprocess
     import sys
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "swapflow.sim", "wavespeed", "--port", "0", "--fault", "lost_webhook"],
+        [sys.executable, *command, "wavespeed", "--port", "0", "--fault", "lost_webhook"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
