@@ -19,6 +19,8 @@ class Storage(Construct):
             [
                 s3.LifecycleRule(id="staging", prefix="staging/", expiration=Duration.days(2)),
                 s3.LifecycleRule(id="inputs", prefix="inputs/", expiration=Duration.days(30)),
+                # Big batch job requests (data: URIs) parked until their turn (jobs/batches.py).
+                s3.LifecycleRule(id="batches", prefix="batches/", expiration=Duration.days(30)),
                 # API uploads (jobs/uploads.py): jobs copy what they use into inputs/, so a week is plenty.
                 s3.LifecycleRule(id="uploads", prefix="uploads/", expiration=Duration.days(7)),
                 s3.LifecycleRule(id="noncurrent", noncurrent_version_expiration=Duration.days(7)),

@@ -7,7 +7,6 @@ import base64
 import io
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -28,37 +27,8 @@ IMAGE = StoredImage("inputs", "a.jpg", "image/jpeg", 8, 8)
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The jobs table as the CDK stack defines it: pk/sk and the `by-tenant` index."""
-    import boto3
-    from moto import mock_aws
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("SWAPFLOW_TABLE", "SWAPFLOW_AWS_ENDPOINT", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    attrs = ["pk", "sk", "gsi1pk", "gsi1sk"]
-    with mock_aws():
-        yield boto3.resource("dynamodb").create_table(
-            TableName="Swapflow-StorageJobs-TEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-tenant",
-                    "KeySchema": [
-                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+def table(jobs_table: Any) -> Any:
+    return jobs_table
 
 
 def put_jobs(repo: DynamoJobRepository, tenant: str, count: int, start: float = 1_800_000_000) -> list[str]:

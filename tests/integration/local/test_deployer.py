@@ -12,16 +12,10 @@ from infra.local.deployer import Deployment, EnvironmentConflictError, deploy
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def aws(aws_env: None) -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
     with mock_aws():
         yield boto3.session.Session(region_name="us-east-1")
 

@@ -1,0 +1,45 @@
+"""Shared moto fixtures: fake credentials, and the jobs table shaped as the CDK stack defines it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+FAKE_AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials and region for moto; never real ones, never a developer's profile or endpoint."""
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in ("SWAPFLOW_TABLE", "SWAPFLOW_AWS_ENDPOINT", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def jobs_table(aws_env: None) -> Iterator[Any]:
+    """The jobs table as infra/constructs/storage.py defines it: pk/sk and the `by-tenant` index."""
+    import boto3
+    from moto import mock_aws
+
+    attrs = ["pk", "sk", "gsi1pk", "gsi1sk"]
+    with mock_aws():
+        yield boto3.resource("dynamodb").create_table(
+            TableName="Swapflow-StorageJobs-TEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-tenant",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
