@@ -9,8 +9,8 @@ job as its own execution under the batch's provider limits (`ProviderLimits`). A
 inputs fetched, checked and stored) when its turn comes, so accepting 1,000 jobs takes a second.
 
 `BatchTracker` is told by `JobService` when a batch job starts processing and when it ends; it moves
-the member and the batch's counters together (one DynamoDB transaction, guarded by the member's
-state, so each transition counts once), delivers manifest outputs to the outbox, rewrites the
+the member (a write conditional on its state) and the batch's atomic counts (idempotent sets of job
+ids, so each transition counts once however often it is reported), delivers manifest outputs to the outbox, rewrites the
 manifest's result.json, and releases the job's concurrency slot. Whoever brings the last job to its
 end claims the batch's completion with a conditional write and publishes `Swap Batch Completed`: once.
 """

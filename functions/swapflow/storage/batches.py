@@ -1,13 +1,13 @@
-"""Batches in the jobs table: `BATCH#<id>`/`BATCH` holds the counters, `BATCH#<id>`/`M#<job id>` each member.
+"""Batches in the jobs table: `BATCH#<id>`/`BATCH` holds the counts, `BATCH#<id>`/`M#<job id>` each member.
 
-A member's transition and the batch's counters move in one transaction whose condition is the member's
-current state, so a transition reported twice (retries, a cancel racing a finisher) counts once.
+A member moves by a conditional write on its current state (so of a cancel and a finisher racing, one
+wins); the batch counts each state as a set of job ids (ADD/DELETE in one atomic UpdateItem), so a
+transition reported twice, or repaired after a crash, counts once.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,16 @@ def _failed(exc: ClientError, *codes: str) -> bool:
 
 def _num(value: float) -> Decimal:
     return Decimal(str(round(value, 3)))
+
+
+def _counts(item: dict[str, Any]) -> dict[str, int]:
+    """Sizes of the per-state id sets; a late `processing` report racing the end is not counted."""
+    ended: set[str] = set()
+    for name in TERMINAL:
+        ended |= set(item.get(f"ids_{name}") or ())
+    counts = {name: len(item.get(f"ids_{name}") or ()) for name in COUNTED}
+    counts["processing"] = len(set(item.get("ids_processing") or ()) - ended)
+    return counts
 
 
 class DynamoBatchRepository:
@@ -61,7 +71,6 @@ class DynamoBatchRepository:
             "providers": json.dumps(batch.providers),
             "created_at": _num(batch.created_at),
             "ttl": ttl,
-            **{f"n_{name}": 0 for name in COUNTED},
         }
         if batch.manifest:
             item["manifest"] = json.dumps(batch.manifest)
@@ -83,7 +92,7 @@ class DynamoBatchRepository:
             total=int(item["total"]),
             providers=json.loads(item["providers"]),
             created_at=float(item["created_at"]),
-            counts={name: int(item.get(f"n_{name}", 0)) for name in COUNTED},
+            counts=_counts(item),
             manifest=json.loads(item["manifest"]) if item.get("manifest") else None,
             completion=item.get("completion"),
             finished_at=float(item["finished_at"]) if "finished_at" in item else None,
@@ -145,45 +154,47 @@ class DynamoBatchRepository:
         outputs: list[dict[str, Any]] | None = None,
         error: dict[str, Any] | None = None,
     ) -> bool:
+        """Member first (conditional on its state: one winner), then the batch's id sets (idempotent).
+
+        Counts are the sizes of per-state sets of job ids on the batch record; adding an id twice
+        changes nothing, so a retry after a crash between the two writes repairs the count instead of
+        doubling it. (A transaction would do too, but costs double and, in moto, copies the table.)
+        """
+        changed = False
         for _ in range(5):  # the member moved between our read and our write: read again
             current = self._member_item(batch_id, job_id)["status"]
             if current in TERMINAL or (status == "processing" and current != "queued"):
-                return False
-            counters = "ADD #n :one" + (", n_processing :minus" if current == "processing" else "")
-            member_update: dict[str, Any] = {
-                "TableName": self.table.name,
-                "Key": self._key(batch_id, job_id),
-                "UpdateExpression": "SET #s = :to, outputs = :o, #e = :e",
-                "ConditionExpression": "#s = :from",
-                "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
-                "ExpressionAttributeValues": {
-                    ":to": status,
-                    ":from": current,
-                    ":o": json.dumps(outputs or []),
-                    ":e": json.dumps(error) if error else "",
-                },
-            }
-            values: dict[str, Any] = {":one": 1}
-            if current == "processing":
-                values[":minus"] = -1
-            counter_update = {
-                "TableName": self.table.name,
-                "Key": self._key(batch_id),
-                "UpdateExpression": counters,
-                "ExpressionAttributeNames": {"#n": f"n_{status}"},
-                "ExpressionAttributeValues": values,
-            }
+                break
             try:
-                self.table.meta.client.transact_write_items(
-                    TransactItems=[{"Update": member_update}, {"Update": counter_update}]
+                self.table.update_item(
+                    Key=self._key(batch_id, job_id),
+                    UpdateExpression="SET #s = :to, outputs = :o, #e = :e",
+                    ConditionExpression="#s = :from",
+                    ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                    ExpressionAttributeValues={
+                        ":to": status,
+                        ":from": current,
+                        ":o": json.dumps(outputs or []),
+                        ":e": json.dumps(error) if error else "",
+                    },
                 )
             except ClientError as exc:
-                if _failed(exc, "TransactionCanceledException", "TransactionConflictException"):
-                    time.sleep(0.02)
+                if _failed(exc, "ConditionalCheckFailedException"):
                     continue
                 raise
-            return True
-        return False
+            changed = True
+            break
+        final = self._member_item(batch_id, job_id)["status"]
+        if final == "processing":
+            self._count(batch_id, job_id, "ADD ids_processing :id")
+        elif final in TERMINAL:
+            self._count(batch_id, job_id, f"ADD ids_{final} :id DELETE ids_processing :id")
+        return changed
+
+    def _count(self, batch_id: str, job_id: str, expression: str) -> None:
+        self.table.update_item(
+            Key=self._key(batch_id), UpdateExpression=expression, ExpressionAttributeValues={":id": {job_id}}
+        )
 
     def claim_completion(self, batch_id: str, by: str, at: float) -> bool:
         try:

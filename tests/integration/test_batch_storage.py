@@ -1,0 +1,58 @@
+"""The DynamoDB batch repository (moto): each member moves once, counts never double, one completion claim."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from swapflow.jobs.models import Batch, BatchMember
+from swapflow.storage.batches import DynamoBatchRepository
+
+
+@pytest.fixture
+def repo(jobs_table: Any) -> DynamoBatchRepository:
+    repository = DynamoBatchRepository(jobs_table)
+    members = [(BatchMember(i, f"job-{i}"), '{"target_image": "x"}') for i in range(4)]
+    assert repository.create(Batch("b1", "t", 4, ["engine"], 1.0), members)
+    return repository
+
+
+def test_GIVEN_a_stored_batch_WHEN_created_again_THEN_nothing_changes(repo: DynamoBatchRepository) -> None:
+    repo.transition("b1", "job-0", "processing")
+    assert not repo.create(Batch("b1", "t", 1, ["engine"], 2.0), [(BatchMember(0, "job-0"), "{}")])
+    assert repo.get("b1").total == 4 and repo.member("b1", "job-0").status == "processing"
+    assert repo.request("b1", "job-3") == '{"target_image": "x"}'
+
+
+def test_GIVEN_transitions_reported_twice_and_racing_WHEN_counted_THEN_each_job_counts_once(
+    repo: DynamoBatchRepository,
+) -> None:
+    assert repo.transition("b1", "job-0", "processing")
+    assert not repo.transition("b1", "job-0", "processing")
+    racers = [
+        threading.Thread(target=repo.transition, args=("b1", f"job-{i % 3}", status))
+        for i, status in enumerate(["completed", "failed", "cancelled"] * 4)
+    ]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    assert not repo.transition("b1", "job-0", "processing")  # a late start report after the end
+
+    counts = repo.get("b1").counts_view()
+    assert counts["queued"] == 1 and counts["processing"] == 0 and counts["total"] == 4
+    assert counts["completed"] + counts["failed"] + counts["cancelled"] == 3
+    statuses = [m.status for m in repo.members("b1")]
+    assert [m.index for m in repo.members("b1")] == [0, 1, 2, 3] and statuses[3] == "queued"
+
+
+def test_GIVEN_two_finishers_WHEN_both_claim_completion_THEN_one_wins_and_may_reclaim(
+    repo: DynamoBatchRepository,
+) -> None:
+    assert repo.claim_completion("b1", "job-1", 5.0)
+    assert not repo.claim_completion("b1", "job-2", 5.0)
+    assert repo.claim_completion("b1", "job-1", 6.0)  # the winner's retry after a crash
+    repo.mark_completion_sent("b1")
+    assert not repo.claim_completion("b1", "job-1", 7.0)
+    assert repo.get("b1").completion == "sent"
