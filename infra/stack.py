@@ -101,7 +101,8 @@ class SwapflowStack(Stack):
         table, inputs, archive = storage.table, storage.input_bucket, storage.archive_bucket
         for fn in [*workflow.functions, api.api_fn, api.webhook_fn, api.compat_fn]:
             table.grant_read_write_data(fn)
-        for fn in (workflow.submit_fn, workflow.status_fn, api.webhook_fn):
+        # Provider secrets: the API functions check a provider is configured before accepting a job.
+        for fn in (workflow.submit_fn, workflow.status_fn, api.webhook_fn, api.api_fn, api.compat_fn):
             akool_secret.grant_read(fn)
             wavespeed_secret.grant_read(fn)
             fn.add_to_role_policy(read_public_url)
@@ -118,6 +119,9 @@ class SwapflowStack(Stack):
         self._acknowledge_executions_wildcard(api.api_fn, workflow.state_machine)
         workflow.state_machine.grant_start_execution(api.compat_fn)
         api.webhook_fn.add_to_role_policy(SEND_TASK_RESULT)
+        # Cancel: announce `Swap Job Cancelled` and free a batch slot waiting on the job's token.
+        notifications.bus.grant_put_events_to(api.api_fn)
+        api.api_fn.add_to_role_policy(SEND_TASK_RESULT)
 
         webhooks = ClientWebhooks(self, "ClientWebhooks", bus=notifications.bus, table=table, environment=environment)
 

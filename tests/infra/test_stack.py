@@ -125,8 +125,10 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
 def test_given_functions_when_synthesised_then_each_gets_only_what_it_needs(synthesized) -> None:
     _, tj = synthesized
     api = _actions(_statements(tj, "ApiApiFn"))
-    assert "states:StartExecution" in api
-    assert "events:PutEvents" not in api and "states:SendTaskSuccess" not in api
+    # accept (start), cancel (stop, announce, free a batch slot), check a provider is configured
+    assert {"states:StartExecution", "states:StopExecution", "events:PutEvents", "states:SendTaskSuccess"} <= api
+    assert "secretsmanager:GetSecretValue" in api
+    assert "lambda:InvokeFunction" not in api
     finisher = _actions(_statements(tj, "WorkflowFinisherFn"))
     assert "events:PutEvents" in finisher and "states:StartExecution" not in finisher
     webhook = _actions(_statements(tj, "ApiWebhookFn"))
@@ -135,7 +137,8 @@ def test_given_functions_when_synthesised_then_each_gets_only_what_it_needs(synt
     assert "lambda:InvokeFunction" in submit and "secretsmanager:GetSecretValue" in submit
     compat = _actions(_statements(tj, "ApiCompatFn"))
     assert {"states:StartExecution", "s3:PutObject", "dynamodb:GetItem"} <= compat
-    assert not {"events:PutEvents", "states:SendTaskSuccess", "secretsmanager:GetSecretValue"} & compat
+    assert "secretsmanager:GetSecretValue" in compat
+    assert not {"events:PutEvents", "states:SendTaskSuccess", "states:StopExecution"} & compat
     assert "lambda:InvokeFunction" not in compat
 
 
