@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ def main() -> None:
     from infra.local.client import ApiClient, data_uri
     from infra.local.runner import LocalConfig, LocalStack
 
+    os.environ.setdefault("SWAPFLOW_TENANT_RPS", "0")  # the bench polls fast; throttling is not measured here
     stack = LocalStack(LocalConfig(port=0, aws_port=0)).start()
     api = ApiClient(stack.api_url, stack.config.api_key)
     body = {"source_image": data_uri(FIXTURES / "source.jpg"), "target_image": data_uri(FIXTURES / "target.jpg")}

@@ -102,6 +102,7 @@ def main() -> None:
             "SWAPFLOW_WAVESPEED_WEBHOOK_SECRET": "whsec_YmVuY2g",
         }
     )
+    os.environ.setdefault("SWAPFLOW_TENANT_RPS", "0")  # the bench polls fast; throttling is not measured here
     stack = LocalStack(LocalConfig(port=0, aws_port=0)).start()
     api = ApiClient(stack.api_url, stack.config.api_key)
     body = {

@@ -41,6 +41,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -764,12 +765,12 @@ def forget_finished_executions(older_than_seconds: float) -> int:
     moto keeps every execution with its full history for the backend's lifetime, so a long-running
     local stack would grow without bound. AWS keeps them 90 days; a laptop keeps them this long.
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from moto.stepfunctions.models import stepfunctions_backends
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     dropped = 0
     with _LOCK:
         for backends in (stepfunctions_backends, stepfunctions_parser_backends):
@@ -779,7 +780,7 @@ def forget_finished_executions(older_than_seconds: float) -> int:
                     for execution in machine.executions:
                         stopped = execution.stop_date
                         if stopped is not None and stopped.tzinfo is None:
-                            stopped = stopped.replace(tzinfo=timezone.utc)
+                            stopped = stopped.replace(tzinfo=UTC)
                         if stopped is not None and (now - stopped).total_seconds() > older_than_seconds:
                             dropped += 1
                         else:

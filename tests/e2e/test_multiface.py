@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from swapflow.engine import detect_faces
 
 from infra.local.client import data_uri, download
-from swapflow.engine import detect_faces
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
