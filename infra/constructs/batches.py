@@ -22,14 +22,13 @@ MaximumConcurrency at all.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import python_function
+from .functions import python_function, standard_state_machine
 
 # The longest a job may hold its slot: its deadline (15 min by default) plus provider retries, with room.
 SLOT_TIMEOUT = Duration.hours(2)
@@ -47,23 +46,7 @@ class Batches(Construct):
             timeout=Duration.seconds(120),
             description="swapflow: create and start one job of a batch (batch runner step)",
         )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "Runner",
-            definition_body=sfn.DefinitionBody.from_chainable(self._build_definition()),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(
-                    self,
-                    "RunnerLogs",
-                    retention=logs.RetentionDays.ONE_MONTH,
-                    removal_policy=RemovalPolicy.DESTROY,
-                ),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
-        )
+        self.state_machine = standard_state_machine(self, "Runner", self._build_definition())
         self._acknowledge_child_executions()
 
     def _acknowledge_child_executions(self) -> None:

@@ -16,19 +16,18 @@ integration, so a message reaches the DLQ even when the Lambda keeps failing.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import python_function
+from .functions import python_function, standard_state_machine
 
 # The events a client webhook receives (swapflow.webhooks.DELIVERED_EVENTS; a test keeps them equal).
 DELIVERED_EVENTS = ["Swap Job Completed", "Swap Job Failed", "Swap Job Cancelled"]
@@ -84,24 +83,7 @@ class ClientWebhooks(Construct):
         return fn
 
     def _build_state_machine(self) -> sfn.StateMachine:
-        return sfn.StateMachine(
-            self,
-            "DeliveryStateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(self._build_definition()),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=DELIVERY_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(
-                    self,
-                    "DeliveryLogs",
-                    retention=logs.RetentionDays.ONE_MONTH,
-                    removal_policy=RemovalPolicy.DESTROY,
-                ),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,  # payloads carry output URLs and client metadata
-            ),
-        )
+        return standard_state_machine(self, "DeliveryStateMachine", self._build_definition(), timeout=DELIVERY_TIMEOUT)
 
     def _build_definition(self) -> sfn.IChainable:
         start = sfn.Pass(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ..bundling import function_code
@@ -47,4 +48,33 @@ def python_function(
             "LOG_LEVEL": "INFO",
             **environment,
         },
+    )
+
+
+def standard_state_machine(
+    scope: Construct,
+    construct_id: str,
+    definition: sfn.IChainable,
+    *,
+    timeout: Duration | None = None,
+) -> sfn.StateMachine:
+    """The one way this stack builds a state machine: Standard, traced, every event logged for a month,
+    never the execution data (payloads carry output URLs and client metadata)."""
+    return sfn.StateMachine(
+        scope,
+        construct_id,
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        timeout=timeout,
+        tracing_enabled=True,
+        logs=sfn.LogOptions(
+            destination=logs.LogGroup(
+                scope,
+                f"{construct_id}Logs",
+                retention=logs.RetentionDays.ONE_MONTH,
+                removal_policy=RemovalPolicy.DESTROY,
+            ),
+            level=sfn.LogLevel.ALL,
+            include_execution_data=False,
+        ),
     )

@@ -5,15 +5,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import python_function
+from .functions import python_function, standard_state_machine
 
 SEND_TASK_RESULT = iam.PolicyStatement(
     # SendTaskSuccess/Failure/Heartbeat support no resource-level permissions: the token is the scope.
@@ -67,23 +66,7 @@ class Workflow(Construct):
             description="swapflow: archive outputs, end the job, emit its event",
         )
         self.functions = [self.submit_fn, self.await_fn, self.status_fn, self.finisher_fn]
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(self._build_definition()),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(
-                    self,
-                    "ExecutionLogs",
-                    retention=logs.RetentionDays.ONE_MONTH,
-                    removal_policy=RemovalPolicy.DESTROY,
-                ),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
-        )
+        self.state_machine = standard_state_machine(self, "StateMachine", self._build_definition())
 
     def _invoke(self, construct_id: str, fn: lambda_.IFunction, **kwargs: object) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(self, construct_id, lambda_function=fn, payload_response_only=True, **kwargs)  # type: ignore[arg-type]

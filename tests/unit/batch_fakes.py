@@ -7,10 +7,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from swapflow.jobs.exceptions import BatchNotFoundError, BlobMissingError
+from swapflow.jobs.exceptions import BatchNotFoundError
 from swapflow.jobs.models import Batch, BatchMember
 from swapflow.jobs.validation import parse_job_request
 from swapflow.providers.exceptions import ProviderUnavailableError
+
+from tests.shared.fakes import FakeBlobs
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -73,36 +75,6 @@ class FakeBatchRepository:
 
     def mark_completion_sent(self, batch_id: str) -> None:
         self.batches[batch_id].completion = "sent"
-
-
-class FakeBlobs:
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], bytes] = {}
-
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        self.objects[(bucket, key)] = data
-
-    def get(self, bucket: str, key: str) -> bytes:
-        if (bucket, key) not in self.objects:
-            raise BlobMissingError(bucket, key)
-        return self.objects[(bucket, key)]
-
-    def size(self, bucket: str, key: str) -> int:
-        return len(self.get(bucket, key))
-
-    def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> None:
-        self.objects[(bucket, key)] = self.get(src_bucket, src_key)
-
-    def presign_get(self, bucket: str, key: str, expires: int) -> str:
-        return f"https://example.test/{bucket}/{key}?expires={expires}"
-
-
-class FakeEvents:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, dict[str, Any]]] = []
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        self.published.append((detail_type, detail))
 
 
 class FakeWorkflow:

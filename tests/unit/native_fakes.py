@@ -12,6 +12,8 @@ from swapflow.jobs.models import Job, JobError, JobStatus, Output, StoredImage
 from swapflow.jobs.service import JobService
 from swapflow.settings import Settings
 
+from tests.shared.fakes import FakeBlobs, FakeEvents
+
 OPEN = (JobStatus.QUEUED, JobStatus.PROCESSING)
 
 
@@ -100,31 +102,6 @@ class FakeWorkflow:
 
     def stop(self, job_id: str, cause: str) -> None:
         self.stopped.append((job_id, cause))
-
-
-class FakeBlobs:
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], bytes] = {}
-
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        self.objects[(bucket, key)] = data
-
-    def get(self, bucket: str, key: str) -> bytes:
-        return self.objects[(bucket, key)]
-
-    def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> None:
-        self.objects[(bucket, key)] = self.objects[(src_bucket, src_key)]
-
-    def presign_get(self, bucket: str, key: str, expires: int) -> str:
-        return f"https://example.test/{bucket}/{key}"
-
-
-class FakeEvents:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, dict[str, Any]]] = []
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        self.published.append((detail_type, detail))
 
 
 class FakeInputs:

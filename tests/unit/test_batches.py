@@ -7,12 +7,14 @@ import threading
 from typing import Any
 
 import pytest
-from batch_fakes import FakeBatchRepository, FakeEvents, FakeJobs, FakeWorkflow
+from batch_fakes import FakeBatchRepository, FakeJobs, FakeWorkflow
 from swapflow.jobs.batches import BATCH_COMPLETED, BatchService, BatchTracker, ProviderLimits
 from swapflow.jobs.exceptions import BatchInvalidError, RequestInvalidError
 from swapflow.jobs.manifests import ManifestLocation, parse_manifest
 from swapflow.jobs.models import Job, JobError, JobStatus, Output, StoredImage, SwapSpec, derived_id
 from swapflow.settings import Settings
+
+from tests.shared.fakes import FakeEvents
 
 INPUT = "input-bucket"
 IMAGE = "https://images.example/a.jpg"

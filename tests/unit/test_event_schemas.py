@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from batch_fakes import FakeBatchRepository, FakeBlobs, FakeDeadLetters, FakeEvents, FakeJobs, FakeWorkflow
+from batch_fakes import FakeBatchRepository, FakeDeadLetters, FakeJobs, FakeWorkflow
 from swapflow import events as event_names
 from swapflow.jobs.batches import BATCH_COMPLETED, BatchTracker
 from swapflow.jobs.exceptions import JobNotFoundError, SwapRequestRejectedError
@@ -20,6 +20,7 @@ from swapflow.jobs.service import JobService
 from swapflow.settings import Settings
 
 from infra.constructs.event_schemas import envelope_draft4, load_detail_schemas
+from tests.shared.fakes import FakeBlobs, FakeEvents
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "events"
 

@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from swapflow.jobs.exceptions import BlobMissingError, RequestInvalidError
+from swapflow.jobs.exceptions import RequestInvalidError
 from swapflow.jobs.inputs import InputLoader
 from swapflow.jobs.uploads import UploadService, key_for_ref, own_object, safe_filename
 from swapflow.net import FetchPolicy
 
 from tests.conftest import FIXTURES
+from tests.shared.fakes import FakeBlobs
 
 BUCKET = "swapflow-inputbucket-abc123"
 JPEG = (FIXTURES / "source.jpg").read_bytes()
-
-
-class FakeBlobs:
-    """In-memory S3: presigning is string formatting; reads come from a dict."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], bytes] = {}
-
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        self.objects[(bucket, key)] = data
-
-    def get(self, bucket: str, key: str) -> bytes:
-        if (bucket, key) not in self.objects:
-            raise BlobMissingError(bucket, key)
-        return self.objects[(bucket, key)]
-
-    def size(self, bucket: str, key: str) -> int:
-        return len(self.get(bucket, key))
-
-    def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> None:
-        self.objects[(bucket, key)] = self.get(src_bucket, src_key)
-
-    def presign_get(self, bucket: str, key: str, expires: int) -> str:
-        return f"https://s3.us-east-1.amazonaws.com/{bucket}/{key}?X-Amz-Expires={expires}&X-Amz-Signature=get"
-
-    def presign_put(self, bucket: str, key: str, content_type: str, expires: int) -> str:
-        return f"https://s3.us-east-1.amazonaws.com/{bucket}/{key}?X-Amz-Expires={expires}&X-Amz-Signature=put"
 
 
 def loader(blobs: FakeBlobs, endpoint: str = "") -> InputLoader:
