@@ -72,6 +72,9 @@ class LocalStack:
     def start(self) -> LocalStack:
         template = load_template(self.config.template_path)
         _fake_credentials()
+        # moto keeps each S3 object in a spooled buffer of ~5 MB before spilling to disk: every image
+        # would stay in memory. Spill anything over 16 KB, so a long-running stack stays flat.
+        os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(16 * 1024))
         from moto import mock_aws
 
         from . import moto_patches
