@@ -490,7 +490,8 @@ class JobService:
         )
 
     def _announce(self, job: Job) -> Job:
-        """Emit the one terminal event. A crash between transition and publish re-emits on retry."""
+        """Emit the one terminal event: a conditional claim lets one caller publish (a cancel racing the
+        finisher emits once); a claim left by a crash is taken over after 30 s, so a retry still publishes."""
         if not job.terminal:
             return job
         if not self.repo.claim_event(job.id):
