@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from e2e_stack import ROOT, RunningStack, start_stack  # noqa: E402
+from e2e_stack import ROOT, RunningStack, running_stack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -33,49 +33,41 @@ def template_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def stack(template_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     # A first poll far beyond the engine's time: a job that polls here lost its callback (a bug).
-    proc, running = start_stack(
+    with running_stack(
         template_path, tmp_path_factory.mktemp("stack") / "up.log", SWAPFLOW_POLL_INITIAL_SECONDS="6"
-    )
-    yield running
-    proc.terminate()
-    proc.wait(timeout=30)
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 def polling_stack(template_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """A stack whose engine records results without waking the workflow: only polling finds them."""
-    proc, running = start_stack(
+    with running_stack(
         template_path,
         tmp_path_factory.mktemp("polling") / "up.log",
         SWAPFLOW_ENGINE_CALLBACK="0",
         SWAPFLOW_TIME_SCALE="0.25",
-    )
-    yield running
-    proc.terminate()
-    proc.wait(timeout=30)
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 def slow_stack(template_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """A stack whose engine waits 3 s before swapping (SWAPFLOW_ENGINE_DELAY_SECONDS, test only): jobs stay
     open long enough to cancel them or to outlast a sync wait. No request limit, so fuzzing is not throttled."""
-    proc, running = start_stack(
+    with running_stack(
         template_path,
         tmp_path_factory.mktemp("slow") / "up.log",
         SWAPFLOW_ENGINE_DELAY_SECONDS="3",
         SWAPFLOW_TENANT_RPS="0",
-    )
-    yield running
-    proc.terminate()
-    proc.wait(timeout=30)
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 def throttled_stack(template_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """A stack that allows each tenant 3 requests per second (SWAPFLOW_TENANT_RPS)."""
-    proc, running = start_stack(
+    with running_stack(
         template_path, tmp_path_factory.mktemp("throttled") / "up.log", SWAPFLOW_TENANT_RPS="3"
-    )
-    yield running
-    proc.terminate()
-    proc.wait(timeout=30)
+    ) as running:
+        yield running

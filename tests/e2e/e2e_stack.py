@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,3 +85,14 @@ def start_stack(template: str, log: Path, **env: str) -> tuple[subprocess.Popen[
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError("local stack did not start:\n" + log.read_text(errors="replace")[-4000:])
+
+
+@contextlib.contextmanager
+def running_stack(template: str, log: Path, **env: str) -> Iterator[RunningStack]:
+    """A local stack for the duration of the block, stopped (and waited for) afterwards."""
+    proc, running = start_stack(template, log, **env)
+    try:
+        yield running
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

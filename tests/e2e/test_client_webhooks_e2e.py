@@ -94,17 +94,15 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="session")  # session, like the other stacks: xdist may interleave modules
 def webhook_stack(template_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from e2e_stack import start_stack
+    from e2e_stack import running_stack
 
-    proc, running = start_stack(
+    with running_stack(
         template_path,
         tmp_path_factory.mktemp("webhooks") / "up.log",
         SWAPFLOW_TIME_SCALE=str(TIME_SCALE),
         SWAPFLOW_WEBHOOK_RETRY_SCHEDULE=TEST_SCHEDULE,
-    )
-    yield running
-    proc.terminate()
-    proc.wait(timeout=30)
+    ) as running:
+        yield running
 
 
 def run_job(stack: Any, webhook_url: str, **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from e2e_stack import RunningStack, start_stack
+from e2e_stack import RunningStack, running_stack
 from swapflow.providers.crypto import akool_encrypt, akool_signature, wavespeed_signature
 from swapflow.sim.akool import AkoolSimulator
 from swapflow.sim.wavespeed import WaveSpeedSimulator
@@ -57,7 +57,7 @@ def sims() -> Iterator[Sims]:
 
 @pytest.fixture(scope="module")
 def provider_stack(sims: Sims, template_path: str, tmp_path_factory) -> Iterator[RunningStack]:
-    proc, running = start_stack(
+    with running_stack(
         template_path,
         tmp_path_factory.mktemp("providers") / "up.log",
         SWAPFLOW_AKOOL_BASE_URL=sims.akool.base_url,
@@ -69,10 +69,8 @@ def provider_stack(sims: Sims, template_path: str, tmp_path_factory) -> Iterator
         SWAPFLOW_WAVESPEED_WEBHOOK_SECRET=WAVESPEED["webhook_secret"],
         # Well beyond the simulators' 0.3 s, so only a lost webhook makes a job poll, even under load.
         SWAPFLOW_POLL_INITIAL_SECONDS="5",
-    )
-    yield running
-    proc.terminate()
-    proc.wait(timeout=30)
+    ) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)
