@@ -171,6 +171,28 @@ def _keys_rotate_secret(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _keys_set_webhook(args: argparse.Namespace, out: TextIO) -> int:
+    """The tenant's default receiver for jobs without a `webhook_url`, checked by the same SSRF guard."""
+    from .net import FetchError, FetchPolicy, check_url
+    from .storage.tenants import TenantNotFoundError
+
+    url = None if args.clear else args.url
+    if not url and not args.clear:
+        raise CliError("give the receiver's URL, or --clear", 2)
+    if url:
+        local = bool(args.endpoint_url)  # the local stack: http and loopback receivers are fine
+        try:
+            check_url(url, FetchPolicy(allow_http=local, allow_loopback=local))
+        except FetchError as exc:
+            raise CliError(f"{url}: {exc.message}", 2) from exc
+    try:
+        _tenants(args).set_default_webhook_url(args.tenant, url)
+    except TenantNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"default webhook of {args.tenant}: {url or '(none)'}", file=out)
+    return 0
+
+
 def _cmd_keys(sub: Any) -> None:
     keys = sub.add_parser("keys", help="tenants' API keys and webhook signing secrets")
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -189,7 +211,12 @@ def _cmd_keys(sub: Any) -> None:
     rotate = actions.add_parser("rotate-secret", help="a new webhook signing secret for a tenant")
     rotate.add_argument("--tenant", required=True)
     rotate.set_defaults(run=_keys_rotate_secret)
-    for parser in (create, listing, revoke, rotate):
+    webhook = actions.add_parser("set-webhook", help="where a tenant's jobs without a webhook_url are announced")
+    webhook.add_argument("--tenant", required=True)
+    webhook.add_argument("url", nargs="?", metavar="URL", help="a public https URL")
+    webhook.add_argument("--clear", action="store_true", help="remove the tenant's default")
+    webhook.set_defaults(run=_keys_set_webhook)
+    for parser in (create, listing, revoke, rotate, webhook):
         _aws_options(parser)
 
 

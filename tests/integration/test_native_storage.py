@@ -244,6 +244,25 @@ def test_given_the_table_when_using_the_keys_cli_then_create_list_rotate_and_rev
     assert "swapflow:" in capsys.readouterr().err
 
 
+def test_given_a_tenant_when_setting_its_default_webhook_then_only_public_https_urls_are_kept(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("keys", "create", "--tenant", "acme", "--table", table.name)[0] == 0
+    tenants = DynamoTenants(table)
+
+    assert cli("keys", "set-webhook", "--tenant", "acme", "https://93.184.216.34/hooks", "--table", table.name)[0] == 0
+    assert tenants.default_webhook_url("acme") == "https://93.184.216.34/hooks"
+
+    for refused in ("https://127.0.0.1/hooks", "https://169.254.169.254/", "http://93.184.216.34/hooks"):
+        assert cli("keys", "set-webhook", "--tenant", "acme", refused, "--table", table.name)[0] == 2
+    assert tenants.default_webhook_url("acme") == "https://93.184.216.34/hooks"
+    assert "swapflow:" in capsys.readouterr().err
+
+    assert cli("keys", "set-webhook", "--tenant", "nobody", "https://93.184.216.34/x", "--table", table.name)[0] == 1
+    assert cli("keys", "set-webhook", "--tenant", "acme", "--clear", "--table", table.name)[0] == 0
+    assert tenants.default_webhook_url("acme") is None
+
+
 def test_given_no_table_name_when_the_stack_is_unknown_then_the_cli_says_to_pass_table(
     table: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
