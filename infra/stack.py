@@ -18,6 +18,7 @@ from .constructs.observability import Observability
 from .constructs.storage import Storage
 from .constructs.triggers import Triggers
 from .constructs.workflow import SEND_TASK_RESULT, Workflow
+from .nag import acknowledge_wildcard, executions_of
 
 BUS_NAME = "swapflow"
 
@@ -220,14 +221,10 @@ class SwapflowStack(Stack):
         return secret
 
     def _acknowledge_executions_wildcard(self, fn: Construct, machine: Construct) -> None:
-        logical_id = self.resolve(self.get_logical_id(machine.node.default_child))  # type: ignore[arg-type]
-        name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id}"}}]}}]}}'
-        resource = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
-        Validations.of(fn).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
-                reason="StopExecution (job cancel) on executions of our own state machine; names are job ids.",
-            )
+        acknowledge_wildcard(
+            fn,
+            executions_of(machine),
+            "StopExecution (job cancel) on executions of our own state machine; names are job ids.",
         )
 
     def _acknowledge_nag_findings(self, owned: dict[str, list[Construct]]) -> None:

@@ -22,12 +22,13 @@ MaximumConcurrency at all.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ..nag import acknowledge_wildcard, executions_of
 from .functions import python_function, standard_state_machine
 
 # The longest a job may hold its slot: its deadline (15 min by default) plus provider retries, with room.
@@ -51,17 +52,12 @@ class Batches(Construct):
 
     def _acknowledge_child_executions(self) -> None:
         """The Distributed Map starts, describes and stops its own child executions (CDK's policy)."""
-        stack = Stack.of(self)
-        logical_id = stack.resolve(stack.get_logical_id(self.state_machine.node.default_child))  # type: ignore[arg-type]
-        name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id}"}}]}}]}}'
-        prefix = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-        for resource in (f"{prefix}{name}:*", f"{prefix}{name}/*:*"):
-            Validations.of(self.state_machine).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
-                    reason="The batch runner's Distributed Map manages its own child executions (names are "
-                    "generated per map run), which only a wildcard below this state machine can name.",
-                )
+        for suffix in (":*", "/*:*"):
+            acknowledge_wildcard(
+                self.state_machine,
+                executions_of(self.state_machine, suffix),
+                "The batch runner's Distributed Map manages its own child executions (names are generated per "
+                "map run), which only a wildcard below this state machine can name.",
             )
 
     def _build_definition(self) -> sfn.IChainable:
