@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -75,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         text = json.dumps(synthesize())
         Path(args.out).write_text(text) if args.out else print(text)
         return 0
+    if args.command == "demo":
+        # The demo prints its own story; the handlers' JSON logs and metrics would bury it.
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     config = LocalConfig.from_env()
     if args.port is not None:
         config.port = args.port

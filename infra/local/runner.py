@@ -117,7 +117,11 @@ class LocalStack:
         threading.Thread(target=sweep, name="swapflow-janitor", daemon=True).start()
 
     def _start_aws_endpoint(self) -> None:
+        import logging
+
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per S3 request
 
         server = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
         server.start()
