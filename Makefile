@@ -30,8 +30,10 @@ demo: install
 up: install
 	$(PY) -m infra.local up
 
-## Every test: unit, integration (moto), infra (template), e2e (local stack over HTTP).
+## Every check: lint, types, then unit, integration (moto), infra (template), e2e (local stack over HTTP).
 test: install
+	$(VENV)/bin/ruff check functions infra tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 test-fast: install
