@@ -328,3 +328,12 @@ def test_given_a_tenant_over_its_limit_when_admitting_then_throttled_until_the_n
     assert access.admit("sf_good", throttle=False) == "acme"
     clock.sleep(1)
     assert access.admit("sf_good") == "acme"
+
+
+def test_given_both_key_headers_when_reading_the_key_then_x_api_key_wins_unless_bearer_is_preferred() -> None:
+    both = {"X-Api-Key": "from-header", "Authorization": "Bearer from-bearer"}
+    assert api_key_from(both) == "from-header"
+    assert api_key_from(both, prefer_bearer=True) == "from-bearer"
+    assert api_key_from({"authorization": "bearer only"}) == "only"
+    assert api_key_from({"Authorization": "Basic abc"}, prefer_bearer=True) == ""
+    assert api_key_from(None) == ""

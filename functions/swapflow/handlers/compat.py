@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..compat import akool, provider_for, wait_until_terminal, wavespeed
+from ..jobs.access import api_key_from
 from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, UnauthorizedError
 from ..jobs.models import Job
 from ..jobs.validation import parse_json_body
@@ -36,16 +37,9 @@ def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(status, "application/json", json.dumps(body))
 
 
-def _api_key() -> str:
-    lowered = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
-    auth = lowered.get("authorization") or ""
-    if auth.lower().startswith("bearer ") and auth[7:].strip():
-        return auth[7:].strip()  # Akool: "If both ... have values, Authorization will be used first"
-    return (lowered.get("x-api-key") or "").strip()
-
-
 def _tenant() -> str:
-    key = _api_key()
+    # Akool: "If both ... have values, Authorization will be used first"
+    key = api_key_from(app.current_event.headers, prefer_bearer=True)
     tenant = api_keys().tenant_for(key) if key else None
     if not tenant:
         raise UnauthorizedError("a valid API key is required" if key else "an API key is required")
@@ -249,7 +243,8 @@ def domain_error(exc: Exception) -> Response:
     if _wavespeed_route():
         return _json(status, wavespeed.error(status, message))
     if isinstance(exc, UnauthorizedError):
-        return _json(200, akool.error(akool.INVALID_KEY if _api_key() else akool.MISSING_KEY, message))
+        code = akool.INVALID_KEY if api_key_from(app.current_event.headers) else akool.MISSING_KEY
+        return _json(200, akool.error(code, message))
     return _json(200, akool.error(akool.BAD_PARAMETER, message))
 
 

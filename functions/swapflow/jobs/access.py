@@ -9,14 +9,16 @@ from .exceptions import TenantThrottledError, UnauthorizedError
 from .ports import ApiKeys, RateLimiter
 
 
-def api_key_from(headers: Mapping[str, str] | None) -> str:
-    """The key from `x-api-key` or `Authorization: Bearer <key>` (header names in any case)."""
+def api_key_from(headers: Mapping[str, str] | None, *, prefer_bearer: bool = False) -> str:
+    """The key from `x-api-key` or `Authorization: Bearer <key>` (header names in any case).
+
+    `prefer_bearer`: when both are sent, Bearer wins (Akool's documented rule for its surface).
+    """
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
-    key = (lowered.get("x-api-key") or "").strip()
+    header = (lowered.get("x-api-key") or "").strip()
     auth = (lowered.get("authorization") or "").strip()
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    return key
+    bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    return (bearer or header) if prefer_bearer else (header or bearer)
 
 
 class Access:
