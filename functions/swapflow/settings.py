@@ -7,7 +7,7 @@ A missing required setting fails loudly with its name. Names are the ones the CD
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 
@@ -112,7 +112,6 @@ class Settings:
     wavespeed_api_key: str = ""
     wavespeed_webhook_secret: str = ""
     wavespeed_secret_arn: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     def require(self, name: str) -> str:
         value = getattr(self, name)

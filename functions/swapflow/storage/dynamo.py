@@ -268,20 +268,10 @@ class DynamoJobRepository:
 
 
 class DynamoApiKeys:
-    """API keys are stored only as SHA-256 hashes; the plaintext is shown once, at creation."""
+    """Looks up an API key's tenant by its SHA-256 hash (keys are created by storage.tenants)."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
-
-    def put(self, api_key: str, tenant: str) -> None:
-        self.table.put_item(
-            Item={
-                "pk": f"KEY#{hash_key(api_key)}",
-                "sk": "KEY",
-                "tenant": tenant,
-                "created_at": _num(time.time()),
-            }
-        )
 
     def tenant_for(self, api_key: str) -> str | None:
         item = self.table.get_item(Key={"pk": f"KEY#{hash_key(api_key)}", "sk": "KEY"}).get("Item")
