@@ -1,0 +1,126 @@
+"""Provider limits that hold globally: at most N jobs of a provider running and M started a minute.
+
+Every path that hands a job to a provider (single jobs, batches, manifests, drop-in surfaces, events)
+goes through the job workflow's Run step, and that step acquires a *lease* here first. A lease is held
+until the job reaches a terminal state (`release`, called when its one terminal event is announced)
+and expires on its own after the job's deadline plus a margin, so a crashed finisher cannot leak a
+slot for long. Starts are a sliding log of the last M start times: a new start is admitted only when
+fewer than M happened in the last 60 s, which is what a provider counting "tasks a minute" sees (a
+token bucket would allow M + 1 in some 60 s windows).
+
+There is no waiting here: a refused job's Run step fails with `ProviderSlotBusyError` and the state
+machine retries it with backoff (no Lambda sleeps). The state of one provider is one small record
+(`LeaseState`), moved by compare-and-set on its version (`LeaseStore`), so two Lambdas racing for the
+last slot cannot both win.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+RATE_WINDOW_SECONDS = 60.0
+# Compare-and-set attempts per acquire before the caller is told to come back (heavy contention).
+MAX_CAS_ATTEMPTS = 8
+
+
+class ProviderSlotBusyError(Exception):
+    """No slot of `provider` is free now: the workflow retries the Run step later (the class name is the
+    Step Functions error the state machine's Retry matches)."""
+
+    def __init__(self, provider: str, retry_after: float | None = None) -> None:
+        super().__init__(f"provider '{provider}' is at its limit; the job waits for a slot")
+        self.provider = provider
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """One provider's leases (job id -> expiry) and recent start times."""
+
+    leases: dict[str, float] = field(default_factory=dict)
+    starts: tuple[float, ...] = ()
+
+    def live(self, now: float) -> LeaseState:
+        return LeaseState(
+            {job: exp for job, exp in self.leases.items() if exp > now},
+            tuple(t for t in self.starts if t > now - RATE_WINDOW_SECONDS),
+        )
+
+
+class LeaseStore(Protocol):
+    def read(self, provider: str) -> tuple[LeaseState, int]:
+        """The provider's state and its version (0: never written)."""
+
+    def write(self, provider: str, state: LeaseState, version: int) -> bool:
+        """Store `state` as version + 1 if the stored version is still `version`; False if it moved."""
+
+    def release(self, provider: str, job_id: str) -> None:
+        """Drop the job's lease (and move the version, so a racing stale write fails)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    concurrency: int
+    rate_per_minute: int  # 0: no rate limit
+
+
+def _lookup(table: dict[str, float], provider: str, default: float) -> float:
+    return table.get(provider, table.get("*", default))
+
+
+class ProviderGate:
+    """Acquire/release per (provider, job); limits come from the settings (DESIGN 4)."""
+
+    def __init__(
+        self,
+        store: LeaseStore,
+        *,
+        concurrency: Iterable[tuple[str, float]],
+        rate_per_minute: Iterable[tuple[str, float]],
+        lease_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.concurrency = dict(concurrency)
+        self.rate = dict(rate_per_minute)
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+
+    def limit(self, provider: str) -> Limit:
+        return Limit(
+            max(1, int(_lookup(self.concurrency, provider, 1))), max(0, int(_lookup(self.rate, provider, 0)))
+        )
+
+    def acquire(self, provider: str, job_id: str) -> None:
+        """Take a slot for the job (idempotent: a job holding one keeps it); ProviderSlotBusyError if none."""
+        limit = self.limit(provider)
+        retry_after: float | None = None
+        for _ in range(MAX_CAS_ATTEMPTS):
+            stored, version = self.store.read(provider)
+            now = self.clock()
+            state = stored.live(now)
+            if job_id in state.leases:
+                return
+            if len(state.leases) >= limit.concurrency:
+                raise ProviderSlotBusyError(provider)
+            if limit.rate_per_minute and len(state.starts) >= limit.rate_per_minute:
+                retry_after = min(state.starts) + RATE_WINDOW_SECONDS - now
+                raise ProviderSlotBusyError(provider, retry_after)
+            taken = LeaseState(
+                {**state.leases, job_id: now + self.lease_seconds},
+                (*state.starts, now)[-max(limit.rate_per_minute, 1) :] if limit.rate_per_minute else (),
+            )
+            if self.store.write(provider, taken, version):
+                return
+        raise ProviderSlotBusyError(provider, retry_after)
+
+    def release(self, provider: str, job_id: str) -> None:
+        self.store.release(provider, job_id)
+
+    def held(self, provider: str) -> dict[str, float]:
+        """The live leases of a provider (job id -> expiry): for tests and operators."""
+        state, _ = self.store.read(provider)
+        return state.live(self.clock()).leases

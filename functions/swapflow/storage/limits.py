@@ -1,0 +1,57 @@
+"""Provider leases in the jobs table: `LIMIT#<provider>`/`LIMIT`, one small item per provider.
+
+The item holds the state as JSON (`state`) and a `version`; every change is a conditional write on
+the version it read (compare-and-set), so two Lambdas racing for the last slot cannot both take it,
+and a release racing an acquire makes the acquire read again instead of writing back a stale lease.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..jobs.limits import LeaseState
+
+RELEASE_ATTEMPTS = 20
+
+
+class DynamoLeaseStore:
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    @staticmethod
+    def _key(provider: str) -> dict[str, str]:
+        return {"pk": f"LIMIT#{provider}", "sk": "LIMIT"}
+
+    def read(self, provider: str) -> tuple[LeaseState, int]:
+        item = self.table.get_item(Key=self._key(provider), ConsistentRead=True).get("Item")
+        if not item:
+            return LeaseState(), 0
+        data = json.loads(item["state"])
+        return LeaseState(dict(data["leases"]), tuple(data["starts"])), int(item["version"])
+
+    def write(self, provider: str, state: LeaseState, version: int) -> bool:
+        body = json.dumps({"leases": state.leases, "starts": list(state.starts)}, separators=(",", ":"))
+        try:
+            self.table.put_item(
+                Item={**self._key(provider), "state": body, "version": version + 1},
+                ConditionExpression="attribute_not_exists(pk) OR version = :v" if version == 0 else "version = :v",
+                ExpressionAttributeValues={":v": version},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, provider: str, job_id: str) -> None:
+        for _ in range(RELEASE_ATTEMPTS):
+            state, version = self.read(provider)
+            if job_id not in state.leases:
+                return
+            rest = {job: exp for job, exp in state.leases.items() if job != job_id}
+            if self.write(provider, LeaseState(rest, state.starts), version):
+                return
+        raise RuntimeError(f"could not release the {provider} lease of job {job_id}: too much contention")

@@ -1,0 +1,103 @@
+"""Global provider limits on DynamoDB (moto): leases, the per-minute start log, races, expiry."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from swapflow.jobs.limits import ProviderGate, ProviderSlotBusyError
+from swapflow.storage.limits import DynamoLeaseStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def gate(table: Any, clock: Clock, *, concurrency: float = 2, rate: float = 2, lease: float = 600) -> ProviderGate:
+    return ProviderGate(
+        DynamoLeaseStore(table),
+        concurrency=[("wavespeed-pro", concurrency), ("*", 5)],
+        rate_per_minute=[("wavespeed-pro", rate)],
+        lease_seconds=lease,
+        clock=clock,
+    )
+
+
+def test_GIVEN_two_slots_WHEN_a_third_job_asks_THEN_it_waits_until_one_is_released(jobs_table: Any) -> None:
+    clock = Clock()
+    limiter = gate(jobs_table, clock, rate=0)
+    limiter.acquire("wavespeed-pro", "a")
+    limiter.acquire("wavespeed-pro", "b")
+    limiter.acquire("wavespeed-pro", "a")  # idempotent: a retried step keeps its slot
+    with pytest.raises(ProviderSlotBusyError):
+        limiter.acquire("wavespeed-pro", "c")
+    limiter.release("wavespeed-pro", "a")
+    limiter.release("wavespeed-pro", "a")  # a second release changes nothing
+    limiter.acquire("wavespeed-pro", "c")
+    assert set(limiter.held("wavespeed-pro")) == {"b", "c"}
+
+
+def test_GIVEN_two_starts_a_minute_WHEN_slots_are_free_THEN_the_third_start_waits_for_the_window(
+    jobs_table: Any,
+) -> None:
+    clock = Clock()
+    limiter = gate(jobs_table, clock, concurrency=10)
+    limiter.acquire("wavespeed-pro", "a")
+    clock.now += 20
+    limiter.acquire("wavespeed-pro", "b")
+    limiter.release("wavespeed-pro", "a")
+    limiter.release("wavespeed-pro", "b")
+    with pytest.raises(ProviderSlotBusyError) as busy:
+        limiter.acquire("wavespeed-pro", "c")
+    assert busy.value.retry_after == pytest.approx(40)
+    clock.now += 40.5
+    limiter.acquire("wavespeed-pro", "c")
+
+
+def test_GIVEN_a_crashed_holder_WHEN_its_lease_expires_THEN_the_slot_is_reclaimed(jobs_table: Any) -> None:
+    clock = Clock()
+    limiter = gate(jobs_table, clock, concurrency=1, rate=0, lease=900)
+    limiter.acquire("wavespeed-pro", "crashed")
+    with pytest.raises(ProviderSlotBusyError):
+        limiter.acquire("wavespeed-pro", "next")
+    clock.now += 901
+    limiter.acquire("wavespeed-pro", "next")
+    assert list(limiter.held("wavespeed-pro")) == ["next"]
+
+
+def test_GIVEN_providers_WHEN_one_is_full_THEN_others_are_not_affected(jobs_table: Any) -> None:
+    limiter = gate(jobs_table, Clock(), concurrency=1, rate=0)
+    limiter.acquire("wavespeed-pro", "a")
+    for i in range(5):
+        limiter.acquire("akool", f"k{i}")  # "*" = 5
+    with pytest.raises(ProviderSlotBusyError):
+        limiter.acquire("akool", "k5")
+
+
+def test_GIVEN_many_lambdas_racing_WHEN_they_acquire_THEN_never_more_than_the_limit_hold_a_slot(
+    jobs_table: Any,
+) -> None:
+    limiter = gate(jobs_table, Clock(), concurrency=3, rate=0)
+    won: list[str] = []
+    lock = threading.Lock()
+
+    def race(job: str) -> None:
+        try:
+            limiter.acquire("wavespeed-pro", job)
+        except ProviderSlotBusyError:
+            return
+        with lock:
+            won.append(job)
+
+    threads = [threading.Thread(target=race, args=(f"j{i}",)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= len(won) <= 3
+    assert set(limiter.held("wavespeed-pro")) == set(won)
