@@ -103,18 +103,20 @@ class SwapflowStack(Stack):
         for fn in [*workflow.functions, api.api_fn, api.webhook_fn, api.compat_fn]:
             table.grant_read_write_data(fn)
         # Provider secrets: the API functions check a provider is configured before accepting a job.
-        for fn in (workflow.submit_fn, workflow.status_fn, api.webhook_fn, api.api_fn, api.compat_fn):
+        for fn in (workflow.run_fn, api.webhook_fn, api.api_fn, api.compat_fn):
             akool_secret.grant_read(fn)
             wavespeed_secret.grant_read(fn)
             fn.add_to_role_policy(read_public_url)
         inputs.grant_read_write(api.api_fn)
         inputs.grant_read_write(api.compat_fn)  # the drop-in surfaces: the same needs as the api function
-        inputs.grant_read(workflow.submit_fn)
-        inputs.grant_read(workflow.finisher_fn)
-        archive.grant_read_write(workflow.finisher_fn)
+        # Whoever learns a job's result finishes it (archive, event): the Run pass, the provider
+        # webhook, the engine; the finisher records failures of the workflow itself.
+        for fn in (workflow.run_fn, workflow.finisher_fn, api.webhook_fn, engine.function):
+            inputs.grant_read(fn)
+            archive.grant_read_write(fn)
+            notifications.bus.grant_put_events_to(fn)
         archive.grant_read(api.api_fn)
         archive.grant_read(api.compat_fn)
-        notifications.bus.grant_put_events_to(workflow.finisher_fn)
         workflow.state_machine.grant_start_execution(api.api_fn)
         workflow.state_machine.grant_execution(api.api_fn, "states:StopExecution")  # POST /v1/jobs/{id}/cancel
         self._acknowledge_executions_wildcard(api.api_fn, workflow.state_machine)
@@ -140,7 +142,9 @@ class SwapflowStack(Stack):
             },
         )
         api.api_fn.add_environment("SWAPFLOW_BATCH_STATE_MACHINE_ARN", batches.state_machine.state_machine_arn)
-        self._grant_batches(workflow, api, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret])
+        self._grant_batches(
+            workflow, api, engine, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret]
+        )
         EventSchemas(self, "EventSchemas")
 
         Observability(
@@ -182,6 +186,7 @@ class SwapflowStack(Stack):
         self,
         workflow: Workflow,
         api: Api,
+        engine: Engine,
         batches: Batches,
         triggers: Triggers,
         storage: Storage,
@@ -202,8 +207,9 @@ class SwapflowStack(Stack):
         batches.state_machine.grant_start_execution(triggers.s3_trigger_fn)
         batches.state_machine.grant_start_execution(api.api_fn)
         # The finisher path: outputs to a manifest's outbox, result.json, and the batch slot's token.
-        inputs.grant_read_write(workflow.finisher_fn)
-        workflow.finisher_fn.add_to_role_policy(SEND_TASK_RESULT)
+        for fn in (workflow.run_fn, workflow.finisher_fn, api.webhook_fn, engine.function):
+            inputs.grant_read_write(fn)
+            fn.add_to_role_policy(SEND_TASK_RESULT)
 
     def _provider_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(

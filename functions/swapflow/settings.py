@@ -80,6 +80,8 @@ class Settings:
     engine_callback: bool = True
     job_deadline_seconds: int = 900
     poll_initial_seconds: int = 2
+    # How long a Run pass waits for a provider that calls back (engine, webhooks) before it polls.
+    callback_wait_seconds: int = 30
     poll_max_seconds: int = 30
     max_image_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000
@@ -153,6 +155,7 @@ class Settings:
             engine_callback=_flag(s("ENGINE_CALLBACK"), default=True),
             job_deadline_seconds=i("JOB_DEADLINE_SECONDS", 900),
             poll_initial_seconds=i("POLL_INITIAL_SECONDS", 2),
+            callback_wait_seconds=i("CALLBACK_WAIT_SECONDS", 30),
             poll_max_seconds=i("POLL_MAX_SECONDS", 30),
             max_image_bytes=i("MAX_IMAGE_BYTES", 20 * 1024 * 1024),
             max_image_pixels=i("MAX_IMAGE_PIXELS", 40_000_000),

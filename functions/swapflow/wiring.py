@@ -78,10 +78,12 @@ def fetch_policy(settings: Settings) -> Any:
 def service() -> JobService:
     from .events import EventBridgePublisher
     from .jobs.inputs import InputLoader
+    from .jobs.limits import ProviderGate
     from .jobs.service import JobService
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
     from .storage.idempotency import DynamoIdempotencyRecords
+    from .storage.limits import DynamoLeaseStore
     from .storage.s3 import S3BlobStore
     from .workflow import StepFunctionsWorkflow
 
@@ -109,6 +111,13 @@ def service() -> JobService:
         public_url=public_url,
         idempotency=DynamoIdempotencyRecords(table()),
         on_job_changed=lambda job: batch_tracker().job_changed(job),
+        gate=ProviderGate(
+            DynamoLeaseStore(table()),
+            concurrency=settings.provider_concurrency,
+            rate_per_minute=settings.provider_rate_per_minute,
+            # A lease outlives its job's deadline by a margin: a crashed finisher frees the slot then.
+            lease_seconds=settings.job_deadline_seconds + 600,
+        ),
     )
 
 

@@ -32,6 +32,15 @@ class StepFunctionsWorkflow:
             raise
         return True
 
+    def send_failure(self, token: str, error: str, cause: str) -> bool:
+        try:
+            self.client.send_task_failure(taskToken=token, error=error, cause=cause[:32768])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _TOKEN_GONE:
+                return False
+            raise
+        return True
+
     def stop(self, job_id: str, cause: str) -> None:
         """StopExecution of the execution named after the job; one that never started or already ended is fine."""
         arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"

@@ -1,6 +1,19 @@
-"""The job workflow: SubmitToProvider -> AwaitResult (task token, timeout = poll interval) -> PollStatus
--> Choice, looping until the job's result is in, then Finish or RecordFailure. Read top to bottom in
-`_build_definition`; every task has its Retry and Catch.
+"""The job workflow: one Run task, passed again until the job has ended, then RecordFailure if it failed.
+
+    Run (Lambda .waitForTaskToken, TimeoutSecondsPath = $.wait) -> end
+      the pass: take a provider slot (global limits, jobs/limits.py) and submit; or, on a later pass,
+      look at the recorded result / poll the provider. A job that ends in the pass is finished there
+      (archive, terminal state, event) and the token comes straight back; otherwise the token waits
+      for the completion path (provider webhook, engine), which finishes the job and sends it.
+      Retry ProviderSlotBusyError   no slot free: wait in the state machine (backoff), not in a Lambda
+      Retry ProviderBusyError       the provider answered 429/5xx
+      Retry States.Timeout          no callback within $.wait: the next pass polls (x1.5 up to 30 s)
+      Catch States.ALL -> RecordFailure (finisher, failure mode) -> JobFailed
+
+Why one task and not submit -> await -> poll -> choice -> finish: Step Functions bills every state
+entered ($0.025 per 1,000), and the old chain entered six on the happy path. Here a job whose
+provider calls back enters one state; each poll is one retry. The poll loop is still visible: it is
+the Retry on States.Timeout, and the job's deadline (checked in the pass) ends it.
 """
 
 from __future__ import annotations
@@ -19,6 +32,16 @@ SEND_TASK_RESULT = iam.PolicyStatement(
     actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
     resources=["*"],
 )
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+]
+# A job may queue for a provider slot this many passes (at most 30 s apart: about a day).
+SLOT_WAIT_ATTEMPTS = 3000
+# Polls after the first wait; the job's deadline (15 min by default) ends the loop long before.
+POLL_ATTEMPTS = 500
 
 
 class Workflow(Construct):
@@ -31,81 +54,75 @@ class Workflow(Construct):
         engine_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.submit_fn = python_function(
+        self.run_fn = python_function(
             self,
-            "SubmitToProviderFn",
-            handler="provider_submit.handler",
+            "RunJobFn",
+            handler="run_job.handler",
             environment={**environment, "SWAPFLOW_ENGINE_FUNCTION": engine_function.function_name},
-            timeout=Duration.seconds(60),
-            description="swapflow: hand a job to its provider",
+            memory_size=1024,  # a pass may finish the job: download and archive its outputs
+            timeout=Duration.seconds(120),
+            description="swapflow: one pass of a job: provider slot, submit or poll, finish",
         )
-        engine_function.grant_invoke(self.submit_fn)
-        self.await_fn = python_function(
-            self,
-            "AwaitResultFn",
-            handler="await_result.handler",
-            environment=environment,
-            description="swapflow: park the wait step's task token",
-        )
-        self.await_fn.add_to_role_policy(SEND_TASK_RESULT)
-        self.status_fn = python_function(
-            self,
-            "PollStatusFn",
-            handler="status.handler",
-            environment=environment,
-            timeout=Duration.seconds(60),
-            description="swapflow: poll the provider for a job's state",
-        )
+        engine_function.grant_invoke(self.run_fn)
+        self.run_fn.add_to_role_policy(SEND_TASK_RESULT)
         self.finisher_fn = python_function(
             self,
             "FinisherFn",
             handler="finisher.handler",
             environment=environment,
-            memory_size=1024,
-            timeout=Duration.seconds(120),
-            description="swapflow: archive outputs, end the job, emit its event",
+            timeout=Duration.seconds(60),
+            description="swapflow: end a job that failed in the workflow, emit its event",
         )
-        self.functions = [self.submit_fn, self.await_fn, self.status_fn, self.finisher_fn]
+        self.functions = [self.run_fn, self.finisher_fn]
         self.state_machine = standard_state_machine(self, "StateMachine", self._build_definition())
 
-    def _invoke(self, construct_id: str, fn: lambda_.IFunction, **kwargs: object) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(self, construct_id, lambda_function=fn, payload_response_only=True, **kwargs)  # type: ignore[arg-type]
-        task.add_retry(
-            errors=["Lambda.TooManyRequestsException", "Lambda.ServiceException", "States.TaskFailed"],
+    def _build_definition(self) -> sfn.IChainable:
+        unrecorded = sfn.Fail(self, "CouldNotRecordFailure", error="RecordFailureFailed")
+        record_failure = tasks.LambdaInvoke(
+            self,
+            "RecordFailure",
+            lambda_function=self.finisher_fn,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "job_id": sfn.JsonPath.string_at("$.job_id"),
+                    "mode": "fail",
+                    "failure": sfn.JsonPath.object_at("$.failure"),
+                }
+            ),
+        )
+        record_failure.add_retry(
+            errors=[*LAMBDA_SERVICE_ERRORS, "States.TaskFailed"],
             interval=Duration.seconds(1),
             backoff_rate=2,
             max_attempts=3,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        return task
-
-    def _build_definition(self) -> sfn.IChainable:
-        completed = sfn.Succeed(self, "JobCompleted")
-        failed = sfn.Succeed(self, "JobFailed", comment="The job ended failed; its error is on the job record.")
-        unrecorded = sfn.Fail(self, "CouldNotRecordFailure", error="RecordFailureFailed")
-
-        record_failure = self._invoke("RecordFailure", self.finisher_fn, retry_on_service_exceptions=False)
         record_failure.add_catch(unrecorded, errors=["States.ALL"], result_path="$.failure")
-        mark_failure = sfn.Pass(self, "MarkFailure", result=sfn.Result.from_string("fail"), result_path="$.mode")
-        mark_failure.next(record_failure).next(failed)
+        record_failure.next(sfn.Succeed(self, "JobFailed", comment="The job ended failed; its error is on the job."))
 
-        finish = self._invoke(
-            "Finish",
-            self.finisher_fn,
-            retry_on_service_exceptions=False,
-            payload=sfn.TaskInput.from_object({"job_id": sfn.JsonPath.string_at("$.job_id"), "mode": "complete"}),
-        )
-        finish.add_catch(mark_failure, errors=["States.ALL"], result_path="$.failure")
-        finish.next(completed)
-
-        submit = tasks.LambdaInvoke(
+        run = tasks.LambdaInvoke(
             self,
-            "SubmitToProvider",
-            lambda_function=self.submit_fn,
-            payload_response_only=True,
-            payload=sfn.TaskInput.from_object({"job_id": sfn.JsonPath.string_at("$.job_id")}),
+            "Run",
+            lambda_function=self.run_fn,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {"job_id": sfn.JsonPath.string_at("$.job_id"), "token": sfn.JsonPath.task_token}
+            ),
+            task_timeout=sfn.Timeout.at("$.wait"),
+            retry_on_service_exceptions=False,
+            result_path=sfn.JsonPath.DISCARD,
         )
-        submit.add_retry(
+        run.add_retry(
+            errors=["ProviderSlotBusyError"],
+            interval=Duration.seconds(2),
+            backoff_rate=1.5,
+            max_delay=Duration.seconds(30),
+            max_attempts=SLOT_WAIT_ATTEMPTS,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        run.add_retry(
             errors=["ProviderBusyError"],
             interval=Duration.seconds(2),
             backoff_rate=2,
@@ -113,50 +130,20 @@ class Workflow(Construct):
             max_delay=Duration.seconds(60),
             jitter_strategy=sfn.JitterType.FULL,
         )
-        submit.add_retry(
-            errors=["Lambda.TooManyRequestsException", "Lambda.ServiceException"],
+        run.add_retry(
+            errors=["States.Timeout"],
+            interval=Duration.seconds(1),
+            backoff_rate=1.5,
+            max_delay=Duration.seconds(30),
+            max_attempts=POLL_ATTEMPTS,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        run.add_retry(
+            errors=[*LAMBDA_SERVICE_ERRORS, "States.TaskFailed"],
             interval=Duration.seconds(1),
             backoff_rate=2,
             max_attempts=3,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        submit.add_catch(mark_failure, errors=["States.ALL"], result_path="$.failure")
-
-        await_result = tasks.LambdaInvoke(
-            self,
-            "AwaitResult",
-            lambda_function=self.await_fn,
-            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "job_id": sfn.JsonPath.string_at("$.job_id"),
-                    "token": sfn.JsonPath.task_token,
-                    "poll": sfn.JsonPath.object_at("$.poll"),
-                }
-            ),
-            task_timeout=sfn.Timeout.at("$.poll.interval"),
-        )
-        poll_status = self._invoke(
-            "PollStatus",
-            self.status_fn,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "job_id": sfn.JsonPath.string_at("$.job_id"),
-                    "poll": sfn.JsonPath.object_at("$.poll"),
-                }
-            ),
-        )
-        poll_status.add_catch(mark_failure, errors=["States.ALL"], result_path="$.failure")
-        await_result.add_catch(poll_status, errors=["States.Timeout"], result_path="$.timeout")
-        await_result.add_catch(mark_failure, errors=["States.ALL"], result_path="$.failure")
-
-        job_done = (
-            sfn.Choice(self, "JobDone")
-            .when(sfn.Condition.string_equals("$.state", "running"), await_result)
-            .when(sfn.Condition.string_equals("$.state", "succeeded"), finish)
-            .when(sfn.Condition.string_equals("$.state", "done"), completed)
-            .otherwise(mark_failure)
-        )
-        await_result.next(job_done)
-        poll_status.next(job_done)
-        return submit.next(job_done)
+        run.add_catch(record_failure, errors=["States.ALL"], result_path="$.failure")
+        return run

@@ -57,6 +57,13 @@ class RunningStack:
         history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
 
+    def run_passes(self, job_id: str) -> int:
+        """How often the job's Run task ran: 1 when a callback ended it, more when it was polled."""
+        sfn = self.boto("stepfunctions")
+        arn = self.summary["state_machine"].replace(":stateMachine:", ":execution:") + f":{job_id}"
+        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return sum(1 for e in history if e["type"] == "TaskScheduled")
+
 
 def start_stack(template: str, log: Path, **env: str) -> tuple[subprocess.Popen[bytes], RunningStack]:
     proc_env = {

@@ -32,7 +32,7 @@ def test_given_the_submit_step_then_it_may_invoke_only_the_engine_function(synth
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if "lambda:InvokeFunction" in actions:
                 invokes.append((policy["Properties"]["Roles"], statement["Resource"]))
-    submit = [res for roles, res in invokes if any(r["Ref"].startswith("WorkflowSubmitToProviderFn") for r in roles)]
+    submit = [res for roles, res in invokes if any(r["Ref"].startswith("WorkflowRunJobFn") for r in roles)]
     assert submit, "the submit step cannot invoke the engine"
     for resources in submit:
         for resource in resources if isinstance(resources, list) else [resources]:
@@ -40,7 +40,7 @@ def test_given_the_submit_step_then_it_may_invoke_only_the_engine_function(synth
             assert logical_id in text
 
 
-def test_given_the_engine_lambda_then_it_can_complete_jobs_but_not_publish_events(synthesized) -> None:
+def test_given_the_engine_lambda_then_it_can_finish_jobs_but_not_start_them(synthesized) -> None:
     _, tj = synthesized
     _, fn = engine_function(tj)
     role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -51,4 +51,5 @@ def test_given_the_engine_lambda_then_it_can_complete_jobs_but_not_publish_event
                 acts = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 actions.update(acts)
     assert "states:SendTaskSuccess" in actions
-    assert "events:PutEvents" not in actions and "states:StartExecution" not in actions
+    assert "events:PutEvents" in actions  # it finishes the job it swapped: archive, terminal event
+    assert "states:StartExecution" not in actions and "lambda:InvokeFunction" not in actions

@@ -22,30 +22,23 @@ def definition(template_json: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-def test_given_stack_when_synthesised_then_the_workflow_has_the_poll_loop_shape(synthesized) -> None:
+def test_given_stack_when_synthesised_then_the_workflow_is_one_run_task_with_its_loops_as_retries(synthesized) -> None:
     _, tj = synthesized
     states = definition(tj)["States"]
-    assert definition(tj)["StartAt"] == "SubmitToProvider"
-    submit = states["SubmitToProvider"]
-    busy = next(r for r in submit["Retry"] if r["ErrorEquals"] == ["ProviderBusyError"])
-    assert busy["BackoffRate"] == 2 and busy["JitterStrategy"] == "FULL" and busy["MaxAttempts"] >= 3
-    assert submit["Next"] == "JobDone"
-
-    wait = states["AwaitResult"]
-    assert wait["Resource"].endswith("lambda:invoke.waitForTaskToken")
-    assert wait["TimeoutSecondsPath"] == "$.poll.interval"
-    assert wait["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
-    timeout_catch = next(c for c in wait["Catch"] if c["ErrorEquals"] == ["States.Timeout"])
-    assert timeout_catch["Next"] == "PollStatus"
-    assert states["PollStatus"]["Next"] == "JobDone"
-
-    choices = {c["StringEquals"]: c["Next"] for c in states["JobDone"]["Choices"]}
-    assert choices == {"running": "AwaitResult", "succeeded": "Finish", "done": "JobCompleted"}
-    assert states["JobDone"]["Default"] == "MarkFailure"
-    assert states["MarkFailure"]["Next"] == "RecordFailure"
-    for name in ("SubmitToProvider", "AwaitResult", "PollStatus", "Finish", "RecordFailure"):
-        assert states[name].get("Catch"), f"{name} has no Catch"
+    assert definition(tj)["StartAt"] == "Run"
+    run = states["Run"]
+    assert run["Resource"].endswith("lambda:invoke.waitForTaskToken") and run["End"] is True
+    assert run["TimeoutSecondsPath"] == "$.wait"
+    assert run["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    retries = {r["ErrorEquals"][0]: r for r in run["Retry"]}
+    assert [r["ErrorEquals"][0] for r in run["Retry"]][:3] == ["ProviderSlotBusyError", "ProviderBusyError", "States.Timeout"]
+    for name in ("ProviderSlotBusyError", "ProviderBusyError", "States.Timeout"):
+        assert retries[name]["JitterStrategy"] == "FULL" and retries[name]["MaxDelaySeconds"] <= 60
+    assert retries["ProviderSlotBusyError"]["MaxAttempts"] >= 1000  # queueing for a slot may take long
+    assert run["Catch"][0]["Next"] == "RecordFailure" and run["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    assert states["RecordFailure"]["Next"] == "JobFailed"
     assert states["RecordFailure"]["Catch"][0]["Next"] == "CouldNotRecordFailure"
+    assert len(states) == 4  # Run, RecordFailure, JobFailed, CouldNotRecordFailure
 
 
 def test_given_stack_when_synthesised_then_state_machine_is_standard_logged_and_traced(synthesized) -> None:
@@ -132,8 +125,9 @@ def test_given_functions_when_synthesised_then_each_gets_only_what_it_needs(synt
     finisher = _actions(_statements(tj, "WorkflowFinisherFn"))
     assert "events:PutEvents" in finisher and "states:StartExecution" not in finisher
     webhook = _actions(_statements(tj, "ApiWebhookFn"))
-    assert "states:SendTaskSuccess" in webhook and "s3:PutObject" not in webhook
-    submit = _actions(_statements(tj, "WorkflowSubmitToProviderFn"))
+    assert "states:SendTaskSuccess" in webhook and "events:PutEvents" in webhook  # it finishes the job
+    assert "states:StartExecution" not in webhook
+    submit = _actions(_statements(tj, "WorkflowRunJobFn"))
     assert "lambda:InvokeFunction" in submit and "secretsmanager:GetSecretValue" in submit
     compat = _actions(_statements(tj, "ApiCompatFn"))
     assert {"states:StartExecution", "s3:PutObject", "dynamodb:GetItem"} <= compat
@@ -217,7 +211,7 @@ def test_given_functions_when_synthesised_then_python312_traced_with_retained_lo
     functions.pop(notifications_handler)
     # api, webhook, compat (drop-in surfaces), 4 workflow steps, engine, client-webhook delivery,
     # batch runner step, S3 trigger, EventBridge ingest
-    assert len(functions) == 12
+    assert len(functions) == 10
     for fn in functions.values():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.12"

@@ -86,6 +86,9 @@ class FakeWorkflow:
         if name not in [n for n, _ in self.started]:
             self.started.append((name, payload))
 
+    def send_failure(self, token: str, error: str, cause: str) -> bool:
+        return True
+
     def send_success(self, token: str, output: dict[str, Any]) -> bool:
         self.released.append(token)
         return True

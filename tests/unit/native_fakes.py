@@ -97,6 +97,9 @@ class FakeWorkflow:
     def start(self, job_id: str, payload: dict[str, Any]) -> None:
         self.started.append(job_id)
 
+    def send_failure(self, token: str, error: str, cause: str) -> bool:
+        return True
+
     def send_success(self, token: str, output: dict[str, Any]) -> bool:
         return True
 

@@ -401,7 +401,7 @@ class BatchService:
             if job.terminal:
                 self.tracker.job_changed(job)
             else:
-                self.jobs.workflow.start(job.id, {"job_id": job.id})
+                self.jobs.start_workflow(job)
             return
         batch = self.repo.get(batch_id)
         try:

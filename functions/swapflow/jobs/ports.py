@@ -64,6 +64,9 @@ class Workflow(Protocol):
     def send_success(self, token: str, output: dict[str, Any]) -> bool:
         """False when the token has expired or was already used (the poll path takes over)."""
 
+    def send_failure(self, token: str, error: str, cause: str) -> bool:
+        """Fail the waiting task with `error` (its Retry/Catch decide); False when the token is gone."""
+
     def stop(self, job_id: str, cause: str) -> None:
         """Stop the job's execution (named after the job id); one already ended or never started is fine."""
 

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Collection
@@ -32,6 +31,7 @@ from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUna
 from ..settings import Settings
 from .exceptions import IdempotencyKeyReusedError, JobAlreadyTerminalError, JobNotFoundError, RequestInvalidError
 from .inputs import InputLoader
+from .limits import ProviderGate, ProviderSlotBusyError
 from .models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec, new_job_id
 from .ports import BlobStore, EventPublisher, IdempotencyRecords, JobRepository, Workflow
 from .validation import MAX_WAIT_SECONDS, JobRequest, parse_job_request
@@ -56,6 +56,7 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 _CAUGHT_ERRORS = {
     "ProviderBusyError": ("provider_failed", "the provider stayed busy through every retry"),
     "States.Timeout": ("provider_timeout", "the provider did not answer in time"),
+    "ProviderSlotBusyError": ("provider_failed", "no slot of the provider came free in time"),
 }
 
 
@@ -78,15 +79,14 @@ def result_from_dict(data: dict[str, Any]) -> ProviderResult:
 
 @dataclass(frozen=True)
 class Step:
-    """The state the workflow carries between its tasks."""
+    """Where a Run pass left the job: running, succeeded or failed (with the job error)."""
 
     job_id: str
     state: str
-    poll: dict[str, Any]
     error: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"job_id": self.job_id, "state": self.state, "poll": self.poll}
+        out: dict[str, Any] = {"job_id": self.job_id, "state": self.state}
         if self.error:
             out["error"] = self.error
         return out
@@ -109,6 +109,7 @@ class JobService:
         idempotency: IdempotencyRecords | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_job_changed: Callable[[Job], None] | None = None,
+        gate: ProviderGate | None = None,
     ) -> None:
         self.settings = settings
         self.repo = repo
@@ -125,6 +126,8 @@ class JobService:
         # Batch bookkeeping (jobs/batches.py BatchTracker): told when a batch job starts processing
         # and, on every announce of a terminal job (it is idempotent), when it ended.
         self.on_job_changed = on_job_changed
+        # Global provider limits (jobs/limits.py): a lease per running job, released at its end.
+        self.gate = gate
 
     # ---- accepting jobs -------------------------------------------------------------------------
 
@@ -199,8 +202,19 @@ class JobService:
     def start_job(self, job: Job) -> Job:
         """Record a prepared job `queued` and start its workflow (name = job id)."""
         self.repo.put_new(job)
-        self.workflow.start(job.id, {"job_id": job.id})
+        self.start_workflow(job)
         return job
+
+    def start_workflow(self, job: Job) -> None:
+        """Start (or, for an existing execution, do nothing) the job's workflow, named after the job.
+
+        `wait` is how long each Run pass waits for the job's result before it looks again: long when
+        the provider calls back (the engine, providers given our webhook URL), so that the callback,
+        not polling, ends the job; the poll interval when nothing will call back.
+        """
+        callback = self.settings.engine_callback if job.provider == "engine" else bool(self.public_url())
+        wait = self.settings.callback_wait_seconds if callback else self.settings.poll_initial_seconds
+        self.workflow.start(job.id, {"job_id": job.id, "wait": wait})
 
     def get_job(self, tenant: str, job_id: str) -> Job:
         """A tenant only ever sees its own jobs: another tenant's id is simply not found."""
@@ -303,18 +317,26 @@ class JobService:
 
     # ---- workflow steps -------------------------------------------------------------------------
 
-    def _first_poll(self) -> dict[str, Any]:
-        return {
-            "interval": self.settings.poll_initial_seconds,
-            "deadline": int(self.clock() + self.settings.job_deadline_seconds),
-            "attempt": 0,
-        }
+    def run_step(self, job_id: str, token: str) -> Job:
+        """One pass of the job's workflow (its Run task, .waitForTaskToken): move the job as far as it
+        goes now. A job that ends here is finished at once and the token is sent back; one still
+        running keeps the token parked for the completion path (webhook, engine) to send. The pass
+        runs again when its wait times out: a poll.
 
-    def _next_poll(self, poll: dict[str, Any], retry_after: float | None = None) -> dict[str, Any]:
-        """Grow the wait x1.5 with jitter up to the cap, never below the provider's hint."""
-        grown = poll["interval"] * 1.5 * random.uniform(0.9, 1.1)
-        interval = min(max(grown, retry_after or 0, 1), self.settings.poll_max_seconds)
-        return {**poll, "interval": max(1, round(interval)), "attempt": poll.get("attempt", 0) + 1}
+        ProviderSlotBusyError / ProviderBusyError propagate: the state machine retries the pass later.
+        """
+        job = self.repo.get(job_id)
+        if not job.terminal:
+            step = self.poll_status(job) if job.provider_job_id else self.submit_to_provider(job)
+            if step.state == "running":
+                recorded = self.repo.store_token(job_id, token, {})
+                if not recorded or recorded["state"] == ProviderState.RUNNING:
+                    return job
+                step = Step(job_id, _step_state(recorded["state"]))
+            job = self.finish(job_id) if step.state == "succeeded" else self.fail_from_step(job_id, step.to_dict())
+        self._announce(job)  # idempotent: a pass after a crash still emits the one event
+        self.workflow.send_success(token, {"job_id": job_id, "status": str(job.status)})
+        return job
 
     def _swap_request(self, job: Job, provider: str) -> SwapRequest:
         def ref(image: StoredImage) -> ImageRef:
@@ -336,40 +358,53 @@ class JobService:
             webhook_url=f"{base}/webhooks/{family}?job={job.id}" if base else None,
         )
 
-    def submit_to_provider(self, job_id: str) -> Step:
-        """Hand the job to its provider. ProviderBusyError propagates: the workflow retries it."""
-        job = self.repo.get(job_id)
-        poll = self._first_poll()
-        if job.terminal:
-            return Step(job_id, "done", poll)
+    def submit_to_provider(self, job: Job) -> Step:
+        """Take a provider slot and hand the job over; `auto` moves on past full or busy providers."""
         if job.provider_job_id:  # a retried step: the provider already has it
-            return Step(job_id, "running", poll)
+            return Step(job.id, "running")
         auto = job.provider == AUTO
-        busy: ProviderBusyError | None = None
+        busy: ProviderBusyError | ProviderSlotBusyError | None = None
         error: ProviderError | None = None
         # `auto` walks the fallback chain on quota, auth and busy providers; a named provider does not.
         for name in self.available_providers(job.provider):
             try:
+                self._acquire(name, job.id)
+            except ProviderSlotBusyError as exc:
+                if not auto:
+                    raise
+                busy = exc
+                continue
+            try:
                 submission = self.providers(name).submit(self._swap_request(job, name))
             except ProviderBusyError as exc:
+                self._release(name, job.id)
                 if not auto:
                     raise
                 busy = exc
                 continue
             except ProviderError as exc:
+                self._release(name, job.id)
                 error = exc
                 if auto and exc.code in FALLBACK_CODES:
                     continue
                 break
-            self.repo.mark_processing(job_id, submission.provider_job_id, self.clock(), provider=name)
+            self.repo.mark_processing(job.id, submission.provider_job_id, self.clock(), provider=name)
             self._job_changed(replace(job, status=JobStatus.PROCESSING, provider=name), quiet=True)
             if submission.result.state is not ProviderState.RUNNING:
-                self.repo.record_result(job_id, result_to_dict(submission.result))
-            return Step(job_id, _step_state(submission.result.state), poll)
+                self.repo.record_result(job.id, result_to_dict(submission.result))
+            return Step(job.id, _step_state(submission.result.state))
         if busy is not None and (error is None or error.code in FALLBACK_CODES):
             raise busy  # a provider in the chain was only busy: the workflow retries the chain later
         assert error is not None
-        return Step(job_id, "failed", poll, asdict(JobError.of(error.code, error.message, error.provider_code)))
+        return Step(job.id, "failed", asdict(JobError.of(error.code, error.message, error.provider_code)))
+
+    def _acquire(self, provider: str, job_id: str) -> None:
+        if self.gate is not None:
+            self.gate.acquire(provider, job_id)
+
+    def _release(self, provider: str, job_id: str) -> None:
+        if self.gate is not None:
+            self.gate.release(provider, job_id)
 
     def available_providers(self, name: str) -> list[str]:
         """The providers a job on `name` may use, in order; refused (4xx) if none is configured."""
@@ -387,52 +422,48 @@ class JobService:
             raise missing or ProviderUnavailableError(name, "SWAPFLOW_AUTO_PROVIDERS")
         return available
 
-    def await_result(self, job_id: str, token: str, poll: dict[str, Any]) -> None:
-        """Park the task token; if the result is already in, complete the wait at once."""
-        recorded = self.repo.store_token(job_id, token, poll)
+    def poll_status(self, job: Job) -> Step:
+        """A pass after the wait timed out: the recorded result (a webhook), else ask the provider."""
+        recorded = self.repo.recorded_result(job.id)
         if recorded and recorded["state"] != ProviderState.RUNNING:
-            self.workflow.send_success(token, Step(job_id, _step_state(recorded["state"]), poll).to_dict())
-
-    def poll_status(self, job_id: str, poll: dict[str, Any]) -> Step:
-        """The wait timed out: ask the provider (or the recorded webhook result) how the job is doing."""
-        job = self.repo.get(job_id)
-        if job.terminal:
-            return Step(job_id, "done", poll)
-        recorded = self.repo.recorded_result(job_id)
-        if recorded and recorded["state"] != ProviderState.RUNNING:
-            return Step(job_id, _step_state(recorded["state"]), poll)
+            return Step(job.id, _step_state(recorded["state"]))
         provider = self.providers(job.provider)
-        if self.clock() >= poll["deadline"]:
+        started = job.submitted_at or job.created_at
+        if self.clock() >= started + self.settings.job_deadline_seconds:
             if job.provider_job_id:
                 with contextlib.suppress(Exception):  # best effort: the job fails on its deadline anyway
                     provider.cancel(job.provider_job_id)
             error = JobError("provider_timeout", "the provider did not finish before the job's deadline")
-            return Step(job_id, "failed", poll, asdict(error))
+            return Step(job.id, "failed", asdict(error))
         try:
-            result = provider.poll(job.provider_job_id or job_id)
-        except ProviderBusyError as exc:
-            return Step(job_id, "running", self._next_poll(poll, exc.retry_after))
+            result = provider.poll(job.provider_job_id or job.id)
+        except ProviderBusyError:
+            return Step(job.id, "running")  # the next pass comes later (the state machine backs off)
         except ProviderError as exc:
-            error = JobError.of(exc.code, exc.message, exc.provider_code)
-            return Step(job_id, "failed", poll, asdict(error))
+            return Step(job.id, "failed", asdict(JobError.of(exc.code, exc.message, exc.provider_code)))
         if result.state is not ProviderState.RUNNING:
-            self.repo.record_result(job_id, result_to_dict(result))
-            return Step(job_id, _step_state(result.state), poll)
-        return Step(job_id, "running", self._next_poll(poll, result.retry_after))
+            self.repo.record_result(job.id, result_to_dict(result))
+            return Step(job.id, _step_state(result.state))
+        return Step(job.id, "running")
 
     def complete_from_provider(self, job_id: str, result: ProviderResult, *, notify: bool = True) -> bool:
-        """The internal completion path (provider webhooks, the engine): record, then wake the wait.
+        """The completion path (provider webhooks, the engine): record the result, finish the job here
+        (archive, terminal state, event) and hand the parked token back, so the workflow ends without
+        another step. Returns True if a waiting workflow was woken now.
 
-        Returns True if the workflow was woken now; False if nobody was waiting (the poll finds it),
-        the result was a duplicate, or `notify` is off.
+        With `notify` off (tests of the poll path) the result is only recorded: the next pass finds it.
+        A duplicate or late result changes nothing.
         """
         if result.state is ProviderState.RUNNING:
             return False
         listening = self.repo.record_result(job_id, result_to_dict(result))
-        if listening is None or not notify:
+        if not notify:
             return False
-        token, poll = listening
-        return self.workflow.send_success(token, Step(job_id, _step_state(result.state), poll).to_dict())
+        job = self.finish(job_id)  # idempotent: a duplicate callback finds the job ended and emits nothing
+        if listening is None:
+            return False
+        token, _ = listening
+        return self.workflow.send_success(token, {"job_id": job_id, "status": str(job.status)})
 
     # ---- terminal transitions -------------------------------------------------------------------
 
@@ -494,6 +525,7 @@ class JobService:
         finisher emits once); a claim left by a crash is taken over after 30 s, so a retry still publishes."""
         if not job.terminal:
             return job
+        self._release(job.provider, job.id)  # the provider slot goes to the next job (idempotent)
         if not self.repo.claim_event(job.id):
             return self._job_changed(job)
         view = self.view(job)
