@@ -158,6 +158,7 @@ class SwapflowStack(Stack):
                 api.compat_fn,
                 engine.function,
                 webhooks.deliver_fn,
+                webhooks.first_attempt_fn,
                 *batches.functions,
                 *triggers.functions,
             ],
@@ -178,7 +179,7 @@ class SwapflowStack(Stack):
             {
                 "index/*": [table],
                 "/*": [inputs, archive],
-                ":*": [*workflow.functions, engine.function, webhooks.deliver_fn, batches.run_job_fn],
+                ":*": [*workflow.functions, engine.function, webhooks.deliver_fn, webhooks.first_attempt_fn, batches.run_job_fn],
             }
         )
 

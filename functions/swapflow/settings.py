@@ -95,6 +95,7 @@ class Settings:
     # (webhooks.RETRY_SCHEDULE) unless a test shortens it (SWAPFLOW_WEBHOOK_RETRY_SCHEDULE="0,5,300").
     webhook_timeout_seconds: int = 10
     webhook_retry_schedule: tuple[int, ...] = ()
+    webhook_state_machine_arn: str = ""  # the delivery retry machine (set on the first-attempt function)
     # S3 manifests and `Swap Requested` events (jobs/batches.py, jobs/ingest.py): whose jobs they make.
     trigger_tenant: str = "default"
     batch_state_machine_arn: str = ""
@@ -164,6 +165,7 @@ class Settings:
             tenant_rps=i("TENANT_RPS", 20),
             engine_delay_seconds=float(s("ENGINE_DELAY_SECONDS") or 0),
             webhook_timeout_seconds=i("WEBHOOK_TIMEOUT_SECONDS", 10),
+            webhook_state_machine_arn=s("WEBHOOK_STATE_MACHINE_ARN"),
             webhook_retry_schedule=_seconds_list("SWAPFLOW_WEBHOOK_RETRY_SCHEDULE", s("WEBHOOK_RETRY_SCHEDULE")),
             trigger_tenant=s("TRIGGER_TENANT", "default"),
             batch_state_machine_arn=s("BATCH_STATE_MACHINE_ARN"),

@@ -143,14 +143,17 @@ def client_webhooks() -> ClientWebhooks:
     from .storage.dynamo import DynamoJobRepository
     from .storage.webhooks import DynamoDeliveryClaims
     from .webhooks import RETRY_SCHEDULE, ClientWebhooks, http_sender
+    from .workflow import StepFunctionsWebhookRetries
 
     settings = get_settings()
+    arn = settings.webhook_state_machine_arn
     return ClientWebhooks(
         repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
         tenants=tenants(),
         claims=DynamoDeliveryClaims(table()),
         send=http_sender(replace(fetch_policy(settings), timeout=float(settings.webhook_timeout_seconds))),
         schedule=settings.webhook_retry_schedule or RETRY_SCHEDULE,
+        retries=StepFunctionsWebhookRetries(client("stepfunctions"), arn) if arn else None,
     )
 
 

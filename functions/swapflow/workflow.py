@@ -49,3 +49,28 @@ class StepFunctionsWorkflow:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
                 raise
+
+
+class StepFunctionsWebhookRetries:
+    """Starts the client-webhook delivery machine for an event whose first attempt asked for a retry.
+
+    Execution name = the EventBridge event id: a retried invocation starting it again is harmless.
+    """
+
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self.client = client
+        self.state_machine_arn = state_machine_arn
+
+    def start(self, event: Any, result: Any, owner: str) -> None:
+        payload = {
+            "event": {"id": event.event_id, "detail-type": event.detail_type, "detail": event.detail},
+            "delivery": result.to_dict(),
+            "owner": owner,
+        }
+        try:
+            self.client.start_execution(
+                stateMachineArn=self.state_machine_arn, name=event.event_id, input=json.dumps(payload, default=str)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise

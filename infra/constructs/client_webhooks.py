@@ -1,13 +1,19 @@
-"""Outgoing client webhooks: terminal job events -> a durable delivery state machine -> the client's URL.
+"""Outgoing client webhooks: terminal job events -> a first attempt at once -> retries in a state machine.
 
     EventBridge rule (bus `swapflow`, Swap Job Completed | Failed | Cancelled)
-      -> Standard state machine, one execution per event:
-         StartDelivery -> Deliver (Lambda: one signed POST) -> Outcome
-           retry        -> Backoff (Wait, SecondsPath = $.delivery.wait) -> Deliver
-           dead_letter  -> ToDeadLetters (SQS SendMessage: event + last error) -> Undelivered
-           otherwise    -> Delivered (2xx, 410 gone, no webhook URL, duplicate event)
+      -> FirstAttemptFn (Lambda, async: one signed POST; EventBridge retries, then the DLQ)
+         delivered / gone / no URL / duplicate: done, no state machine at all
+         retry or dead_letter -> starts the Standard delivery machine (execution name = event id):
+           Outcome (of the attempt so far)
+             retry        -> Backoff (Wait, SecondsPath = $.delivery.wait) -> Deliver (Lambda) -> Outcome
+             dead_letter  -> ToDeadLetters (SQS SendMessage: event + last error) -> Undelivered
+             otherwise    -> Delivered (2xx, 410 gone, no webhook URL, duplicate event)
 
-Why a state machine: a Standard execution can wait for days, survives deploys and Lambda failures,
+Why the first attempt outside the machine: most deliveries succeed at once, and a Standard execution
+per event cost more than the rest of a job's orchestration. Two functions run the same handler so the
+first-attempt one may name the machine (start it) without a dependency cycle.
+
+Why a state machine for retries: a Standard execution can wait for days, survives deploys and Lambda failures,
 and shows every attempt in its history, so the 3-day retry schedule (swapflow.webhooks.RETRY_SCHEDULE)
 needs no timers or re-queueing of our own (SQS delays stop at 15 minutes). The schedule itself is data
 in the Deliver Lambda, which answers how long to wait next; the dead-letter step is a service
@@ -22,6 +28,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -49,8 +56,18 @@ class ClientWebhooks(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.dlq = self._build_dead_letter_queue()
-        self.deliver_fn = self._build_function(table, environment)
+        self.deliver_fn = self._build_function("DeliverFn", table, environment)
         self.state_machine = self._build_state_machine()
+        self.first_attempt_fn = self._build_function(
+            "FirstAttemptFn",
+            table,
+            {**environment, "SWAPFLOW_WEBHOOK_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+        )
+        self.state_machine.grant_start_execution(self.first_attempt_fn)
+        # An invocation that keeps failing (not the receiver: that is an answer) ends in the DLQ too.
+        self.first_attempt_fn.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.dlq), retry_attempts=2, max_event_age=Duration.hours(6)
+        )
         self._build_rule(bus)
 
     def _build_dead_letter_queue(self) -> sqs.Queue:
@@ -62,10 +79,12 @@ class ClientWebhooks(Construct):
             retention_period=Duration.days(14),
         )
 
-    def _build_function(self, table: dynamodb.ITable, environment: dict[str, str]) -> lambda_.Function:
+    def _build_function(
+        self, construct_id: str, table: dynamodb.ITable, environment: dict[str, str]
+    ) -> lambda_.Function:
         fn = python_function(
             self,
-            "DeliverFn",
+            construct_id,
             handler="client_webhook.handler",
             environment=environment,
             memory_size=256,
@@ -86,11 +105,6 @@ class ClientWebhooks(Construct):
         return standard_state_machine(self, "DeliveryStateMachine", self._build_definition(), timeout=DELIVERY_TIMEOUT)
 
     def _build_definition(self) -> sfn.IChainable:
-        start = sfn.Pass(
-            self,
-            "StartDelivery",
-            parameters={"event": sfn.JsonPath.object_at("$"), "delivery": {"attempt": 0}},
-        )
         deliver = tasks.LambdaInvoke(
             self,
             "Deliver",
@@ -101,7 +115,7 @@ class ClientWebhooks(Construct):
                 {
                     "event": sfn.JsonPath.object_at("$.event"),
                     "attempt": sfn.JsonPath.number_at("$.delivery.attempt"),
-                    "execution": sfn.JsonPath.execution_id,
+                    "execution": sfn.JsonPath.string_at("$.owner"),  # who claimed the event first
                 }
             ),
             result_path="$.delivery",
@@ -135,7 +149,8 @@ class ClientWebhooks(Construct):
         )
         backoff.next(deliver)
         to_dead_letters.next(undelivered)
-        return start.next(deliver).next(outcome)
+        deliver.next(outcome)
+        return outcome
 
     def _build_rule(self, bus: events.IEventBus) -> events.Rule:
         return events.Rule(
@@ -145,8 +160,8 @@ class ClientWebhooks(Construct):
             description="Each job's terminal event starts its client webhook delivery",
             event_pattern=events.EventPattern(source=["swapflow"], detail_type=DELIVERED_EVENTS),
             targets=[
-                targets.SfnStateMachine(
-                    self.state_machine,
+                targets.LambdaFunction(
+                    self.first_attempt_fn,
                     dead_letter_queue=self.dlq,  # an event EventBridge could not hand over lands there too
                     max_event_age=Duration.hours(24),
                     retry_attempts=185,

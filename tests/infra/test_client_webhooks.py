@@ -1,4 +1,4 @@
-"""The client webhook delivery in the synthesised template: rule -> delivery state machine -> DLQ."""
+"""The client webhook delivery in the synthesised template: rule -> first attempt -> retry machine -> DLQ."""
 
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
     return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
 
 
-def test_given_stack_when_synthesised_then_terminal_job_events_start_the_delivery_machine(synthesized) -> None:
+def test_given_stack_when_synthesised_then_terminal_job_events_go_to_the_first_attempt_function(synthesized) -> None:
     _, tj = synthesized
     _, rule = _one(tj, "AWS::Events::Rule")
+    first_id, first = _one(tj, "AWS::Lambda::Function", "ClientWebhooksFirstAttemptFn")
     machine_id, _ = _one(tj, "AWS::StepFunctions::StateMachine")
     queue_id, _ = _one(tj, "AWS::SQS::Queue")
 
@@ -48,8 +49,13 @@ def test_given_stack_when_synthesised_then_terminal_job_events_start_the_deliver
     assert list(DELIVERED_EVENTS) == client_webhooks.DELIVERED_EVENTS
     assert rule["Properties"]["EventBusName"]["Ref"].startswith("NotificationsBus")
     (target,) = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Ref": machine_id}
+    assert target["Arn"] == {"Fn::GetAtt": [first_id, "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    # only a retry starts the machine: the first-attempt function knows it, the machine's Deliver does not
+    assert first["Properties"]["Environment"]["Variables"]["SWAPFLOW_WEBHOOK_STATE_MACHINE_ARN"] == {"Ref": machine_id}
+    (invoke_config,) = _resources(tj, "AWS::Lambda::EventInvokeConfig").values()
+    on_failure = invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+    assert on_failure == {"Fn::GetAtt": [queue_id, "Arn"]}
 
 
 def test_given_stack_when_synthesised_then_delivery_follows_the_schedule_loop_and_ends_in_the_dlq(
@@ -59,13 +65,12 @@ def test_given_stack_when_synthesised_then_delivery_follows_the_schedule_loop_an
     definition = _definition(tj)
     states = definition["States"]
 
-    assert definition["StartAt"] == "StartDelivery"
-    assert states["StartDelivery"]["Parameters"] == {"event.$": "$", "delivery": {"attempt": 0}}
+    assert definition["StartAt"] == "Outcome"  # of the first attempt, made before the machine started
     deliver = states["Deliver"]
     assert deliver["Parameters"] == {
         "event.$": "$.event",
         "attempt.$": "$.delivery.attempt",
-        "execution.$": "$$.Execution.Id",
+        "execution.$": "$.owner",
     }
     assert deliver["ResultPath"] == "$.delivery" and deliver["Next"] == "Outcome"
     assert deliver["Retry"][0]["JitterStrategy"] == "FULL"
@@ -108,28 +113,29 @@ def test_given_stack_when_synthesised_then_the_dlq_is_encrypted_tls_only_and_ala
 
 def test_given_stack_when_synthesised_then_each_role_gets_only_what_delivery_needs(synthesized) -> None:
     _, tj = synthesized
+    needs = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:GetItem", "dynamodb:PutItem"}
     deliver = _statements(tj, "ClientWebhooksDeliverFn")
-    assert _actions(deliver) == {
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
+    assert _actions(deliver) == needs
+    first = _statements(tj, "ClientWebhooksFirstAttemptFn")
+    assert _actions(first) == needs | {
+        "states:StartExecution",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
     }
-    (put,) = [s for s in deliver if s["Action"] == "dynamodb:PutItem"]
-    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{CLAIM_PREFIX}*"]}}
+    for statements in (deliver, first):
+        (put,) = [s for s in statements if s["Action"] == "dynamodb:PutItem"]
+        assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{CLAIM_PREFIX}*"]}}
 
     machine = _actions(_statements(tj, "ClientWebhooksDeliveryStateMachineRole"))
     assert {"lambda:InvokeFunction", "sqs:SendMessage"} <= machine
     assert not {a for a in machine if a.split(":")[0] in ("dynamodb", "s3", "events", "secretsmanager")}
 
-    events_role = _statements(tj, "ClientWebhooksDeliveryStateMachineEventsRole")
-    machine_id, _ = _one(tj, "AWS::StepFunctions::StateMachine")
-    assert events_role == [{"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}]
-
 
 def test_given_stack_when_synthesised_then_the_deliver_function_runs_the_client_webhook_handler(synthesized) -> None:
     _, tj = synthesized
-    _, fn = _one(tj, "AWS::Lambda::Function")
-
-    assert fn["Properties"]["Handler"] == "swapflow.handlers.client_webhook.handler"
-    assert fn["Properties"]["Timeout"] == 30
+    functions = _resources(tj, "AWS::Lambda::Function")
+    assert len(functions) == 2  # first attempt, retries
+    for fn in functions.values():
+        assert fn["Properties"]["Handler"] == "swapflow.handlers.client_webhook.handler"
+        assert fn["Properties"]["Timeout"] == 30

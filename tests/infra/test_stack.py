@@ -31,7 +31,11 @@ def test_given_stack_when_synthesised_then_the_workflow_is_one_run_task_with_its
     assert run["TimeoutSecondsPath"] == "$.wait"
     assert run["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
     retries = {r["ErrorEquals"][0]: r for r in run["Retry"]}
-    assert [r["ErrorEquals"][0] for r in run["Retry"]][:3] == ["ProviderSlotBusyError", "ProviderBusyError", "States.Timeout"]
+    assert [r["ErrorEquals"][0] for r in run["Retry"]][:3] == [
+        "ProviderSlotBusyError",
+        "ProviderBusyError",
+        "States.Timeout",
+    ]
     for name in ("ProviderSlotBusyError", "ProviderBusyError", "States.Timeout"):
         assert retries[name]["JitterStrategy"] == "FULL" and retries[name]["MaxDelaySeconds"] <= 60
     assert retries["ProviderSlotBusyError"]["MaxAttempts"] >= 1000  # queueing for a slot may take long
@@ -211,7 +215,7 @@ def test_given_functions_when_synthesised_then_python312_traced_with_retained_lo
     functions.pop(notifications_handler)
     # api, webhook, compat (drop-in surfaces), 4 workflow steps, engine, client-webhook delivery,
     # batch runner step, S3 trigger, EventBridge ingest
-    assert len(functions) == 10
+    assert len(functions) == 11
     for fn in functions.values():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.12"

@@ -281,3 +281,46 @@ def test_given_local_mode_when_a_loopback_webhook_url_is_checked_then_allowed() 
     loader = InputLoader(None, input_bucket="in", policy=FetchPolicy.for_mode(True), max_pixels=1, max_bytes=1)  # type: ignore[arg-type]
 
     loader.check_callback_url("http://127.0.0.1:9000/hook", "webhook_url")
+
+
+@dataclass
+class Retries:
+    started: list[tuple[str, Outcome, str]] = field(default_factory=list)
+
+    def start(self, event: TerminalEvent, result: Any, owner: str) -> None:
+        self.started.append((event.event_id, result.outcome, owner))
+
+
+def test_given_a_2xx_receiver_when_first_attempted_then_delivered_without_a_retry_machine() -> None:
+    receiver, retries = Receiver([SendResult(200)]), Retries()
+
+    result = webhooks(receiver, retries=retries).first_attempt(event(), owner="req-1")
+
+    assert result.outcome is Outcome.DELIVERED and len(receiver.got) == 1
+    assert retries.started == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [(SendResult(503), Outcome.RETRY), (SendResult(None, "private address", refused=True), Outcome.DEAD_LETTER)],
+)
+def test_given_a_failed_first_attempt_then_the_retry_machine_takes_over_as_the_same_owner(
+    answer: SendResult, outcome: Outcome
+) -> None:
+    receiver, retries = Receiver([answer, SendResult(200)]), Retries()
+    service = webhooks(receiver, retries=retries)
+
+    first = service.first_attempt(event(), owner="req-1")
+
+    assert first.outcome is outcome and retries.started == [("ev-1", outcome, "req-1")]
+    if outcome is Outcome.RETRY:  # the machine's next attempt, as the owner that claimed the event
+        assert service.attempt(event(), first.attempt, "req-1").outcome is Outcome.DELIVERED
+
+
+def test_given_eventbridge_delivering_an_event_twice_when_first_attempted_then_one_post() -> None:
+    receiver, retries = Receiver([SendResult(200)]), Retries()
+    service = webhooks(receiver, retries=retries)
+
+    assert service.first_attempt(event(), owner="req-1").outcome is Outcome.DELIVERED
+    assert service.first_attempt(event(), owner="req-2").outcome is Outcome.DUPLICATE
+    assert len(receiver.got) == 1 and retries.started == []

@@ -1,7 +1,9 @@
 """One attempt at delivering a job's terminal event to the client's webhook, and what to do next.
 
-The delivery state machine (infra/constructs/client_webhooks.py) calls `ClientWebhooks.attempt` for
-attempt 0 at once, then after each `wait` the result names, until the outcome is final:
+The first attempt is made at once by the Lambda the EventBridge rule invokes (`first_attempt`): most
+deliveries succeed then and cost one invocation, no state machine. Only an attempt that asks for a
+retry (or the DLQ) starts the delivery state machine (infra/constructs/client_webhooks.py), which
+calls `ClientWebhooks.attempt` again after each `wait` the result names, until the outcome is final:
 
 * `delivered` (2xx), `gone` (410: the client asked us to stop), `skipped` (no webhook URL: neither
   the job's nor the tenant's default), `duplicate` (another execution owns this event: EventBridge
@@ -121,6 +123,11 @@ class DeliveryClaims(Protocol):
         """True if `owner` (a delivery execution) owns the event: claimed now or by itself before."""
 
 
+class RetryStarter(Protocol):
+    def start(self, event: TerminalEvent, result: AttemptResult, owner: str) -> None:
+        """Start the durable retry of `event` (idempotent per event) from `result`, as `owner`."""
+
+
 Sender = Callable[[str, bytes, dict[str, str]], SendResult]
 
 
@@ -134,6 +141,7 @@ class ClientWebhooks:
         send: Sender,
         schedule: Sequence[int] = RETRY_SCHEDULE,
         clock: Callable[[], float] = time.time,
+        retries: RetryStarter | None = None,
     ) -> None:
         if not schedule or schedule[0] != 0 or any(s < 0 for s in schedule):
             raise ValueError("a webhook retry schedule starts with 0 and has no negative waits")
@@ -143,6 +151,20 @@ class ClientWebhooks:
         self.send = send
         self.schedule = tuple(schedule)
         self.clock = clock
+        self.retries = retries
+
+    def first_attempt(self, event: TerminalEvent, owner: str) -> AttemptResult:
+        """Attempt 0, made directly; a retry or a dead letter is handed to the durable retry machine.
+
+        `owner` is the invocation's request id: a retried invocation of the same event keeps its claim,
+        a second delivery of the event by EventBridge (another request id) is a `duplicate`.
+        """
+        result = self.attempt(event, 0, owner)
+        if result.outcome in (Outcome.RETRY, Outcome.DEAD_LETTER):
+            if self.retries is None:
+                raise RuntimeError("no retry machine configured for client webhooks")
+            self.retries.start(event, result, owner)
+        return result
 
     def attempt(self, event: TerminalEvent, attempt: int, owner: str) -> AttemptResult:
         """Make attempt number `attempt` (0-based) of `event`'s delivery; say what comes next."""
