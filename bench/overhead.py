@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
-HANDLERS = ["api", "provider_submit", "await_result", "status", "finisher", "webhook", "engine_worker"]
+HANDLERS = ["api", "run_job", "finisher", "webhook", "engine_worker", "client_webhook"]
 JOBS = int(os.environ.get("BENCH_JOBS", "10"))
 
 

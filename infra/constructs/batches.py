@@ -1,22 +1,22 @@
 """The batch runner: one Standard execution per batch (name = batch id) running its jobs as a Distributed Map.
 
     RunJobs (Distributed Map over $.jobs, MaxConcurrencyPath = $.max_concurrency, child executions)
-      Slot (Parallel, Catch -> SlotLost):
-        RunJob (Lambda .waitForTaskToken: create and start the job; the token comes back when it ends)
-        Pace   (Wait SecondsPath = $.pace_seconds: a slot lasts at least this long)
+      RunJob (Lambda .waitForTaskToken, Catch -> SlotLost: create and start the job; the token comes
+              back when it ends, so the map slot is held for the job's life)
 
 Why a Distributed Map and not SQS + a Lambda event source mapping with MaximumConcurrency: a
 provider's limit is on tasks *running* at once (WaveSpeed's lowest tier: 2 concurrent, 2 a minute),
 and a job runs for seconds to minutes in its own workflow. An ESM's MaximumConcurrency bounds how
 many dispatcher Lambdas run at once, not how many jobs, and cannot go below 2; holding a Lambda open
 for a job's whole life would pay for idle compute. Here a Map slot is held until the job ends (task
-token, sent by the finisher path), so MaxConcurrency *is* the provider concurrency; the Pace branch
-turns the provider's rate (tasks a minute) into a minimum slot length, with no Lambda waiting. A
+token, sent by the finisher path), so MaxConcurrency *is* the provider concurrency. The provider's
+rate (tasks a minute) and its concurrency across batches and single jobs are the job workflow's
+provider leases (jobs/limits.py), which also make a batch job wait for its turn in the state machine. A
 Distributed Map runs each item as a child execution, so a 1,000-job batch stays far from the 25,000
 history events of one execution and shows each job's slot on its own. The limits are settings
 (SWAPFLOW_PROVIDER_CONCURRENCY, SWAPFLOW_PROVIDER_RATE_PER_MINUTE) read when the batch is accepted.
-It also runs locally: moto executes Distributed Map with MaxConcurrencyPath, Parallel, Wait and
-Lambda task tokens as it is, while it delivers SQS to Lambda synchronously inside SendMessage with no
+It also runs locally: moto executes Distributed Map with MaxConcurrencyPath and Lambda task tokens
+as it is, while it delivers SQS to Lambda synchronously inside SendMessage with no
 MaximumConcurrency at all.
 """
 
@@ -89,13 +89,9 @@ class Batches(Construct):
             max_attempts=4,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        pace = sfn.Wait(self, "Pace", time=sfn.WaitTime.seconds_path("$.pace_seconds"))
-        slot = sfn.Parallel(self, "Slot", result_path=sfn.JsonPath.DISCARD)
-        slot.branch(run_job)
-        slot.branch(pace)
         # A job whose slot was lost (timeout, Lambda failures) is still bounded by its own deadline and
         # counted by the finisher path; the batch keeps going.
-        slot.add_catch(sfn.Succeed(self, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
+        run_job.add_catch(sfn.Succeed(self, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
 
         run_jobs = sfn.DistributedMap(
             self,
@@ -105,12 +101,11 @@ class Batches(Construct):
             item_selector={
                 "batch_id": sfn.JsonPath.string_at("$.batch_id"),
                 "job_id": sfn.JsonPath.string_at("$$.Map.Item.Value"),
-                "pace_seconds": sfn.JsonPath.number_at("$.pace_seconds"),
             },
             map_execution_type=sfn.StateMachineType.STANDARD,
             result_path=sfn.JsonPath.DISCARD,
         )
-        run_jobs.item_processor(slot)
+        run_jobs.item_processor(run_job)
         return run_jobs.next(sfn.Succeed(self, "BatchRan"))
 
     @property

@@ -58,12 +58,12 @@ def test_given_stack_when_synthesised_then_the_batch_runner_holds_a_slot_per_job
     assert run_jobs["Type"] == "Map" and run_jobs["ItemsPath"] == "$.jobs"
     assert run_jobs["MaxConcurrencyPath"] == "$.max_concurrency"
     assert run_jobs["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
-    slot = run_jobs["ItemProcessor"]["States"]["Slot"]
-    assert slot["Type"] == "Parallel" and slot["Catch"][0]["Next"] == "SlotLost"
-    run_job, pace = (branch["States"] for branch in slot["Branches"])
-    assert run_job["RunJob"]["Resource"].endswith("lambda:invoke.waitForTaskToken")
-    assert run_job["RunJob"]["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
-    assert pace["Pace"] == {"Type": "Wait", "SecondsPath": "$.pace_seconds", "End": True}
+    states = run_jobs["ItemProcessor"]["States"]
+    run_job = states[run_jobs["ItemProcessor"]["StartAt"]]
+    assert run_job["Resource"].endswith("lambda:invoke.waitForTaskToken") and run_job["End"] is True
+    assert run_job["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    assert run_job["Catch"][0]["Next"] == "SlotLost"
+    assert len(states) == 2  # one state per job on the way through: the slot is the task itself
     assert "states:StartExecution" in _actions(_statements(tj, "BatchesRunBatchJobFn"))
     assert "states:SendTaskSuccess" in _actions(_statements(tj, "WorkflowFinisherFn"))  # releases the slot
     assert "states:StartExecution" in _actions(_statements(tj, "TriggersS3TriggerFn"))

@@ -58,7 +58,7 @@ def test_GIVEN_three_jobs_with_defaults_WHEN_accepted_THEN_one_runner_starts_wit
 
     assert created and batch.total == 3 and str(batch.status) == "queued"
     ((name, payload),) = runner.started
-    assert name == batch.id and payload["max_concurrency"] == 16 and payload["pace_seconds"] == 0
+    assert name == batch.id and payload["max_concurrency"] == 16
     assert payload["jobs"] == [m.job_id for m in repo.members(batch.id)]
     assert json.loads(repo.request(batch.id, payload["jobs"][2]))["output_format"] == "png"
     assert svc.view(batch)["counts"] == {
@@ -103,21 +103,20 @@ def test_GIVEN_a_malformed_batch_body_WHEN_accepted_THEN_refused_naming_where(bo
     assert caught.value.errors[0]["path"] == path
 
 
-def test_GIVEN_wavespeed_lowest_tier_WHEN_limits_computed_THEN_two_slots_each_at_least_a_minute() -> None:
-    limits = ProviderLimits(Settings().provider_concurrency, Settings().provider_rate_per_minute)
+def test_GIVEN_wavespeed_lowest_tier_WHEN_limits_computed_THEN_two_slots() -> None:
+    limits = ProviderLimits(Settings().provider_concurrency)
 
-    assert limits.for_providers(["wavespeed-pro"]) == (2, 60)  # 2 concurrent, 2 tasks a minute
-    assert limits.for_providers(["engine"]) == (16, 0)
-    assert limits.for_providers(["engine", "wavespeed-akool"]) == (2, 60)  # a mix runs under the strictest
-    assert limits.for_providers(["something-new"]) == (2, 0)  # "*"
+    assert limits.for_providers(["wavespeed-pro"]) == 2
+    assert limits.for_providers(["engine"]) == 16
+    assert limits.for_providers(["engine", "wavespeed-akool"]) == 2  # a mix runs under the strictest
+    assert limits.for_providers(["something-new"]) == 2  # "*"
 
 
 def test_GIVEN_limits_as_settings_WHEN_read_from_env_THEN_pairs_parse_and_nonsense_fails_loudly() -> None:
     env = {"SWAPFLOW_PROVIDER_CONCURRENCY": "engine=4,*=1", "SWAPFLOW_PROVIDER_RATE_PER_MINUTE": "engine=120"}
     settings = Settings.from_env(env)
-    assert ProviderLimits(settings.provider_concurrency, settings.provider_rate_per_minute).for_providers(
-        ["engine"]
-    ) == (4, 2)
+    assert ProviderLimits(settings.provider_concurrency).for_providers(["engine"]) == 4
+    assert settings.provider_rate_per_minute == (("engine", 120.0),)
     with pytest.raises(ValueError, match="SWAPFLOW_PROVIDER_CONCURRENCY"):
         Settings.from_env({"SWAPFLOW_PROVIDER_CONCURRENCY": "engine:4"})
 

@@ -5,7 +5,8 @@ Entry points: `POST /v1/batches` {jobs: [... up to 1,000 job requests], defaults
 s3:// inputs exist) before anything is stored, and every problem is reported as {path, message}.
 An accepted batch is stored (a batch record with counters, one member per job with its request) and
 its runner is started: one Step Functions execution (name = batch id) whose Distributed Map runs each
-job as its own execution under the batch's provider limits (`ProviderLimits`). A job is created (its
+job as its own execution, as many at once as its providers run (`ProviderLimits`); the global limits
+(jobs/limits.py) hold across batches. A job is created (its
 inputs fetched, checked and stored) when its turn comes, so accepting 1,000 jobs takes a second.
 
 `BatchTracker` is told by `JobService` when a batch job starts processing and when it ends; it moves
@@ -20,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, replace
@@ -48,32 +48,21 @@ REWRITES_PER_BATCH = 20
 
 
 class ProviderLimits:
-    """How many jobs of a provider run at once and how fast they start (settings, DESIGN 4).
+    """How many jobs of a batch run at once: its providers' concurrency (settings, DESIGN 4).
 
-    A batch slot is held for a job's whole life, so `concurrency` bounds the provider's running tasks.
-    A rate of R tasks a minute over C slots means each slot lasts at least 60 * C / R seconds (`pace`):
-    the runner waits out the rest of that time after a quick job before the slot takes the next one.
-    A batch that mixes providers runs under the strictest of their limits.
+    A batch slot is held for a job's whole life, so one batch never has more of a provider's jobs open
+    than the provider runs at once; the limits across batches and single jobs (running and started a
+    minute) are enforced by the job workflow's provider leases (jobs/limits.py). A batch that mixes
+    providers runs under the strictest concurrency.
     """
 
-    def __init__(self, concurrency: Iterable[tuple[str, float]], rate_per_minute: Iterable[tuple[str, float]]):
+    def __init__(self, concurrency: Iterable[tuple[str, float]]):
         self.concurrency = dict(concurrency)
-        self.rate = dict(rate_per_minute)
 
-    @staticmethod
-    def _lookup(table: dict[str, float], provider: str, default: float) -> float:
-        return table.get(provider, table.get("*", default))
-
-    def for_providers(self, providers: Iterable[str]) -> tuple[int, int]:
-        """(max concurrency, pace seconds) for a batch on these providers."""
+    def for_providers(self, providers: Iterable[str]) -> int:
+        """Max concurrency for a batch on these providers."""
         names = list(providers) or ["*"]
-        concurrency = max(1, int(min(self._lookup(self.concurrency, p, 1) for p in names)))
-        pace = 0
-        for name in names:
-            rate = self._lookup(self.rate, name, 0)
-            if rate > 0:
-                pace = max(pace, math.ceil(60 * concurrency / rate))
-        return concurrency, pace
+        return max(1, int(min(self.concurrency.get(p, self.concurrency.get("*", 1)) for p in names)))
 
 
 class BatchTracker:
@@ -206,7 +195,7 @@ class BatchService:
         self.runner = runner
         self.tracker = tracker
         self.clock = clock
-        self.limits = ProviderLimits(settings.provider_concurrency, settings.provider_rate_per_minute)
+        self.limits = ProviderLimits(settings.provider_concurrency)
 
     # ---- accepting --------------------------------------------------------------------------------
 
@@ -347,10 +336,9 @@ class BatchService:
         return request
 
     def _start(self, batch: Batch, job_ids: list[str]) -> None:
-        concurrency, pace = self.limits.for_providers(batch.providers)
         self.runner.start(
             batch.id,
-            {"batch_id": batch.id, "jobs": job_ids, "max_concurrency": concurrency, "pace_seconds": pace},
+            {"batch_id": batch.id, "jobs": job_ids, "max_concurrency": self.limits.for_providers(batch.providers)},
         )
 
     # ---- reading ----------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ def test_GIVEN_twelve_jobs_and_a_limit_of_three_WHEN_the_runner_runs_THEN_never_
     arn = sfn.start_execution(
         stateMachineArn=runner_arn,
         name="batch-1",
-        input=json.dumps({"batch_id": "b1", "jobs": jobs, "max_concurrency": 3, "pace_seconds": 1}),
+        input=json.dumps({"batch_id": "b1", "jobs": jobs, "max_concurrency": 3}),
     )["executionArn"]
 
     result = wait_execution(sfn, arn, timeout=60)
