@@ -6,6 +6,7 @@
       (archive, terminal state, event) and the token comes straight back; otherwise the token waits
       for the completion path (provider webhook, engine), which finishes the job and sends it.
       Retry ProviderSlotBusyError   no slot free: wait in the state machine (backoff), not in a Lambda
+      Retry JobFinishFailed et al.  a completion path could not finish the job: the next pass does
       Retry ProviderBusyError       the provider answered 429/5xx
       Retry States.Timeout          no callback within $.wait: the next pass polls (x1.5 up to 30 s)
       Catch States.ALL -> RecordFailure (finisher, failure mode) -> JobFailed
@@ -38,8 +39,8 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
 ]
-# A job may queue for a provider slot this many passes (at most 30 s apart: about a day).
-SLOT_WAIT_ATTEMPTS = 3000
+# A job may queue for a provider slot this many passes (at most 10 s apart: about a day).
+SLOT_WAIT_ATTEMPTS = 9000
 # Polls after the first wait; the job's deadline (15 min by default) ends the loop long before.
 POLL_ATTEMPTS = 500
 
@@ -116,9 +117,9 @@ class Workflow(Construct):
         )
         run.add_retry(
             errors=["ProviderSlotBusyError"],
-            interval=Duration.seconds(2),
+            interval=Duration.seconds(1),
             backoff_rate=1.5,
-            max_delay=Duration.seconds(30),
+            max_delay=Duration.seconds(10),  # a freed slot is taken within seconds
             max_attempts=SLOT_WAIT_ATTEMPTS,
             jitter_strategy=sfn.JitterType.FULL,
         )

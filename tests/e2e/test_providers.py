@@ -69,6 +69,8 @@ def provider_stack(sims: Sims, template_path: str, tmp_path_factory) -> Iterator
         SWAPFLOW_WAVESPEED_WEBHOOK_SECRET=WAVESPEED["webhook_secret"],
         # Well beyond the simulators' 0.3 s, so only a lost webhook makes a job poll, even under load.
         SWAPFLOW_POLL_INITIAL_SECONDS="5",
+        # The simulators have no tier: the global provider limits (tested in test_provider_limits_e2e) stay out.
+        SWAPFLOW_PROVIDER_RATE_PER_MINUTE="*=0",
     ) as running:
         yield running
 

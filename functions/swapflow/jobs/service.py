@@ -459,11 +459,15 @@ class JobService:
         listening = self.repo.record_result(job_id, result_to_dict(result))
         if not notify:
             return False
-        job = self.finish(job_id)  # idempotent: a duplicate callback finds the job ended and emits nothing
+        try:
+            job = self.finish(job_id)  # idempotent: a duplicate callback finds the job ended and emits nothing
+        except Exception as exc:
+            if listening is not None:  # the workflow's next pass finishes it (retried at once, not on a timeout)
+                self.workflow.send_failure(listening[0], "JobFinishFailed", f"{type(exc).__name__}: {exc}")
+            raise
         if listening is None:
             return False
-        token, _ = listening
-        return self.workflow.send_success(token, {"job_id": job_id, "status": str(job.status)})
+        return self.workflow.send_success(listening[0], {"job_id": job_id, "status": str(job.status)})
 
     # ---- terminal transitions -------------------------------------------------------------------
 

@@ -1,0 +1,102 @@
+"""What a local-stack run did, counted where it happens: Lambda invocations (and their durations) and
+AWS API requests, by phase, in the process that runs moto.
+
+`LambdaMeter` wraps moto's `LambdaFunction._invoke_lambda` (whatever runs the handler behind it: the
+in-process invoker or worker processes), so a duration is the invocation as the stack sees it.
+`RequestMeter` wraps moto's `BaseResponse.call_action`, which every request to the embedded AWS passes
+through (boto3 in this process or over the local endpoint), so it counts DynamoDB, S3, EventBridge,
+SQS and Step Functions requests per operation, whoever made them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+
+class Phases:
+    """A current phase label shared by the meters (e.g. "calibration", "batch")."""
+
+    def __init__(self, phase: str = "setup") -> None:
+        self.phase = phase
+
+
+class LambdaMeter:
+    def __init__(self, phases: Phases) -> None:
+        self.phases = phases
+        self.durations: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.lock = threading.Lock()
+
+    def install(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        invoke = LambdaFunction._invoke_lambda
+        meter = self
+
+        def timed(fn: Any, event: Any = None) -> Any:
+            started = time.perf_counter()
+            try:
+                return invoke(fn, event)
+            finally:
+                with meter.lock:
+                    meter.durations[meter.phases.phase][fn.function_name].append(time.perf_counter() - started)
+
+        LambdaFunction._invoke_lambda = timed  # type: ignore[method-assign]
+
+
+class RequestMeter:
+    def __init__(self, phases: Phases) -> None:
+        self.phases = phases
+        self.counts: dict[str, Counter[str]] = defaultdict(Counter)
+        self.lock = threading.Lock()
+
+    def install(self) -> None:
+        from moto.core.responses import BaseResponse
+
+        call_action = BaseResponse.call_action
+        meter = self
+
+        def counted(response: Any) -> Any:
+            try:
+                name = f"{response.service_name}:{response._get_action()}"
+            except Exception:  # never break a request for a count
+                name = f"{getattr(response, 'service_name', '?')}:?"
+            with meter.lock:
+                meter.counts[meter.phases.phase][name] += 1
+            return call_action(response)
+
+        BaseResponse.call_action = counted  # type: ignore[method-assign]
+        self._install_s3()
+
+    def _install_s3(self) -> None:
+        """S3 answers through its own dispatch, not `call_action`: count objects' and buckets' requests."""
+        from moto.s3.responses import S3Response
+
+        meter = self
+        key_response, bucket_response = S3Response._key_response, S3Response._bucket_response
+
+        def op(request: Any, scope: str) -> str:
+            method = request.method.upper()
+            if scope == "bucket":
+                return {"GET": "ListObjects", "POST": "PostObject", "DELETE": "DeleteObjects"}.get(method, method)
+            if method == "PUT" and "x-amz-copy-source" in {k.lower() for k in request.headers}:
+                return "CopyObject"
+            return {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(
+                method, method
+            )
+
+        def counted(original: Any, scope: str) -> Any:
+            def wrapper(response: Any, request: Any, full_url: str) -> Any:
+                with meter.lock:
+                    meter.counts[meter.phases.phase][f"s3:{op(request, scope)}"] += 1
+                return original(response, request, full_url)
+
+            return wrapper
+
+        S3Response._key_response = counted(key_response, "key")  # type: ignore[method-assign]
+        S3Response._bucket_response = counted(bucket_response, "bucket")  # type: ignore[method-assign]
+
+    def per_job(self, phase: str, jobs: int) -> dict[str, float]:
+        return {op: round(n / jobs, 2) for op, n in sorted(self.counts[phase].items())}
