@@ -81,7 +81,9 @@ class RequestMeter:
             method = request.method.upper()
             if scope == "bucket":
                 return {"GET": "ListObjects", "POST": "PostObject", "DELETE": "DeleteObjects"}.get(method, method)
-            if method == "PUT" and "x-amz-copy-source" in {k.lower() for k in request.headers}:
+            headers = request.headers
+            names = headers.keys() if hasattr(headers, "keys") else [h[0] for h in headers]
+            if method == "PUT" and "x-amz-copy-source" in {str(k).lower() for k in names}:
                 return "CopyObject"
             return {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(
                 method, method

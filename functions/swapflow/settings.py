@@ -89,6 +89,8 @@ class Settings:
     job_ttl_days: int = 30
     # Requests per second per tenant on the native API (fixed one-second windows; 0 turns it off).
     tenant_rps: int = 20
+    # Local stack only (tests): SWAPFLOW_TIME_SCALE shrinks waits; provider rate windows shrink with it.
+    time_scale: float = 1.0
     # Test only: the engine sleeps this long before swapping, so tests can cancel a running job.
     engine_delay_seconds: float = 0.0
     # Outgoing client webhooks (swapflow.webhooks): seconds per attempt; the retry schedule is the real one
@@ -164,6 +166,7 @@ class Settings:
             job_ttl_days=i("JOB_TTL_DAYS", 30),
             tenant_rps=i("TENANT_RPS", 20),
             engine_delay_seconds=float(s("ENGINE_DELAY_SECONDS") or 0),
+            time_scale=float(s("TIME_SCALE") or 1) if _flag(s("LOCAL")) else 1.0,
             webhook_timeout_seconds=i("WEBHOOK_TIMEOUT_SECONDS", 10),
             webhook_state_machine_arn=s("WEBHOOK_STATE_MACHINE_ARN"),
             webhook_retry_schedule=_seconds_list("SWAPFLOW_WEBHOOK_RETRY_SCHEDULE", s("WEBHOOK_RETRY_SCHEDULE")),

@@ -78,7 +78,7 @@ def fetch_policy(settings: Settings) -> Any:
 def service() -> JobService:
     from .events import EventBridgePublisher
     from .jobs.inputs import InputLoader
-    from .jobs.limits import ProviderGate
+    from .jobs.limits import RATE_WINDOW_MARGIN_SECONDS, RATE_WINDOW_SECONDS, ProviderGate
     from .jobs.service import JobService
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
@@ -117,6 +117,7 @@ def service() -> JobService:
             rate_per_minute=settings.provider_rate_per_minute,
             # A lease outlives its job's deadline by a margin: a crashed finisher frees the slot then.
             lease_seconds=settings.job_deadline_seconds + 600,
+            window_seconds=RATE_WINDOW_SECONDS * settings.time_scale + RATE_WINDOW_MARGIN_SECONDS,
         ),
     )
 

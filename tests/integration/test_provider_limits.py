@@ -54,8 +54,8 @@ def test_GIVEN_two_starts_a_minute_WHEN_slots_are_free_THEN_the_third_start_wait
     limiter.release("wavespeed-pro", "b")
     with pytest.raises(ProviderSlotBusyError) as busy:
         limiter.acquire("wavespeed-pro", "c")
-    assert busy.value.retry_after == pytest.approx(40)
-    clock.now += 40.5
+    assert busy.value.retry_after == pytest.approx(41)  # the minute, plus a margin for request latency
+    clock.now += 41.5
     limiter.acquire("wavespeed-pro", "c")
 
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 RATE_WINDOW_SECONDS = 60.0
+# Added to the window: a start is counted when its lease is taken, a moment before the provider sees the
+# request, so the provider's own window could otherwise hold one start too many.
+RATE_WINDOW_MARGIN_SECONDS = 1.0
 # Compare-and-set attempts per acquire before the caller is told to come back (heavy contention).
 MAX_CAS_ATTEMPTS = 8
 
@@ -43,10 +46,10 @@ class LeaseState:
     leases: dict[str, float] = field(default_factory=dict)
     starts: tuple[float, ...] = ()
 
-    def live(self, now: float) -> LeaseState:
+    def live(self, now: float, window: float) -> LeaseState:
         return LeaseState(
             {job: exp for job, exp in self.leases.items() if exp > now},
-            tuple(t for t in self.starts if t > now - RATE_WINDOW_SECONDS),
+            tuple(t for t in self.starts if t > now - window),
         )
 
 
@@ -81,9 +84,11 @@ class ProviderGate:
         concurrency: Iterable[tuple[str, float]],
         rate_per_minute: Iterable[tuple[str, float]],
         lease_seconds: float,
+        window_seconds: float = RATE_WINDOW_SECONDS + RATE_WINDOW_MARGIN_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.window = window_seconds
         self.concurrency = dict(concurrency)
         self.rate = dict(rate_per_minute)
         self.lease_seconds = lease_seconds
@@ -101,13 +106,13 @@ class ProviderGate:
         for _ in range(MAX_CAS_ATTEMPTS):
             stored, version = self.store.read(provider)
             now = self.clock()
-            state = stored.live(now)
+            state = stored.live(now, self.window)
             if job_id in state.leases:
                 return
             if len(state.leases) >= limit.concurrency:
                 raise ProviderSlotBusyError(provider)
             if limit.rate_per_minute and len(state.starts) >= limit.rate_per_minute:
-                retry_after = min(state.starts) + RATE_WINDOW_SECONDS - now
+                retry_after = min(state.starts) + self.window - now
                 raise ProviderSlotBusyError(provider, retry_after)
             taken = LeaseState(
                 {**state.leases, job_id: now + self.lease_seconds},
@@ -123,4 +128,4 @@ class ProviderGate:
     def held(self, provider: str) -> dict[str, float]:
         """The live leases of a provider (job id -> expiry): for tests and operators."""
         state, _ = self.store.read(provider)
-        return state.live(self.clock()).leases
+        return state.live(self.clock(), self.window).leases

@@ -12,6 +12,10 @@ Fault modes (a set of names, chosen per run):
   fail_job           jobs end failed
   url_before_success (Akool) `url` is present while the job is still processing
   quota              submits are refused for lack of credit (Akool 1006, WaveSpeed 402)
+
+An account tier (`tier=(concurrent, per_minute)`, e.g. WaveSpeed's lowest (2, 2)) makes a submit answer
+429 when that many tasks are still running or were submitted in the last `minute_seconds` (60; tests
+shrink it with the stack's time scale); `tier_refusals` counts those answers.
 """
 
 from __future__ import annotations
@@ -145,8 +149,15 @@ class BaseSimulator:
         fault_count: int = 2,
         slow_factor: float = 6.0,
         webhook_attempts: int = 3,
+        tier: tuple[int, int] | None = None,
+        minute_seconds: float = 60.0,
     ) -> None:
         self.base_processing_seconds = processing_seconds
+        self.tier = tier
+        self.minute_seconds = minute_seconds
+        self.tier_refusals = 0
+        self.peak_running = 0
+        self._submitted_at: collections.deque[float] = collections.deque()
         self.slow_factor = slow_factor
         self.set_faults(faults)
         self.port = port
@@ -267,6 +278,20 @@ class BaseSimulator:
         if "rate_limit" in self.faults:
             return Response.json({"code": 429, "message": "Too Many Requests", "data": None}, 429, {"Retry-After": "1"})
         return Response.json({"code": 503, "message": "Service Unavailable", "data": None}, 503, {"Retry-After": "1"})
+
+    def over_tier(self) -> bool:
+        """Whether a submit now breaks the account tier (counted in `tier_refusals`); else it is counted in."""
+        now = time.monotonic()
+        with self._lock:
+            running = sum(1 for job in self.jobs.values() if not job.done.is_set())
+            while self._submitted_at and self._submitted_at[0] <= now - self.minute_seconds:
+                self._submitted_at.popleft()
+            if self.tier and (running >= self.tier[0] or len(self._submitted_at) >= self.tier[1]):
+                self.tier_refusals += 1
+                return True
+            self._submitted_at.append(now)
+            self.peak_running = max(self.peak_running, running + 1)
+        return False
 
     def serve_file(self, request: Request) -> Response:
         blob = self.files.get(request.path)
