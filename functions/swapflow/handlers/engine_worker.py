@@ -28,11 +28,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"job_id": job_id, "skipped": True}
 
     def write(key: str, data: bytes, content_type: str) -> tuple[str, str]:
-        svc.blobs.put(settings.input_bucket, key, data, content_type)
-        return settings.input_bucket, key
+        svc.blobs.put(settings.archive_bucket, key, data, content_type)
+        return settings.archive_bucket, key
 
-    try:
-        result = run_engine(job.spec, svc.blobs.get, write, f"staging/{job_id}/0")
+    try:  # written where finishing archives it (JobService.archive_key): one PUT, no staging copy
+        result = run_engine(job.spec, svc.blobs.get, write, svc.archive_key(job, 0))
     except Exception:  # an engine crash must still end the job, not leave it to the deadline
         logger.exception("engine crashed")
         result = ProviderResult(

@@ -504,6 +504,11 @@ class JobService:
         code, message = _CAUGHT_ERRORS.get(caught.get("Error", ""), ("internal", "the job failed unexpectedly"))
         return self.fail(job_id, JobError(code, message))
 
+    @staticmethod
+    def archive_key(job: Job, index: int) -> str:
+        """Where output `index` of a job is archived, without its extension."""
+        return f"outputs/{job.tenant}/{job.id}/{index}"
+
     def _archive(self, job: Job, index: int, out: ProviderOutput) -> Output:
         if out.bucket and out.key:
             data = self.blobs.get(out.bucket, out.key)
@@ -512,8 +517,9 @@ class JobService:
         else:
             raise RequestInvalidError("internal", "provider output has neither a URL nor an S3 location")
         info = self.inputs.sniff(data)
-        key = f"outputs/{job.tenant}/{job.id}/{index}.{EXTENSIONS.get(info.content_type, 'bin')}"
-        self.blobs.put(self.settings.archive_bucket, key, data, info.content_type)
+        key = f"{self.archive_key(job, index)}.{EXTENSIONS.get(info.content_type, 'bin')}"
+        if (out.bucket, out.key) != (self.settings.archive_bucket, key):  # the engine writes it in place
+            self.blobs.put(self.settings.archive_bucket, key, data, info.content_type)
         return Output(
             bucket=self.settings.archive_bucket,
             key=key,
