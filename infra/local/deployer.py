@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 
+from infra.local import patch_item_reader
 from infra.local.moto_patches import PER_FUNCTION_ENV_VARS
 
 LOG = logging.getLogger(__name__)
@@ -961,6 +962,7 @@ def deploy(
     ``account`` only shapes the ARNs the resolver builds itself; moto's own account is taken from
     its environment (``MOTO_ACCOUNT_ID``, default 123456789012), so keep the two equal.
     """
+    patch_item_reader.apply()  # the template's manifest runner reads JSONL (moto lacks it)
     return _Deployer(
         template,
         region=region,
