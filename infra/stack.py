@@ -130,7 +130,7 @@ class SwapflowStack(Stack):
 
         # Batches, S3 manifests and Swap Requested events (jobs that do not come one by one from the API).
         job_environment = {**environment, "SWAPFLOW_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn}
-        batches = Batches(self, "Batches", environment=job_environment)
+        batches = Batches(self, "Batches", environment=job_environment, input_bucket=inputs)
         triggers = Triggers(
             self,
             "Triggers",
@@ -139,9 +139,13 @@ class SwapflowStack(Stack):
             environment={
                 **job_environment,
                 "SWAPFLOW_BATCH_STATE_MACHINE_ARN": batches.state_machine.state_machine_arn,
+                "SWAPFLOW_MANIFEST_STATE_MACHINE_ARN": batches.manifest_state_machine.state_machine_arn,
             },
         )
         api.api_fn.add_environment("SWAPFLOW_BATCH_STATE_MACHINE_ARN", batches.state_machine.state_machine_arn)
+        api.api_fn.add_environment(
+            "SWAPFLOW_MANIFEST_STATE_MACHINE_ARN", batches.manifest_state_machine.state_machine_arn
+        )
         self._grant_batches(
             workflow, api, engine, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret]
         )
@@ -179,7 +183,13 @@ class SwapflowStack(Stack):
             {
                 "index/*": [table],
                 "/*": [inputs, archive],
-                ":*": [*workflow.functions, engine.function, webhooks.deliver_fn, webhooks.first_attempt_fn, batches.run_job_fn],
+                ":*": [
+                    *workflow.functions,
+                    engine.function,
+                    webhooks.deliver_fn,
+                    webhooks.first_attempt_fn,
+                    *batches.functions,
+                ],
             }
         )
 
@@ -197,7 +207,7 @@ class SwapflowStack(Stack):
         """Least privilege for the batch runner, the triggers and the finisher path's batch bookkeeping."""
         table, inputs = storage.table, storage.input_bucket
         # Create jobs: records, input images, their executions; provider checks may read provider secrets.
-        for fn in (batches.run_job_fn, triggers.ingest_fn, triggers.s3_trigger_fn):
+        for fn in (batches.run_job_fn, batches.register_fn, triggers.ingest_fn, triggers.s3_trigger_fn):
             table.grant_read_write_data(fn)
             inputs.grant_read_write(fn)
             for secret in secrets:
@@ -205,8 +215,9 @@ class SwapflowStack(Stack):
         workflow.state_machine.grant_start_execution(batches.run_job_fn)
         workflow.state_machine.grant_start_execution(triggers.ingest_fn)
         notifications.bus.grant_put_events_to(triggers.ingest_fn)  # Swap Request Rejected
-        batches.state_machine.grant_start_execution(triggers.s3_trigger_fn)
-        batches.state_machine.grant_start_execution(api.api_fn)
+        for machine in (batches.state_machine, batches.manifest_state_machine):
+            machine.grant_start_execution(triggers.s3_trigger_fn)
+            machine.grant_start_execution(api.api_fn)
         # The finisher path: outputs to a manifest's outbox, result.json, and the batch slot's token.
         for fn in (workflow.run_fn, workflow.finisher_fn, api.webhook_fn, engine.function):
             inputs.grant_read_write(fn)

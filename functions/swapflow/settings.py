@@ -101,6 +101,7 @@ class Settings:
     # S3 manifests and `Swap Requested` events (jobs/batches.py, jobs/ingest.py): whose jobs they make.
     trigger_tenant: str = "default"
     batch_state_machine_arn: str = ""
+    manifest_state_machine_arn: str = ""  # the JSONL manifest runner (jobs/jsonl.py)
     ingest_dlq_url: str = ""
     max_batch_jobs: int = 1000
     # Batches run under per-provider limits ("provider=n" pairs, "*" for the rest; DESIGN 4: WaveSpeed's
@@ -172,6 +173,7 @@ class Settings:
             webhook_retry_schedule=_seconds_list("SWAPFLOW_WEBHOOK_RETRY_SCHEDULE", s("WEBHOOK_RETRY_SCHEDULE")),
             trigger_tenant=s("TRIGGER_TENANT", "default"),
             batch_state_machine_arn=s("BATCH_STATE_MACHINE_ARN"),
+            manifest_state_machine_arn=s("MANIFEST_STATE_MACHINE_ARN"),
             ingest_dlq_url=s("INGEST_DLQ_URL"),
             max_batch_jobs=i("MAX_BATCH_JOBS", 1000),
             provider_concurrency=_pairs("SWAPFLOW_PROVIDER_CONCURRENCY", s("PROVIDER_CONCURRENCY"))

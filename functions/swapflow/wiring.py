@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .jobs.access import Access
     from .jobs.batches import BatchService, BatchTracker
     from .jobs.ingest import SwapRequestIngest
+    from .jobs.jsonl import JsonlManifests
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
     from .storage.dynamo import DynamoApiKeys
@@ -189,6 +190,19 @@ def batches() -> BatchService:
         repo=tracker.repo,
         runner=StepFunctionsWorkflow(client("stepfunctions"), settings.batch_state_machine_arn),
         tracker=tracker,
+    )
+
+
+@cache
+def jsonl_manifests() -> JsonlManifests:
+    """JSONL manifests (up to 100,000 jobs): acceptance, the manifest runner's Register and RunJob steps."""
+    from .jobs.jsonl import JsonlManifests
+    from .workflow import StepFunctionsWorkflow
+
+    settings = get_settings()
+    return JsonlManifests(
+        batches=batches(),
+        runner=StepFunctionsWorkflow(client("stepfunctions"), settings.manifest_state_machine_arn),
     )
 
 

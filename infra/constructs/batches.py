@@ -22,8 +22,9 @@ MaximumConcurrency at all.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -31,12 +32,22 @@ from constructs import Construct
 from ..nag import acknowledge_wildcard, executions_of
 from .functions import python_function, standard_state_machine
 
+LAMBDA_ERRORS = [
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+]
+# Where the manifest runner's Distributed Map writes its results (ResultWriter) in the input bucket.
+MAP_RESULTS_PREFIX = "outbox/.map-results/"
 # The longest a job may hold its slot: its deadline (15 min by default) plus provider retries, with room.
 SLOT_TIMEOUT = Duration.hours(2)
 
 
 class Batches(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, environment: dict[str, str]) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, environment: dict[str, str], input_bucket: s3.IBucket
+    ) -> None:
         super().__init__(scope, construct_id)
         self.run_job_fn = python_function(
             self,
@@ -47,43 +58,53 @@ class Batches(Construct):
             timeout=Duration.seconds(120),
             description="swapflow: create and start one job of a batch (batch runner step)",
         )
+        self.register_fn = python_function(
+            self,
+            "RegisterManifestFn",
+            handler="register_manifest.handler",
+            environment=environment,
+            memory_size=1024,
+            timeout=Duration.seconds(180),  # a pass stops after 60 s (jobs/jsonl.py PASS_SECONDS)
+            description="swapflow: register the next part of a JSONL manifest's jobs (manifest runner step)",
+        )
         self.state_machine = standard_state_machine(self, "Runner", self._build_definition())
+        self.manifest_state_machine = standard_state_machine(
+            self, "ManifestRunner", self._build_manifest_definition(input_bucket)
+        )
         self._acknowledge_child_executions()
+        stack = Stack.of(self)
+        bucket_id = stack.resolve(stack.get_logical_id(input_bucket.node.default_child))  # type: ignore[arg-type]
+        acknowledge_wildcard(
+            self.manifest_state_machine,
+            f"arn:<AWS::Partition>:s3:::<{bucket_id}>/*",
+            "The manifest runner's Distributed Map reads the manifest (its key is data) and writes its "
+            "results (ItemReader/ResultWriter) in the input bucket: objects only a wildcard can name.",
+        )
 
     def _acknowledge_child_executions(self) -> None:
         """The Distributed Map starts, describes and stops its own child executions (CDK's policy)."""
-        for suffix in (":*", "/*:*"):
-            acknowledge_wildcard(
-                self.state_machine,
-                executions_of(self.state_machine, suffix),
-                "The batch runner's Distributed Map manages its own child executions (names are generated per "
-                "map run), which only a wildcard below this state machine can name.",
-            )
+        for machine in (self.state_machine, self.manifest_state_machine):
+            for suffix in (":*", "/*:*"):
+                acknowledge_wildcard(
+                    machine,
+                    executions_of(machine, suffix),
+                    "The batch runner's Distributed Map manages its own child executions (names are generated "
+                    "per map run), which only a wildcard below this state machine can name.",
+                )
 
-    def _build_definition(self) -> sfn.IChainable:
+    def _run_job(self, scope: Construct, payload: dict[str, object]) -> tasks.LambdaInvoke:
+        """RunJob (.waitForTaskToken): create and start one job; the token comes back when it ends."""
         run_job = tasks.LambdaInvoke(
-            self,
+            scope,
             "RunJob",
             lambda_function=self.run_job_fn,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "batch_id": sfn.JsonPath.string_at("$.batch_id"),
-                    "job_id": sfn.JsonPath.string_at("$.job_id"),
-                    "token": sfn.JsonPath.task_token,
-                }
-            ),
+            payload=sfn.TaskInput.from_object({**payload, "token": sfn.JsonPath.task_token}),
             task_timeout=sfn.Timeout.duration(SLOT_TIMEOUT),
             retry_on_service_exceptions=False,
         )
         run_job.add_retry(
-            errors=[
-                "Lambda.TooManyRequestsException",
-                "Lambda.ServiceException",
-                "Lambda.AWSLambdaException",
-                "Lambda.SdkClientException",
-                "States.TaskFailed",
-            ],
+            errors=[*LAMBDA_ERRORS, "States.TaskFailed"],
             interval=Duration.seconds(2),
             backoff_rate=2,
             max_attempts=4,
@@ -91,8 +112,14 @@ class Batches(Construct):
         )
         # A job whose slot was lost (timeout, Lambda failures) is still bounded by its own deadline and
         # counted by the finisher path; the batch keeps going.
-        run_job.add_catch(sfn.Succeed(self, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
+        run_job.add_catch(sfn.Succeed(scope, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
+        return run_job
 
+    def _build_definition(self) -> sfn.IChainable:
+        run_job = self._run_job(
+            self,
+            {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "job_id": sfn.JsonPath.string_at("$.job_id")},
+        )
         run_jobs = sfn.DistributedMap(
             self,
             "RunJobs",
@@ -108,6 +135,50 @@ class Batches(Construct):
         run_jobs.item_processor(run_job)
         return run_jobs.next(sfn.Succeed(self, "BatchRan"))
 
+    def _build_manifest_definition(self, input_bucket: s3.IBucket) -> sfn.IChainable:
+        scope = Construct(self, "Manifests")
+        register = tasks.LambdaInvoke(
+            scope,
+            "Register",
+            lambda_function=self.register_fn,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            comment="Members for the next part of the manifest (ids, queued) in BatchWriteItem chunks",
+        )
+        register.add_retry(
+            errors=[*LAMBDA_ERRORS, "States.TaskFailed"],
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=4,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        run_job = self._run_job(
+            scope,
+            {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "index": sfn.JsonPath.number_at("$.index")},
+        )
+        run_lines = sfn.DistributedMap(
+            scope,
+            "RunLines",
+            item_reader=sfn.S3JsonLItemReader(bucket=input_bucket, key=sfn.JsonPath.string_at("$.manifest.key")),
+            max_concurrency_path="$.max_concurrency",
+            item_selector={
+                "batch_id": sfn.JsonPath.string_at("$.batch_id"),
+                "index": sfn.JsonPath.number_at("$$.Map.Item.Index"),
+            },
+            result_writer=sfn.ResultWriter(bucket=input_bucket, prefix=MAP_RESULTS_PREFIX),
+            map_execution_type=sfn.StateMachineType.STANDARD,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        run_lines.item_processor(run_job)
+        registered = (
+            sfn.Choice(scope, "Registered")
+            .when(sfn.Condition.boolean_equals("$.refused", True), sfn.Succeed(scope, "ManifestRefused"))
+            .when(sfn.Condition.boolean_equals("$.done", True), run_lines)
+            .otherwise(register)
+        )
+        run_lines.next(sfn.Succeed(scope, "ManifestRan"))
+        return register.next(registered)
+
     @property
     def functions(self) -> list[lambda_.Function]:
-        return [self.run_job_fn]
+        return [self.run_job_fn, self.register_fn]

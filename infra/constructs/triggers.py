@@ -24,6 +24,7 @@ from .functions import python_function
 
 INBOX_PREFIX = "inbox/"
 MANIFEST_SUFFIX = ".json"
+JSONL_SUFFIX = ".jsonl"
 SWAP_REQUESTED = "Swap Requested"
 OWN_SOURCE = "swapflow"
 
@@ -64,6 +65,11 @@ class Triggers(Construct):
             s3.EventType.OBJECT_CREATED,
             s3n.LambdaDestination(fn),
             s3.NotificationKeyFilter(prefix=INBOX_PREFIX, suffix=MANIFEST_SUFFIX),
+        )
+        bucket.add_event_notification(  # JSONL manifests (up to 100,000 jobs): the manifest runner
+            s3.EventType.OBJECT_CREATED,
+            s3n.LambdaDestination(fn),
+            s3.NotificationKeyFilter(prefix=INBOX_PREFIX, suffix=JSONL_SUFFIX),
         )
         lambda_.EventInvokeConfig(
             self,

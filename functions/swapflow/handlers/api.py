@@ -139,13 +139,18 @@ def create_upload() -> Response:
 
 @app.post("/v1/batches")
 def create_batch() -> Response:
-    """202 {id, status, counts, urls}: every job request judged at once (400 lists each problem)."""
-    from ..wiring import batches
+    """202 {id, status, counts, urls}: every job request judged at once (400 lists each problem); or
+    `{"manifest": <s3:// or key of a .jsonl upload>}`: up to 100,000 jobs, registered by the runner."""
+    from ..wiring import batches, jsonl_manifests
 
     tenant = _tenant()
     body = parse_json_body(app.current_event.body)
     try:
-        batch, _ = batches().accept(tenant, body)
+        if isinstance(body, dict) and set(body) == {"manifest"}:
+            manifests = jsonl_manifests()
+            batch, _ = manifests.accept(tenant, manifests.location_for(tenant, body["manifest"]))
+        else:
+            batch, _ = batches().accept(tenant, body)
     except BatchInvalidError as exc:
         status, error = describe(exc)
         error["error"]["errors"] = exc.errors

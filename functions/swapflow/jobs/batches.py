@@ -132,11 +132,12 @@ class BatchTracker:
             self.write_result(batch.id)
             if self.repo.get(batch.id).completion:  # the final result.json may have been written meanwhile
                 self.write_result(batch.id)
-        if batch.done >= batch.total:
-            self._complete(batch, job_id)
+        if batch.sealed and batch.done >= batch.total:
+            self.complete(batch, job_id)
         self.release(self.repo.member(batch.id, job_id))
 
-    def _complete(self, batch: Batch, by: str) -> None:
+    def complete(self, batch: Batch, by: str) -> None:
+        """Claim the batch's completion (one winner) and publish its one `Swap Batch Completed`."""
         if not self.repo.claim_completion(batch.id, by, self.clock()):
             return
         batch = self.repo.get(batch.id)
@@ -223,7 +224,7 @@ class BatchService:
             manifest=manifest.to_dict() if manifest else None,
         )
         members = [
-            (BatchMember(i, derived_id(f"{batch_id}/{i}", at, i)), self._store_request(tenant, batch_id, i, r))
+            (BatchMember(i, derived_id(f"{batch_id}/{i}", at, i)), self.store_request(tenant, batch_id, i, r))
             for i, r in enumerate(requests)
         ]
         created = self.repo.create(batch, members)
@@ -321,7 +322,7 @@ class BatchService:
             except BlobMissingError:
                 raise RequestInvalidError("invalid_request", f"{ref} does not exist", field) from None
 
-    def _store_request(self, tenant: str, batch_id: str, index: int, request: dict[str, Any]) -> str:
+    def store_request(self, tenant: str, batch_id: str, index: int, request: dict[str, Any]) -> str:
         text = json.dumps(request, separators=(",", ":"))
         if len(text) <= MAX_INLINE_REQUEST_BYTES:
             return text

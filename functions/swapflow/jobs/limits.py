@@ -95,9 +95,7 @@ class ProviderGate:
         self.clock = clock
 
     def limit(self, provider: str) -> Limit:
-        return Limit(
-            max(1, int(_lookup(self.concurrency, provider, 1))), max(0, int(_lookup(self.rate, provider, 0)))
-        )
+        return Limit(max(1, int(_lookup(self.concurrency, provider, 1))), max(0, int(_lookup(self.rate, provider, 0))))
 
     def acquire(self, provider: str, job_id: str) -> None:
         """Take a slot for the job (idempotent: a job holding one keeps it); ProviderSlotBusyError if none."""

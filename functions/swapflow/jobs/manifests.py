@@ -27,12 +27,18 @@ from .models import derived_id
 INBOX = "inbox/"
 OUTBOX = "outbox/"
 SUFFIX = ".json"
+JSONL_SUFFIX = ".jsonl"  # one job request per line, up to 100,000 (jobs/jsonl.py)
+UPLOADS = "uploads/"  # a manifest a client uploaded and POSTed: uploads/<tenant>/...
 MAX_MANIFEST_BYTES = 10 * 1024 * 1024
 _SCHEMES = ("https://", "http://", "data:", "s3://", "upload:")
 
 
 def is_manifest(key: str) -> bool:
     return key.startswith(INBOX) and key.endswith(SUFFIX) and len(key) > len(INBOX) + len(SUFFIX)
+
+
+def is_jsonl_manifest(key: str) -> bool:
+    return key.startswith(INBOX) and key.endswith(JSONL_SUFFIX) and len(key) > len(INBOX) + len(JSONL_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,9 @@ class ManifestLocation:
 
     @property
     def stem(self) -> str:
-        """`inbox/shoots/day1.json` -> `shoots/day1`."""
-        return self.key[len(INBOX) : -len(SUFFIX)]
+        """`inbox/shoots/day1.json` -> `shoots/day1`; `uploads/acme/big.jsonl` -> `acme/big`."""
+        path = self.key.removeprefix(INBOX) if self.key.startswith(INBOX) else self.key.removeprefix(UPLOADS)
+        return path.removesuffix(JSONL_SUFFIX) if path.endswith(JSONL_SUFFIX) else path.removesuffix(SUFFIX)
 
     @property
     def result_key(self) -> str:

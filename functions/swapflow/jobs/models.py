@@ -210,6 +210,7 @@ class Batch:
     manifest: dict[str, Any] | None = None
     completion: str | None = None  # None, "pending" (claimed, being published) or "sent"
     finished_at: float | None = None
+    sealed: bool = True  # False while a JSONL manifest's members are still being registered
 
     @property
     def done(self) -> int:
@@ -217,7 +218,7 @@ class Batch:
 
     @property
     def status(self) -> BatchStatus:
-        if self.done >= self.total:
+        if self.sealed and self.done >= self.total:
             return BatchStatus.COMPLETED
         if self.done or self.counts.get("processing"):
             return BatchStatus.PROCESSING

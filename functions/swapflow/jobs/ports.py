@@ -48,6 +48,9 @@ class BlobStore(Protocol):
     def get(self, bucket: str, key: str) -> bytes:
         """Raises BlobMissingError when there is no such object."""
 
+    def get_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes from `start` (empty past the end); raises BlobMissingError."""
+
     def size(self, bucket: str, key: str) -> int:
         """The object's length in bytes; raises BlobMissingError when there is no such object."""
 
@@ -113,6 +116,13 @@ class BatchRepository(Protocol):
         """All members, in index order."""
 
     def set_token(self, batch_id: str, job_id: str, token: str) -> None: ...
+
+    def create_open(self, batch: Batch, shards: int) -> bool:
+        """A batch whose members are added later (JSONL manifests); False if it exists."""
+
+    def add_members(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> None: ...
+
+    def seal(self, batch_id: str, total: int, providers: list[str]) -> None: ...
 
     def transition(
         self,

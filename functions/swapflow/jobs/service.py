@@ -291,9 +291,7 @@ class JobService:
     ) -> tuple[list[Job], str | None]:
         """A tenant's jobs, newest first, in pages: (jobs, cursor of the next page or None)."""
         if status is not None and status not in set(JobStatus):
-            raise RequestInvalidError(
-                "invalid_request", f"status must be one of: {', '.join(JobStatus)}", "status"
-            )
+            raise RequestInvalidError("invalid_request", f"status must be one of: {', '.join(JobStatus)}", "status")
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise RequestInvalidError("invalid_request", f"limit must be from 1 to {MAX_LIST_LIMIT}", "limit")
         after = decode_cursor(cursor) if cursor else None

@@ -97,7 +97,9 @@ class WaveSpeedSimulator(BaseSimulator):
         if webhook is not None and not _is_url(webhook):
             return _error(400, "webhook must be an http(s) URL")
         if self.over_tier():
-            return Response.json({"code": 429, "message": "Too Many Requests", "data": None}, 429, {"Retry-After": "60"})
+            return Response.json(
+                {"code": 429, "message": "Too Many Requests", "data": None}, 429, {"Retry-After": "60"}
+            )
         job = SimJob(id=secrets.token_hex(16), webhook_url=webhook, request={"model": model, "input": body})
         self.start_job(job)
         if body.get("enable_sync_mode") and not job.done.wait(SYNC_WAIT_SECONDS):

@@ -3,11 +3,17 @@
 A member moves by a conditional write on its current state (so of a cancel and a finisher racing, one
 wins); the batch counts each state as a set of job ids (ADD/DELETE in one atomic UpdateItem), so a
 transition reported twice, or repaired after a crash, counts once.
+
+A big batch (a JSONL manifest, up to 100,000 jobs) spreads those sets over `shards` items so none
+nears DynamoDB's 400 KB item limit: shard 0 is the batch record itself, shard n > 0 is
+`BATCH#<id>`/`COUNT#<n>`, and a job's shard is crc32(job id) mod shards. Such a batch is created
+`sealed: false` with no members; its runner adds them (`add_members`) and then `seal`s it with its total.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +23,7 @@ from ..jobs.exceptions import BatchNotFoundError
 from ..jobs.models import COUNTED, Batch, BatchMember
 
 TERMINAL = ("completed", "failed", "cancelled")
+SHARD_PREFIX = "COUNT#"
 
 
 def _failed(exc: ClientError, *codes: str) -> bool:
@@ -41,6 +48,7 @@ class DynamoBatchRepository:
     def __init__(self, table: Any, *, ttl_days: int = 30) -> None:
         self.table = table
         self.ttl_days = ttl_days
+        self._shards: dict[str, int] = {}  # batch id -> count shards (never changes)
 
     @staticmethod
     def _key(batch_id: str, job_id: str | None = None) -> dict[str, str]:
@@ -86,14 +94,22 @@ class DynamoBatchRepository:
         item = self.table.get_item(Key=self._key(batch_id), ConsistentRead=True).get("Item")
         if not item:
             raise BatchNotFoundError(batch_id)
+        counts = _counts(item)
+        if int(item.get("shards", 1)) > 1:
+            for shard in self._query(
+                batch_id, SHARD_PREFIX, "sk, " + ", ".join(f"ids_{n}" for n in (*TERMINAL, "processing"))
+            ):
+                for name, n in _counts(shard).items():
+                    counts[name] += n
         return Batch(
             id=item["id"],
             tenant=item["tenant"],
             total=int(item["total"]),
             providers=json.loads(item["providers"]),
             created_at=float(item["created_at"]),
-            counts=_counts(item),
+            counts=counts,
             manifest=json.loads(item["manifest"]) if item.get("manifest") else None,
+            sealed=bool(item.get("sealed", True)),
             completion=item.get("completion"),
             finished_at=float(item["finished_at"]) if "finished_at" in item else None,
         )
@@ -122,20 +138,81 @@ class DynamoBatchRepository:
         return self._to_member(self._member_item(batch_id, job_id))
 
     def members(self, batch_id: str) -> list[BatchMember]:
+        items = self._query(
+            batch_id, "M#", "#i, job_id, #s, outputs, #e", {"#i": "index", "#s": "status", "#e": "error"}
+        )
+        return sorted((self._to_member(i) for i in items), key=lambda m: m.index)
+
+    def _query(
+        self, batch_id: str, prefix: str, projection: str, names: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         query: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :m)",
-            "ExpressionAttributeValues": {":pk": f"BATCH#{batch_id}", ":m": "M#"},
-            "ProjectionExpression": "#i, job_id, #s, outputs, #e",
-            "ExpressionAttributeNames": {"#i": "index", "#s": "status", "#e": "error"},
+            "ExpressionAttributeValues": {":pk": f"BATCH#{batch_id}", ":m": prefix},
+            "ProjectionExpression": projection,
         }
+        if names:
+            query["ExpressionAttributeNames"] = names
         items: list[dict[str, Any]] = []
         while True:
             page = self.table.query(**query)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
-                break
+                return items
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return sorted((self._to_member(i) for i in items), key=lambda m: m.index)
+
+    # ---- big batches (JSONL manifests) ----------------------------------------------------------
+
+    def create_open(self, batch: Batch, shards: int) -> bool:
+        """A batch whose members come later (`add_members`, then `seal`); False if it exists."""
+        item: dict[str, Any] = {
+            **self._key(batch.id),
+            "id": batch.id,
+            "tenant": batch.tenant,
+            "total": 0,
+            "providers": json.dumps(batch.providers),
+            "created_at": _num(batch.created_at),
+            "ttl": int(batch.created_at) + self.ttl_days * 86400,
+            "sealed": False,
+            "shards": max(1, shards),
+        }
+        if batch.manifest:
+            item["manifest"] = json.dumps(batch.manifest)
+        try:
+            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _failed(exc, "ConditionalCheckFailedException"):
+                return False
+            raise
+        return True
+
+    def add_members(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> None:
+        """BatchWriteItem in chunks of 25 (boto3's batch writer); a rerun writes the same items again."""
+        ttl = int(batch.created_at) + self.ttl_days * 86400
+        with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as writer:
+            for member, request in members:
+                item = {
+                    **self._key(batch.id, member.job_id),
+                    "index": member.index,
+                    "job_id": member.job_id,
+                    "status": member.status,
+                    "request": request,
+                    "ttl": ttl,
+                }
+                if member.error:
+                    item["error"] = json.dumps(member.error)
+                writer.put_item(Item=item)
+        for refused, _ in members:
+            if refused.terminal:  # a line refused at registration: counted now
+                self._count(batch.id, refused.job_id, f"ADD ids_{refused.status} :id")
+
+    def seal(self, batch_id: str, total: int, providers: list[str]) -> None:
+        self.table.update_item(
+            Key=self._key(batch_id),
+            UpdateExpression="SET #t = :t, sealed = :yes, providers = :p",
+            ExpressionAttributeNames={"#t": "total"},
+            ExpressionAttributeValues={":t": total, ":yes": True, ":p": json.dumps(providers)},
+        )
 
     def set_token(self, batch_id: str, job_id: str, token: str) -> None:
         self.table.update_item(
@@ -193,8 +270,18 @@ class DynamoBatchRepository:
 
     def _count(self, batch_id: str, job_id: str, expression: str) -> None:
         self.table.update_item(
-            Key=self._key(batch_id), UpdateExpression=expression, ExpressionAttributeValues={":id": {job_id}}
+            Key=self._shard_key(batch_id, job_id),
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":id": {job_id}},
         )
+
+    def _shard_key(self, batch_id: str, job_id: str) -> dict[str, str]:
+        shards = self._shards.get(batch_id)
+        if shards is None:
+            item = self.table.get_item(Key=self._key(batch_id), ProjectionExpression="shards").get("Item") or {}
+            shards = self._shards[batch_id] = int(item.get("shards", 1))  # fixed when the batch is created
+        shard = zlib.crc32(job_id.encode()) % shards
+        return self._key(batch_id) if shard == 0 else {"pk": f"BATCH#{batch_id}", "sk": f"{SHARD_PREFIX}{shard}"}
 
     def claim_completion(self, batch_id: str, by: str, at: float) -> bool:
         try:

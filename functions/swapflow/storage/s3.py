@@ -31,6 +31,19 @@ class S3BlobStore:
             raise
         return body
 
+    def get_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
+        """Bytes [start, start + length) of an object (fewer at its end): big manifests are read in parts."""
+        try:
+            answer = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                raise BlobMissingError(bucket, key) from exc
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""
+            raise
+        body: bytes = answer["Body"].read()
+        return body
+
     def size(self, bucket: str, key: str) -> int:
         try:
             return int(self.client.head_object(Bucket=bucket, Key=key)["ContentLength"])
