@@ -137,6 +137,8 @@ class Batches(Construct):
 
     def _build_manifest_definition(self, input_bucket: s3.IBucket) -> sfn.IChainable:
         scope = Construct(self, "Manifests")
+        # ResultWriterV2 (the non-deprecated writer) renders only under its feature flag.
+        scope.node.set_context("@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2", True)
         register = tasks.LambdaInvoke(
             scope,
             "Register",
@@ -165,7 +167,7 @@ class Batches(Construct):
                 "batch_id": sfn.JsonPath.string_at("$.batch_id"),
                 "index": sfn.JsonPath.number_at("$$.Map.Item.Index"),
             },
-            result_writer=sfn.ResultWriter(bucket=input_bucket, prefix=MAP_RESULTS_PREFIX),
+            result_writer_v2=sfn.ResultWriterV2(bucket=input_bucket, prefix=MAP_RESULTS_PREFIX),
             map_execution_type=sfn.StateMachineType.STANDARD,
             result_path=sfn.JsonPath.DISCARD,
         )

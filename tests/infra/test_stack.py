@@ -213,9 +213,9 @@ def test_given_functions_when_synthesised_then_python312_traced_with_retained_lo
     # CDK's own handler that applies the input bucket's S3 notification configuration at deploy time
     (notifications_handler,) = [k for k in functions if k.startswith("BucketNotificationsHandler")]
     functions.pop(notifications_handler)
-    # api, webhook, compat (drop-in surfaces), 4 workflow steps, engine, client-webhook delivery,
-    # batch runner step, S3 trigger, EventBridge ingest
-    assert len(functions) == 11
+    # api, webhook, compat (drop-in surfaces), 2 workflow steps (run, record failure), engine,
+    # client-webhook first attempt and retries, batch runner step, manifest register, S3 trigger, ingest
+    assert len(functions) == 12
     for fn in functions.values():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.12"

@@ -28,11 +28,15 @@ def test_given_stack_when_synthesised_then_json_under_inbox_of_the_input_bucket_
     _, tj = synthesized
     (notification,) = resources(tj, "Custom::S3BucketNotifications").values()
     assert notification["Properties"]["BucketName"]["Ref"].startswith("StorageInputBucket")
-    (config,) = notification["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    assert config["Events"] == ["s3:ObjectCreated:*"]
-    rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
-    assert rules == {"prefix": "inbox/", "suffix": ".json"}
-    assert config["LambdaFunctionArn"]["Fn::GetAtt"][0] == logical_id(tj, "TriggersS3TriggerFn")
+    configs = notification["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    suffixes = set()
+    for config in configs:  # JSON manifests and JSONL manifests
+        assert config["Events"] == ["s3:ObjectCreated:*"]
+        rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
+        assert rules["prefix"] == "inbox/"
+        suffixes.add(rules["suffix"])
+        assert config["LambdaFunctionArn"]["Fn::GetAtt"][0] == logical_id(tj, "TriggersS3TriggerFn")
+    assert suffixes == {".json", ".jsonl"}
 
 
 def test_given_stack_when_synthesised_then_swap_requested_from_others_reaches_ingest_with_a_dlq(synthesized) -> None:
@@ -91,3 +95,23 @@ def test_given_stack_when_synthesised_then_a_registry_holds_a_draft4_schema_per_
         assert content["$schema"] == DRAFT4
         jsonschema.Draft4Validator.check_schema(content)
         assert content["properties"]["detail-type"]["enum"] == [content["title"]]
+
+
+def test_given_stack_when_synthesised_then_jsonl_manifests_register_then_map_over_the_object(synthesized) -> None:
+    _, tj = synthesized
+    definition = machine(tj, "BatchesManifestRunner")
+    states = definition["States"]
+    assert definition["StartAt"] == "Register" and states["Register"]["Next"] == "Registered"
+    choices = {c["Variable"]: c["Next"] for c in states["Registered"]["Choices"]}
+    assert choices == {"$.refused": "ManifestRefused", "$.done": "RunLines"}
+    assert states["Registered"]["Default"] == "Register"  # another pass over the next part
+    run_lines = states["RunLines"]
+    assert run_lines["ItemReader"]["ReaderConfig"] == {"InputType": "JSONL"}
+    assert run_lines["ItemReader"]["Resource"].endswith(":states:::s3:getObject")
+    assert run_lines["ItemReader"]["Parameters"]["Key.$"] == "$.manifest.key"
+    assert run_lines["ResultWriter"]["Resource"].endswith(":states:::s3:putObject")
+    assert run_lines["ItemSelector"]["index.$"] == "$$.Map.Item.Index"
+    assert run_lines["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    run_job = run_lines["ItemProcessor"]["States"]["RunJob"]
+    assert run_job["Resource"].endswith("lambda:invoke.waitForTaskToken")
+    assert run_job["Parameters"]["Payload"]["index.$"] == "$.index"

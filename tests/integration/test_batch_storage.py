@@ -56,3 +56,37 @@ def test_GIVEN_two_finishers_WHEN_both_claim_completion_THEN_one_wins_and_may_re
     repo.mark_completion_sent("b1")
     assert not repo.claim_completion("b1", "job-1", 7.0)
     assert repo.get("b1").completion == "sent"
+
+
+def test_GIVEN_a_big_open_batch_WHEN_members_are_added_and_end_THEN_counts_spread_over_shards_and_add_up(
+    jobs_table: Any,
+) -> None:
+    repo = DynamoBatchRepository(jobs_table)
+    batch = Batch("big", "t", 0, [], 1.0, sealed=False)
+    assert repo.create_open(batch, shards=4)
+    assert not repo.create_open(batch, shards=4)
+    members = [(BatchMember(i, f"job-{i}"), "{}") for i in range(40)]
+    members.append((BatchMember(40, "job-40", status="failed", error={"code": "invalid_request"}), "{}"))
+    repo.add_members(batch, members)
+    assert repo.get("big").status != "completed"  # not sealed: never completed, whatever the counts
+
+    repo.seal("big", 41, ["engine"])
+    for i in range(40):
+        repo.transition("big", f"job-{i}", "completed" if i % 2 else "failed")
+
+    big = repo.get("big")
+    shard_items = jobs_table.query(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
+        ExpressionAttributeValues={":pk": "BATCH#big", ":c": "COUNT#"},
+    )["Items"]
+    assert len(shard_items) == 3  # shards 1..3; shard 0 is the batch record
+    assert big.counts_view() == {
+        "queued": 0,
+        "processing": 0,
+        "completed": 20,
+        "failed": 21,
+        "cancelled": 0,
+        "total": 41,
+    }
+    assert big.status == "completed" and big.providers == ["engine"]
+    assert repo.member("big", "job-40").error == {"code": "invalid_request"}
