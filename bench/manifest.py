@@ -58,6 +58,10 @@ def main() -> None:
             "SWAPFLOW_TENANT_RPS": "0",
             "SWAPFLOW_PROVIDER_CONCURRENCY": f"{args.provider}=16,*=16",
             "SWAPFLOW_PROVIDER_RATE_PER_MINUTE": "*=0",
+            # Finished executions are forgotten after a minute (default 15): what stays is the jobs' data.
+            "SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS": os.environ.get(
+                "SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "60"
+            ),
         }
     )
     stack = LocalStack(LocalConfig(port=0, aws_port=0)).start()
