@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -29,20 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "functions"), str(ROOT / "bench")]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
 CALIBRATION_JOBS = int(os.environ.get("BENCH_CALIBRATION_JOBS", "6"))
-
-
-def engine_seconds_per_job() -> float:
-    """The engine alone on the bench photos, in this process (one core), median of 7 after a warm-up."""
-    from swapflow.engine import swap
-
-    source, target = (FIXTURES / "source.jpg").read_bytes(), (FIXTURES / "target.jpg").read_bytes()
-    swap(source, target)
-    runs = []
-    for _ in range(7):
-        started = time.perf_counter()
-        swap(source, target)
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
 
 
 class BatchWatch:
@@ -78,12 +63,13 @@ def main() -> None:
     import boto3
     from cost import lambda_rows, price_path, transitions_per_job
     from meter import LambdaMeter, Phases, RequestMeter
+    from overhead import engine_ms
 
     from infra.local import moto_patches
     from infra.local.client import ApiClient
     from infra.local.runner import LocalConfig, LocalStack, synthesize
 
-    swap_s = engine_seconds_per_job()
+    swap_s = engine_ms() / 1000  # the engine alone on the bench photos, one core (bench/overhead.py)
     cores = os.cpu_count() or 1
     template = synthesize()
     template_file = Path(tempfile.mkdtemp()) / "template.json"

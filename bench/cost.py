@@ -233,8 +233,7 @@ def measure(template: dict[str, Any], jobs: int) -> dict[str, Any]:
     import tempfile
 
     import boto3
-    from meter import LambdaMeter, Phases, RequestMeter
-    from swapflow.sim.wavespeed import WaveSpeedSimulator
+    from meter import LambdaMeter, Phases, RequestMeter, wavespeed_simulator
 
     from infra.local import moto_patches
     from infra.local.client import ApiClient
@@ -242,17 +241,7 @@ def measure(template: dict[str, Any], jobs: int) -> dict[str, Any]:
 
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    sim = WaveSpeedSimulator(api_key="k", webhook_secret="whsec_YmVuY2g", processing_seconds=0.2)
-    sim.start()
-    os.environ.update(
-        {
-            "SWAPFLOW_WAVESPEED_BASE_URL": sim.base_url,
-            "SWAPFLOW_WAVESPEED_API_KEY": "k",
-            "SWAPFLOW_WAVESPEED_WEBHOOK_SECRET": "whsec_YmVuY2g",
-            "SWAPFLOW_TENANT_RPS": "0",
-            "SWAPFLOW_PROVIDER_RATE_PER_MINUTE": "wavespeed-pro=0",  # the bench runs jobs back to back
-        }
-    )
+    sim = wavespeed_simulator(0.2)
     template_file = Path(tempfile.mkdtemp()) / "template.json"
     template_file.write_text(json.dumps(template))
     phases = Phases()

@@ -43,26 +43,16 @@ def main() -> None:
 
     import boto3
     from batch import BatchWatch
-    from swapflow.sim.wavespeed import WaveSpeedSimulator
+    from meter import wavespeed_simulator
 
     from infra.local.client import ApiClient
     from infra.local.runner import LocalConfig, LocalStack
 
-    sim = WaveSpeedSimulator(api_key="k", webhook_secret="whsec_YmVuY2g", processing_seconds=0.0)
-    sim.start()
-    os.environ.update(
-        {
-            "SWAPFLOW_WAVESPEED_BASE_URL": sim.base_url,
-            "SWAPFLOW_WAVESPEED_API_KEY": "k",
-            "SWAPFLOW_WAVESPEED_WEBHOOK_SECRET": "whsec_YmVuY2g",
-            "SWAPFLOW_TENANT_RPS": "0",
-            "SWAPFLOW_PROVIDER_CONCURRENCY": f"{args.provider}=16,*=16",
-            "SWAPFLOW_PROVIDER_RATE_PER_MINUTE": "*=0",
-            # Finished executions are forgotten after a minute (default 15): what stays is the jobs' data.
-            "SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS": os.environ.get(
-                "SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "60"
-            ),
-        }
+    sim = wavespeed_simulator(
+        0.0,  # answers at once: what is measured is the orchestration
+        SWAPFLOW_PROVIDER_CONCURRENCY=f"{args.provider}=16,*=16",
+        # Finished executions are forgotten after a minute (default 15): what stays is the jobs' data.
+        SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS=os.environ.get("SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "60"),
     )
     stack = LocalStack(LocalConfig(port=0, aws_port=0)).start()
     samples: list[dict[str, float]] = []

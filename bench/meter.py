@@ -102,3 +102,25 @@ class RequestMeter:
 
     def per_job(self, phase: str, jobs: int) -> dict[str, float]:
         return {op: round(n / jobs, 2) for op, n in sorted(self.counts[phase].items())}
+
+
+def wavespeed_simulator(processing_seconds: float, **env: str) -> Any:
+    """A started WaveSpeed simulator, and this process's environment pointed at it (before the stack
+    starts): the benches' stand-in for a hosted provider, with no tier and no request limit."""
+    import os
+
+    from swapflow.sim.wavespeed import WaveSpeedSimulator
+
+    sim = WaveSpeedSimulator(api_key="k", webhook_secret="whsec_YmVuY2g", processing_seconds=processing_seconds)
+    sim.start()
+    os.environ.update(
+        {
+            "SWAPFLOW_WAVESPEED_BASE_URL": sim.base_url,
+            "SWAPFLOW_WAVESPEED_API_KEY": "k",
+            "SWAPFLOW_WAVESPEED_WEBHOOK_SECRET": "whsec_YmVuY2g",
+            "SWAPFLOW_TENANT_RPS": "0",
+            "SWAPFLOW_PROVIDER_RATE_PER_MINUTE": "*=0",  # the benches run jobs back to back
+            **env,
+        }
+    )
+    return sim

@@ -30,14 +30,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ..nag import acknowledge_wildcard, executions_of
-from .functions import python_function, standard_state_machine
+from .functions import python_function, retry_lambda_failures, standard_state_machine
 
-LAMBDA_ERRORS = [
-    "Lambda.TooManyRequestsException",
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-]
 # Where the manifest runner's Distributed Map writes its results (ResultWriter) in the input bucket.
 MAP_RESULTS_PREFIX = "outbox/.map-results/"
 # The longest a job may hold its slot: its deadline (15 min by default) plus provider retries, with room.
@@ -103,13 +97,7 @@ class Batches(Construct):
             task_timeout=sfn.Timeout.duration(SLOT_TIMEOUT),
             retry_on_service_exceptions=False,
         )
-        run_job.add_retry(
-            errors=[*LAMBDA_ERRORS, "States.TaskFailed"],
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=4,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        retry_lambda_failures(run_job)
         # A job whose slot was lost (timeout, Lambda failures) is still bounded by its own deadline and
         # counted by the finisher path; the batch keeps going.
         run_job.add_catch(sfn.Succeed(scope, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
@@ -147,13 +135,7 @@ class Batches(Construct):
             retry_on_service_exceptions=False,
             comment="Members for the next part of the manifest (ids, queued) in BatchWriteItem chunks",
         )
-        register.add_retry(
-            errors=[*LAMBDA_ERRORS, "States.TaskFailed"],
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=4,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        retry_lambda_failures(register)
         run_job = self._run_job(
             scope,
             {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "index": sfn.JsonPath.number_at("$.index")},

@@ -11,6 +11,23 @@ from constructs import Construct
 from ..bundling import function_code
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+]
+
+
+def retry_lambda_failures(task: sfn.TaskStateBase, *, interval_seconds: int = 2, max_attempts: int = 4) -> None:
+    """Retry a Lambda task when Lambda itself fails or the function raises (States.TaskFailed)."""
+    task.add_retry(
+        errors=[*LAMBDA_SERVICE_ERRORS, "States.TaskFailed"],
+        interval=Duration.seconds(interval_seconds),
+        backoff_rate=2,
+        max_attempts=max_attempts,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
 
 
 def python_function(

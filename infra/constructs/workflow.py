@@ -26,19 +26,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import python_function, standard_state_machine
+from .functions import python_function, retry_lambda_failures, standard_state_machine
 
 SEND_TASK_RESULT = iam.PolicyStatement(
     # SendTaskSuccess/Failure/Heartbeat support no resource-level permissions: the token is the scope.
     actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
     resources=["*"],
 )
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.TooManyRequestsException",
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-]
 # A job may queue for a provider slot this many passes (at most 10 s apart: about a day).
 SLOT_WAIT_ATTEMPTS = 9000
 # Polls after the first wait; the job's deadline (15 min by default) ends the loop long before.
@@ -93,13 +87,7 @@ class Workflow(Construct):
                 }
             ),
         )
-        record_failure.add_retry(
-            errors=[*LAMBDA_SERVICE_ERRORS, "States.TaskFailed"],
-            interval=Duration.seconds(1),
-            backoff_rate=2,
-            max_attempts=3,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        retry_lambda_failures(record_failure, interval_seconds=1, max_attempts=3)
         record_failure.add_catch(unrecorded, errors=["States.ALL"], result_path="$.failure")
         record_failure.next(sfn.Succeed(self, "JobFailed", comment="The job ended failed; its error is on the job."))
 
@@ -139,12 +127,6 @@ class Workflow(Construct):
             max_attempts=POLL_ATTEMPTS,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        run.add_retry(
-            errors=[*LAMBDA_SERVICE_ERRORS, "States.TaskFailed"],
-            interval=Duration.seconds(1),
-            backoff_rate=2,
-            max_attempts=3,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        retry_lambda_failures(run, interval_seconds=1, max_attempts=3)
         run.add_catch(record_failure, errors=["States.ALL"], result_path="$.failure")
         return run

@@ -80,15 +80,7 @@ class DynamoBatchRepository:
             "created_at": _num(batch.created_at),
             "ttl": ttl,
         }
-        if batch.manifest:
-            item["manifest"] = json.dumps(batch.manifest)
-        try:
-            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if _failed(exc, "ConditionalCheckFailedException"):
-                return False
-            raise
-        return True
+        return self._put_new_batch(batch, item)
 
     def get(self, batch_id: str) -> Batch:
         item = self.table.get_item(Key=self._key(batch_id), ConsistentRead=True).get("Item")
@@ -176,6 +168,9 @@ class DynamoBatchRepository:
             "sealed": False,
             "shards": max(1, shards),
         }
+        return self._put_new_batch(batch, item)
+
+    def _put_new_batch(self, batch: Batch, item: dict[str, Any]) -> bool:
         if batch.manifest:
             item["manifest"] = json.dumps(batch.manifest)
         try:
