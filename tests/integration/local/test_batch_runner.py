@@ -21,15 +21,16 @@ from tests.integration.local.helpers import wait_execution
 def runner_definition(function_arn: str) -> str:
     """The runner's definition as CDK synthesises it, pointed at our stand-in function."""
     from aws_cdk import App, Stack
+    from aws_cdk import aws_s3 as s3
     from aws_cdk.assertions import Template
 
     from infra.constructs.batches import Batches
 
     app = App(context={"aws:cdk:bundling-stacks": []})
     stack = Stack(app, "Runner")
-    Batches(stack, "Batches", environment={})
+    Batches(stack, "Batches", environment={}, input_bucket=s3.Bucket(stack, "Inputs"))
     machines = Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine")
-    (machine,) = machines.values()
+    (machine,) = [m for k, m in machines.items() if k.startswith("BatchesRunner")]
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     return "".join(
         p if isinstance(p, str) else "aws" if p == {"Ref": "AWS::Partition"} else function_arn for p in parts
