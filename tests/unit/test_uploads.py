@@ -133,3 +133,22 @@ def test_given_an_upload_bigger_than_declared_when_loaded_then_the_byte_cap_stil
     with pytest.raises(RequestInvalidError) as info:
         loader(blobs).load(upload.image_ref, "source_image", "acme")
     assert info.value.code == "image_too_large"
+
+
+def test_given_the_jobs_of_a_batch_sharing_an_image_when_stored_by_content_then_one_copy_is_put() -> None:
+    blobs = FakeBlobs()
+    blobs.put(BUCKET, "inbox/shoot/me.jpg", JPEG, "image/jpeg")
+    inputs = loader(blobs)
+    puts: list[str] = []
+    put = blobs.put
+    blobs.put = lambda bucket, key, data, content_type: (puts.append(key), put(bucket, key, data, content_type))[1]  # type: ignore[method-assign]
+
+    stored = [
+        inputs.store(f"s3://{BUCKET}/inbox/shoot/me.jpg", "source_image", "inputs/acme/B1", "acme", by_content=True)
+        for _ in range(3)
+    ]
+
+    assert len({s.key for s in stored}) == 1 and puts == [stored[0].key]
+    assert stored[0].key.startswith("inputs/acme/B1/") and blobs.get(BUCKET, stored[0].key) == JPEG
+    single = inputs.store(f"s3://{BUCKET}/inbox/shoot/me.jpg", "source_image", "inputs/acme/J1/source", "acme")
+    assert single.key.startswith("inputs/acme/J1/source.")  # a single job keeps its own copy

@@ -395,7 +395,8 @@ class BatchService:
         batch = self.repo.get(batch_id)
         try:
             request = self.jobs.parse(self._load_request(batch_id, job_id))
-            prepared = self.jobs.prepare_job(batch.tenant, request, job_id=job_id)
+            shared = f"inputs/{batch.tenant}/{batch_id}"  # the batch's jobs share inputs stored once
+            prepared = self.jobs.prepare_job(batch.tenant, request, job_id=job_id, shared_inputs=shared)
         except RequestInvalidError as exc:
             self.tracker.item_failed(batch, job_id, {"code": exc.code, "message": exc.message, "field": exc.field})
             return

@@ -7,6 +7,7 @@ read from S3 directly, only inside the calling tenant's prefix, and never fetche
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 from . import uploads
@@ -109,12 +110,28 @@ class InputLoader:
         except images.ImageError as exc:
             raise RequestInvalidError(exc.code, f"{field}: {exc.message}", field) from exc
 
-    def store(self, ref: str, field: str, key_stem: str, tenant: str | None = None) -> StoredImage:
+    def store(
+        self, ref: str, field: str, key_stem: str, tenant: str | None = None, *, by_content: bool = False
+    ) -> StoredImage:
+        """Check and store an input. `by_content`: keyed by its sha256 under `key_stem` and put only once,
+        so the jobs of a batch that share an image share one stored copy (one S3 PUT, not one a job)."""
         data = self.load(ref, field, tenant)
         info = self.check(data, field)
-        key = f"{key_stem}.{info.format}"
+        if by_content:
+            key = f"{key_stem}/{hashlib.sha256(data).hexdigest()}.{info.format}"
+            if self._stored(key):
+                return StoredImage(self.input_bucket, key, info.content_type, info.width, info.height)
+        else:
+            key = f"{key_stem}.{info.format}"
         self.blobs.put(self.input_bucket, key, data, info.content_type)
         return StoredImage(self.input_bucket, key, info.content_type, info.width, info.height)
+
+    def _stored(self, key: str) -> bool:
+        try:
+            self.blobs.size(self.input_bucket, key)
+        except BlobMissingError:
+            return False
+        return True
 
     def fetch_output(self, url: str) -> bytes:
         """Provider outputs come from the provider's CDN: fetched through the same SSRF guard."""

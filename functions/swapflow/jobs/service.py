@@ -157,20 +157,30 @@ class JobService:
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         job_id: str | None = None,
+        shared_inputs: str | None = None,
     ) -> Job:
-        """Check the provider and store the inputs: the job as it will be recorded, not yet recorded."""
+        """Check the provider and store the inputs: the job as it will be recorded, not yet recorded.
+
+        `shared_inputs`: a key prefix where inputs are stored by content (a batch's jobs share them)."""
         self.available_providers(request.provider)  # a provider without credentials is refused now
         if request.webhook_url:
             self.inputs.check_callback_url(request.webhook_url, "webhook_url")
         job_id = job_id or new_job_id(self.clock())
         prefix = f"inputs/{tenant}/{job_id}"
-        source = self.inputs.store(request.source_image, "source_image", f"{prefix}/source", tenant)
-        target = self.inputs.store(request.target_image, "target_image", f"{prefix}/target", tenant)
+        shared = {"by_content": True} if shared_inputs else {}
+
+        def stem(name: str) -> str:
+            return shared_inputs or f"{prefix}/{name}"
+
+        source = self.inputs.store(request.source_image, "source_image", stem("source"), tenant, **shared)
+        target = self.inputs.store(request.target_image, "target_image", stem("target"), tenant, **shared)
         faces = tuple(
             FaceSpec(
                 source
                 if face.source_image == request.source_image
-                else self.inputs.store(face.source_image, f"faces[{i}].source_image", f"{prefix}/face{i}", tenant),
+                else self.inputs.store(
+                    face.source_image, f"faces[{i}].source_image", stem(f"face{i}"), tenant, **shared
+                ),
                 face.target_face,
             )
             for i, face in enumerate(request.faces)
