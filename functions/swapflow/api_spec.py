@@ -255,6 +255,19 @@ _SCHEMAS: dict[str, Any] = {
             "defaults": {"type": "object", "description": "Fields every job request gets unless it sets them."},
         },
     },
+    "ManifestBatchRequest": {
+        "type": "object",
+        "required": ["manifest"],
+        "additionalProperties": False,
+        "properties": {
+            "manifest": {
+                "type": "string",
+                "description": "A JSONL file (one job request per line, up to 100,000) in the input bucket under "
+                "uploads/<your tenant>/: `s3://<bucket>/<key>` or the key. Its jobs are registered (listed "
+                "`queued`) by the batch's runner, then run; a line that is not a valid request fails alone.",
+            }
+        },
+    },
     "BatchCounts": {
         "type": "object",
         "properties": {
@@ -389,7 +402,12 @@ _PATHS: dict[str, Any] = {
             "description": "Every job request is judged first: one bad request refuses the whole batch (400 with "
             "`error.errors`, a list of {path, message}). Jobs then run as independent executions; one "
             "`Swap Batch Completed` event follows when all are terminal.",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BatchRequest")}}},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"oneOf": [_ref("BatchRequest"), _ref("ManifestBatchRequest")]}}
+                },
+            },
             "responses": {
                 "202": {**_json_body(_ref("Batch"), "Accepted."), "headers": _LOCATION},
                 **_errors(400, 413, 422),
