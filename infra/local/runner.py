@@ -66,26 +66,33 @@ class LocalStack:
         self.aws_url = ""
         self.deployment: Any = None
         self.webhook_secret = ""  # the local tenant's whsec_ secret: client webhooks are signed with it
-        self._mock: Any = None
+        self.aws: Any = None
         self._servers: list[Any] = []
+        self._stopping = threading.Event()
 
     def start(self) -> LocalStack:
+        from .embedded import EmbeddedAws, PortInUseError, fake_credentials
+
         template = load_template(self.config.template_path)
-        _fake_credentials()
+        fake_credentials()
         # moto keeps each S3 object in a spooled buffer of ~5 MB before spilling to disk: every image
         # would stay in memory. Spill anything over 16 KB, so a long-running stack stays flat.
         os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(16 * 1024))
-        from moto import mock_aws
-
-        from . import moto_patches
         from .deployer import deploy
 
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
-        self._mock.start()
-        moto_patches.apply(time_scale=self.config.time_scale)
-        self.deployment = deploy(template, stack_name=STACK_NAME)
-        self._start_aws_endpoint()
-        gateway = self._start_gateway(template)
+        self.aws = EmbeddedAws(host=self.config.host, port=self.config.aws_port, time_scale=self.config.time_scale)
+        self.aws.start()
+        self.aws_url = self.aws.url
+        try:
+            self.deployment = deploy(template, stack_name=STACK_NAME)
+            self.aws.use_deployment(self.deployment)
+            gateway = self._start_gateway(template)
+        except OSError as exc:
+            self.stop()
+            raise PortInUseError(self.config.port, "SWAPFLOW_PORT") from exc
+        except BaseException:
+            self.stop()
+            raise
         os.environ.update(
             {
                 **self.deployment.function_env,
@@ -107,7 +114,6 @@ class LocalStack:
         from . import moto_patches
 
         retention = float(os.environ.get("SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "900"))
-        self._stopping = threading.Event()
 
         def sweep() -> None:
             while not self._stopping.wait(30):
@@ -115,19 +121,6 @@ class LocalStack:
                 moto_patches.forget_finished_executions(retention)
 
         threading.Thread(target=sweep, name="swapflow-janitor", daemon=True).start()
-
-    def _start_aws_endpoint(self) -> None:
-        import logging
-
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per S3 request
-
-        server = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
-        server.start()
-        port = server.get_host_and_port()[1]
-        self.aws_url = f"http://{self.config.host}:{port}"
-        self._servers.append(server)
 
     def _start_gateway(self, template: dict[str, Any]) -> Any:
         import boto3
@@ -164,27 +157,14 @@ class LocalStack:
         }
 
     def stop(self) -> None:
-        if hasattr(self, "_stopping"):
-            self._stopping.set()
+        self._stopping.set()
         for server in reversed(self._servers):
             with contextlib.suppress(Exception):  # stopping is best effort
-                server.shutdown() if hasattr(server, "shutdown") else server.stop()
-        if self._mock is not None:
-            self._mock.stop()
-
-
-def _fake_credentials() -> None:
-    """moto needs credentials and a region; never real ones."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        os.environ[name] = value
-    os.environ.pop("AWS_PROFILE", None)
+                server.shutdown()
+        self._servers.clear()
+        if self.aws is not None:
+            self.aws.stop()
+            self.aws = None
 
 
 def serve_forever(stack: LocalStack) -> None:
