@@ -40,6 +40,7 @@ class EmbeddedAws:
         self.runtime: Any = None
         self._mock: Any = None
         self._server: Any = None
+        self._socket: Any = None
 
     def start(self) -> EmbeddedAws:
         from moto import mock_aws
@@ -56,6 +57,7 @@ class EmbeddedAws:
 
     def _serve(self) -> None:
         """moto's server app on our own socket: bound here, so a taken port is an error, not a hang."""
+        import socket
         import threading
 
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -63,10 +65,19 @@ class EmbeddedAws:
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per S3 request
         app = DomainDispatcherApplication(create_backend_app)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            self._server = make_server(self.host, self.port, app, True, request_handler=MotoRequestHandler)
-        except OSError as exc:
+            sock.bind((self.host, self.port))
+        except OSError as exc:  # werkzeug would print two lines and exit the process; say what to change
+            sock.close()
             raise PortInUseError(self.port, "SWAPFLOW_AWS_PORT") from exc
+        sock.listen(128)
+        sock.set_inheritable(True)
+        self._socket = sock
+        self._server = make_server(
+            self.host, self.port, app, True, request_handler=MotoRequestHandler, fd=sock.fileno()
+        )
         threading.Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True).start()
         self.url = f"http://{self.host}:{self._server.server_address[1]}"
 
@@ -85,6 +96,7 @@ class EmbeddedAws:
             with contextlib.suppress(Exception):
                 self._server.shutdown()
                 self._server.server_close()
+                self._socket.close()
         if self._mock is not None:
             self._mock.stop()
 
