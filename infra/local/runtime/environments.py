@@ -264,6 +264,30 @@ class _Pool:
             env.close()
 
 
+def _keep_main_out() -> None:
+    """An environment must not import the stack's ``__main__`` (multiprocessing re-imports it in every child).
+
+    Lambda's environment runs the handler's module and nothing of whoever invoked it; a script without a
+    ``__main__`` guard would even run again. The preparation data of our ``lambda:`` processes leaves
+    the main module out; other processes are untouched.
+    """
+    from multiprocessing import spawn
+
+    original = spawn.get_preparation_data
+    if getattr(original, "_swapflow", False):
+        return
+
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = original(name)
+        if name.startswith("lambda:"):
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+
+    get_preparation_data._swapflow = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = get_preparation_data
+
+
 class LambdaRuntime:
     """Every function's environments, the memory watchdog, the reaper and async invocations."""
 
@@ -288,6 +312,7 @@ class LambdaRuntime:
         self.async_configs: dict[str, AsyncConfig] = {}
         self.failure_sink: Callable[[str, dict[str, Any]], None] | None = None
         self.async_failures: list[dict[str, Any]] = []
+        _keep_main_out()
         self.context = multiprocessing.get_context("forkserver")
         with contextlib.suppress(ValueError):
             self.context.set_forkserver_preload(PRELOAD)
