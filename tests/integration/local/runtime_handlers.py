@@ -93,23 +93,16 @@ def hammer(event: dict[str, Any], context: Any) -> dict[str, Any]:
         sets = ", ".join(f"#n{k} = :v{k}" for k in range(10))
         if i < 2:
             ddb.put_item(TableName=table, Item={**key, **padding})
-        for call in (
-            lambda: ddb.update_item(
-                TableName=table,
-                Key=key,
-                UpdateExpression=f"SET {sets} REMOVE " + ", ".join(f"#o{k}" for k in range(10)),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            ),
-            lambda: ddb.get_item(TableName=table, Key=key),
-            lambda: ddb.query(
-                TableName=table,
-                KeyConditionExpression="pk = :p",
-                ExpressionAttributeValues={":p": {"S": "shared"}},
-            ),
-        ):
+        update = {
+            "Key": key,
+            "UpdateExpression": f"SET {sets} REMOVE " + ", ".join(f"#o{k}" for k in range(10)),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        query = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "shared"}}}
+        for operation, kwargs in (("update_item", update), ("get_item", {"Key": key}), ("query", query)):
             try:
-                call()
+                getattr(ddb, operation)(TableName=table, **kwargs)
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
     return {"errors": errors}

@@ -297,14 +297,15 @@ def test_GIVEN_many_environments_writing_and_reading_one_table_WHEN_at_once_THEN
 
     assert [error for _, error in answers] == [None] * CAP, answers
     assert [answer["errors"] for answer, _ in answers] == [[]] * CAP
-    assert ddb.query(
-        TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "shared"}}
-    )["Count"] == 2
+    assert (
+        ddb.query(TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "shared"}})[
+            "Count"
+        ]
+        == 2
+    )
 
 
 def _moto_function(name: str) -> Any:
     from moto.awslambda.utils import get_backend
 
     return get_backend("123456789012", "us-east-1").get_function(name)
-
-
