@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import threading
 import time
 import uuid
 from typing import Any
@@ -175,6 +176,55 @@ def test_GIVEN_apply_WHEN_called_again_THEN_idempotent_and_time_scale_changes() 
 
 
 # ------------------------------------------------------------------------------ behaviour
+
+
+@pytest.mark.parametrize("path", ["in-process", "endpoint"])
+def test_GIVEN_P0_WHEN_a_call_is_inside_a_backend_THEN_the_next_waits_but_moto_alone_lets_it_in(
+    local_sample: Any, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """moto's backends have no lock of their own: without P0 two requests are inside one at once (a read
+    then iterates an item another request is writing). The first GetItem is held inside the backend."""
+    import boto3
+    from moto.dynamodb.models import DynamoDBBackend
+
+    entered: list[int] = []
+    release = threading.Event()
+    get_item = DynamoDBBackend.get_item
+
+    def held_get_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        entered.append(threading.get_ident())
+        if len(entered) == 1:
+            release.wait(30)
+        return get_item(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", held_get_item)
+    endpoint = {"endpoint_url": local_sample.aws.url} if path == "endpoint" else {}
+    ddb = boto3.client("dynamodb", region_name="us-east-1", **endpoint)
+    key = {"pk": {"S": "p0"}, "sk": {"S": "p0"}}
+
+    def two_calls(expect_both_inside: bool) -> int:
+        entered.clear()
+        release.clear()
+        calls = [
+            threading.Thread(target=ddb.get_item, kwargs={"TableName": local_sample.outputs["TableName"], "Key": key})
+            for _ in range(2)
+        ]
+        calls[0].start()
+        wait_for(lambda: entered, 30)
+        calls[1].start()
+        if expect_both_inside:
+            wait_for(lambda: len(entered) == 2, 30)
+        else:
+            calls[1].join(0.5)  # it would be inside by now if nothing held it back
+        inside = len(entered)
+        release.set()
+        for call in calls:
+            call.join(30)
+        return inside
+
+    assert two_calls(expect_both_inside=False) == 1
+    with moto_patches.suspended("P0"):
+        assert two_calls(expect_both_inside=True) == 2
 
 
 def test_GIVEN_P1_WHEN_function_invoked_THEN_it_runs_in_an_environment_but_moto_alone_needs_docker(
