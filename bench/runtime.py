@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing.forkserver
 import os
 import statistics
 import subprocess
@@ -192,6 +193,7 @@ def main() -> None:
         cold = cold_starts(stack, functions)
         warm = warm_overheads(stack, functions)
         memory = environment_memory(stack, functions)
+        fork_server = memory_kb(multiprocessing.forkserver._forkserver._forkserver_pid or 0)
         lock = dispatch_lock_cost(stack)
     finally:
         stack.stop()
@@ -206,6 +208,8 @@ def main() -> None:
             "rss": sum(m["rss_kb"] for m in memory.values()),
             "pss": sum(m["pss_kb"] for m in memory.values()),
         },
+        "fork_server_kb": fork_server,
+        "memory_note": "after `{}` invocations: the handler's imports only (the engine loads its model on a real job)",
         "dispatch_lock": lock,
         "elapsed_s": round(time.monotonic() - began, 1),
     }
@@ -222,7 +226,7 @@ def main() -> None:
     print(f"{'function':<{width}}  " + "  ".join(columns))
     for logical, row in per_function.items():
         print(f"{logical:<{width}}  " + "  ".join(f"{row[c]:>{len(c)}}" for c in columns))
-    print("environments in all (kB):", result["environments_total_kb"])
+    print("environments in all (kB):", result["environments_total_kb"], "fork server (kB):", fork_server)
     print(f"{'dispatch lock':<24}" + "".join(f"{t:>12} thr" for t in THREADS))
     for mode in ("locked", "unlocked"):
         cells = [lock[f"{mode}_{t}_threads"] for t in THREADS]
