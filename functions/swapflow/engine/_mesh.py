@@ -46,6 +46,9 @@ FACE_OVAL = (
     10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
     152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
 )  # fmt: skip
+# Forehead above the brows: the top of the face oval, back along the brows.
+FOREHEAD = (127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251, 389, 356,
+            300, 293, 334, 296, 336, 107, 66, 105, 63, 70)  # fmt: skip
 # Rigid upper face (eyes, brows, nose bridge): glasses live here and must not be stretched.
 UPPER_RIGID = (33, 133, 362, 263, 70, 63, 105, 66, 107, 336, 296, 334, 293, 300, 168, 6, 197)
 # Points that carry the expression: lips, eyelids, brows (the bench's drift measure).

@@ -18,11 +18,20 @@ import numpy as np
 from swapflow.engine import _mesh
 
 MOUTH_OPEN = 0.08  # inner-lip gap / mouth width above which the target's mouth interior is kept
-EYE_OPEN = 0.18  # eyelid gap / eye width above which the target's eye interior is kept
+# The eyelids follow the target's contour through the mesh warp; the target's eye interior
+# itself is kept only where the source's eye is much narrower than the target's (a squint or
+# closed eye would otherwise be stretched open).
+EYE_OPEN = 0.18  # the target's eye must be at least this open (eyelid gap / eye width) ...
+EYE_NARROWER = 0.6  # ... and the source's less than this fraction of it
 CONTOUR_GAIN = 0.6  # share of the source's jaw/cheek outline carried onto the target ...
 CONTOUR_MAX = 0.04  # ... moving it at most this fraction of the face size
 CONTOUR_MAX_YAW_GAP = 0.12  # poses further apart than this: outline differences are pose, not shape
 RIGID_MAX_YAW_GAP = 0.15  # the rigid upper face fades out as the yaw proxies differ by up to this
+DETAIL_SIGMA = 0.8  # px: the finest band that match_detail levels
+DETAIL_MAX_GAIN = 1.25  # per step (three steps at most): more reads as over-sharpened
+GRAIN_MAX = 2.0  # grey levels: the most grain match_detail adds
+SKIN_GATE = True
+SKIN_BAND = 0.08  # fraction of the face size at the mask's edge where non-skin keeps the target
 ROI_MARGIN = 0.12  # fraction of the face size around the mesh box that the blend may touch
 # Lower face outline (cheeks and jaw): the part of FACE_OVAL the contour warp moves.
 JAW = _mesh.FACE_OVAL[7:30]
@@ -273,24 +282,36 @@ def match_light(patch: np.ndarray, ref: np.ndarray, weight: np.ndarray, size: fl
 
 
 def detail_energy(grey: np.ndarray, mask: np.ndarray) -> float:
-    """RMS of the finest band (image minus a 1 px Gaussian) inside ``mask``."""
-    hp = grey - _blur(grey, 1.0)
+    """Robust spread of the Laplacian inside ``mask`` (1.4826 x median |Laplacian|): the fine
+    texture and grain of skin, what looks sharp or soft, not the few strong edges (eyes,
+    glasses frames) whose placement differs between two people."""
     sel = mask.astype(bool)
-    return float(np.sqrt(np.mean(hp[sel] ** 2))) if sel.any() else 0.0
+    return float(1.4826 * np.median(np.abs(cv2.Laplacian(grey, cv2.CV_32F)[sel]))) if sel.any() else 0.0
 
 
 def match_detail(patch: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Scale the patch's finest band so it is as sharp as the target was there: the warp's
-    resampling (and a lower-resolution source) soften it, a sharper source is toned down."""
-    ep = detail_energy(cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY), mask)
+    """Bring the patch's finest detail to the target's level there: the warp's resampling (and
+    a lower-resolution source) soften it, a sharper source is toned down. What gain cannot
+    restore (detail the source never had) is made up with fine luminance grain, as a
+    compositor matches film grain, capped so it never reads as noise."""
     er = detail_energy(cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY), mask)
-    if ep < 1e-3 or er < 1e-3:
-        return patch
-    gain = float(np.clip(er / ep, 0.6, 3.0))
-    if abs(gain - 1.0) < 0.05:
-        return patch
-    low = _blur(patch, 1.0)
-    return np.clip(low + gain * (patch - low), 0, 255)
+    out = patch
+    for _ in range(3):  # an unsharp gain moves the Laplacian sub-linearly: converge in steps
+        ep = detail_energy(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), mask)
+        if ep < 1e-3 or er < 1e-3 or abs(er / ep - 1.0) < 0.05:
+            break
+        gain = float(np.clip(er / ep, 0.8, DETAIL_MAX_GAIN))
+        low = _blur(out, DETAIL_SIGMA)
+        out = low + gain * (out - low)
+    else:
+        ep = detail_energy(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), mask)
+    short = er**2 - ep**2
+    if short > 0 and ep > 1e-3:
+        # white noise of std s has a Laplacian of RMS ~ 4.5 s
+        sigma = min(GRAIN_MAX, math.sqrt(short) / 4.5)
+        rng = np.random.default_rng(0)  # deterministic: the same inputs give the same bytes
+        out = out + (rng.standard_normal(patch.shape[:2]).astype(np.float32) * sigma)[..., None]
+    return np.clip(out, 0, 255)
 
 
 def enhance(patch: np.ndarray, size: float) -> np.ndarray:
@@ -341,14 +362,50 @@ def _pre_shrink(source: np.ndarray, src_pts: np.ndarray, size_s: float, size_t: 
     return small, (src_pts - np.array([sx0, sy0])) * np.array([nw / crop.shape[1], nh / crop.shape[0]])
 
 
+def close_mouth(source: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """The source's teeth would be squeezed into the target's closed lips as a pale line:
+    paint the source's mouth interior over from the lips around it (on a copy)."""
+    ring = pts[list(_mesh.INNER_LIPS)]
+    outer = pts[list(_mesh.OUTER_LIPS)]
+    x0, y0 = np.floor(outer.min(0)).astype(int) - 3
+    x1, y1 = np.ceil(outer.max(0)).astype(int) + 4
+    x0, y0 = max(0, x0), max(0, y0)
+    x1, y1 = min(source.shape[1], x1), min(source.shape[0], y1)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return source
+    box = Roi(int(x0), int(y0), int(x1), int(y1))
+    hole = _poly_mask(box.shape, ring, box, grow=1.5)
+    out = source.copy()
+    out[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(source[y0:y1, x0:x1]), hole, 3, cv2.INPAINT_TELEA)
+    return out
+
+
 @dataclass
 class Masks:
     blend: np.ndarray  # float32 0..1: where the source face goes
     keep: np.ndarray  # float32 0..1: target pixels kept inside the face (mouth interior, eyes)
     core: np.ndarray  # bool: where colour, light and detail statistics are measured
+    hull: np.ndarray  # bool: the eroded face hull, holes included
 
 
-def face_masks(inside: np.ndarray, dst_pts: np.ndarray, roi: Roi, size: float) -> Masks:
+def skin_likelihood(lab: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """0..1: how much each pixel looks like the skin sampled at ``sample`` (Mahalanobis
+    distance in LAB, lightness given twice the spread so shading still counts as skin)."""
+    sel = sample.astype(bool)
+    if int(sel.sum()) < 32:
+        return np.ones(lab.shape[:2], np.float32)
+    x = lab[sel].astype(np.float64)
+    mu = x.mean(0)
+    cov = np.cov(x.T) + np.diag([4.0, 1.0, 1.0])
+    cov[0, :] *= 2.0
+    cov[:, 0] *= 2.0
+    inv = np.linalg.inv(cov)
+    d = lab.reshape(-1, 3).astype(np.float64) - mu
+    d2 = np.einsum("ij,jk,ik->i", d, inv, d).reshape(lab.shape[:2])
+    return np.exp(-np.maximum(d2 - 4.0, 0.0) / 8.0).astype(np.float32)
+
+
+def face_masks(inside: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, roi: Roi, size: float) -> Masks:
     hull_mask = inside.astype(np.uint8) * 255
     contours, _ = cv2.findContours(hull_mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if contours:
@@ -363,11 +420,12 @@ def face_masks(inside: np.ndarray, dst_pts: np.ndarray, roi: Roi, size: float) -
     if _mesh.mouth_open(dst_pts) > MOUTH_OPEN:
         keep |= _poly_mask(roi.shape, dst_pts[list(_mesh.INNER_LIPS)], roi)
     for ring in (_mesh.EYE_LEFT_RING, _mesh.EYE_RIGHT_RING):
-        if _mesh.eye_open(dst_pts, ring) > EYE_OPEN:
+        opening = _mesh.eye_open(dst_pts, ring)
+        if opening > EYE_OPEN and _mesh.eye_open(src_pts, ring) < EYE_NARROWER * opening:
             keep |= _poly_mask(roi.shape, dst_pts[list(ring)], roi, grow=-max(0.5, size * 0.004))
     soft_keep = _blur(keep.astype(np.float32) / 255.0, max(0.6, size * 0.003))
     stat = (core > 0) & (cv2.dilate(keep, np.ones((3, 3), np.uint8)) == 0)
-    return Masks(blend=blend.astype(np.float32), keep=soft_keep, core=stat)
+    return Masks(blend=blend.astype(np.float32), keep=soft_keep, core=stat, hull=core > 0)
 
 
 def swap_face(
@@ -385,6 +443,8 @@ def swap_face(
     size_s = face_size(src_pts)
     if size_s > 1.5 * size_t:
         source, src_pts = _pre_shrink(source, src_pts, size_s, size_t)
+    if _mesh.mouth_open(src_pts) > MOUTH_OPEN and _mesh.mouth_open(dst_pts) <= MOUTH_OPEN:
+        source = close_mouth(source, src_pts)
     margin = ROI_MARGIN * size_t + 2
     roi = Roi(
         max(0, math.floor(dst_pts[:, 0].min() - margin)),
@@ -415,12 +475,25 @@ def swap_face(
     if not inside.any():
         return
     rigid_upper_face(map_x, map_y, inside, src_pts, dst_pts, roi, size_t)
-    warped = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    masks = face_masks(inside, dst_pts, roi, size_t)
+    warped = cv2.remap(source, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    masks = face_masks(inside, src_pts, dst_pts, roi, size_t)
     stat = masks.core if masks.core.sum() >= 16 else inside
-    # 3. colour and light from the target
     ref_lab = _lab(region)
-    lab = lab_transfer(_lab(warped), ref_lab, stat)
+    src_lab = _lab(warped)
+    # Near the mask's edge and on the forehead only skin replaces skin: the target's fringe
+    # or beard and the source's hair stay out of the swap instead of leaving a hard step.
+    k = _odd(SKIN_BAND * size_t)
+    deep = cv2.erode(masks.hull.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    if SKIN_GATE and int((deep.astype(bool) & stat).sum()) >= 32:
+        sample = deep.astype(bool) & stat
+        skin = skin_likelihood(ref_lab, sample) * skin_likelihood(src_lab, sample)
+        edge = np.clip(1.0 - _blur(deep.astype(np.float32), 0.04 * size_t) * 1.5, 0.0, 1.0)
+        forehead = _poly_mask(roi.shape, dst_pts[list(_mesh.FOREHEAD)], roi).astype(np.float32) / 255.0
+        forehead = _blur(forehead, 0.02 * size_t)
+        gate = np.maximum(edge, forehead)
+        masks.blend *= 1.0 - gate * (1.0 - _blur(skin, max(1.0, 0.01 * size_t)))
+    # 3. colour and light from the target
+    lab = lab_transfer(src_lab, ref_lab, stat)
     lab = match_light(lab, ref_lab, stat.astype(np.float32), size_t)
     patch = _rgb(lab)
     # 4. detail at the target's sharpness; optional enhancement
