@@ -42,20 +42,24 @@ def delaunay(pts: np.ndarray) -> np.ndarray:
     lo = np.floor(pts.min(0)) - 2
     hi = np.ceil(pts.max(0)) + 2
     subdiv = cv2.Subdiv2D((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]) + 1, int(hi[1] - lo[1]) + 1))
-    subdiv.insert([(float(x), float(y)) for x, y in pts])
-    p32 = pts.astype(np.float32)
-    lookup = {(float(x), float(y)): i for i, (x, y) in enumerate(p32)}
-    tris = []
-    for tri in np.asarray(subdiv.getTriangleList(), np.float32).reshape(-1, 3, 2):
-        idx = [lookup.get((float(x), float(y)), -1) for x, y in tri]
-        if -1 in idx:
-            # vertex coordinates can come back rounded; fall back to a nearest search
-            idx = [int(np.argmin(((p32 - v) ** 2).sum(1))) for v in tri]
-            if any(float(((p32[i] - v) ** 2).sum()) > 1e-2 for i, v in zip(idx, tri, strict=True)):
-                continue
-        if len(set(idx)) == 3:
-            tris.append(idx)
-    return np.asarray(tris, dtype=np.int32).reshape(-1, 3)
+    p32 = np.ascontiguousarray(pts, dtype=np.float32)
+    subdiv.insert([(float(x), float(y)) for x, y in p32])
+    tri = np.ascontiguousarray(np.asarray(subdiv.getTriangleList(), np.float32).reshape(-1, 2))
+    # Vertices come back as the inserted float32 coordinates: match them bit for bit (one
+    # int64 key per x,y pair), then fall back to a nearest search for any that were rounded.
+    keys = p32.view(np.int64).ravel()
+    order = np.argsort(keys)
+    want = tri.view(np.int64).ravel()
+    pos = np.clip(np.searchsorted(keys[order], want), 0, len(keys) - 1)
+    idx = order[pos]
+    miss = keys[idx] != want
+    if miss.any():
+        d = ((tri[miss][:, None, :] - p32[None]) ** 2).sum(2)
+        near = d.argmin(1)
+        idx[miss] = np.where(d[np.arange(len(near)), near] <= 1e-2, near, -1)
+    idx = idx.reshape(-1, 3)
+    ok = (idx >= 0).all(1) & (idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])
+    return idx[ok].astype(np.int32).reshape(-1, 3)
 
 
 def face_size(pts: np.ndarray) -> float:
@@ -135,14 +139,14 @@ def mesh_maps(
     for k in order[ok[order]]:
         cv2.fillConvexPoly(ids, fixed[k], int(k) + 1, lineType=cv2.LINE_8, shift=shift)
     inside = ids > 0
-    ys, xs = np.nonzero(inside)
-    a = aff[ids[ys, xs] - 1]
-    gx = (xs + roi.x0).astype(np.float64)
-    gy = (ys + roi.y0).astype(np.float64)
-    map_x = np.full((h, w), -1.0, np.float32)
-    map_y = np.full((h, w), -1.0, np.float32)
-    map_x[ys, xs] = gx * a[:, 0, 0] + gy * a[:, 1, 0] + a[:, 2, 0]
-    map_y[ys, xs] = gx * a[:, 0, 1] + gy * a[:, 1, 1] + a[:, 2, 1]
+    # one row of affine coefficients per triangle id (row 0: outside, maps to -1, -1)
+    table = np.zeros((len(tris) + 1, 6), np.float32)
+    table[0, 2] = table[0, 5] = -1.0
+    table[1:] = aff.transpose(0, 2, 1).reshape(-1, 6)
+    gx, gy = _grid(roi)
+    c = [np.take(table[:, k], ids) for k in range(6)]
+    map_x = c[0] * gx + c[1] * gy + c[2]
+    map_y = c[3] * gx + c[4] * gy + c[5]
     return map_x, map_y, inside
 
 
@@ -188,12 +192,12 @@ def rigid_upper_face(
     hi = np.ceil(up.max(0) + pad).astype(int)
     weight = np.zeros((h, w), np.float32)
     cv2.rectangle(weight, (int(lo[0]), int(lo[1])), (int(hi[0]), int(hi[1])), 1.0, thickness=-1)
-    weight = _blur(weight, 0.06 * size)
+    weight = _smooth_blur(weight, 0.06 * size)
     eyes = np.maximum(
         _poly_mask((h, w), dst_pts[list(_mesh.EYE_LEFT_RING)], roi, grow=0.02 * size),
         _poly_mask((h, w), dst_pts[list(_mesh.EYE_RIGHT_RING)], roi, grow=0.02 * size),
     )
-    weight *= 1.0 - _blur(eyes.astype(np.float32) / 255.0, 0.03 * size)
+    weight *= 1.0 - _smooth_blur(eyes.astype(np.float32) / 255.0, 0.03 * size)
     weight *= inside * strength
     sel = weight > 1e-3
     if not sel.any():
@@ -256,13 +260,14 @@ def lab_transfer(patch: np.ndarray, ref: np.ndarray, stat_mask: np.ndarray) -> n
     sel = stat_mask.astype(bool)
     if int(sel.sum()) < 16:
         return patch
-    ps, rs = patch[sel], ref[sel]
+    step = max(1, int(math.sqrt(sel.sum() / 20000)))  # statistics from ~20k pixels are plenty
+    ps, rs = patch[::step, ::step][sel[::step, ::step]], ref[::step, ::step][sel[::step, ::step]]
     pm, psd = ps.mean(0), ps.std(0) + 1e-3
     rm, rsd = rs.mean(0), rs.std(0) + 1e-3
     # Lightness contrast moves little (the target's shading comes from match_light, counting it
     # here too blows out highlights); chroma may drop to zero (a grey target stays grey).
     gain = np.clip(rsd / psd, [0.8, 0.0, 0.0], [1.25, 2.0, 2.0])
-    out = ((patch - pm) * gain + rm).astype(np.float32)
+    out = (patch - pm.astype(np.float32)) * gain.astype(np.float32) + rm.astype(np.float32)
     out[..., 0] = np.clip(out[..., 0], 0, 100)
     return out
 
@@ -286,7 +291,9 @@ def detail_energy(grey: np.ndarray, mask: np.ndarray) -> float:
     texture and grain of skin, what looks sharp or soft, not the few strong edges (eyes,
     glasses frames) whose placement differs between two people."""
     sel = mask.astype(bool)
-    return float(1.4826 * np.median(np.abs(cv2.Laplacian(grey, cv2.CV_32F)[sel]))) if sel.any() else 0.0
+    step = max(1, int(math.sqrt(sel.sum() / 20000)))
+    lap = cv2.Laplacian(grey, cv2.CV_32F)[::step, ::step][sel[::step, ::step]]
+    return float(1.4826 * np.median(np.abs(lap))) if lap.size else 0.0
 
 
 def match_detail(patch: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -388,21 +395,29 @@ class Masks:
     hull: np.ndarray  # bool: the eroded face hull, holes included
 
 
-def skin_likelihood(lab: np.ndarray, sample: np.ndarray) -> np.ndarray:
+def skin_likelihood(lab: np.ndarray, sample: np.ndarray, size: float) -> np.ndarray:
     """0..1: how much each pixel looks like the skin sampled at ``sample`` (Mahalanobis
-    distance in LAB, lightness given twice the spread so shading still counts as skin)."""
+    distance in LAB, lightness given twice the spread so shading still counts as skin).
+    Computed at about 1/100 of the face size per pixel (it gates a soft mask) and upsampled."""
+    h, w = lab.shape[:2]
+    f = max(1, int(size // 100))
+    if f > 1:
+        small = (max(1, w // f), max(1, h // f))
+        lab = cv2.resize(lab, small, interpolation=cv2.INTER_AREA)
+        sample = cv2.resize(sample.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST)
     sel = sample.astype(bool)
     if int(sel.sum()) < 32:
-        return np.ones(lab.shape[:2], np.float32)
+        return np.ones((h, w), np.float32)
     x = lab[sel].astype(np.float64)
     mu = x.mean(0)
     cov = np.cov(x.T) + np.diag([4.0, 1.0, 1.0])
     cov[0, :] *= 2.0
     cov[:, 0] *= 2.0
     inv = np.linalg.inv(cov)
-    d = lab.reshape(-1, 3).astype(np.float64) - mu
-    d2 = np.einsum("ij,jk,ik->i", d, inv, d).reshape(lab.shape[:2])
-    return np.exp(-np.maximum(d2 - 4.0, 0.0) / 8.0).astype(np.float32)
+    d = lab.reshape(-1, 3) - mu.astype(np.float32)
+    d2 = ((d @ inv.astype(np.float32)) * d).sum(1).reshape(lab.shape[:2])
+    p = np.exp(-np.maximum(d2 - 4.0, 0.0) / 8.0).astype(np.float32)
+    return cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) if f > 1 else p
 
 
 def face_masks(inside: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, roi: Roi, size: float) -> Masks:
@@ -415,7 +430,7 @@ def face_masks(inside: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, roi
     hull_mask &= inside.astype(np.uint8) * 255
     er = _odd(size * 0.06)
     core = cv2.erode(hull_mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (er, er)))
-    blend = _blur(core.astype(np.float32) / 255.0, max(1.0, size * 0.02)) * inside
+    blend = _smooth_blur(core.astype(np.float32) / 255.0, max(1.0, size * 0.02)) * inside
     keep = np.zeros(roi.shape, np.uint8)
     if _mesh.mouth_open(dst_pts) > MOUTH_OPEN:
         keep |= _poly_mask(roi.shape, dst_pts[list(_mesh.INNER_LIPS)], roi)
@@ -486,12 +501,12 @@ def swap_face(
     deep = cv2.erode(masks.hull.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     if SKIN_GATE and int((deep.astype(bool) & stat).sum()) >= 32:
         sample = deep.astype(bool) & stat
-        skin = skin_likelihood(ref_lab, sample) * skin_likelihood(src_lab, sample)
-        edge = np.clip(1.0 - _blur(deep.astype(np.float32), 0.04 * size_t) * 1.5, 0.0, 1.0)
+        skin = skin_likelihood(ref_lab, sample, size_t) * skin_likelihood(src_lab, sample, size_t)
+        edge = np.clip(1.0 - _smooth_blur(deep.astype(np.float32), 0.04 * size_t) * 1.5, 0.0, 1.0)
         forehead = _poly_mask(roi.shape, dst_pts[list(_mesh.FOREHEAD)], roi).astype(np.float32) / 255.0
-        forehead = _blur(forehead, 0.02 * size_t)
+        forehead = _smooth_blur(forehead, 0.02 * size_t)
         gate = np.maximum(edge, forehead)
-        masks.blend *= 1.0 - gate * (1.0 - _blur(skin, max(1.0, 0.01 * size_t)))
+        masks.blend *= 1.0 - gate * (1.0 - _smooth_blur(skin, max(1.0, 0.01 * size_t)))
     # 3. colour and light from the target
     lab = lab_transfer(src_lab, ref_lab, stat)
     lab = match_light(lab, ref_lab, stat.astype(np.float32), size_t)

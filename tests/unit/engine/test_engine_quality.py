@@ -80,12 +80,34 @@ def test_given_two_portraits_when_swapped_then_the_expression_landmarks_follow_t
     assert drift < 0.06, f"lips/eyelids/brows moved {drift:.3f} inter-ocular distances from the target's"
 
 
-@pytest.mark.parametrize(("source", "target"), [("hopper", "collins"), ("collins", "hopper"), ("biden", "coelho")])
-def test_given_two_portraits_when_swapped_then_no_seam_shows_along_the_blend_boundary(source, target):
-    tgt = photo(target)
-    out = rgb(swap(photo(source), tgt, SwapOptions(output_format="png")).data)
-    seam = quality.seam_step(out, rgb(tgt), mesh(tgt))
-    assert seam["step"] < 2.0, seam
+@pytest.fixture(scope="module")
+def relit_self_swap(target_jpg):
+    """Collins onto herself from a copy lit from the right in warmer light: a perfect swap
+    gives the original back, so whatever differs is the blend's doing."""
+    original = rgb(target_jpg)
+    ramp = np.linspace(0.55, 1.0, original.shape[1], dtype=np.float32)[None, :, None]
+    relit = np.clip(original * ramp * np.array([1.0, 0.9, 0.8], np.float32), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(relit).save(buf, "JPEG", quality=92)
+    return original, rgb(swap(buf.getvalue(), target_jpg, SwapOptions(output_format="png")).data)
+
+
+def test_given_a_source_in_other_light_when_swapped_then_the_targets_light_is_matched_without_a_seam(
+    relit_self_swap, collins_mesh
+):
+    original, out = relit_self_swap
+    seam = quality.seam_step(out, original, collins_mesh)
+    assert seam["step"] < 1.0 and seam["worst_sector"] < 2.0, seam
+    face = quality.hull_mask(original.shape, collins_mesh, -0.05)
+    assert np.abs(out[face].astype(int) - original[face].astype(int)).mean() < 5.5
+
+
+def test_given_a_source_in_other_light_when_swapped_then_the_face_is_as_sharp_as_before(
+    relit_self_swap, collins_mesh
+):
+    original, out = relit_self_swap
+    sharp = quality.sharpness(out, original, collins_mesh)
+    assert 0.85 < sharp["texture_ratio"] < 1.2 and 0.7 < sharp["ratio"] < 1.4, sharp
 
 
 def test_given_a_hard_paste_with_other_lighting_when_measured_then_the_seam_is_found(target_jpg, collins_mesh):
@@ -96,13 +118,23 @@ def test_given_a_hard_paste_with_other_lighting_when_measured_then_the_seam_is_f
     assert quality.seam_step(pasted, target, collins_mesh)["step"] > 6.0
 
 
-@pytest.mark.parametrize(("source", "target"), [("hopper", "collins"), ("collins", "hopper"), ("kanade", "biden")])
-def test_given_two_portraits_when_swapped_then_the_face_is_as_sharp_as_its_surroundings(source, target):
+@pytest.mark.parametrize(("source", "target"), [("hopper", "collins"), ("biden", "coelho"), ("kanade", "biden")])
+def test_given_two_people_when_swapped_then_the_boundary_steps_less_than_a_hard_paste(source, target):
+    tgt = photo(target)
+    out = rgb(swap(photo(source), tgt, SwapOptions(output_format="png")).data)
+    assert quality.seam_step(out, rgb(tgt), mesh(tgt))["step"] < 6.0
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [("hopper", "collins"), ("collins", "hopper"), ("kanade", "biden"), ("coelho", "obama_smile")]
+)
+def test_given_two_people_when_swapped_then_the_face_is_about_as_sharp_as_its_surroundings(source, target):
     tgt = photo(target)
     out = rgb(swap(photo(source), tgt, SwapOptions(output_format="png")).data)
     sharp = quality.sharpness(out, rgb(tgt), mesh(tgt))
-    assert 0.75 < sharp["texture_ratio"] < 1.35, sharp  # 1 = as sharp as the original face
-    assert 0.5 < sharp["ratio"] < 2.0, sharp  # variance: also counts glasses frames, wrinkles
+    # the two faces' own texture differs (wrinkles, glasses frames), so the band is wide;
+    # the old engine's blur gave texture ratios of 0.2-0.5 here
+    assert 0.5 < sharp["texture_ratio"] < 2.0, sharp
 
 
 def test_given_face_enhance_when_swapped_then_it_sharpens_without_halos(source_jpg, target_jpg, collins_mesh):
