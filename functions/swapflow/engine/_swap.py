@@ -28,10 +28,12 @@ CONTOUR_MAX = 0.04  # ... moving it at most this fraction of the face size
 CONTOUR_MAX_YAW_GAP = 0.12  # poses further apart than this: outline differences are pose, not shape
 RIGID_MAX_YAW_GAP = 0.15  # the rigid upper face fades out as the yaw proxies differ by up to this
 DETAIL_SIGMA = 0.8  # px: the finest band that match_detail levels
-DETAIL_MAX_GAIN = 1.25  # per step (three steps at most): more reads as over-sharpened
+DETAIL_STEPS = 2
+DETAIL_MAX_GAIN = 1.4  # per step: more reads as over-sharpened
 GRAIN_MAX = 2.0  # grey levels: the most grain match_detail adds
 SKIN_GATE = True
 SKIN_BAND = 0.08  # fraction of the face size at the mask's edge where non-skin keeps the target
+WORK_MAX = 288.0  # face size (sqrt of the hull area, px) above which stages 2-5 run scaled down
 ROI_MARGIN = 0.12  # fraction of the face size around the mesh box that the blend may touch
 # Lower face outline (cheeks and jaw): the part of FACE_OVAL the contour warp moves.
 JAW = _mesh.FACE_OVAL[7:30]
@@ -152,7 +154,7 @@ def mesh_maps(
 
 def _poly_mask(shape: tuple[int, int], pts: np.ndarray, roi: Roi, grow: float = 0.0) -> np.ndarray:
     """Filled polygon (uint8 0/255) over ``roi``; ``grow`` px dilates (>0) or erodes (<0) it."""
-    m = np.zeros(shape, np.uint8)
+    m: np.ndarray = np.zeros(shape, np.uint8)
     cv2.fillPoly(m, [np.round((pts - roi.origin) * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
     k = _odd(2 * abs(grow) + 1)
     if grow >= 0.5:
@@ -257,17 +259,16 @@ def contour_field(
 def lab_transfer(patch: np.ndarray, ref: np.ndarray, stat_mask: np.ndarray) -> np.ndarray:
     """Reinhard colour transfer in LAB (float, 0..100 / -127..127): match ``patch`` stats
     inside ``stat_mask`` to ``ref``'s."""
-    sel = stat_mask.astype(bool)
-    if int(sel.sum()) < 16:
+    mask = stat_mask.astype(np.uint8)
+    if int(cv2.countNonZero(mask)) < 16:
         return patch
-    step = max(1, int(math.sqrt(sel.sum() / 20000)))  # statistics from ~20k pixels are plenty
-    ps, rs = patch[::step, ::step][sel[::step, ::step]], ref[::step, ::step][sel[::step, ::step]]
-    pm, psd = ps.mean(0), ps.std(0) + 1e-3
-    rm, rsd = rs.mean(0), rs.std(0) + 1e-3
+    pm, psd = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(patch, mask=mask))
+    rm, rsd = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(ref, mask=mask))
+    psd, rsd = psd + 1e-3, rsd + 1e-3
     # Lightness contrast moves little (the target's shading comes from match_light, counting it
     # here too blows out highlights); chroma may drop to zero (a grey target stays grey).
     gain = np.clip(rsd / psd, [0.8, 0.0, 0.0], [1.25, 2.0, 2.0])
-    out = (patch - pm.astype(np.float32)) * gain.astype(np.float32) + rm.astype(np.float32)
+    out = (patch - pm) * gain.astype(np.float32) + rm
     out[..., 0] = np.clip(out[..., 0], 0, 100)
     return out
 
@@ -303,11 +304,11 @@ def match_detail(patch: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.nda
     compositor matches film grain, capped so it never reads as noise."""
     er = detail_energy(cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY), mask)
     out = patch
-    for _ in range(3):  # an unsharp gain moves the Laplacian sub-linearly: converge in steps
+    for _ in range(DETAIL_STEPS):  # an unsharp gain moves the Laplacian sub-linearly: go in steps
         ep = detail_energy(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), mask)
         if ep < 1e-3 or er < 1e-3 or abs(er / ep - 1.0) < 0.05:
             break
-        gain = float(np.clip(er / ep, 0.8, DETAIL_MAX_GAIN))
+        gain = float(np.clip(er / ep, 0.7, DETAIL_MAX_GAIN))
         low = _blur(out, DETAIL_SIGMA)
         out = low + gain * (out - low)
     else:
@@ -482,13 +483,69 @@ def swap_face(
             region = np.where(moved[..., None], liquified, original)
             q = np.clip(np.round(dst_pts - roi.origin).astype(int), 0, [roi.shape[1] - 1, roi.shape[0] - 1])
             dst_pts = dst_pts + np.stack([dx[q[:, 1], q[:, 0]], dy[q[:, 1], q[:, 0]]], axis=1)
+    k = WORK_MAX / size_t
+    if k >= 0.9:
+        done = compose(region, source, src_pts, dst_pts, dst_depth, roi, size_t, face_enhance)
+        if done is not None:
+            target[roi.y0 : roi.y1, roi.x0 : roi.x1] = np.clip(done.out + 0.5, 0, 255).astype(np.uint8)
+        return
+    # A large face: everything but detail runs at a working scale (the source holds no more
+    # detail than that anyway), the change is brought back to full size, and the target's
+    # mouth interior, the detail level and the pixels around the face stay full-size.
+    h_r, w_r = roi.shape
+    sw, sh = max(8, round(w_r * k)), max(8, round(h_r * k))
+    small = cv2.resize(region, (sw, sh), interpolation=cv2.INTER_AREA)
+    scale = np.array([sw / w_r, sh / h_r])
+    pts_w = (dst_pts - roi.origin) * scale
+    depth_w = None if dst_depth is None else dst_depth * float(scale.mean())
+    size_w = size_t * float(scale.mean())
+    done = compose(small, source, src_pts, pts_w, depth_w, Roi(0, 0, sw, sh), size_w, False, detail=False)
+    if done is None:
+        return
+
+    def up(a: np.ndarray) -> np.ndarray:
+        return cv2.resize(a, (w_r, h_r), interpolation=cv2.INTER_LINEAR)
+
+    ref = region.astype(np.float32)
+    m = up(done.blend)[..., None]
+    out = (1.0 - m) * (ref + up(done.out - small.astype(np.float32))) + m * up(done.out)
+    stat = up(done.stat.astype(np.uint8)) > 0
+    detailed = match_detail(out, ref, stat)
+    if face_enhance:
+        detailed = enhance(detailed, size_t)
+    out = out + m * (detailed - out)
+    keep = up(done.keep)[..., None]
+    out = out * (1.0 - keep) + ref * keep
+    target[roi.y0 : roi.y1, roi.x0 : roi.x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Composed:
+    out: np.ndarray  # float32 H x W x 3: the region with the face swapped in
+    blend: np.ndarray  # float32 0..1: where the source face went
+    keep: np.ndarray  # float32 0..1: target pixels kept (mouth interior, eyes)
+    stat: np.ndarray  # bool: the face core the statistics came from
+
+
+def compose(
+    region: np.ndarray,
+    source: np.ndarray,
+    src_pts: np.ndarray,
+    dst_pts: np.ndarray,
+    dst_depth: np.ndarray | None,
+    roi: Roi,
+    size_t: float,
+    face_enhance: bool,
+    detail: bool = True,
+) -> Composed | None:
+    """Stages 2-5 on one region (at full size, or at a working scale for large faces)."""
     tris = delaunay(dst_pts)
     if len(tris) == 0:
-        return
+        return None
     # 2. warp: mesh onto the target geometry, rigid around the eyes/brows
     map_x, map_y, inside = mesh_maps(src_pts, dst_pts, tris, roi, dst_depth)
     if not inside.any():
-        return
+        return None
     rigid_upper_face(map_x, map_y, inside, src_pts, dst_pts, roi, size_t)
     warped = cv2.remap(source, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
     masks = face_masks(inside, src_pts, dst_pts, roi, size_t)
@@ -513,7 +570,8 @@ def swap_face(
     patch = _rgb(lab)
     # 4. detail at the target's sharpness; optional enhancement
     ref = region.astype(np.float32)
-    patch = match_detail(patch, ref, stat)
+    if detail:
+        patch = match_detail(patch, ref, stat)
     if face_enhance:
         patch = enhance(patch, size_t)
     # 5. the target's mouth interior and eyes show through; multi-band blend into the region
@@ -523,4 +581,4 @@ def swap_face(
     levels = int(np.clip(math.log2(max(size_t, 16) / 12), 1, 5))
     out = pyramid_blend(ref, patch, masks.blend, levels)
     out = out * (1.0 - keep) + ref * keep
-    target[roi.y0 : roi.y1, roi.x0 : roi.x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return Composed(out=out, blend=masks.blend, keep=masks.keep, stat=stat)
