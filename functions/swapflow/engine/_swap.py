@@ -1,10 +1,11 @@
 """Classical per-face swap onto the target's geometry.
 
-Stages (all clipped to the face ROI): contour warp (the target's jaw moved part-way to the
-source's proportions), piecewise-affine mesh warp of the source onto the target mesh with a
-rigid (similarity) upper face so glasses are not stretched, the target's mouth interior and
-eyes kept, LAB colour plus low-frequency light from the target, detail matched to the
-target's sharpness, and a Laplacian-pyramid blend.
+Stages (all clipped to the face ROI; docs/engine.md has the numbers): contour warp (the
+target's jaw moved part-way to the source's proportions), piecewise-affine mesh warp of the
+source onto the target mesh with a rigid (similarity) upper face so glasses are not
+stretched, the target's mouth interior (and, for a much narrower source eye, its eye) kept,
+skin-only edges, LAB colour plus low-frequency light from the target, detail matched to the
+target's, and a Laplacian-pyramid blend.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ CONTOUR_MAX = 0.04  # ... moving it at most this fraction of the face size
 CONTOUR_MAX_YAW_GAP = 0.12  # poses further apart than this: outline differences are pose, not shape
 RIGID_MAX_YAW_GAP = 0.15  # the rigid upper face fades out as the yaw proxies differ by up to this
 DETAIL_SIGMA = 0.8  # px: the finest band that match_detail levels
-DETAIL_STEPS = 2
+DETAIL_STEPS = 2  # unsharp steps towards the target's detail level
 DETAIL_MAX_GAIN = 1.4  # per step: more reads as over-sharpened
 GRAIN_MAX = 2.0  # grey levels: the most grain match_detail adds
-SKIN_GATE = True
 SKIN_BAND = 0.08  # fraction of the face size at the mask's edge where non-skin keeps the target
 WORK_MAX = 288.0  # face size (sqrt of the hull area, px) above which stages 2-5 run scaled down
 ROI_MARGIN = 0.12  # fraction of the face size around the mesh box that the blend may touch
@@ -556,7 +556,7 @@ def compose(
     # or beard and the source's hair stay out of the swap instead of leaving a hard step.
     k = _odd(SKIN_BAND * size_t)
     deep = cv2.erode(masks.hull.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    if SKIN_GATE and int((deep.astype(bool) & stat).sum()) >= 32:
+    if int((deep.astype(bool) & stat).sum()) >= 32:
         sample = deep.astype(bool) & stat
         skin = skin_likelihood(ref_lab, sample, size_t) * skin_likelihood(src_lab, sample, size_t)
         edge = np.clip(1.0 - _smooth_blur(deep.astype(np.float32), 0.04 * size_t) * 1.5, 0.0, 1.0)
