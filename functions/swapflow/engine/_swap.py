@@ -32,6 +32,8 @@ DETAIL_SIGMA = 0.8  # px: the finest band that match_detail levels
 DETAIL_STEPS = 2  # unsharp steps towards the target's detail level
 DETAIL_MAX_GAIN = 1.4  # per step: more reads as over-sharpened
 GRAIN_MAX = 2.0  # grey levels: the most grain match_detail adds
+SKIN_D2 = 2.0  # squared Mahalanobis distance still counted as fully skin ...
+SKIN_SOFT = 2.0  # ... and how fast the likelihood falls beyond it
 SKIN_BAND = 0.08  # fraction of the face size at the mask's edge where non-skin keeps the target
 WORK_MAX = 288.0  # face size (sqrt of the hull area, px) above which stages 2-5 run scaled down
 ROI_MARGIN = 0.12  # fraction of the face size around the mesh box that the blend may touch
@@ -417,7 +419,7 @@ def skin_likelihood(lab: np.ndarray, sample: np.ndarray, size: float) -> np.ndar
     inv = np.linalg.inv(cov)
     d = lab.reshape(-1, 3) - mu.astype(np.float32)
     d2 = ((d @ inv.astype(np.float32)) * d).sum(1).reshape(lab.shape[:2])
-    p = np.exp(-np.maximum(d2 - 4.0, 0.0) / 8.0).astype(np.float32)
+    p = np.exp(-np.maximum(d2 - SKIN_D2, 0.0) / SKIN_SOFT).astype(np.float32)
     return cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) if f > 1 else p
 
 
