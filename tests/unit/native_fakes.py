@@ -110,7 +110,9 @@ class FakeInputs:
     def __init__(self) -> None:
         self.stored: list[str] = []
 
-    def store(self, ref: str, field: str, key_stem: str, tenant: str | None = None) -> StoredImage:
+    def store(
+        self, ref: str, field: str, key_stem: str, tenant: str | None = None, scopes: tuple[str, ...] = ()
+    ) -> StoredImage:
         from swapflow.jobs.exceptions import RequestInvalidError
 
         if ref.startswith("bad:"):

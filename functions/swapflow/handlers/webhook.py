@@ -1,7 +1,9 @@
 """Provider callbacks (POST /webhooks/{provider}?job=<id>): the provider's signature is the credential.
 
 Forged or stale -> 401/400 and no state change; duplicates and unknown jobs -> 200 (stops the
-provider's retries) with no second change.
+provider's retries) with no second change. A route only moves jobs of its own provider family, and
+only by the provider job id the submit recorded: a callback that arrives before that id is known gets
+409 (the provider retries; polling finds the result regardless) and changes nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +40,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     svc = service()
     try:
         job = svc.repo.get(job_id) if job_id else None
-        provider = svc.providers(job.provider if job and job.provider.startswith(family) else FAMILIES[family])
+        if job is not None and not job.provider.startswith(family):
+            # A route moves only jobs of its own provider (DESIGN 7): another provider's job is not touched.
+            logger.warning("webhook for a job of another provider", extra={"job_id": job_id, "route": family})
+            return _respond(200, {"received": True})
+        if job is not None and not job.provider_job_id and not job.terminal:
+            # Not yet accepted by the provider (a callback racing the submit answer): its id cannot be
+            # checked, so nothing is read or recorded (not even the delivery id, so the retry counts); 409
+            # makes the provider retry, and polling finds the result regardless.
+            logger.info("webhook before the provider's job id is known: retry asked", extra={"job_id": job.id})
+            return _respond(409, {"error": {"code": "not_ready", "message": "the job is not submitted yet; retry"}})
+        provider = svc.providers(job.provider if job else FAMILIES[family])
         notice = provider.parse_webhook(headers, body)
     except JobNotFoundError:
         logger.warning("webhook for an unknown job", extra={"job_id": job_id})
@@ -53,7 +65,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="WebhooksDuplicate", unit="Count", value=1)
         logger.info("duplicate webhook delivery ignored", extra={"delivery_id": notice.delivery_id})
         return _respond(200, {"received": True, "duplicate": True})
-    if job is None or (job.provider_job_id and job.provider_job_id != notice.provider_job_id):
+    if job is None or job.provider_job_id != notice.provider_job_id:
         logger.warning("webhook does not match a job", extra={"job_id": job_id})
         return _respond(200, {"received": True})
     woken = svc.complete_from_provider(job.id, notice.result)
