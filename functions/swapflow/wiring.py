@@ -148,9 +148,13 @@ def client_webhooks() -> ClientWebhooks:
     from .storage.webhooks import DynamoDeliveryClaims
     from .webhooks import RETRY_SCHEDULE, ClientWebhooks, http_sender
 
+    from .storage.s3 import S3BlobStore
+
     settings = get_settings()
+    blobs = S3BlobStore(client("s3"), presign_client=presign_client(settings))
     return ClientWebhooks(
         repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
+        presign=lambda bucket, key: blobs.presign_get(bucket, key, settings.presign_seconds),
         tenants=tenants(),
         claims=DynamoDeliveryClaims(table()),
         send=http_sender(webhook_policy(settings)),

@@ -220,10 +220,12 @@ class JobService:
             raise JobNotFoundError(job_id)
         return job
 
+    def output_urls(self, job: Job) -> list[str]:
+        return [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
+
     def view(self, job: Job, *, with_base64: bool = False) -> dict[str, Any]:
         """The public view; `with_base64` adds each output's bytes when the job asked for them."""
-        urls = [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
-        view = job.public_view(urls)
+        view = job.public_view(self.output_urls(job))
         if with_base64 and job.spec.enable_base64_output:
             for item, out in zip(view["outputs"], job.outputs, strict=True):
                 if out.bytes <= MAX_BASE64_OUTPUT_BYTES:
@@ -512,21 +514,7 @@ class JobService:
             return job
         if not self.repo.claim_event(job.id):
             return self._job_changed(job)
-        view = self.view(job)
-        detail_type = {
-            JobStatus.COMPLETED: "Swap Job Completed",
-            JobStatus.FAILED: "Swap Job Failed",
-            JobStatus.CANCELLED: "Swap Job Cancelled",
-        }[job.status]
-        detail = {
-            "version": 1,
-            "job": view,
-            "outputs": view["outputs"],
-            "error": view["error"],
-            "metadata": job.metadata,
-        }
-        if job.correlation_id:
-            detail["correlation_id"] = job.correlation_id
+        detail_type, detail = job.terminal_event(self.output_urls(job))
         try:
             self.events.publish(detail_type, detail)
         except Exception:
