@@ -87,11 +87,14 @@ def find_table_name(args: argparse.Namespace, cloudformation: Any, dynamodb: Any
 def _tenants(args: argparse.Namespace) -> Any:
     import boto3
 
-    from .storage.tenants import DynamoTenants
+    from .storage.tenants import DynamoTenants, KmsSecretCipher, webhook_secrets_alias
 
     kwargs = _session_kwargs(args)
     name = find_table_name(args, boto3.client("cloudformation", **kwargs), boto3.client("dynamodb", **kwargs))
-    return DynamoTenants(boto3.resource("dynamodb", **kwargs).Table(name))
+    # Webhook secrets are sealed with the stack's KMS key (its alias, infra/constructs/storage.py).
+    key = os.environ.get("SWAPFLOW_WEBHOOK_SECRET_KEY") or webhook_secrets_alias(args.stack)
+    cipher = KmsSecretCipher(boto3.client("kms", **kwargs), key)
+    return DynamoTenants(boto3.resource("dynamodb", **kwargs).Table(name), cipher=cipher)
 
 
 def _when(ts: float | None) -> str:

@@ -145,10 +145,9 @@ def uploads() -> UploadService:
 def client_webhooks() -> ClientWebhooks:
     """Outgoing client webhooks: one HTTP attempt per call, through the same SSRF guard as image URLs."""
     from .storage.dynamo import DynamoJobRepository
+    from .storage.s3 import S3BlobStore
     from .storage.webhooks import DynamoDeliveryClaims
     from .webhooks import RETRY_SCHEDULE, ClientWebhooks, http_sender
-
-    from .storage.s3 import S3BlobStore
 
     settings = get_settings()
     blobs = S3BlobStore(client("s3"), presign_client=presign_client(settings))
@@ -231,6 +230,7 @@ def access() -> Access:
 @cache
 def tenants() -> DynamoTenants:
     """API keys and webhook signing secrets (`tenant_secret(tenant)`), as the keys CLI writes them."""
-    from .storage.tenants import DynamoTenants
+    from .storage.tenants import DynamoTenants, KmsSecretCipher
 
-    return DynamoTenants(table())
+    key = get_settings().webhook_secret_key
+    return DynamoTenants(table(), cipher=KmsSecretCipher(client("kms"), key) if key else None)

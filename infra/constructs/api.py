@@ -117,7 +117,7 @@ class Api(Construct):
         for name, (status, code, message) in GATEWAY_RESPONSES.items():
             self.rest_api.add_gateway_response(
                 f"Gateway{name.title().replace('_', '')}",
-                type=getattr(apigw.ResponseType, name),
+                type=apigw.ResponseType.of(name),
                 status_code=status,
                 templates={"application/json": gateway_response_template(code, message)},
                 response_headers={"Retry-After": "'1'"} if name == "THROTTLED" else None,

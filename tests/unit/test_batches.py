@@ -195,7 +195,10 @@ def test_GIVEN_a_manifest_with_a_missing_key_WHEN_received_THEN_error_json_lists
     error = json.loads(jobs.blobs.get(INPUT, "outbox/s/m.error.json"))
     assert error["manifest"]["key"] == "inbox/s/m.json"
     assert error["errors"] == [
-        {"path": "jobs[1].target_image", "message": "no such object among yours (never uploaded, expired, or not yours)"}
+        {
+            "path": "jobs[1].target_image",
+            "message": "no such object among yours (never uploaded, expired, or not yours)",
+        }
     ]
     assert not repo.batches and not runner.started
 
