@@ -285,7 +285,8 @@ TRIGGERS = {
         {"filename": "a.txt", "content_type": "text/plain", "size": 10},
         {},
     ),
-    "url_unreachable": lambda s: ("POST", "/v1/jobs", {**BODY, "source_image": "http://127.0.0.1:9/a.jpg"}, {}),
+    # A URL the local stack may fetch (its own AWS endpoint: DESIGN 7) that answers 404.
+    "url_unreachable": lambda s: ("POST", "/v1/jobs", {**BODY, "source_image": f"{s.aws_endpoint}/nobucket/a.jpg"}, {}),
     "provider_unavailable": lambda s: ("POST", "/v1/jobs", {**BODY, "provider": "akool"}, {}),
 }
 
