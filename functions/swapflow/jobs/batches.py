@@ -319,8 +319,7 @@ class BatchService:
             first_use.setdefault(request.provider, i)
             requests.append(merged)
             indexes.append(i)
-        if not errors:
-            errors.extend(self._image_errors(requests, indexes, tenant, _scopes(manifest)))
+        errors.extend(self._image_errors(requests, indexes, tenant, _scopes(manifest)))
         for provider, i in first_use.items():
             try:
                 self.jobs.available_providers(provider)
