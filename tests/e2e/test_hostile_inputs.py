@@ -351,7 +351,11 @@ def forged_check(h: Hostile) -> Callable[[Answer], bool]:
             return payload["type"], payload["job"]["status"], [o["sha256"] for o in payload["outputs"]]
 
         same_id = deliveries[0][0]["webhook-id"] == deliveries[1][0]["webhook-id"]
-        return same_id and stored(second) == stored(genuine) == ("Swap Job Completed", "completed", stored(genuine)[2]) and b"evil" not in deliveries[1][1]
+        return (
+            same_id
+            and stored(second) == stored(genuine) == ("Swap Job Completed", "completed", stored(genuine)[2])
+            and b"evil" not in deliveries[1][1]
+        )
 
     check.__doc__ = "the stored job, re-sent"
     return check

@@ -246,3 +246,60 @@ def test_GIVEN_a_manifest_batch_WHEN_jobs_end_twice_and_concurrently_THEN_counte
     assert jobs.blobs.get(INPUT, f"outbox/d/{members[0].job_id}.png") == b"png!"
     assert result["jobs"][3]["error"]["code"] == "no_face_in_source"
     assert set(tracker.workflow.released) >= {f"token-{i}" for i in range(8)}  # type: ignore[attr-defined]
+
+
+# ---- issue 11: all-or-nothing image values, re-delivered manifests, stale runner inputs --------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nope", "must be an https URL, a data: URI or an upload ref"),
+        ("https://down.example/a.jpg", "connection failed"),
+        ("data:image/jpeg;base64,aGVsbG8=", "image"),
+        (f"s3://{INPUT}/uploads/other/01ABCDEFGHJK/a.jpg", "not yours"),
+    ],
+)
+def test_GIVEN_a_bad_image_value_WHEN_a_batch_is_posted_THEN_refused_now_like_post_v1_jobs(target, message) -> None:
+    svc, repo, runner, jobs = make_service()
+    jobs.blobs.put(INPUT, "uploads/other/01ABCDEFGHJK/a.jpg", JPEG, "image/jpeg")
+    body = {"defaults": {"source_image": IMAGE}, "jobs": [{"target_image": IMAGE}, {"target_image": target}]}
+
+    with pytest.raises(BatchInvalidError) as caught:
+        svc.accept("t", body)
+
+    ((error,),) = [caught.value.errors]
+    assert error["path"] == "jobs[1].target_image" and message in error["message"]
+    assert not repo.batches and not runner.started
+
+
+def test_GIVEN_a_batch_of_uploads_WHEN_posted_THEN_each_stored_object_is_checked_with_a_head_only() -> None:
+    svc, _repo, _, jobs = make_service()
+    jobs.blobs.put(INPUT, "uploads/t/01ABCDEFGHJK/a.jpg", JPEG, "image/jpeg")
+
+    batch, created = svc.accept("t", {"jobs": [{"source_image": "upload:01ABCDEFGHJK/a.jpg", "target_image": IMAGE}]})
+
+    assert created and batch.total == 1
+
+
+def test_GIVEN_a_manifest_delivered_again_with_another_event_time_WHEN_accepted_THEN_its_own_members_run() -> None:
+    """The batch id is held for the manifest version; the event time differs, so derived job ids would too."""
+    svc, repo, runner, _ = make_service()
+    body = {"jobs": [{"source_image": IMAGE, "target_image": IMAGE}]}
+    first, _ = svc.accept("t", body, batch_id="01BATCH", at=1.0)
+    runner.started.clear()
+
+    again, created = svc.accept("t", body, batch_id="01BATCH", at=2.0)
+
+    assert not created and again.id == first.id
+    ((_, payload),) = runner.started
+    assert payload["jobs"] == [m.job_id for m in repo.members("01BATCH")]
+
+
+def test_GIVEN_a_runner_input_naming_no_member_WHEN_run_THEN_its_slot_is_released_and_nothing_starts() -> None:
+    svc, _repo, _, _jobs = make_service()
+    svc.accept("t", {"jobs": [{"source_image": IMAGE, "target_image": IMAGE}]}, batch_id="01BATCH", at=1.0)
+
+    svc.run_item("01BATCH", "01NOTAMEMBER", "token-9")  # no ConditionalCheckFailedException escapes
+
+    assert svc.tracker.workflow.released == ["token-9"]
