@@ -279,6 +279,7 @@ TRIGGERS = {
     "not_found": lambda s: ("GET", "/v1/jobs/01M8AZD23DQNH5FQSXY1NP8PN6", None, {}),
     "conflict": lambda s: ("POST", f"/v1/jobs/{finished_job(s)}/cancel", None, {}),
     "image_too_large": lambda s: ("POST", "/v1/jobs", {**BODY, "target_image": big_png()}, {}),
+    "request_too_large": lambda s: ("POST", "/v1/jobs", b" " * (10 * 1024 * 1024 + 1), {}),
     "unsupported_media_type": lambda s: (
         "POST",
         "/v1/uploads",
