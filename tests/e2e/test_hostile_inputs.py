@@ -11,19 +11,18 @@ from __future__ import annotations
 import base64
 import json
 import struct
-import threading
 import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_stack import ROOT, RunningStack
+from e2e_stack import ROOT, RunningStack, loopback_server
 from standardwebhooks import Webhook
 from test_native_api import new_tenant
 
@@ -170,11 +169,9 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state
-    server.shutdown()
+    with loopback_server(Handler) as base_url:
+        state.url = f"{base_url}/hook"
+        yield state
 
 
 @pytest.fixture(scope="module")
@@ -189,15 +186,13 @@ def redirector() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/img.jpg"
-    server.shutdown()
+    with loopback_server(Handler) as base_url:
+        yield f"{base_url}/img.jpg"
 
 
 @pytest.fixture(scope="module")
 def hostile(slow_stack: RunningStack, redirector: str, receiver: Receiver) -> Hostile:
-    """On the stack without a request limit: the cases run in parallel (the drop-in limit has its own case)."""
+    """On the stack without a request limit (the drop-in limit has its own case, on the throttled stack)."""
     stack = slow_stack
     victim, attacker = stack.client(), stack.client(new_tenant(stack))
     ticket = upload(victim, FIXTURES / "source.jpg")

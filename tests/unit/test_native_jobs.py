@@ -389,3 +389,23 @@ def test_given_an_output_host_that_is_down_when_finishing_then_the_step_fails_fo
 
 def test_given_a_body_with_a_lone_surrogate_when_fingerprinted_then_no_error() -> None:
     assert len(request_fingerprint({"a": "\ud800"})) == 64
+
+
+@pytest.mark.parametrize(
+    ("provider", "provider_job_id", "status", "family", "refusal"),
+    [
+        ("akool", "ak-1", JobStatus.PROCESSING, "wavespeed", "foreign"),  # a WaveSpeed-signed body, an Akool job
+        ("engine", None, JobStatus.COMPLETED, "akool", "foreign"),
+        ("auto", None, JobStatus.QUEUED, "akool", "foreign"),  # not yet on any provider
+        ("wavespeed-pro", None, JobStatus.QUEUED, "wavespeed", "not_ready"),  # any id would have been taken
+        ("wavespeed-pro", "ws-1", JobStatus.PROCESSING, "wavespeed", None),
+        ("wavespeed-akool", "ws-2", JobStatus.COMPLETED, "wavespeed", None),  # a duplicate: 200, no change
+    ],
+)
+def test_given_a_provider_callback_when_judged_then_only_its_own_providers_recorded_jobs_move(
+    provider, provider_job_id, status, family, refusal
+) -> None:
+    image = StoredImage("inputs", "k.jpg", "image/jpeg", 8, 8)
+    job = Job(id="01J", tenant="t", provider=provider, spec=SwapSpec(image, image), status=status)
+    job = Job(**{**job.__dict__, "provider_job_id": provider_job_id})
+    assert job.callback_refusal(family) == refusal

@@ -18,6 +18,12 @@ from ..observability import logger, metrics
 from ..wiring import service
 
 FAMILIES = {"akool": "akool", "wavespeed": "wavespeed-pro"}
+# Job.callback_refusal -> the answer: another provider's job is left alone (200 stops the retries); a job
+# whose provider id is not recorded yet asks the provider to retry (409; polling finds the result anyway).
+REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
+    "foreign": (200, {"received": True}),
+    "not_ready": (409, {"error": {"code": "not_ready", "message": "the job is not submitted yet; retry"}}),
+}
 
 
 def _respond(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -40,16 +46,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     svc = service()
     try:
         job = svc.repo.get(job_id) if job_id else None
-        if job is not None and not job.provider.startswith(family):
-            # A route moves only jobs of its own provider (DESIGN 7): another provider's job is not touched.
-            logger.warning("webhook for a job of another provider", extra={"job_id": job_id, "route": family})
-            return _respond(200, {"received": True})
-        if job is not None and not job.provider_job_id and not job.terminal:
-            # Not yet accepted by the provider (a callback racing the submit answer): its id cannot be
-            # checked, so nothing is read or recorded (not even the delivery id, so the retry counts); 409
-            # makes the provider retry, and polling finds the result regardless.
-            logger.info("webhook before the provider's job id is known: retry asked", extra={"job_id": job.id})
-            return _respond(409, {"error": {"code": "not_ready", "message": "the job is not submitted yet; retry"}})
+        refusal = job.callback_refusal(family) if job else None
+        if refusal:  # nothing is read or recorded, not even the delivery id (so a retry still counts)
+            logger.warning("webhook refused", extra={"job_id": job_id, "route": family, "reason": refusal})
+            return _respond(*REFUSALS[refusal])
         provider = svc.providers(job.provider if job else FAMILIES[family])
         notice = provider.parse_webhook(headers, body)
     except JobNotFoundError:
