@@ -28,6 +28,8 @@ from test_native_api import new_tenant
 
 from infra.local.client import ApiClient, data_uri
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
 FACE = data_uri(FIXTURES / "source.jpg")
 PHOTO = data_uri(FIXTURES / "target.jpg")
