@@ -47,10 +47,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         job = svc.repo.get(job_id) if job_id else None
         refusal = job.callback_refusal(family) if job else None
-        if refusal:  # nothing is read or recorded, not even the delivery id (so a retry still counts)
-            logger.warning("webhook refused", extra={"job_id": job_id, "route": family, "reason": refusal})
+        if refusal == "not_ready":  # nothing read or recorded, not even the delivery id: the retry counts
+            logger.info("webhook before the provider job id is known", extra={"job_id": job_id})
             return _respond(*REFUSALS[refusal])
-        provider = svc.providers(job.provider if job else FAMILIES[family])
+        # The route's own provider verifies the signature (forged -> 401), whoever's job it names.
+        provider = svc.providers(job.provider if job and not refusal else FAMILIES[family])
         notice = provider.parse_webhook(headers, body)
     except JobNotFoundError:
         logger.warning("webhook for an unknown job", extra={"job_id": job_id})
@@ -65,6 +66,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="WebhooksDuplicate", unit="Count", value=1)
         logger.info("duplicate webhook delivery ignored", extra={"delivery_id": notice.delivery_id})
         return _respond(200, {"received": True, "duplicate": True})
+    if refusal:
+        logger.warning("webhook for another provider's job: no change", extra={"job_id": job_id, "route": family})
+        return _respond(*REFUSALS[refusal])
     if job is None or job.provider_job_id != notice.provider_job_id:
         logger.warning("webhook does not match a job", extra={"job_id": job_id})
         return _respond(200, {"received": True})

@@ -320,6 +320,7 @@ class BatchService:
             requests.append(merged)
             indexes.append(i)
         errors.extend(self._image_errors(requests, indexes, tenant, _scopes(manifest)))
+        errors.sort(key=_job_index)  # stable: each job's problems together, in the order found
         for provider, i in first_use.items():
             try:
                 self.jobs.available_providers(provider)
@@ -444,6 +445,12 @@ class BatchService:
             self.tracker.item_failed(batch, job_id, {"code": "image_unreadable", "message": str(exc)})
             return
         self.jobs.start_job(replace(prepared, batch_id=batch_id))
+
+
+def _job_index(error: dict[str, str]) -> int:
+    """The job an error {path: "jobs[3]...."} is about; -1 for the batch itself."""
+    path = error["path"]
+    return int(path[5 : path.index("]")]) if path.startswith("jobs[") and "]" in path else -1
 
 
 def _scopes(manifest: ManifestLocation | dict[str, Any] | None) -> tuple[str, ...]:
