@@ -315,7 +315,7 @@ def manifest_refused(h: Hostile) -> Answer:
 def manifest_check(answer: Answer) -> bool:
     _, document = answer
     paths = [e["path"] for e in (document or {}).get("errors", [])]
-    return paths == ["jobs[1].source_image", "jobs[0].source_image"]
+    return paths == ["jobs[0].source_image", "jobs[1].source_image"]
 
 
 manifest_check.__doc__ = "error.json, no job"
