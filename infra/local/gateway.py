@@ -189,6 +189,13 @@ class GatewayResponse:
         return cls(int(status) if status else None, headers, template if isinstance(template, str) else None)
 
 
+class _Server(ThreadingHTTPServer):
+    """Many clients connect at once: a listen backlog of 5 (the default) resets the sixth."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Gateway:
     """API Gateway REST proxy in front of the deployed functions."""
 
@@ -565,8 +572,7 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 LOG.debug("gateway: " + format, *args)
 
-        server = ThreadingHTTPServer((host, port), _Handler)
-        server.daemon_threads = True
+        server = _Server((host, port), _Handler)
         thread = threading.Thread(target=server.serve_forever, name="swapflow-gateway", daemon=True)
         thread.start()
         LOG.info("gateway listening on http://%s:%d", host, server.server_address[1])
