@@ -342,9 +342,9 @@ class LoadMix:
         stop = time.monotonic() + seconds
         names = [n for n in self.weights for _ in range(self.weights[n])]
 
-        def loop(client: Client) -> None:
+        def loop(client: Client, first: str) -> None:
+            op = first  # each client starts on another route, so every route is exercised however slow it gets
             while time.monotonic() < stop:
-                op = client.rng.choice(names)
                 if op in ("manifest", "event") and client.tenant != self.trigger_tenant:
                     op = "submit"  # manifests and events make jobs of the trigger tenant
                 try:
@@ -352,11 +352,18 @@ class LoadMix:
                 except Exception as exc:  # a broken client step is a finding, not a crash of the run
                     self.ledger.problem(f"{op} raised {type(exc).__name__}: {exc}")
                 time.sleep(client.rng.uniform(*self.think))
+                op = client.rng.choice(names)
 
-        threads = [
-            threading.Thread(target=loop, args=(Client(self, tenant, key, hash((tenant, i)) & 0xFFFF),), daemon=True)
+        # the trigger tenant's clients come first and start on the routes only they take
+        routes = sorted((n for n in self.weights if self.weights[n]), key=lambda n: n not in ("manifest", "event"))
+        clients = [
+            Client(self, tenant, key, hash((tenant, i)) & 0xFFFF)
             for tenant, key in self.tenants.items()
             for i in range(clients_per_tenant)
+        ]
+        threads = [
+            threading.Thread(target=loop, args=(client, routes[i % len(routes)]), daemon=True)
+            for i, client in enumerate(sorted(clients, key=lambda c: c.tenant != self.trigger_tenant))
         ]
         started = time.monotonic()
         for thread in threads:
