@@ -234,6 +234,13 @@ def patch_lambda_runtime() -> None:
     _replace(LambdaFunction, "invoke", _lambda_invoke)
 
 
+def patch_parse_once() -> None:
+    """P7: parse each state machine definition once (see ``infra.local.parsed_definitions``)."""
+    from .parsed_definitions import patch_parse_once as patch
+
+    patch(_replace, original)
+
+
 def patch_serialized_aws() -> None:
     """P0: one request at a time into moto's backends (see ``infra.local.serialized_aws``)."""
     patch_serialized_dispatch(_replace, original)
@@ -682,6 +689,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "P4": patch_events_targets,
     "P5": patch_fresh_task_token_on_retry,
     "P6": patch_task_callbacks,
+    "P7": patch_parse_once,
     "T1": patch_time_scaling,
 }
 

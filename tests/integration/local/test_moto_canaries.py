@@ -29,6 +29,10 @@ from tests.integration.local.helpers import wait_execution, wait_for
 # (module[:class], attribute) -> sha256 of the original source, recorded on moto 5.2.5.
 RECORDED_SOURCES: dict[tuple[str, str], str] = {
     (
+        "moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker",
+        "_get_evaluation_entrypoint",
+    ): "2b25949ae855da8035b347b28ac72f90d7d6542bf26ef7e1f03a50ce6a981fde",
+    (
         "moto.core.botocore_stubber:BotocoreStubber",
         "process_request",
     ): "f79a1a778c7e755f0c7f234cdab9e36312ed2b16d7051baf06b04872f79dd5b2",
@@ -172,7 +176,7 @@ def test_GIVEN_apply_WHEN_called_again_THEN_idempotent_and_time_scale_changes() 
     moto_patches.apply(time_scale=0.05)
     assert LambdaFunction.__dict__["_invoke_lambda"] is first
     assert moto_patches.time_scale() == 0.05
-    assert moto_patches.applied() >= {"P0", "P1", "P1b", "P2", "P3", "P4", "P5", "P6", "T1"}
+    assert moto_patches.applied() >= {"P0", "P1", "P1b", "P2", "P3", "P4", "P5", "P6", "P7", "T1"}
 
 
 # ------------------------------------------------------------------------------ behaviour
