@@ -112,6 +112,9 @@ class Settings:
     wavespeed_api_key: str = ""
     wavespeed_webhook_secret: str = ""
     wavespeed_secret_arn: str = ""
+    # C2PA signing key (swapflow.provenance.keys): a Secrets Manager secret in AWS, else a local directory.
+    signing_secret_arn: str = ""
+    signing_dir: str = ".swapflow/signing"
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -179,6 +182,8 @@ class Settings:
             wavespeed_api_key=s("WAVESPEED_API_KEY"),
             wavespeed_webhook_secret=s("WAVESPEED_WEBHOOK_SECRET"),
             wavespeed_secret_arn=s("WAVESPEED_SECRET_ARN"),
+            signing_secret_arn=s("SIGNING_SECRET_ARN"),
+            signing_dir=s("SIGNING_DIR", ".swapflow/signing"),
         )
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .jobs.ingest import SwapRequestIngest
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
+    from .provenance.keys import SigningKey
     from .storage.dynamo import DynamoApiKeys
     from .storage.tenants import DynamoTenants
     from .webhooks import ClientWebhooks
@@ -75,10 +76,28 @@ def fetch_policy(settings: Settings) -> Any:
 
 
 @cache
+def signing_key() -> SigningKey:
+    """The stack's C2PA signing key, read once per cold start (its secret in AWS, a directory locally, where
+    it outlives the embedded AWS so `swapflow verify` can trust the same CA after a restart)."""
+    from .provenance.keys import DirectoryKeyStore, SecretKeyStore
+
+    settings = get_settings()
+    arn = settings.signing_secret_arn
+    if not arn or settings.local:
+        return DirectoryKeyStore(settings.signing_dir).load()
+    secrets = client("secretsmanager")
+    return SecretKeyStore(
+        read=lambda: secrets.get_secret_value(SecretId=arn).get("SecretString") or "",
+        write=lambda value: secrets.put_secret_value(SecretId=arn, SecretString=value),
+    ).load()
+
+
+@cache
 def service() -> JobService:
     from .events import EventBridgePublisher
     from .jobs.inputs import InputLoader
     from .jobs.service import JobService
+    from .provenance import Provenance
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
     from .storage.idempotency import DynamoIdempotencyRecords
@@ -109,6 +128,7 @@ def service() -> JobService:
         public_url=public_url,
         idempotency=DynamoIdempotencyRecords(table()),
         on_job_changed=lambda job: batch_tracker().job_changed(job),
+        marker=Provenance(signing_key),
     )
 
 

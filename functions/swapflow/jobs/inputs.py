@@ -7,6 +7,7 @@ read from S3 directly, only inside the calling tenant's prefix, and never fetche
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 from . import uploads
@@ -116,7 +117,8 @@ class InputLoader:
         info = self.check(data, field)
         key = f"{key_stem}.{info.format}"
         self.blobs.put(self.input_bucket, key, data, info.content_type)
-        return StoredImage(self.input_bucket, key, info.content_type, info.width, info.height)
+        digest = hashlib.sha256(data).hexdigest()
+        return StoredImage(self.input_bucket, key, info.content_type, info.width, info.height, digest)
 
     def fetch_output(self, url: str) -> bytes:
         """Provider outputs come from the provider's CDN: fetched through the same SSRF guard."""

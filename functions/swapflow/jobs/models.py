@@ -71,6 +71,7 @@ class StoredImage:
     content_type: str
     width: int
     height: int
+    sha256: str = ""  # of the bytes as received: named in the output's credentials, kept in the tombstone
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .models import Batch, BatchMember, Job, JobError, Output
+
+if TYPE_CHECKING:
+    from ..provenance import OutputFacts
 
 
 class JobRepository(Protocol):
@@ -56,6 +59,11 @@ class BlobStore(Protocol):
     def presign_get(self, bucket: str, key: str, expires: int) -> str: ...
 
     def presign_put(self, bucket: str, key: str, content_type: str, expires: int) -> str: ...
+
+
+class OutputMarker(Protocol):
+    def mark(self, data: bytes, facts: OutputFacts) -> bytes:
+        """The output bytes with their provenance (XMP and signed C2PA credentials) written in."""
 
 
 class Workflow(Protocol):

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..providers.base import (
     FacePair,
@@ -33,8 +33,11 @@ from ..settings import Settings
 from .exceptions import IdempotencyKeyReusedError, JobAlreadyTerminalError, JobNotFoundError, RequestInvalidError
 from .inputs import InputLoader
 from .models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec, new_job_id
-from .ports import BlobStore, EventPublisher, IdempotencyRecords, JobRepository, Workflow
+from .ports import BlobStore, EventPublisher, IdempotencyRecords, JobRepository, OutputMarker, Workflow
 from .validation import MAX_WAIT_SECONDS, JobRequest, parse_job_request
+
+if TYPE_CHECKING:
+    from ..provenance import OutputFacts
 
 ProviderFactory = Callable[[str], Provider]
 
@@ -109,6 +112,7 @@ class JobService:
         idempotency: IdempotencyRecords | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_job_changed: Callable[[Job], None] | None = None,
+        marker: OutputMarker | None = None,
     ) -> None:
         self.settings = settings
         self.repo = repo
@@ -125,6 +129,8 @@ class JobService:
         # Batch bookkeeping (jobs/batches.py BatchTracker): told when a batch job starts processing
         # and, on every announce of a terminal job (it is idempotent), when it ended.
         self.on_job_changed = on_job_changed
+        # Provenance (swapflow.provenance): every archived output is marked before it is written.
+        self.marker = marker
 
     # ---- accepting jobs -------------------------------------------------------------------------
 
@@ -477,6 +483,8 @@ class JobService:
         else:
             raise RequestInvalidError("internal", "provider output has neither a URL nor an S3 location")
         info = self.inputs.sniff(data)
+        if self.marker is not None:
+            data = self.marker.mark(data, _output_facts(job, index, info.content_type, info.width, info.height))
         key = f"outputs/{job.tenant}/{job.id}/{index}.{EXTENSIONS.get(info.content_type, 'bin')}"
         self.blobs.put(self.settings.archive_bucket, key, data, info.content_type)
         return Output(
@@ -530,6 +538,24 @@ class JobService:
                 raise
             logging.getLogger(__name__).exception("batch progress of job %s not recorded", job.id)
         return job
+
+
+def _output_facts(job: Job, index: int, content_type: str, width: int, height: int) -> OutputFacts:
+    from ..provenance import OutputFacts
+
+    def ref(image: StoredImage) -> tuple[str, str]:
+        return image.content_type, image.sha256
+
+    return OutputFacts(
+        job_id=job.id,
+        provider=job.provider,
+        content_type=content_type,
+        width=width,
+        height=height,
+        title=f"{job.id}/{index}.{EXTENSIONS.get(content_type, 'bin')}",
+        source=ref(job.spec.source_image),
+        target=ref(job.spec.target_image),
+    )
 
 
 def check_idempotency_key(key: str) -> None:
