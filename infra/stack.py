@@ -15,6 +15,7 @@ from .constructs.engine import Engine
 from .constructs.event_schemas import EventSchemas
 from .constructs.notifications import Notifications
 from .constructs.observability import Observability
+from .constructs.retention import Retention
 from .constructs.storage import Storage
 from .constructs.triggers import Triggers
 from .constructs.workflow import SEND_TASK_RESULT, Workflow
@@ -142,6 +143,7 @@ class SwapflowStack(Stack):
         api.api_fn.add_environment("SWAPFLOW_BATCH_STATE_MACHINE_ARN", batches.state_machine.state_machine_arn)
         self._grant_batches(workflow, api, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret])
         EventSchemas(self, "EventSchemas")
+        retention = self._build_retention(environment, storage, notifications, workflow, api)
 
         Observability(
             self,
@@ -156,6 +158,7 @@ class SwapflowStack(Stack):
                 webhooks.deliver_fn,
                 *batches.functions,
                 *triggers.functions,
+                retention.eraser_fn,
             ],
             dead_letter_queues=[engine.dlq, webhooks.dlq, triggers.dlq],
         )
@@ -170,11 +173,19 @@ class SwapflowStack(Stack):
         CfnOutput(self, "UndeliveredWebhooksQueueUrl", value=webhooks.dlq.queue_url)
         CfnOutput(self, "BatchStateMachineArn", value=batches.state_machine.state_machine_arn)
         CfnOutput(self, "RejectedRequestsQueueUrl", value=triggers.dlq.queue_url)
+        CfnOutput(self, "EraserFunctionName", value=retention.eraser_fn.function_name)
+        CfnOutput(self, "SigningSecretArn", value=retention.signing_secret.secret_arn)
         self._acknowledge_nag_findings(
             {
                 "index/*": [table],
                 "/*": [inputs, archive],
-                ":*": [*workflow.functions, engine.function, webhooks.deliver_fn, batches.run_job_fn],
+                ":*": [
+                    *workflow.functions,
+                    engine.function,
+                    webhooks.deliver_fn,
+                    batches.run_job_fn,
+                    retention.eraser_fn,
+                ],
             }
         )
 
@@ -204,6 +215,24 @@ class SwapflowStack(Stack):
         # The finisher path: outputs to a manifest's outbox, result.json, and the batch slot's token.
         inputs.grant_read_write(workflow.finisher_fn)
         workflow.finisher_fn.add_to_role_policy(SEND_TASK_RESULT)
+
+    def _build_retention(
+        self,
+        environment: dict[str, str],
+        storage: Storage,
+        notifications: Notifications,
+        workflow: Workflow,
+        api: Api,
+    ) -> Retention:
+        """Deletion (the eraser, the only function that deletes objects) and the finisher's signing key."""
+        retention = Retention(
+            self, "Retention", environment=environment, buckets=[storage.input_bucket, storage.archive_bucket]
+        )
+        storage.table.grant_read_write_data(retention.eraser_fn)
+        notifications.bus.grant_put_events_to(retention.eraser_fn)  # Swap Job Deleted
+        retention.grant_erase_requests(api.api_fn)
+        retention.grant_signing(workflow.finisher_fn)
+        return retention
 
     def _provider_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(

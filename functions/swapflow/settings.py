@@ -115,6 +115,8 @@ class Settings:
     # C2PA signing key (swapflow.provenance.keys): a Secrets Manager secret in AWS, else a local directory.
     signing_secret_arn: str = ""
     signing_dir: str = ".swapflow/signing"
+    # The eraser Lambda (handlers/eraser.py): deletions on request are handed to it.
+    eraser_function: str = ""
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -184,6 +186,7 @@ class Settings:
             wavespeed_secret_arn=s("WAVESPEED_SECRET_ARN"),
             signing_secret_arn=s("SIGNING_SECRET_ARN"),
             signing_dir=s("SIGNING_DIR", ".swapflow/signing"),
+            eraser_function=s("ERASER_FUNCTION"),
         )
 
 

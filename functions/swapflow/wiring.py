@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from .jobs.access import Access
     from .jobs.batches import BatchService, BatchTracker
     from .jobs.ingest import SwapRequestIngest
+    from .jobs.retention import JobEraser
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
     from .provenance.keys import SigningKey
+    from .storage.audit import DynamoAuditLog
     from .storage.dynamo import DynamoApiKeys
     from .storage.tenants import DynamoTenants
     from .webhooks import ClientWebhooks
@@ -94,6 +96,7 @@ def signing_key() -> SigningKey:
 
 @cache
 def service() -> JobService:
+    from .erase_requests import LambdaEraseRequests
     from .events import EventBridgePublisher
     from .jobs.inputs import InputLoader
     from .jobs.service import JobService
@@ -129,6 +132,34 @@ def service() -> JobService:
         idempotency=DynamoIdempotencyRecords(table()),
         on_job_changed=lambda job: batch_tracker().job_changed(job),
         marker=Provenance(signing_key),
+        retention=lambda tenant: tenants().retention(tenant),
+        audit=audit_log(),
+        erase=LambdaEraseRequests(client("lambda"), settings.eraser_function) if settings.eraser_function else None,
+    )
+
+
+@cache
+def audit_log() -> DynamoAuditLog:
+    from .storage.audit import DynamoAuditLog
+
+    return DynamoAuditLog(table())
+
+
+@cache
+def eraser() -> JobEraser:
+    """Deletion on request and the retention sweep (jobs/retention.py); only the eraser Lambda calls it."""
+    from .jobs.retention import JobEraser
+
+    settings = get_settings()
+    svc = service()
+    return JobEraser(
+        repo=svc.repo,
+        blobs=svc.blobs,
+        events=svc.events,
+        input_bucket=settings.require("input_bucket"),
+        archive_bucket=settings.require("archive_bucket"),
+        batches=batch_tracker().repo,
+        audit=audit_log(),
     )
 
 
@@ -217,6 +248,7 @@ def ingest() -> SwapRequestIngest:
 
 @cache
 def api_keys() -> DynamoApiKeys:
+    from .storage.audit import DynamoAuditLog
     from .storage.dynamo import DynamoApiKeys
 
     return DynamoApiKeys(table())

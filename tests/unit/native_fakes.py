@@ -62,6 +62,10 @@ class FakeJobRepository:
             self.event_state[job_id] = "pending"
             return True
 
+    def set_expiry(self, job_id: str, inputs_at: float | None, outputs_at: float | None) -> None:
+        with self.lock:
+            self.jobs[job_id] = replace(self.jobs[job_id], inputs_expire_at=inputs_at, outputs_expire_at=outputs_at)
+
     def event_pending(self, job_id: str) -> bool:
         return self.event_state.get(job_id) == "pending"
 

@@ -15,6 +15,7 @@ from ..jobs.exceptions import (
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
     JobNotFoundError,
+    JobStillRunningError,
     RequestInvalidError,
     TenantThrottledError,
     UnauthorizedError,
@@ -68,9 +69,11 @@ def create_job() -> Response:
     key = _header("Idempotency-Key")
     replayed = False
     if key is None:
-        job = svc.create_job(tenant, request)
+        job = svc.create_job(tenant, request, submitted_by=_key_id())
     else:
-        job, replayed = svc.create_job_once(tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body))
+        job, replayed = svc.create_job_once(
+            tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body), submitted_by=_key_id()
+        )
     if not replayed:
         metrics.add_metric(name="JobsAccepted", unit="Count", value=1)
     logger.info(
@@ -114,6 +117,41 @@ def cancel_job(job_id: str) -> Response:
     logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
     metrics.add_metric(name="JobsCancelled", unit="Count", value=1)
     return _json(200, _job_body(job), _location(job.id))
+
+
+def _key_id() -> str | None:
+    """The caller's key id (key_...), never the key: who did it, for the audit trail."""
+    from ..storage.tenants import key_id_of
+
+    key = api_key_from(app.current_event.headers)
+    return key_id_of(key) if key else None
+
+
+def _cancel_flag() -> bool:
+    value = (app.current_event.query_string_parameters or {}).get("cancel") or "false"
+    if value not in ("true", "false"):
+        raise RequestInvalidError("invalid_request", "cancel must be true or false", "cancel")
+    return value == "true"
+
+
+@app.delete("/v1/jobs/<job_id>")
+def delete_job(job_id: str) -> Response:
+    """202 with the tombstone: photos are being deleted (every version); 409 while running unless ?cancel=true."""
+    tenant = _tenant()
+    job = service().delete_job(tenant, job_id, cancel=_cancel_flag(), by=_key_id())
+    logger.info("job deleted", extra={"job_id": job.id, "tenant": tenant})
+    return _json(202, service().view(job))
+
+
+@app.delete("/v1/batches/<batch_id>")
+def delete_batch(batch_id: str) -> Response:
+    """202: every job of the batch (or manifest) deleted as DELETE /v1/jobs/{id} does."""
+    from ..wiring import batches
+
+    tenant = _tenant()
+    svc = batches()
+    batch = svc.delete(tenant, batch_id, cancel=_cancel_flag(), by=_key_id())
+    return _json(202, svc.view(batch))
 
 
 @app.get("/v1/openapi.json")
@@ -172,6 +210,7 @@ def get_batch(batch_id: str) -> Response:
         UnauthorizedError,
         ProviderUnavailableError,
         JobAlreadyTerminalError,
+        JobStillRunningError,
         TenantThrottledError,
         IdempotencyKeyReusedError,
         BatchNotFoundError,

@@ -17,6 +17,7 @@ end claims the batch's completion with a conditional write and publishes `Swap B
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,9 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import Settings
-from .exceptions import BatchInvalidError, BatchNotFoundError, BlobMissingError, JobNotFoundError, RequestInvalidError
+from .exceptions import (
+    BatchInvalidError,
+    BatchNotFoundError,
+    BlobMissingError,
+    JobNotFoundError,
+    JobStillRunningError,
+    RequestInvalidError,
+)
 from .manifests import ManifestLocation, error_document, parse_manifest
-from .models import Batch, BatchMember, Job, JobStatus, derived_id, new_job_id
+from .models import Batch, BatchMember, BatchStatus, Job, JobStatus, derived_id, new_job_id
 from .ports import BatchRepository, BlobStore, EventPublisher, Workflow
 
 if TYPE_CHECKING:
@@ -379,6 +387,23 @@ class BatchService:
         if with_jobs:
             view["jobs"] = [m.view() for m in self.repo.members(batch.id)]
         return view
+
+    def delete(self, tenant: str, batch_id: str, *, cancel: bool = False, by: str | None = None) -> Batch:
+        """Delete every job of the batch (JobService.delete_job) and the requests it stored; a batch still
+        running is refused unless `cancel`, which stops its runner (jobs not started never start)."""
+        batch = self.get(tenant, batch_id)
+        if batch.status is not BatchStatus.COMPLETED:
+            if not cancel:
+                raise JobStillRunningError(batch_id, str(batch.status))
+            with contextlib.suppress(Exception):  # an ended or never started runner is fine
+                self.runner.stop(batch_id, "batch deleted by the client")
+        for member in self.repo.members(batch_id):
+            with contextlib.suppress(JobNotFoundError):  # its turn never came: no job, no photos stored for it
+                self.jobs.delete_job(tenant, member.job_id, cancel=True, by=by)
+        self.repo.forget_requests(batch_id)
+        if self.jobs.erase is not None:
+            self.jobs.erase.request({"batch_id": batch_id, "tenant": tenant})
+        return self.repo.get(batch_id)
 
     # ---- running (the batch runner's RunJob step) -------------------------------------------------
 

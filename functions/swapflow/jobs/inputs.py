@@ -49,9 +49,7 @@ class InputLoader:
         if key is None:
             return None
         if tenant is None or not key.startswith(uploads.tenant_prefix(tenant)):
-            raise RequestInvalidError(
-                "url_not_allowed", f"{field}: this storage URL is not one of your uploads", field
-            )
+            raise RequestInvalidError("url_not_allowed", f"{field}: this storage URL is not one of your uploads", field)
         return key
 
     def _read_upload(self, key: str, field: str) -> bytes:

@@ -44,6 +44,34 @@ class JobRepository(Protocol):
     def list_for_tenant(self, tenant: str, status: str | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
         """A tenant's jobs, newest first, starting after job id `after`; the flag says whether more follow."""
 
+    def set_expiry(self, job_id: str, inputs_at: float | None, outputs_at: float | None) -> None:
+        """When the ended job's inputs and outputs are due for deletion (None: outputs kept)."""
+
+    def tombstone(self, job_id: str, at: float) -> bool:
+        """Strip the personal fields (metadata, webhook_url, correlation_id, idempotency key, provider result)
+        and mark the job deleted; False if it already was. Ids, status, timestamps and hashes stay."""
+
+    def mark_erased(self, job_id: str, part: str, at: float) -> None:
+        """Record that the job's `inputs` or `outputs` are gone from storage."""
+
+    def claim_deleted_event(self, job_id: str) -> bool:
+        """Take the one `Swap Job Deleted` announcement; False if it was taken already."""
+
+    def due_for_erasure(self, now: float) -> list[Job]:
+        """Ended jobs whose inputs or outputs are past their expiry and still stored (the retention sweep)."""
+
+
+class EraseRequests(Protocol):
+    def request(self, payload: dict[str, Any]) -> None:
+        """Hand `{"job_id"}` or `{"batch_id"}` to the one function that deletes objects (asynchronously)."""
+
+
+class AuditLog(Protocol):
+    def record(self, tenant: str, entry: dict[str, Any], at: float) -> None:
+        """Append an entry to the tenant's audit trail (no personal data: ids, hashes, options)."""
+
+    def entries(self, tenant: str, since: float, until: float | None = None) -> list[dict[str, Any]]: ...
+
 
 class BlobStore(Protocol):
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
@@ -59,6 +87,9 @@ class BlobStore(Protocol):
     def presign_get(self, bucket: str, key: str, expires: int) -> str: ...
 
     def presign_put(self, bucket: str, key: str, content_type: str, expires: int) -> str: ...
+
+    def delete_all_versions(self, bucket: str, prefix: str) -> int:
+        """Delete every version (and delete marker) of every object under `prefix`; the count deleted."""
 
 
 class OutputMarker(Protocol):
@@ -111,6 +142,9 @@ class BatchRepository(Protocol):
 
     def request(self, batch_id: str, job_id: str) -> str:
         """The member's request JSON as accepted."""
+
+    def forget_requests(self, batch_id: str) -> None:
+        """Empty every member's stored request (deletion on request)."""
 
     def member(self, batch_id: str, job_id: str) -> BatchMember: ...
 

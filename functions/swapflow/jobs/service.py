@@ -30,10 +30,26 @@ from ..providers.base import (
 )
 from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUnavailableError
 from ..settings import Settings
-from .exceptions import IdempotencyKeyReusedError, JobAlreadyTerminalError, JobNotFoundError, RequestInvalidError
+from .exceptions import (
+    IdempotencyKeyReusedError,
+    JobAlreadyTerminalError,
+    JobNotFoundError,
+    JobStillRunningError,
+    RequestInvalidError,
+)
 from .inputs import InputLoader
 from .models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec, new_job_id
-from .ports import BlobStore, EventPublisher, IdempotencyRecords, JobRepository, OutputMarker, Workflow
+from .ports import (
+    AuditLog,
+    BlobStore,
+    EraseRequests,
+    EventPublisher,
+    IdempotencyRecords,
+    JobRepository,
+    OutputMarker,
+    Workflow,
+)
+from .retention import Retention
 from .validation import MAX_WAIT_SECONDS, JobRequest, parse_job_request
 
 if TYPE_CHECKING:
@@ -113,6 +129,9 @@ class JobService:
         sleep: Callable[[float], None] = time.sleep,
         on_job_changed: Callable[[Job], None] | None = None,
         marker: OutputMarker | None = None,
+        retention: Callable[[str], Retention] | None = None,
+        audit: AuditLog | None = None,
+        erase: EraseRequests | None = None,
     ) -> None:
         self.settings = settings
         self.repo = repo
@@ -131,6 +150,11 @@ class JobService:
         self.on_job_changed = on_job_changed
         # Provenance (swapflow.provenance): every archived output is marked before it is written.
         self.marker = marker
+        # Responsible use (jobs/retention.py): the tenant's retention fixes each ended job's expiry; the
+        # audit trail records submissions and deletions; `erase` hands deletions to the deleting function.
+        self.retention = retention or (lambda tenant: Retention())
+        self.audit = audit
+        self.erase = erase
 
     # ---- accepting jobs -------------------------------------------------------------------------
 
@@ -145,10 +169,16 @@ class JobService:
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         job_id: str | None = None,
+        submitted_by: str | None = None,
     ) -> Job:
         """Check and store the inputs, record the job `queued` and start its workflow (name = job id)."""
         job = self.prepare_job(
-            tenant, request, idempotency_key=idempotency_key, correlation_id=correlation_id, job_id=job_id
+            tenant,
+            request,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            job_id=job_id,
+            submitted_by=submitted_by,
         )
         return self.start_job(job)
 
@@ -160,6 +190,7 @@ class JobService:
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         job_id: str | None = None,
+        submitted_by: str | None = None,
     ) -> Job:
         """Check the provider and store the inputs: the job as it will be recorded, not yet recorded."""
         self.available_providers(request.provider)  # a provider without credentials is refused now
@@ -199,14 +230,24 @@ class JobService:
             correlation_id=correlation_id,
             created_at=now,
             updated_at=now,
+            submitted_by=submitted_by,
         )
         return job
 
     def start_job(self, job: Job) -> Job:
         """Record a prepared job `queued` and start its workflow (name = job id)."""
+        # Audited first: a failure here refuses the job before it exists, never leaves one unstarted.
+        self._audit(job, "job.submitted", provider=job.provider, inputs=job.input_hashes(), options=_options(job))
         self.repo.put_new(job)
         self.workflow.start(job.id, {"job_id": job.id})
         return job
+
+    def _audit(self, job: Job, action: str, *, by: str | None = None, **facts: Any) -> None:
+        if self.audit is not None:
+            entry = {"action": action, "job_id": job.id, "key_id": by or job.submitted_by, **facts}
+            if job.batch_id:
+                entry["batch_id"] = job.batch_id
+            self.audit.record(job.tenant, entry, self.clock())
 
     def get_job(self, tenant: str, job_id: str) -> Job:
         """A tenant only ever sees its own jobs: another tenant's id is simply not found."""
@@ -219,7 +260,7 @@ class JobService:
         """The public view; `with_base64` adds each output's bytes when the job asked for them."""
         urls = [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
         view = job.public_view(urls)
-        if with_base64 and job.spec.enable_base64_output:
+        if with_base64 and job.spec.enable_base64_output and job.outputs_erased_at is None:
             for item, out in zip(view["outputs"], job.outputs, strict=True):
                 if out.bytes <= MAX_BASE64_OUTPUT_BYTES:
                     item["base64"] = base64.b64encode(self.blobs.get(out.bucket, out.key)).decode("ascii")
@@ -228,7 +269,13 @@ class JobService:
     # ---- the native API's other use cases ---------------------------------------------------------
 
     def create_job_once(
-        self, tenant: str, request: JobRequest, *, idempotency_key: str, fingerprint: str
+        self,
+        tenant: str,
+        request: JobRequest,
+        *,
+        idempotency_key: str,
+        fingerprint: str,
+        submitted_by: str | None = None,
     ) -> tuple[Job, bool]:
         """Create the job unless this tenant's key already did: (job, replayed).
 
@@ -238,11 +285,11 @@ class JobService:
         """
         check_idempotency_key(idempotency_key)
         if self.idempotency is None:
-            return self.create_job(tenant, request, idempotency_key=idempotency_key), False
+            return self.create_job(tenant, request, idempotency_key=idempotency_key, submitted_by=submitted_by), False
         held = self.idempotency.held(tenant, idempotency_key)
         if held:
             return self._replay(tenant, idempotency_key, fingerprint, held), True
-        job = self.prepare_job(tenant, request, idempotency_key=idempotency_key)
+        job = self.prepare_job(tenant, request, idempotency_key=idempotency_key, submitted_by=submitted_by)
         holder = self.idempotency.reserve(tenant, idempotency_key, fingerprint, job.id)
         if holder[0] != job.id:
             return self._replay(tenant, idempotency_key, fingerprint, holder), True
@@ -283,9 +330,7 @@ class JobService:
     ) -> tuple[list[Job], str | None]:
         """A tenant's jobs, newest first, in pages: (jobs, cursor of the next page or None)."""
         if status is not None and status not in set(JobStatus):
-            raise RequestInvalidError(
-                "invalid_request", f"status must be one of: {', '.join(JobStatus)}", "status"
-            )
+            raise RequestInvalidError("invalid_request", f"status must be one of: {', '.join(JobStatus)}", "status")
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise RequestInvalidError("invalid_request", f"limit must be from 1 to {MAX_LIST_LIMIT}", "limit")
         after = decode_cursor(cursor) if cursor else None
@@ -306,6 +351,22 @@ class JobService:
         with contextlib.suppress(Exception):  # best effort: a step still running finds the job terminal
             self.workflow.stop(job_id, "cancelled by the client")
         return self._announce(self.repo.get(job_id))
+
+    def delete_job(self, tenant: str, job_id: str, *, cancel: bool = False, by: str | None = None) -> Job:
+        """Delete on request: the record becomes a tombstone now, the deleting function removes every stored
+        copy of the photos (all versions) and announces `Swap Job Deleted`. Idempotent; an open job is
+        refused (JobStillRunningError) unless `cancel`, which cancels it first."""
+        job = self.get_job(tenant, job_id)
+        if not job.terminal:
+            if not cancel:
+                raise JobStillRunningError(job_id, str(job.status))
+            with contextlib.suppress(JobAlreadyTerminalError):  # it ended meanwhile: delete it all the same
+                self.cancel_job(tenant, job_id)
+        if self.repo.tombstone(job_id, self.clock()):
+            self._audit(job, "job.deleted", by=by, inputs=job.input_hashes(), outputs=[o.sha256 for o in job.outputs])
+        if self.erase is not None:
+            self.erase.request({"job_id": job_id})
+        return self.repo.get(job_id)
 
     # ---- workflow steps -------------------------------------------------------------------------
 
@@ -504,6 +565,9 @@ class JobService:
             return job
         if not self.repo.claim_event(job.id):
             return self._job_changed(job)
+        if job.finished_at and job.inputs_expire_at is None:
+            job.inputs_expire_at, job.outputs_expire_at = self.retention(job.tenant).expiry(job.finished_at)
+            self.repo.set_expiry(job.id, job.inputs_expire_at, job.outputs_expire_at)
         view = self.view(job)
         detail_type = {
             JobStatus.COMPLETED: "Swap Job Completed",
@@ -538,6 +602,20 @@ class JobService:
                 raise
             logging.getLogger(__name__).exception("batch progress of job %s not recorded", job.id)
         return job
+
+
+def _options(job: Job) -> dict[str, Any]:
+    """What the client asked for, without any image or personal field (for the audit trail)."""
+    spec = job.spec
+    return {
+        "face_enhance": spec.face_enhance,
+        "target_index": spec.target_index,
+        "single_face_mode": spec.single_face_mode,
+        "output_format": spec.output_format,
+        "enable_base64_output": spec.enable_base64_output,
+        "faces": [f.target_face for f in spec.faces],
+        "webhook": bool(job.webhook_url),
+    }
 
 
 def _output_facts(job: Job, index: int, content_type: str, width: int, height: int) -> OutputFacts:

@@ -123,7 +123,11 @@ def verify(data: bytes, content_type: str, trust_anchors: bytes | None = None) -
             results = reader.get_validation_results() or {}
             failures = list((results.get("activeManifest") or {}).get("failure") or [])
             state = reader.get_validation_state() or "Invalid"
-            return Verification(state, reader.get_active_manifest(), failures)
+            try:
+                manifest = reader.get_active_manifest()
+            except KeyError:  # a store too damaged to name its active manifest
+                return Verification("Invalid", None, failures or [{"code": "manifest.unreadable"}])
+            return Verification(state, manifest, failures)
     except c2pa.C2paError as exc:
         missing = "ManifestNotFound" in type(exc).__name__ or "not found" in str(exc).lower()
         return Verification(

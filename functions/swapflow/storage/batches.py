@@ -115,6 +115,15 @@ class DynamoBatchRepository:
             token=item.get("token"),
         )
 
+    def forget_requests(self, batch_id: str) -> None:
+        """Deletion: the members' accepted requests (they may hold data: URIs of faces) are emptied."""
+        for member in self.members(batch_id):
+            self.table.update_item(
+                Key=self._key(batch_id, member.job_id),
+                UpdateExpression="SET request = :empty",
+                ExpressionAttributeValues={":empty": "{}"},
+            )
+
     def request(self, batch_id: str, job_id: str) -> str:
         return str(self._member_item(batch_id, job_id)["request"])
 

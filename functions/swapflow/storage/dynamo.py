@@ -68,7 +68,7 @@ class DynamoJobRepository:
             "gsi1sk": f"{job.id}",
             "ttl": int(job.created_at) + self.ttl_days * 86400,
         }
-        for name in ("webhook_url", "idempotency_key", "correlation_id", "batch_id"):
+        for name in ("webhook_url", "idempotency_key", "correlation_id", "batch_id", "submitted_by"):
             if getattr(job, name):
                 item[name] = getattr(job, name)
         self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -106,6 +106,12 @@ class DynamoJobRepository:
             updated_at=float(item["updated_at"]),
             submitted_at=opt_float("submitted_at"),
             finished_at=opt_float("finished_at"),
+            submitted_by=item.get("submitted_by"),
+            inputs_expire_at=opt_float("inputs_expire_at"),
+            outputs_expire_at=opt_float("outputs_expire_at"),
+            inputs_erased_at=opt_float("inputs_erased_at"),
+            outputs_erased_at=opt_float("outputs_erased_at"),
+            deleted_at=opt_float("deleted_at"),
         )
 
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
@@ -265,6 +271,81 @@ class DynamoJobRepository:
                 break
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [self._to_job(item) for item in items[:limit]], len(items) > limit
+
+    # ---- retention and deletion (jobs/retention.py) ------------------------------------------------
+
+    def set_expiry(self, job_id: str, inputs_at: float | None, outputs_at: float | None) -> None:
+        """The record must outlive what it points to: its ttl moves past the outputs' expiry (by the usual
+        ttl days), and a job whose outputs are kept keeps its record (so it can still be deleted by id)."""
+        values: dict[str, Any] = {":i": _num(inputs_at) if inputs_at is not None else None}
+        expression = "SET inputs_expire_at = :i"
+        if outputs_at is None:
+            expression += " REMOVE outputs_expire_at, #ttl"
+        else:
+            expression += ", outputs_expire_at = :o, #ttl = :ttl"
+            values.update({":o": _num(outputs_at), ":ttl": int(outputs_at) + self.ttl_days * 86400})
+        self.table.update_item(
+            Key=self._key(job_id),
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues=values,
+        )
+
+    def tombstone(self, job_id: str, at: float) -> bool:
+        try:
+            self.table.update_item(
+                Key=self._key(job_id),
+                UpdateExpression=(
+                    "SET deleted_at = :at, updated_at = :at, metadata = :empty "
+                    "REMOVE webhook_url, correlation_id, idempotency_key, provider_result, task_token, poll"
+                ),
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+                ExpressionAttributeValues={":at": _num(at), ":empty": "{}"},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def mark_erased(self, job_id: str, part: str, at: float) -> None:
+        attribute = {"inputs": "inputs_erased_at", "outputs": "outputs_erased_at"}[part]
+        self.table.update_item(
+            Key=self._key(job_id),
+            UpdateExpression=f"SET {attribute} = if_not_exists({attribute}, :at)",
+            ExpressionAttributeValues={":at": _num(at)},
+        )
+
+    def claim_deleted_event(self, job_id: str) -> bool:
+        try:
+            self.table.update_item(
+                Key=self._key(job_id),
+                UpdateExpression="SET deleted_event = :sent",
+                ConditionExpression="attribute_not_exists(deleted_event)",
+                ExpressionAttributeValues={":sent": "sent"},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def due_for_erasure(self, now: float) -> list[Job]:
+        """A filtered scan: the sweep runs hourly, and a job record is small."""
+        scan: dict[str, Any] = {
+            "FilterExpression": (
+                "sk = :job AND ((inputs_expire_at <= :now AND attribute_not_exists(inputs_erased_at)) "
+                "OR (outputs_expire_at <= :now AND attribute_not_exists(outputs_erased_at)))"
+            ),
+            "ExpressionAttributeValues": {":job": "JOB", ":now": _num(now)},
+        }
+        jobs: list[Job] = []
+        while True:
+            page = self.table.scan(**scan)
+            jobs.extend(self._to_job(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return jobs
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class DynamoApiKeys:

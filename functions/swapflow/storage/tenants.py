@@ -7,6 +7,7 @@ Items:
 - `TENANT#<tenant>` / `TENANT`: `webhook_secret` (`whsec_` + base64 of 24 random bytes), created with
   the tenant's first key, rotatable; read by outgoing client webhooks through `tenant_secret`; optional
   `webhook_url`, the tenant's default receiver of job events (`default_webhook_url`).
+  Also the tenant's retention (`retention_inputs_days`, `retention_outputs_days`, "keep" for kept outputs).
 - `RATE#<tenant>#<epoch second>` / `RATE`: a fixed one-second window counter (conditional ADD), ttl 60 s.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..jobs.models import new_job_id
+from ..jobs.retention import Retention
 from .dynamo import hash_key
 
 KEY_PREFIX = "sf_"
@@ -208,6 +210,38 @@ class DynamoTenants:
                 UpdateExpression="SET webhook_url = :u" if url else "REMOVE webhook_url",
                 ConditionExpression="attribute_exists(pk)",
                 **values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise TenantNotFoundError(tenant) from exc
+            raise
+
+    def retention(self, tenant: str) -> Retention:
+        """The tenant's retention (jobs/retention.py defaults where it set none)."""
+        item = self.table.get_item(Key=self._tenant_key(tenant)).get("Item") or {}
+        default = Retention()
+        outputs = item.get("retention_outputs_days", default.outputs_days)
+        return Retention(
+            inputs_days=float(item.get("retention_inputs_days", default.inputs_days)),
+            outputs_days=None if outputs in (None, "keep") else float(outputs),
+        )
+
+    def set_retention(self, tenant: str, *, inputs_days: float | None, outputs_days: float | None, keep: bool) -> None:
+        """Change what is given (`keep`: outputs are never deleted by retention); jobs ending from now on use it."""
+        values: dict[str, Any] = {}
+        if inputs_days is not None:
+            values[":i"] = Decimal(str(inputs_days))
+        if keep or outputs_days is not None:
+            values[":o"] = "keep" if keep else Decimal(str(outputs_days))
+        sets = [f"retention_{n}_days = :{n[0]}" for n in ("inputs", "outputs") if f":{n[0]}" in values]
+        if not sets:
+            return
+        try:
+            self.table.update_item(
+                Key=self._tenant_key(tenant),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if _conditional_failed(exc):
