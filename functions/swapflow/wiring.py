@@ -248,7 +248,6 @@ def ingest() -> SwapRequestIngest:
 
 @cache
 def api_keys() -> DynamoApiKeys:
-    from .storage.audit import DynamoAuditLog
     from .storage.dynamo import DynamoApiKeys
 
     return DynamoApiKeys(table())
