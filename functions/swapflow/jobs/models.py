@@ -164,7 +164,7 @@ class Job:
                 "bytes": out.bytes,
                 "sha256": out.sha256,
             }
-            if output_urls and i < len(output_urls) and self.outputs_erased_at is None:
+            if output_urls and i < len(output_urls) and self.outputs_erased_at is None and self.deleted_at is None:
                 item["url"] = output_urls[i]
             outputs.append(item)
         view: dict[str, Any] = {

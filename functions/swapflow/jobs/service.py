@@ -260,7 +260,7 @@ class JobService:
         """The public view; `with_base64` adds each output's bytes when the job asked for them."""
         urls = [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
         view = job.public_view(urls)
-        if with_base64 and job.spec.enable_base64_output and job.outputs_erased_at is None:
+        if with_base64 and job.spec.enable_base64_output and job.outputs_erased_at is None and not job.deleted_at:
             for item, out in zip(view["outputs"], job.outputs, strict=True):
                 if out.bytes <= MAX_BASE64_OUTPUT_BYTES:
                     item["base64"] = base64.b64encode(self.blobs.get(out.bucket, out.key)).decode("ascii")
