@@ -58,7 +58,8 @@ class JobRepository(Protocol):
         """Take the one `Swap Job Deleted` announcement; False if it was taken already."""
 
     def due_for_erasure(self, now: float) -> list[Job]:
-        """Ended jobs whose inputs or outputs are past their expiry and still stored (the retention sweep)."""
+        """Ended jobs whose inputs or outputs are past their expiry and still stored (the retention sweep),
+        and deleted jobs whose deletion is not yet announced done."""
 
 
 class EraseRequests(Protocol):

@@ -14,7 +14,6 @@ deletes what is due through the same code as a deletion on request.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -131,34 +130,40 @@ class JobEraser:
         return self.blobs.delete_all_versions(self.input_bucket, f"batches/{tenant}/{batch_id}/")
 
     def sweep(self, now: float | None = None) -> dict[str, int]:
-        """Delete what retention says is due; each job's parts once. Counts for the log and the CLI."""
+        """Delete what retention says is due, each job's parts once; finish deletions whose eraser run was
+        lost. One job's failure is logged and does not stop the sweep: it is due again next time."""
         now = self.clock() if now is None else now
-        counts = {"jobs": 0, INPUTS: 0, OUTPUTS: 0, "objects": 0}
+        counts = {"jobs": 0, INPUTS: 0, OUTPUTS: 0, "deleted": 0, "objects": 0}
         for job in self.repo.due_for_erasure(now):
-            parts = tuple(
-                part
-                for part, due, done in (
-                    (INPUTS, job.inputs_expire_at, job.inputs_erased_at),
-                    (OUTPUTS, job.outputs_expire_at, job.outputs_erased_at),
-                )
-                if due is not None and due <= now and done is None
-            )
-            if not parts:
-                continue
             try:
+                if job.deleted_at:
+                    self.delete(job.id)
+                    counts["deleted"] += 1
+                    continue
+                parts = _due_parts(job, now)
+                if not parts:
+                    continue
                 counts["objects"] += self.erase(job, parts)
-            except Exception:  # one job's failure must not stop the sweep; it is due again next time
+            except Exception:
                 LOG.exception("retention: job %s not erased", job.id)
                 continue
             counts["jobs"] += 1
             for part in parts:
                 counts[part] += 1
             if self.audit is not None:
-                with contextlib.suppress(Exception):
-                    self.audit.record(
-                        job.tenant, {"action": "job.expired", "job_id": job.id, "parts": list(parts)}, now
-                    )
+                self.audit.record(job.tenant, {"action": "job.expired", "job_id": job.id, "parts": list(parts)}, now)
         return counts
+
+
+def _due_parts(job: Job, now: float) -> tuple[str, ...]:
+    return tuple(
+        part
+        for part, due, done in (
+            (INPUTS, job.inputs_expire_at, job.inputs_erased_at),
+            (OUTPUTS, job.outputs_expire_at, job.outputs_erased_at),
+        )
+        if due is not None and due <= now and done is None
+    )
 
 
 def deleted_detail(job: Job) -> dict[str, Any]:

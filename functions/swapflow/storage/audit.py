@@ -7,7 +7,6 @@ jobs they describe (ttl AUDIT_DAYS) and a deletion is itself recorded. `swapflow
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +33,7 @@ class DynamoAuditLog:
 
     def entries(self, tenant: str, since: float, until: float | None = None) -> list[dict[str, Any]]:
         """Oldest first: {at, tenant, ...entry}."""
-        upper = _iso(until if until is not None else time.time() + 86400) + "~"
+        upper = _iso(until) + "~" if until is not None else "~"  # "~" sorts after every ISO time
         query: dict[str, Any] = {
             "KeyConditionExpression": "pk = :p AND sk BETWEEN :from AND :to",
             "ExpressionAttributeValues": {":p": f"AUDIT#{tenant}", ":from": _iso(since), ":to": upper},

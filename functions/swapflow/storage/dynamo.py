@@ -331,11 +331,13 @@ class DynamoJobRepository:
         return True
 
     def due_for_erasure(self, now: float) -> list[Job]:
-        """A filtered scan: the sweep runs hourly, and a job record is small."""
+        """A filtered scan (the sweep runs hourly, and a job record is small); also deletions on request whose
+        eraser invocation was lost (a tombstone not yet announced)."""
         scan: dict[str, Any] = {
             "FilterExpression": (
                 "sk = :job AND ((inputs_expire_at <= :now AND attribute_not_exists(inputs_erased_at)) "
-                "OR (outputs_expire_at <= :now AND attribute_not_exists(outputs_erased_at)))"
+                "OR (outputs_expire_at <= :now AND attribute_not_exists(outputs_erased_at)) "
+                "OR (attribute_exists(deleted_at) AND attribute_not_exists(deleted_event)))"
             ),
             "ExpressionAttributeValues": {":job": "JOB", ":now": _num(now)},
         }
