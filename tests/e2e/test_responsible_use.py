@@ -192,3 +192,36 @@ def test_given_a_tenant_retention_of_zero_days_when_the_sweep_runs_then_inputs_g
     assert json.loads(swept.stdout)["inputs"] >= 1
     assert not versions(marked_stack, input_bucket, f"inputs/{tenant}/{job['id']}/")
     assert status_of(client.wait(job["id"])["outputs"][0]["url"]) == 200
+
+
+def test_given_a_finished_manifest_when_its_batch_is_deleted_then_outbox_copies_and_archives_of_every_job_go(
+    marked_stack,
+) -> None:
+    s3, bucket = marked_stack.boto("s3"), marked_stack.summary["input_bucket"]
+    folder = f"e2e-{uuid.uuid4().hex[:8]}"
+    for name in ("source", "target"):
+        s3.put_object(Bucket=bucket, Key=f"inbox/{folder}/{name}.jpg", Body=(FIXTURES / f"{name}.jpg").read_bytes())
+    manifest = {"defaults": {"source_image": "source.jpg"}, "jobs": [{"target_image": "target.jpg"}] * 2}
+    s3.put_object(Bucket=bucket, Key=f"inbox/{folder}/shoot.json", Body=json.dumps(manifest).encode())
+
+    def result() -> dict | None:
+        try:
+            body = s3.get_object(Bucket=bucket, Key=f"outbox/{folder}/shoot.result.json")["Body"].read()
+        except Exception:
+            return None
+        doc = json.loads(body)
+        return doc if doc["status"] == "completed" else None
+
+    done = until(result, 90)
+    assert done, "the manifest did not finish"
+    client, archive = marked_stack.client(), marked_stack.summary["archive_bucket"]
+
+    status, _, batch = client.request("DELETE", f"/v1/batches/{done['batch_id']}")
+
+    assert status == 202, batch
+    assert until(lambda: not versions(marked_stack, bucket, f"outbox/{folder}/shoot/"), 30)
+    for job in done["jobs"]:
+        tombstone = client.request("GET", f"/v1/jobs/{job['id']}")[2]
+        assert tombstone["deleted_at"] and tombstone["metadata"] == {}
+        assert until(lambda job=job: not versions(marked_stack, archive, f"outputs/local/{job['id']}/"), 30)
+    assert client.request("DELETE", f"/v1/batches/{done['batch_id']}")[0] == 202

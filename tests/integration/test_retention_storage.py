@@ -163,3 +163,17 @@ def test_given_audit_entries_when_read_since_a_time_then_only_later_ones_oldest_
 
     assert [(e["action"], e["job_id"]) for e in entries] == [("job.deleted", "J1"), ("job.submitted", "J2")]
     assert all(e["tenant"] == "acme" for e in entries)
+
+
+def test_given_a_batch_when_its_requests_are_forgotten_then_no_member_keeps_its_images(world) -> None:
+    from swapflow.jobs.models import Batch, BatchMember
+    from swapflow.storage.batches import DynamoBatchRepository
+
+    repo = DynamoBatchRepository(world["table"])
+    batch = Batch(id="B1", tenant="acme", total=2, providers=["engine"], created_at=NOW)
+    face = '{"source_image": "data:image/jpeg;base64,/9j/4AAQ"}'
+    repo.create(batch, [(BatchMember(0, "J0"), face), (BatchMember(1, "J1"), face)])
+
+    repo.forget_requests("B1")
+
+    assert [repo.request("B1", job_id) for job_id in ("J0", "J1")] == ["{}", "{}"]

@@ -120,7 +120,8 @@ class DynamoBatchRepository:
         for member in self.members(batch_id):
             self.table.update_item(
                 Key=self._key(batch_id, member.job_id),
-                UpdateExpression="SET request = :empty",
+                UpdateExpression="SET #r = :empty",
+                ExpressionAttributeNames={"#r": "request"},
                 ExpressionAttributeValues={":empty": "{}"},
             )
 
