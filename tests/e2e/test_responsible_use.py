@@ -161,15 +161,20 @@ def test_given_a_completed_job_when_deleted_then_every_copy_goes_the_url_dies_an
     assert "Jane Doe" not in audit.stdout
 
 
-def test_given_a_running_job_when_deleted_then_409_unless_cancel_true(slow_stack) -> None:
+def test_given_a_running_job_when_deleted_then_409_unless_cancel_true_also_from_the_cli(slow_stack) -> None:
     _, client = tenant_client(slow_stack)
     job_id = client.submit(BODY)["id"]
+    api = ["--api", slow_stack.api_url, "--key", str(client.api_key)]
 
     refused_status, _, refused = client.request("DELETE", f"/v1/jobs/{job_id}")
-    status, _, tombstone = client.request("DELETE", f"/v1/jobs/{job_id}?cancel=true")
+    refused_cli = swapflow("jobs", "delete", job_id, *api)
+    done = swapflow("jobs", "delete", job_id, "--cancel", *api)
 
     assert refused_status == 409 and refused["error"]["code"] == "conflict"
-    assert status == 202 and tombstone["status"] == "cancelled" and tombstone["deleted_at"]
+    assert refused_cli.returncode == 1 and "409 conflict" in refused_cli.stderr
+    assert done.returncode == 0, done.stderr
+    tombstone = json.loads(done.stdout)
+    assert tombstone["status"] == "cancelled" and tombstone["deleted_at"]
 
 
 def test_given_a_tenant_retention_of_zero_days_when_the_sweep_runs_then_inputs_go_and_outputs_stay(
