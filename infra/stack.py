@@ -16,6 +16,7 @@ from .constructs.event_schemas import EventSchemas
 from .constructs.notifications import Notifications
 from .constructs.observability import Observability
 from .constructs.retention import Retention
+from .constructs.secrets import json_secret
 from .constructs.storage import Storage
 from .constructs.triggers import Triggers
 from .constructs.workflow import SEND_TASK_RESULT, Workflow
@@ -235,19 +236,12 @@ class SwapflowStack(Stack):
         return retention
 
     def _provider_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
-        secret = secretsmanager.Secret(
+        return json_secret(
             self,
             construct_id,
             description=f"swapflow provider credentials, JSON. {description}",
-            secret_object_value={},
+            why_not_rotated="Third-party provider API keys are issued by the provider and cannot be rotated by AWS.",
         )
-        Validations.of(secret).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SMG4",
-                reason="Third-party provider API keys are issued by the provider and cannot be rotated by AWS.",
-            )
-        )
-        return secret
 
     def _acknowledge_executions_wildcard(self, fn: Construct, machine: Construct) -> None:
         acknowledge_wildcard(

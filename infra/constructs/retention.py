@@ -6,7 +6,7 @@ The eraser is the only function that may delete objects (every version: the buck
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -16,6 +16,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .functions import python_function
+from .secrets import json_secret
 
 SWEEP_EVERY = Duration.hours(1)
 
@@ -55,20 +56,13 @@ class Retention(Construct):
         self.signing_secret = self._build_signing_secret()
 
     def _build_signing_secret(self) -> secretsmanager.Secret:
-        secret = secretsmanager.Secret(
+        return json_secret(
             self,
             "SigningSecret",
             description="swapflow C2PA signing key, JSON {private_key: PEM, certificate_chain: PEM, leaf first}; "
             "empty: a self-signed chain is generated on first use",
-            secret_object_value={},
+            why_not_rotated="A signing certificate is issued by a CA; rotate it by putting a new key and chain.",
         )
-        Validations.of(secret).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SMG4",
-                reason="A signing certificate is issued by a CA; rotate it by putting a new key and chain (README).",
-            )
-        )
-        return secret
 
     def grant_signing(self, fn: lambda_.Function) -> None:
         """The finisher signs outputs; it writes the secret only to store a first, generated key."""

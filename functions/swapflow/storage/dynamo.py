@@ -291,22 +291,26 @@ class DynamoJobRepository:
             ExpressionAttributeValues=values,
         )
 
-    def tombstone(self, job_id: str, at: float) -> bool:
+    def _update_if(self, job_id: str, **update: Any) -> bool:
+        """One conditional update: False when its condition does not hold (the change was made already)."""
         try:
-            self.table.update_item(
-                Key=self._key(job_id),
-                UpdateExpression=(
-                    "SET deleted_at = :at, updated_at = :at, metadata = :empty "
-                    "REMOVE webhook_url, correlation_id, idempotency_key, provider_result, task_token, poll"
-                ),
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
-                ExpressionAttributeValues={":at": _num(at), ":empty": "{}"},
-            )
+            self.table.update_item(Key=self._key(job_id), **update)
         except ClientError as exc:
             if _conditional_failed(exc):
                 return False
             raise
         return True
+
+    def tombstone(self, job_id: str, at: float) -> bool:
+        return self._update_if(
+            job_id,
+            UpdateExpression=(
+                "SET deleted_at = :at, updated_at = :at, metadata = :empty "
+                "REMOVE webhook_url, correlation_id, idempotency_key, provider_result, task_token, poll"
+            ),
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+            ExpressionAttributeValues={":at": _num(at), ":empty": "{}"},
+        )
 
     def mark_erased(self, job_id: str, part: str, at: float) -> None:
         attribute = {"inputs": "inputs_erased_at", "outputs": "outputs_erased_at"}[part]
@@ -317,18 +321,12 @@ class DynamoJobRepository:
         )
 
     def claim_deleted_event(self, job_id: str) -> bool:
-        try:
-            self.table.update_item(
-                Key=self._key(job_id),
-                UpdateExpression="SET deleted_event = :sent",
-                ConditionExpression="attribute_not_exists(deleted_event)",
-                ExpressionAttributeValues={":sent": "sent"},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        return self._update_if(
+            job_id,
+            UpdateExpression="SET deleted_event = :sent",
+            ConditionExpression="attribute_not_exists(deleted_event)",
+            ExpressionAttributeValues={":sent": "sent"},
+        )
 
     def due_for_erasure(self, now: float) -> list[Job]:
         """A filtered scan (the sweep runs hourly, and a job record is small); also deletions on request whose
