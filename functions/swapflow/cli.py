@@ -7,6 +7,9 @@ new subcommand is one function and one line. Importing this module needs nothing
 `keys` talks to the jobs table directly: `--table NAME`, else SWAPFLOW_TABLE, else the `TableName`
 output of the CloudFormation stack (`--stack`, default Swapflow). `--endpoint-url` (default
 SWAPFLOW_AWS_ENDPOINT) points it at the local stack's AWS endpoint, where the table is found by name.
+
+Responsible use (README): `jobs delete` (the API), `verify` (a file's C2PA credentials, offline),
+`retention set|sweep` and `audit` (the table and the eraser Lambda, found like `keys` finds the table).
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@ tenants' retention settings and the audit trail."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 from swapflow.jobs.models import Job, JobStatus, Output, StoredImage, SwapSpec, new_job_id
 from swapflow.jobs.retention import DAY, JobEraser, Retention
@@ -17,6 +20,7 @@ from swapflow.storage.tenants import DynamoTenants, TenantNotFoundError
 
 from tests.shared.fakes import FakeEvents
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0
 INPUTS, ARCHIVE = "sf-input", "sf-archive"
 
@@ -80,6 +84,8 @@ def test_given_a_tombstoned_job_when_the_eraser_runs_then_every_version_goes_and
     assert versions(s3, ARCHIVE, f"outputs/acme/{job.id}/") == 0
     assert versions(s3, INPUTS, f"inputs/acme/{other.id}/") == 4  # another job's photos are untouched
     assert [t for t, _ in world["events"].published] == ["Swap Job Deleted"]
+    schema = json.loads((ROOT / "schemas" / "events" / "swap-job-deleted.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(world["events"].published[0][1])
     item = world["table"].get_item(Key={"pk": f"JOB#{job.id}", "sk": "JOB"})["Item"]
     assert item["metadata"] == "{}" and "webhook_url" not in item and "provider_result" not in item
     tombstone = world["repo"].get(job.id)

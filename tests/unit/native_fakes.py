@@ -66,6 +66,16 @@ class FakeJobRepository:
         with self.lock:
             self.jobs[job_id] = replace(self.jobs[job_id], inputs_expire_at=inputs_at, outputs_expire_at=outputs_at)
 
+    def tombstone(self, job_id: str, at: float) -> bool:
+        with self.lock:
+            job = self.jobs[job_id]
+            if job.deleted_at:
+                return False
+            self.jobs[job_id] = replace(
+                job, deleted_at=at, metadata={}, webhook_url=None, correlation_id=None, idempotency_key=None
+            )
+            return True
+
     def event_pending(self, job_id: str) -> bool:
         return self.event_state.get(job_id) == "pending"
 
