@@ -144,7 +144,7 @@ class SwapflowStack(Stack):
         api.api_fn.add_environment("SWAPFLOW_BATCH_STATE_MACHINE_ARN", batches.state_machine.state_machine_arn)
         self._grant_batches(workflow, api, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret])
         EventSchemas(self, "EventSchemas")
-        retention = self._build_retention(environment, storage, notifications, workflow, api)
+        retention = self._build_retention(environment, storage, notifications, workflow, api, batches)
 
         Observability(
             self,
@@ -224,14 +224,25 @@ class SwapflowStack(Stack):
         notifications: Notifications,
         workflow: Workflow,
         api: Api,
+        batches: Batches,
     ) -> Retention:
         """Deletion (the eraser, the only function that deletes objects) and the finisher's signing key."""
         retention = Retention(
             self, "Retention", environment=environment, buckets=[storage.input_bucket, storage.archive_bucket]
         )
-        storage.table.grant_read_write_data(retention.eraser_fn)
-        notifications.bus.grant_put_events_to(retention.eraser_fn)  # Swap Job Deleted
+        eraser = retention.eraser_fn
+        storage.table.grant_read_write_data(eraser)
+        notifications.bus.grant_put_events_to(eraser)  # Swap Job Deleted (and Cancelled, deleting open jobs)
+        # Deleting a running batch: the API stops its runner; the eraser cancels its open jobs (stopping
+        # their executions) and frees their batch slots.
+        batches.state_machine.grant_execution(api.api_fn, "states:StopExecution")
+        self._acknowledge_executions_wildcard(api.api_fn, batches.state_machine)
+        eraser.add_environment("SWAPFLOW_STATE_MACHINE_ARN", workflow.state_machine.state_machine_arn)
+        workflow.state_machine.grant_execution(eraser, "states:StopExecution")
+        self._acknowledge_executions_wildcard(eraser, workflow.state_machine)
+        eraser.add_to_role_policy(SEND_TASK_RESULT)
         retention.grant_erase_requests(api.api_fn)
+        retention.grant_erase_requests(batches.run_job_fn)  # a job created as its batch was being deleted
         retention.grant_signing(workflow.finisher_fn)
         return retention
 

@@ -230,3 +230,29 @@ def test_given_a_finished_manifest_when_its_batch_is_deleted_then_outbox_copies_
         assert tombstone["deleted_at"] and tombstone["metadata"] == {}
         assert until(lambda job=job: not versions(marked_stack, archive, f"outputs/local/{job['id']}/"), 30)
     assert client.request("DELETE", f"/v1/batches/{done['batch_id']}")[0] == 202
+
+
+def test_given_a_running_batch_when_deleted_then_409_unless_cancel_true_and_then_no_job_keeps_its_photos(
+    slow_stack,
+) -> None:
+    tenant, client = tenant_client(slow_stack)
+    status, _, batch = client.request("POST", "/v1/batches", {"defaults": BODY, "jobs": [{}, {}, {}]})
+    assert status == 202, batch
+
+    refused_status, _, refused = client.request("DELETE", f"/v1/batches/{batch['id']}")
+    status, _, _ = client.request("DELETE", f"/v1/batches/{batch['id']}?cancel=true")
+
+    assert refused_status == 409 and refused["error"]["code"] == "conflict"
+    assert status == 202
+
+    def all_deleted() -> bool:
+        jobs = client.request("GET", f"/v1/batches/{batch['id']}")[2]["jobs"]
+        views = [client.request("GET", f"/v1/jobs/{j['id']}") for j in jobs]
+        # a job whose turn never came has no record (404) and never starts; the others are tombstones
+        return all(
+            code == 404 or (view.get("deleted_at") and view["status"] != "processing") for code, _, view in views
+        )
+
+    assert until(all_deleted, 60)
+    input_bucket = slow_stack.summary["input_bucket"]
+    assert until(lambda: not versions(slow_stack, input_bucket, f"inputs/{tenant}/"), 30)

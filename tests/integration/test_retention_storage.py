@@ -21,6 +21,7 @@ from swapflow.storage.tenants import DynamoTenants, TenantNotFoundError
 from tests.shared.fakes import FakeEvents
 
 ROOT = Path(__file__).resolve().parents[2]
+NO_EXPIRY = Retention(inputs_days=3650, outputs_days=None)
 NOW = 1_800_000_000.0
 INPUTS, ARCHIVE = "sf-input", "sf-archive"
 
@@ -46,7 +47,9 @@ def world(jobs_table: Any) -> dict[str, Any]:
     return {"s3": s3, "repo": repo, "events": events, "eraser": eraser, "audit": audit, "table": jobs_table}
 
 
-def stored_job(world: dict[str, Any], tenant: str = "acme", *, ended: float = NOW - 2 * DAY) -> Job:
+def stored_job(
+    world: dict[str, Any], tenant: str = "acme", *, ended: float = NOW - 2 * DAY, retention: Retention = NO_EXPIRY
+) -> Job:
     """A completed job with two versions of each input, a deleted staged file (a delete marker) and an output."""
     s3, repo = world["s3"], world["repo"]
     job_id = new_job_id(ended)
@@ -61,7 +64,8 @@ def stored_job(world: dict[str, Any], tenant: str = "acme", *, ended: float = NO
     s3.put_object(Bucket=ARCHIVE, Key=out_key, Body=b"out")
     job = Job(id=job_id, tenant=tenant, provider="engine", spec=SwapSpec(src, tgt), metadata={"name": "Jane Doe"})
     repo.put_new(replace(job, created_at=ended, updated_at=ended, webhook_url="https://hooks.example/x"))
-    repo.finish(job_id, JobStatus.COMPLETED, [Output(ARCHIVE, out_key, "image/jpeg", 8, 8, 3, "c" * 64)], None, ended)
+    output = Output(ARCHIVE, out_key, "image/jpeg", 8, 8, 3, "c" * 64)
+    repo.finish(job_id, JobStatus.COMPLETED, [output], None, ended, expires=retention.expiry(ended))
     return repo.get(job_id)
 
 
@@ -106,8 +110,7 @@ def test_given_a_job_not_deleted_when_the_eraser_is_asked_then_nothing_is_delete
 
 
 def test_given_expired_inputs_when_swept_then_only_inputs_go_once_and_the_audit_says_so(world) -> None:
-    job = stored_job(world)
-    world["repo"].set_expiry(job.id, *Retention(inputs_days=1, outputs_days=30).expiry(job.finished_at or 0))
+    job = stored_job(world, retention=Retention(inputs_days=1, outputs_days=30))
 
     first = world["eraser"].sweep(NOW)
     second = world["eraser"].sweep(NOW)
@@ -125,8 +128,7 @@ def test_given_expired_inputs_when_swept_then_only_inputs_go_once_and_the_audit_
 
 
 def test_given_outputs_kept_when_swept_long_after_then_outputs_stay_and_the_record_has_no_ttl(world) -> None:
-    job = stored_job(world)
-    world["repo"].set_expiry(job.id, *Retention(inputs_days=0, outputs_days=None).expiry(job.finished_at or 0))
+    job = stored_job(world, retention=Retention(inputs_days=0, outputs_days=None))
 
     world["eraser"].sweep(NOW + 3650 * DAY)
 

@@ -51,20 +51,33 @@ class FakeJobRepository:
             raise JobNotFoundError(job_id)
         return copy.deepcopy(self.jobs[job_id])
 
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
+    def finish(
+        self,
+        job_id: str,
+        status: str,
+        outputs: list[Output],
+        error: JobError | None,
+        at: float,
+        *,
+        expires: tuple[float, float | None] | None = None,
+    ) -> bool:
         with self.lock:
             job = self.jobs[job_id]
             if job.status not in OPEN:
                 return False
+            inputs_at, outputs_at = expires or (None, None)
             self.jobs[job_id] = replace(
-                job, status=JobStatus(status), outputs=list(outputs), error=error, finished_at=at, updated_at=at
+                job,
+                status=JobStatus(status),
+                outputs=list(outputs),
+                error=error,
+                finished_at=at,
+                updated_at=at,
+                inputs_expire_at=inputs_at,
+                outputs_expire_at=outputs_at,
             )
             self.event_state[job_id] = "pending"
             return True
-
-    def set_expiry(self, job_id: str, inputs_at: float | None, outputs_at: float | None) -> None:
-        with self.lock:
-            self.jobs[job_id] = replace(self.jobs[job_id], inputs_expire_at=inputs_at, outputs_expire_at=outputs_at)
 
     def tombstone(self, job_id: str, at: float) -> bool:
         with self.lock:

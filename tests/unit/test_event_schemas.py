@@ -56,10 +56,9 @@ class OneJobRepo:
             raise JobNotFoundError(job_id)
         return self.job
 
-    def set_expiry(self, job_id: str, inputs_at: float | None, outputs_at: float | None) -> None:
-        self.job = replace(self.job, inputs_expire_at=inputs_at, outputs_expire_at=outputs_at)
-
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
+    def finish(
+        self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float, **_: Any
+    ) -> bool:
         self.job = replace(self.job, status=JobStatus(status), outputs=outputs, error=error, finished_at=at)
         return True
 

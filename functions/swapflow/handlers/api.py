@@ -145,13 +145,14 @@ def delete_job(job_id: str) -> Response:
 
 @app.delete("/v1/batches/<batch_id>")
 def delete_batch(batch_id: str) -> Response:
-    """202: every job of the batch (or manifest) deleted as DELETE /v1/jobs/{id} does."""
+    """202: every job of the batch (or manifest) is being deleted as DELETE /v1/jobs/{id} does."""
     from ..wiring import batches
 
     tenant = _tenant()
     svc = batches()
     batch = svc.delete(tenant, batch_id, cancel=_cancel_flag(), by=_key_id())
-    return _json(202, svc.view(batch))
+    logger.info("batch deleted", extra={"batch_id": batch.id, "tenant": tenant})
+    return _json(202, svc.view(batch, with_jobs=False))
 
 
 @app.get("/v1/openapi.json")

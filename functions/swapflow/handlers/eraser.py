@@ -22,8 +22,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="JobsDeleted", unit="Count", value=1 if job and job.deleted_at else 0)
         return {"job_id": event["job_id"], "deleted": bool(job and job.deleted_at)}
     if event.get("batch_id"):
+        from ..wiring import batches
+
         logger.append_keys(batch_id=event["batch_id"])
-        return {"batch_id": event["batch_id"], "objects": eraser().forget_batch(event["tenant"], event["batch_id"])}
+        jobs = batches().purge(event["tenant"], event["batch_id"], eraser(), by=event.get("by"))
+        metrics.add_metric(name="JobsDeleted", unit="Count", value=jobs)
+        return {"batch_id": event["batch_id"], "jobs": jobs}
     # The hourly EventBridge schedule, or `swapflow retention sweep` ({"sweep": true}).
     counts = eraser().sweep()
     logger.info("retention sweep", extra=counts)

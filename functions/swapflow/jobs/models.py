@@ -231,6 +231,7 @@ class Batch:
     manifest: dict[str, Any] | None = None
     completion: str | None = None  # None, "pending" (claimed, being published) or "sent"
     finished_at: float | None = None
+    deleted_at: float | None = None  # deleted on request: jobs whose turn had not come never start
 
     @property
     def done(self) -> int:

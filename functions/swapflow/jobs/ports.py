@@ -28,8 +28,18 @@ class JobRepository(Protocol):
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None: ...
 
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
-        """Conditional terminal transition: False if the job already was terminal."""
+    def finish(
+        self,
+        job_id: str,
+        status: str,
+        outputs: list[Output],
+        error: JobError | None,
+        at: float,
+        *,
+        expires: tuple[float, float | None] | None = None,
+    ) -> bool:
+        """Conditional terminal transition: False if the job already was terminal. `expires`: when its
+        inputs and outputs are due for deletion (None: outputs kept), written in the same update."""
 
     def event_pending(self, job_id: str) -> bool: ...
 
@@ -43,9 +53,6 @@ class JobRepository(Protocol):
 
     def list_for_tenant(self, tenant: str, status: str | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
         """A tenant's jobs, newest first, starting after job id `after`; the flag says whether more follow."""
-
-    def set_expiry(self, job_id: str, inputs_at: float | None, outputs_at: float | None) -> None:
-        """When the ended job's inputs and outputs are due for deletion (None: outputs kept)."""
 
     def tombstone(self, job_id: str, at: float) -> bool:
         """Strip the personal fields (metadata, webhook_url, correlation_id, idempotency key, provider result)
@@ -146,6 +153,9 @@ class BatchRepository(Protocol):
 
     def forget_requests(self, batch_id: str) -> None:
         """Empty every member's stored request (deletion on request)."""
+
+    def mark_deleted(self, batch_id: str, at: float) -> None:
+        """From now on the batch's jobs whose turn has not come never start (deletion on request)."""
 
     def member(self, batch_id: str, job_id: str) -> BatchMember: ...
 

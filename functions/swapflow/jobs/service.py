@@ -346,16 +346,19 @@ class JobService:
         if job.terminal:
             raise JobAlreadyTerminalError(job_id, str(job.status))
         error = JobError("cancelled", "the job was cancelled by the client")
-        if not self.repo.finish(job_id, JobStatus.CANCELLED, [], error, self.clock()):
+        if not self._end(job, JobStatus.CANCELLED, [], error):
             raise JobAlreadyTerminalError(job_id, str(self.repo.get(job_id).status))
         with contextlib.suppress(Exception):  # best effort: a step still running finds the job terminal
             self.workflow.stop(job_id, "cancelled by the client")
         return self._announce(self.repo.get(job_id))
 
-    def delete_job(self, tenant: str, job_id: str, *, cancel: bool = False, by: str | None = None) -> Job:
+    def delete_job(
+        self, tenant: str, job_id: str, *, cancel: bool = False, by: str | None = None, hand_off: bool = True
+    ) -> Job:
         """Delete on request: the record becomes a tombstone now, the deleting function removes every stored
         copy of the photos (all versions) and announces `Swap Job Deleted`. Idempotent; an open job is
-        refused (JobStillRunningError) unless `cancel`, which cancels it first."""
+        refused (JobStillRunningError) unless `cancel`, which cancels it first. `hand_off=False`: the caller
+        is the deleting function itself and erases next."""
         job = self.get_job(tenant, job_id)
         if not job.terminal:
             if not cancel:
@@ -364,7 +367,7 @@ class JobService:
                 self.cancel_job(tenant, job_id)
         if self.repo.tombstone(job_id, self.clock()):
             self._audit(job, "job.deleted", by=by, inputs=job.input_hashes(), outputs=[o.sha256 for o in job.outputs])
-        if self.erase is not None:
+        if hand_off and self.erase is not None:
             self.erase.request({"job_id": job_id})
         return self.repo.get(job_id)
 
@@ -516,12 +519,17 @@ class JobService:
             failure = result.failure or ProviderFailure("provider_failed", "the provider returned no output")
             return self.fail(job_id, JobError.of(failure.code, failure.message, failure.provider_code))
         outputs = [self._archive(job, i, out) for i, out in enumerate(result.outputs)]
-        self.repo.finish(job_id, JobStatus.COMPLETED, outputs, None, self.clock())
+        self._end(job, JobStatus.COMPLETED, outputs, None)
         return self._announce(self.repo.get(job_id))
 
     def fail(self, job_id: str, error: JobError) -> Job:
-        self.repo.finish(job_id, JobStatus.FAILED, [], error, self.clock())
+        self._end(self.repo.get(job_id), JobStatus.FAILED, [], error)
         return self._announce(self.repo.get(job_id))
+
+    def _end(self, job: Job, status: JobStatus, outputs: list[Output], error: JobError | None) -> bool:
+        """The terminal transition, with the dates the tenant's retention gives its photos from now."""
+        now = self.clock()
+        return self.repo.finish(job.id, status, outputs, error, now, expires=self.retention(job.tenant).expiry(now))
 
     def fail_from_step(self, job_id: str, state: dict[str, Any]) -> Job:
         """The workflow's failure path: the step's own error, the recorded failure, or the caught one."""
@@ -565,9 +573,6 @@ class JobService:
             return job
         if not self.repo.claim_event(job.id):
             return self._job_changed(job)
-        if job.finished_at and job.inputs_expire_at is None:
-            job.inputs_expire_at, job.outputs_expire_at = self.retention(job.tenant).expiry(job.finished_at)
-            self.repo.set_expiry(job.id, job.inputs_expire_at, job.outputs_expire_at)
         view = self.view(job)
         detail_type = {
             JobStatus.COMPLETED: "Swap Job Completed",

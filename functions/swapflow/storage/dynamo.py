@@ -40,6 +40,20 @@ def _spec_from(data: dict[str, Any]) -> SwapSpec:
     )
 
 
+def _expiry_update(expires: tuple[float, float | None] | None, ttl_days: int) -> tuple[str, str, dict[str, Any]]:
+    """(SET part, REMOVE part, values) for a terminal job's retention dates. The record must outlive what it
+    points to: its ttl moves past the outputs' expiry (by the usual ttl days), and a job whose outputs are
+    kept keeps its record (so it can still be found and deleted by id)."""
+    if expires is None:
+        return "", "", {}
+    inputs_at, outputs_at = expires
+    values: dict[str, Any] = {":ie": _num(inputs_at)}
+    if outputs_at is None:
+        return ", inputs_expire_at = :ie", ", #ttl", values
+    values.update({":oe": _num(outputs_at), ":ttl": int(outputs_at) + ttl_days * 86400})
+    return ", inputs_expire_at = :ie, outputs_expire_at = :oe, #ttl = :ttl", "", values
+
+
 def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
@@ -173,17 +187,28 @@ class DynamoJobRepository:
         raw = self._item(job_id).get("provider_result")
         return json.loads(raw) if raw else None
 
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
+    def finish(
+        self,
+        job_id: str,
+        status: str,
+        outputs: list[Output],
+        error: JobError | None,
+        at: float,
+        *,
+        expires: tuple[float, float | None] | None = None,
+    ) -> bool:
+        sets, removes, values = _expiry_update(expires, self.ttl_days)
         try:
             self.table.update_item(
                 Key=self._key(job_id),
                 UpdateExpression=(
                     "SET #s = :s, outputs = :o, #e = :e, finished_at = :at, updated_at = :at, "
-                    "event_state = :pending REMOVE task_token"
+                    f"event_state = :pending{sets} REMOVE task_token{removes}"
                 ),
                 ConditionExpression="#s IN (:q, :p)",
-                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeNames={"#s": "status", "#e": "error", **({"#ttl": "ttl"} if expires else {})},
                 ExpressionAttributeValues={
+                    **values,
                     ":s": str(status),
                     ":o": json.dumps([asdict(o) for o in outputs]),
                     ":e": json.dumps(asdict(error)) if error else "",
@@ -273,23 +298,6 @@ class DynamoJobRepository:
         return [self._to_job(item) for item in items[:limit]], len(items) > limit
 
     # ---- retention and deletion (jobs/retention.py) ------------------------------------------------
-
-    def set_expiry(self, job_id: str, inputs_at: float | None, outputs_at: float | None) -> None:
-        """The record must outlive what it points to: its ttl moves past the outputs' expiry (by the usual
-        ttl days), and a job whose outputs are kept keeps its record (so it can still be deleted by id)."""
-        values: dict[str, Any] = {":i": _num(inputs_at) if inputs_at is not None else None}
-        expression = "SET inputs_expire_at = :i"
-        if outputs_at is None:
-            expression += " REMOVE outputs_expire_at, #ttl"
-        else:
-            expression += ", outputs_expire_at = :o, #ttl = :ttl"
-            values.update({":o": _num(outputs_at), ":ttl": int(outputs_at) + self.ttl_days * 86400})
-        self.table.update_item(
-            Key=self._key(job_id),
-            UpdateExpression=expression,
-            ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues=values,
-        )
 
     def _update_if(self, job_id: str, **update: Any) -> bool:
         """One conditional update: False when its condition does not hold (the change was made already)."""
