@@ -407,6 +407,7 @@ def _cmd_jobs(sub: Any) -> None:
 def _verify(args: argparse.Namespace, out: TextIO) -> int:
     from .provenance import credentials
     from .provenance.keys import CA_FILE
+    from .settings import default_signing_dir
 
     path = Path(args.file)
     if not path.is_file():
@@ -415,9 +416,7 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
     content_type = {b"\xff\xd8": "image/jpeg", b"\x89P": "image/png", b"RI": "image/webp"}.get(data[:2])
     if content_type is None:
         raise CliError(f"{args.file}: not a JPEG, PNG or WebP image", 2)
-    trust = (
-        Path(args.trust) if args.trust else Path(os.environ.get("SWAPFLOW_SIGNING_DIR", ".swapflow/signing")) / CA_FILE
-    )
+    trust = Path(args.trust) if args.trust else Path(default_signing_dir(os.environ)) / CA_FILE
     anchors = trust.read_bytes() if trust.is_file() else None
     result = credentials.verify(data, content_type, anchors)
     print(credentials.dumps(result), file=out)
@@ -429,7 +428,7 @@ def _cmd_verify(sub: Any) -> None:
     verify.add_argument("file", metavar="FILE")
     verify.add_argument(
         "--trust",
-        help="CA certificate (PEM) to trust; default: the local stack's SWAPFLOW_SIGNING_DIR/ca.pem if present",
+        help="CA certificate (PEM) to trust; default: the local stack's signing/ca.pem, if there",
     )
     verify.set_defaults(run=_verify)
 

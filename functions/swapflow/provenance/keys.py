@@ -1,9 +1,10 @@
 """The stack's C2PA signing key: an ES256 (P-256) key with a certificate chain (leaf, then its CA).
 
 Where it lives:
-- locally, a directory (SWAPFLOW_SIGNING_DIR, default `.swapflow/signing` under the working
-  directory): `signing-key.json` holds the key and chain, `ca.pem` the CA that verifiers trust. Made
-  on first use, once (every worker process of the local stack reads the same one).
+- locally, a directory (settings.default_signing_dir: SWAPFLOW_SIGNING_DIR, else `signing/` in the
+  local stack's data directory SWAPFLOW_DATA_DIR, itself `.swapflow/` by default): `signing-key.json`
+  holds the key and chain, `ca.pem` the CA that verifiers trust. Made on first use, once (every
+  worker process of the local stack reads the same one), and kept with the stack's other data.
 - in AWS, a Secrets Manager secret (SWAPFLOW_SIGNING_SECRET_ARN) holding
   `{"private_key": PEM, "certificate_chain": PEM (leaf first)}`. Bring your own by putting a key and a
   chain from your CA there; an empty secret gets a generated self-signed chain on first use.
