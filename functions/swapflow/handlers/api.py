@@ -120,11 +120,9 @@ def cancel_job(job_id: str) -> Response:
 
 
 def _key_id() -> str | None:
-    """The caller's key id (key_...), never the key: who did it, for the audit trail."""
-    from ..storage.tenants import key_id_of
+    from ..storage.tenants import caller_key_id
 
-    key = api_key_from(app.current_event.headers)
-    return key_id_of(key) if key else None
+    return caller_key_id(app.current_event.headers)
 
 
 def _cancel_flag() -> bool:

@@ -17,13 +17,14 @@ import base64
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..jobs.access import api_key_from
 from ..jobs.models import new_job_id
 from ..jobs.retention import Retention
 from .dynamo import hash_key
@@ -69,6 +70,12 @@ def new_webhook_secret() -> str:
 
 def key_id_of(api_key: str) -> str:
     return "key_" + hash_key(api_key)[:12]
+
+
+def caller_key_id(headers: Mapping[str, str] | None, *, prefer_bearer: bool = False) -> str | None:
+    """The key id (never the key) of the API key a request carries: who did it, for the audit trail."""
+    key = api_key_from(headers, prefer_bearer=prefer_bearer)
+    return key_id_of(key) if key else None
 
 
 def check_tenant_name(name: str) -> str:
