@@ -18,7 +18,17 @@ from aws_cdk import aws_lambda as lambda_
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
-RUNTIME_REQUIREMENTS = ["aws-lambda-powertools>=3.0", "urllib3>=2.0", "pillow>=10.4", "cryptography>=42"]
+RUNTIME_REQUIREMENTS = [
+    "aws-lambda-powertools>=3.0",
+    "urllib3>=2.0",
+    "pillow>=10.4",
+    "cryptography>=42",
+    "c2pa-python==0.38.1",
+]
+# Only the light bundle signs outputs (the finisher) or decrypts webhooks: the engine bundle is near 250 MB.
+LIGHT_ONLY = ("cryptography", "c2pa-python")
+# c2pa-python ships its Rust static library (31 MB) beside the shared one it loads: not needed to run.
+UNUSED_FILES = ("c2pa/libs/*.rlib", "c2pa/libs/*.d")
 
 
 @jsii.implements(ILocalBundling)
@@ -50,6 +60,9 @@ class PipBundler:
             ],
             check=True,
         )
+        for pattern in UNUSED_FILES:
+            for unused in Path(output_dir).glob(pattern):
+                unused.unlink()
         shutil.copytree(
             FUNCTIONS / "swapflow",
             Path(output_dir) / "swapflow",
@@ -60,8 +73,8 @@ class PipBundler:
 
 
 def function_code(requirements: list[str] | None = None, *, with_engine: bool = False) -> lambda_.Code:
-    # The engine never decrypts provider webhooks: leave cryptography out of its (large) bundle.
-    base = [r for r in RUNTIME_REQUIREMENTS if not (with_engine and r.startswith("cryptography"))]
+    # The engine never decrypts provider webhooks nor signs outputs: leave those out of its (large) bundle.
+    base = [r for r in RUNTIME_REQUIREMENTS if not (with_engine and r.startswith(LIGHT_ONLY))]
     reqs = [*base, *(requirements or [])]
     bundler = EngineBundler(reqs) if with_engine else PipBundler(reqs)
     return lambda_.Code.from_asset(

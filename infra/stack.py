@@ -16,6 +16,8 @@ from .constructs.event_schemas import EventSchemas
 from .constructs.functions import grant_read_put, grant_task_callbacks
 from .constructs.notifications import Notifications
 from .constructs.observability import Observability
+from .constructs.retention import Retention
+from .constructs.secrets import json_secret
 from .constructs.storage import Storage
 from .constructs.triggers import Triggers
 from .constructs.workflow import Workflow
@@ -142,6 +144,10 @@ class SwapflowStack(Stack):
         api.api_fn.add_environment("SWAPFLOW_BATCH_STATE_MACHINE_ARN", batches.state_machine.state_machine_arn)
         self._grant_batches(workflow, api, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret])
         EventSchemas(self, "EventSchemas")
+        retention = self._build_retention(environment, storage, notifications, workflow, api, batches)
+        # Only these speak as `swapflow` on the bus (terminal, batch, rejected and deleted events).
+        publishers = [workflow.finisher_fn, api.api_fn, triggers.ingest_fn, batches.run_job_fn, retention.eraser_fn]
+        notifications.restrict_own_source([fn.role for fn in publishers if fn.role is not None])
 
         Observability(
             self,
@@ -156,6 +162,7 @@ class SwapflowStack(Stack):
                 webhooks.deliver_fn,
                 *batches.functions,
                 *triggers.functions,
+                retention.eraser_fn,
             ],
             dead_letter_queues=[engine.dlq, webhooks.dlq, triggers.dlq],
         )
@@ -170,11 +177,19 @@ class SwapflowStack(Stack):
         CfnOutput(self, "UndeliveredWebhooksQueueUrl", value=webhooks.dlq.queue_url)
         CfnOutput(self, "BatchStateMachineArn", value=batches.state_machine.state_machine_arn)
         CfnOutput(self, "RejectedRequestsQueueUrl", value=triggers.dlq.queue_url)
+        CfnOutput(self, "EraserFunctionName", value=retention.eraser_fn.function_name)
+        CfnOutput(self, "SigningSecretArn", value=retention.signing_secret.secret_arn)
         self._acknowledge_nag_findings(
             {
                 "index/*": [table],
                 "/*": [inputs, archive],
-                ":*": [*workflow.functions, engine.function, webhooks.deliver_fn, batches.run_job_fn],
+                ":*": [
+                    *workflow.functions,
+                    engine.function,
+                    webhooks.deliver_fn,
+                    batches.run_job_fn,
+                    retention.eraser_fn,
+                ],
             }
         )
 
@@ -201,28 +216,48 @@ class SwapflowStack(Stack):
         notifications.bus.grant_put_events_to(triggers.ingest_fn)  # Swap Request Rejected
         # A job that cannot even be created ends its batch item here, so this may end the batch too.
         notifications.bus.grant_put_events_to(batches.run_job_fn)
-        publishers = [workflow.finisher_fn, api.api_fn, triggers.ingest_fn, batches.run_job_fn]
-        notifications.restrict_own_source([fn.role for fn in publishers if fn.role is not None])
         batches.state_machine.grant_start_execution(triggers.s3_trigger_fn)
         batches.state_machine.grant_start_execution(api.api_fn)
         # The finisher path: outputs to a manifest's outbox, result.json, and the batch slot's token.
         grant_read_put(workflow.finisher_fn, inputs)
         grant_task_callbacks(workflow.finisher_fn)
 
+    def _build_retention(
+        self,
+        environment: dict[str, str],
+        storage: Storage,
+        notifications: Notifications,
+        workflow: Workflow,
+        api: Api,
+        batches: Batches,
+    ) -> Retention:
+        """Deletion (the eraser, the only function that deletes objects) and the finisher's signing key."""
+        retention = Retention(
+            self, "Retention", environment=environment, buckets=[storage.input_bucket, storage.archive_bucket]
+        )
+        eraser = retention.eraser_fn
+        storage.table.grant_read_write_data(eraser)
+        notifications.bus.grant_put_events_to(eraser)  # Swap Job Deleted (and Cancelled, deleting open jobs)
+        # Deleting a running batch: the API stops its runner; the eraser cancels its open jobs (stopping
+        # their executions) and frees their batch slots.
+        batches.state_machine.grant_execution(api.api_fn, "states:StopExecution")
+        self._acknowledge_executions_wildcard(api.api_fn, batches.state_machine)
+        eraser.add_environment("SWAPFLOW_STATE_MACHINE_ARN", workflow.state_machine.state_machine_arn)
+        workflow.state_machine.grant_execution(eraser, "states:StopExecution")
+        self._acknowledge_executions_wildcard(eraser, workflow.state_machine)
+        grant_task_callbacks(eraser)
+        retention.grant_erase_requests(api.api_fn)
+        retention.grant_erase_requests(batches.run_job_fn)  # a job created as its batch was being deleted
+        retention.grant_signing(workflow.finisher_fn)
+        return retention
+
     def _provider_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
-        secret = secretsmanager.Secret(
+        return json_secret(
             self,
             construct_id,
             description=f"swapflow provider credentials, JSON. {description}",
-            secret_object_value={},
+            why_not_rotated="Third-party provider API keys are issued by the provider and cannot be rotated by AWS.",
         )
-        Validations.of(secret).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SMG4",
-                reason="Third-party provider API keys are issued by the provider and cannot be rotated by AWS.",
-            )
-        )
-        return secret
 
     def _acknowledge_executions_wildcard(self, fn: Construct, machine: Construct) -> None:
         acknowledge_wildcard(

@@ -46,6 +46,9 @@ _REF = "#/components/schemas/"
 _RESP = "#/components/responses/"
 
 
+_CANCEL = {"name": "cancel", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF + name}
 
@@ -234,6 +237,15 @@ _SCHEMAS: dict[str, Any] = {
             },
             "correlation_id": {"type": "string"},
             "urls": _ref("Links"),
+            "expires_at": {
+                "type": "object",
+                "description": "When retention deletes the job's inputs and outputs (null: not ended yet, or kept).",
+                "properties": {
+                    "inputs": {"type": ["string", "null"], "format": "date-time"},
+                    "outputs": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "deleted_at": {"type": "string", "format": "date-time", "description": "Set once deleted on request."},
         },
     },
     "JobList": {
@@ -373,7 +385,20 @@ _PATHS: dict[str, Any] = {
             "summary": "One job",
             "parameters": [_JOB_ID],
             "responses": {"200": _json_body(_ref("Job"), "The job."), **_errors(404)},
-        }
+        },
+        "delete": {
+            "operationId": "deleteJob",
+            "summary": "Delete a job's photos and personal fields",
+            "description": "Deletes the job's inputs, outputs (every version), staged files and outbox copies, and "
+            "strips metadata, webhook_url and correlation_id from the record (a tombstone with ids, status, "
+            "timestamps and hashes stays). Idempotent; emits one `Swap Job Deleted` when done. A queued or "
+            "processing job is refused with 409 unless `cancel=true`.",
+            "parameters": [_JOB_ID, _CANCEL],
+            "responses": {
+                "202": _json_body(_ref("Job"), "The tombstone; deletion under way."),
+                **_errors(400, 404, 409),
+            },
+        },
     },
     "/v1/jobs/{id}/cancel": {
         "post": {
@@ -407,7 +432,15 @@ _PATHS: dict[str, Any] = {
             "summary": "A batch with its counts and each job's status",
             "parameters": [{**_JOB_ID, "description": "The batch id."}],
             "responses": {"200": _json_body(_ref("Batch"), "The batch."), **_errors(404)},
-        }
+        },
+        "delete": {
+            "operationId": "deleteBatch",
+            "summary": "Delete every job of a batch or manifest",
+            "description": "As DELETE /v1/jobs/{id} for each job, and the stored requests. A batch still running "
+            "is refused with 409 unless `cancel=true` (jobs not started then never start).",
+            "parameters": [{**_JOB_ID, "description": "The batch id."}, _CANCEL],
+            "responses": {"202": _json_body(_ref("Batch"), "The batch; deletion under way."), **_errors(400, 404, 409)},
+        },
     },
     "/v1/uploads": {
         "post": {

@@ -7,6 +7,9 @@ new subcommand is one function and one line. Importing this module needs nothing
 `keys` talks to the jobs table directly: `--table NAME`, else SWAPFLOW_TABLE, else the `TableName`
 output of the CloudFormation stack (`--stack`, default Swapflow). `--endpoint-url` (default
 SWAPFLOW_AWS_ENDPOINT) points it at the local stack's AWS endpoint, where the table is found by name.
+
+Responsible use (README): `jobs delete` (the API), `verify` (a file's C2PA credentials, offline),
+`retention set|sweep` and `audit` (the table and the eraser Lambda, found like `keys` finds the table).
 """
 
 from __future__ import annotations
@@ -395,6 +398,170 @@ def _cmd_swap(sub: Any) -> None:
     swap.set_defaults(run=_swap)
 
 
+# ---- responsible use: jobs delete, verify, retention, audit (issue 17) -------------------------------
+
+
+def _api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api",
+        default=os.environ.get("SWAPFLOW_API_URL") or f"http://127.0.0.1:{os.environ.get('SWAPFLOW_PORT', '8000')}",
+        help="the API's base URL (default: SWAPFLOW_API_URL, else the local stack on SWAPFLOW_PORT)",
+    )
+    parser.add_argument(
+        "--key", default=os.environ.get("SWAPFLOW_API_KEY") or LOCAL_API_KEY, help="API key (SWAPFLOW_API_KEY)"
+    )
+
+
+def _jobs_delete(args: argparse.Namespace, out: TextIO) -> int:
+    kind = "batches" if args.batch else "jobs"
+    query = "?cancel=true" if args.cancel else ""
+    status, _, body = Api(args.api, args.key).call("DELETE", f"/v1/{kind}/{args.id}{query}")
+    if status not in (202, 204):
+        raise _api_error(status, body)
+    print(json.dumps(body), file=out)
+    return 0
+
+
+def _cmd_jobs(sub: Any) -> None:
+    jobs = sub.add_parser("jobs", help="manage jobs through the API (delete)")
+    actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    delete = actions.add_parser("delete", help="delete a job's photos (every copy and version) and personal fields")
+    delete.add_argument("id", metavar="JOB_ID")
+    delete.add_argument("--cancel", action="store_true", help="cancel the job first if it is still running")
+    delete.add_argument("--batch", action="store_true", help="ID is a batch (or manifest) id: delete all its jobs")
+    _api_options(delete)
+    delete.set_defaults(run=_jobs_delete)
+
+
+def _verify(args: argparse.Namespace, out: TextIO) -> int:
+    from .provenance import credentials
+    from .provenance.keys import CA_FILE
+    from .settings import default_signing_dir
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{args.file}: no such file", 2)
+    data = path.read_bytes()
+    content_type = {b"\xff\xd8": "image/jpeg", b"\x89P": "image/png", b"RI": "image/webp"}.get(data[:2])
+    if content_type is None:
+        raise CliError(f"{args.file}: not a JPEG, PNG or WebP image", 2)
+    trust = Path(args.trust) if args.trust else Path(default_signing_dir(os.environ)) / CA_FILE
+    anchors = trust.read_bytes() if trust.is_file() else None
+    result = credentials.verify(data, content_type, anchors)
+    print(credentials.dumps(result), file=out)
+    return 0 if result.intact and (anchors is None or result.state == "Trusted") else 1
+
+
+def _cmd_verify(sub: Any) -> None:
+    verify = sub.add_parser("verify", help="check an output's C2PA Content Credentials (exit 0: valid)")
+    verify.add_argument("file", metavar="FILE")
+    verify.add_argument(
+        "--trust",
+        help="CA certificate (PEM) to trust; default: the local stack's signing/ca.pem, if there",
+    )
+    verify.set_defaults(run=_verify)
+
+
+def _table(args: argparse.Namespace) -> Any:
+    import boto3
+
+    kwargs = _session_kwargs(args)
+    name = find_table_name(args, boto3.client("cloudformation", **kwargs), boto3.client("dynamodb", **kwargs))
+    return boto3.resource("dynamodb", **kwargs).Table(name)
+
+
+def _retention_sweep(args: argparse.Namespace, out: TextIO) -> int:
+    """Runs the deployed eraser once, as its hourly schedule does (locally, schedules do not fire)."""
+    import boto3
+
+    client = boto3.client("lambda", **_session_kwargs(args))
+    name = args.function or next(
+        (
+            f["FunctionName"]
+            for page in client.get_paginator("list_functions").paginate()
+            for f in page["Functions"]
+            if f["FunctionName"].startswith(f"{args.stack}-") and "EraserFn" in f["FunctionName"]
+        ),
+        None,
+    )
+    if not name:
+        raise CliError(f"no eraser function of stack {args.stack!r} found; pass --function")
+    answer = client.invoke(FunctionName=name, Payload=json.dumps({"sweep": True}).encode())
+    payload = json.loads(answer["Payload"].read() or b"null")
+    if answer.get("FunctionError"):
+        raise CliError(f"the sweep failed: {payload}")
+    print(json.dumps(payload), file=out)
+    return 0
+
+
+def _retention_set(args: argparse.Namespace, out: TextIO) -> int:
+    from .jobs.retention import parse_days
+    from .storage.tenants import DynamoTenants, TenantNotFoundError
+
+    try:
+        inputs = parse_days(args.inputs, allow_keep=False) if args.inputs is not None else None
+        outputs = parse_days(args.outputs, allow_keep=True) if args.outputs is not None else None
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from exc
+    tenants = DynamoTenants(_table(args))
+    try:
+        tenants.set_retention(
+            args.tenant, inputs_days=inputs, outputs_days=outputs, keep=args.outputs is not None and outputs is None
+        )
+    except TenantNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps({"tenant": args.tenant, **tenants.retention(args.tenant).view()}), file=out)
+    return 0
+
+
+def _cmd_retention(sub: Any) -> None:
+    retention = sub.add_parser("retention", help="how long tenants' photos are kept; run the sweep")
+    actions = retention.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sweep = actions.add_parser("sweep", help="delete what is past its retention now (the hourly schedule's job)")
+    sweep.add_argument("--function", help="the eraser function's name (default: found by the stack's name)")
+    sweep.set_defaults(run=_retention_sweep)
+    settings = actions.add_parser("set", help="a tenant's retention, for jobs that end from now on")
+    settings.add_argument("--tenant", required=True)
+    settings.add_argument("--inputs", metavar="DAYS", help="days after a job ends until its inputs go (default 1)")
+    settings.add_argument("--outputs", metavar="DAYS|keep", help="days until its outputs go (default 30), or keep")
+    settings.set_defaults(run=_retention_set)
+    for parser in (sweep, settings):
+        _aws_options(parser)
+
+
+def _since(value: str) -> float:
+    """`2026-12-01`, `2026-12-01T08:00:00Z` or a number of hours back (`24h`)."""
+    import calendar
+
+    if value.endswith("h") and value[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(value[:-1]) * 3600
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return float(calendar.timegm(time.strptime(value, fmt)))
+        except ValueError:
+            continue
+    raise CliError(f"--since {value!r}: give a date (2026-12-01), a UTC time (2026-12-01T08:00:00Z) or hours (24h)", 2)
+
+
+def _audit(args: argparse.Namespace, out: TextIO) -> int:
+    from .storage.audit import DynamoAuditLog
+
+    since = _since(args.since)
+    until = _since(args.until) if args.until else None
+    for entry in DynamoAuditLog(_table(args)).entries(args.tenant, since, until):
+        print(json.dumps(entry, separators=(",", ":")), file=out)
+    return 0
+
+
+def _cmd_audit(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="a tenant's audit trail as JSON lines: submissions and deletions")
+    audit.add_argument("--tenant", required=True)
+    audit.add_argument("--since", default="24h", help="a date, a UTC time or hours back (default 24h)")
+    audit.add_argument("--until", help="same forms as --since (default: now)")
+    _aws_options(audit)
+    audit.set_defaults(run=_audit)
+
+
 # Each entry adds one subcommand: a new one is a `_cmd_*` function and a line here.
 def _sim_run(args: Any, out: TextIO) -> int:
     from .sim.__main__ import main as sim_main
@@ -412,7 +579,15 @@ def _cmd_sim(sub: Any) -> None:
     sim.set_defaults(run=_sim_run, passthrough=True)
 
 
-COMMANDS: list[Callable[[Any], None]] = [_cmd_keys, _cmd_swap, _cmd_sim]
+COMMANDS: list[Callable[[Any], None]] = [
+    _cmd_keys,
+    _cmd_swap,
+    _cmd_sim,
+    _cmd_jobs,
+    _cmd_verify,
+    _cmd_retention,
+    _cmd_audit,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ A missing required setting fails loudly with its name. Names are the ones the CD
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,6 +45,12 @@ def _pairs(name: str, raw: str) -> tuple[tuple[str, float], ...]:
         except ValueError as exc:
             raise ValueError(f"{name} must be provider=number pairs separated by commas, got {raw!r}") from exc
     return tuple(pairs)
+
+
+def default_signing_dir(env: Mapping[str, str]) -> str:
+    """Where the local stack keeps its C2PA signing key: SWAPFLOW_SIGNING_DIR, else `signing/` in its data
+    directory (SWAPFLOW_DATA_DIR, default `.swapflow`), so the key lives and goes with the stack's data."""
+    return env.get("SWAPFLOW_SIGNING_DIR") or os.path.join(env.get("SWAPFLOW_DATA_DIR") or ".swapflow", "signing")
 
 
 DEFAULT_PROVIDER_CONCURRENCY = (
@@ -114,6 +121,11 @@ class Settings:
     wavespeed_api_key: str = ""
     wavespeed_webhook_secret: str = ""
     wavespeed_secret_arn: str = ""
+    # C2PA signing key (swapflow.provenance.keys): a Secrets Manager secret in AWS, else a local directory.
+    signing_secret_arn: str = ""
+    signing_dir: str = ".swapflow/signing"
+    # The eraser Lambda (handlers/eraser.py): deletions on request are handed to it.
+    eraser_function: str = ""
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -182,6 +194,9 @@ class Settings:
             wavespeed_api_key=s("WAVESPEED_API_KEY"),
             wavespeed_webhook_secret=s("WAVESPEED_WEBHOOK_SECRET"),
             wavespeed_secret_arn=s("WAVESPEED_SECRET_ARN"),
+            signing_secret_arn=s("SIGNING_SECRET_ARN"),
+            signing_dir=default_signing_dir(e),
+            eraser_function=s("ERASER_FUNCTION"),
         )
 
 

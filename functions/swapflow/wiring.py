@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from .jobs.access import Access
     from .jobs.batches import BatchService, BatchTracker
     from .jobs.ingest import SwapRequestIngest
+    from .jobs.retention import JobEraser
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
+    from .provenance.keys import SigningKey
+    from .storage.audit import DynamoAuditLog
     from .storage.dynamo import DynamoApiKeys
     from .storage.tenants import DynamoTenants
     from .webhooks import ClientWebhooks
@@ -89,10 +92,29 @@ def webhook_policy(settings: Settings) -> Any:
 
 
 @cache
+def signing_key() -> SigningKey:
+    """The stack's C2PA signing key, read once per cold start (its secret in AWS, a directory locally, where
+    it outlives the embedded AWS so `swapflow verify` can trust the same CA after a restart)."""
+    from .provenance.keys import DirectoryKeyStore, SecretKeyStore
+
+    settings = get_settings()
+    arn = settings.signing_secret_arn
+    if not arn or settings.local:
+        return DirectoryKeyStore(settings.signing_dir).load()
+    secrets = client("secretsmanager")
+    return SecretKeyStore(
+        read=lambda: secrets.get_secret_value(SecretId=arn).get("SecretString") or "",
+        write=lambda value: secrets.put_secret_value(SecretId=arn, SecretString=value),
+    ).load()
+
+
+@cache
 def service() -> JobService:
+    from .erase_requests import LambdaEraseRequests
     from .events import EventBridgePublisher
     from .jobs.inputs import InputLoader
     from .jobs.service import JobService
+    from .provenance import Provenance
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
     from .storage.idempotency import DynamoIdempotencyRecords
@@ -124,6 +146,35 @@ def service() -> JobService:
         public_url=public_url,
         idempotency=DynamoIdempotencyRecords(table()),
         on_job_changed=lambda job: batch_tracker().job_changed(job),
+        marker=Provenance(signing_key),
+        retention=lambda tenant: tenants().retention(tenant),
+        audit=audit_log(),
+        erase=LambdaEraseRequests(client("lambda"), settings.eraser_function) if settings.eraser_function else None,
+    )
+
+
+@cache
+def audit_log() -> DynamoAuditLog:
+    from .storage.audit import DynamoAuditLog
+
+    return DynamoAuditLog(table())
+
+
+@cache
+def eraser() -> JobEraser:
+    """Deletion on request and the retention sweep (jobs/retention.py); only the eraser Lambda calls it."""
+    from .jobs.retention import JobEraser
+
+    settings = get_settings()
+    svc = service()
+    return JobEraser(
+        repo=svc.repo,
+        blobs=svc.blobs,
+        events=svc.events,
+        input_bucket=settings.require("input_bucket"),
+        archive_bucket=settings.require("archive_bucket"),
+        batches=batch_tracker().repo,
+        audit=audit_log(),
     )
 
 

@@ -66,6 +66,8 @@ def start_stack(template: str, log: Path, **env: str) -> tuple[subprocess.Popen[
         "SWAPFLOW_TEMPLATE": template,
         "SWAPFLOW_API_KEY": "sf_e2e_key",
         "PYTHONUNBUFFERED": "1",
+        # the C2PA signing key too stays out of the checkout: beside the stack's log, or in its data dir
+        **({} if "SWAPFLOW_DATA_DIR" in env else {"SWAPFLOW_SIGNING_DIR": str(log.parent / "signing")}),
         **env,
     }
     with log.open("wb") as out:

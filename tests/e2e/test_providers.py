@@ -6,6 +6,7 @@ provider does; forged or stale webhooks change nothing.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 from e2e_stack import RunningStack, running_stack
+from PIL import Image
+from swapflow.provenance import TRAINED_COMPOSITE, credentials
 from swapflow.providers.crypto import akool_encrypt, akool_signature, wavespeed_signature
 from swapflow.sim.akool import AkoolSimulator
 from swapflow.sim.wavespeed import WaveSpeedSimulator
@@ -109,7 +112,12 @@ def test_given_a_provider_when_it_calls_back_then_the_job_completes_without_poll
     assert job["provider"] == provider and job["provider_job_id"]
     output = job["outputs"][0]
     assert output["bucket"] == provider_stack.summary["archive_bucket"]
-    assert download(output["url"])[:2] == b"\xff\xd8"  # archived in our S3, not the provider's URL
+    data = download(output["url"])
+    assert data[:2] == b"\xff\xd8"  # archived in our S3, not the provider's URL
+    # ... and marked as made by a trained model, by this provider (issues 14 and 17)
+    xmp = Image.open(io.BytesIO(data)).getxmp()["xmpmeta"]["RDF"]["Description"]
+    assert (xmp["DigitalSourceType"], xmp["Provider"], xmp["JobId"]) == (TRAINED_COMPOSITE, provider, job["id"])
+    assert credentials.verify(data, "image/jpeg").intact
     assert "PollStatus" not in provider_stack.states_entered(job["id"])
     assert settled_events(provider_stack, job["id"]) == ["Swap Job Completed"]
     assert sims.for_provider(provider).webhook_log, "the simulator never called back"

@@ -128,7 +128,9 @@ def test_given_functions_when_synthesised_then_each_gets_only_what_it_needs(synt
     # accept (start), cancel (stop, announce, free a batch slot), check a provider is configured
     assert {"states:StartExecution", "states:StopExecution", "events:PutEvents", "states:SendTaskSuccess"} <= api
     assert "secretsmanager:GetSecretValue" in api
-    assert "lambda:InvokeFunction" not in api
+    # the one function the API invokes is the eraser (DELETE /v1/jobs/{id}), never the engine
+    invoked = [st["Resource"] for st in _statements(tj, "ApiApiFn") if "lambda:InvokeFunction" in _actions([st])]
+    assert invoked and all("RetentionEraserFn" in json.dumps(r) for r in invoked)
     finisher = _actions(_statements(tj, "WorkflowFinisherFn"))
     assert "events:PutEvents" in finisher and "states:StartExecution" not in finisher
     webhook = _actions(_statements(tj, "ApiWebhookFn"))
@@ -216,8 +218,8 @@ def test_given_functions_when_synthesised_then_python312_traced_with_retained_lo
     (notifications_handler,) = [k for k in functions if k.startswith("BucketNotificationsHandler")]
     functions.pop(notifications_handler)
     # api, webhook, compat (drop-in surfaces), 4 workflow steps, engine, client-webhook delivery,
-    # batch runner step, S3 trigger, EventBridge ingest
-    assert len(functions) == 12
+    # batch runner step, S3 trigger, EventBridge ingest, the eraser (deletion and retention)
+    assert len(functions) == 13
     for fn in functions.values():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.12"
@@ -237,11 +239,15 @@ def _all_statements(tj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def test_given_any_role_when_synthesised_then_none_may_delete_abort_or_set_retention_on_objects(synthesized) -> None:
+def test_given_any_role_when_synthesised_then_only_the_eraser_may_delete_and_none_abort_or_set_retention(
+    synthesized,
+) -> None:
     _, tj = synthesized
     for lid, s in _all_statements(tj):
         actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
-        assert not [a for a in actions if a.startswith(("s3:Delete", "s3:Abort", "s3:PutObjectRetention"))], lid
+        assert not [a for a in actions if a.startswith(("s3:Abort", "s3:PutObjectRetention"))], lid
+        if not lid.startswith("RetentionEraserFn"):  # deletion on request and on schedule (issue 17)
+            assert not [a for a in actions if a.startswith("s3:Delete")], lid
 
 
 def test_given_nag_acknowledgements_then_no_stack_wide_star_resource_acknowledgement() -> None:

@@ -52,13 +52,30 @@ class FakeJobRepository:
             raise JobNotFoundError(job_id)
         return copy.deepcopy(self.jobs[job_id])
 
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
+    def finish(
+        self,
+        job_id: str,
+        status: str,
+        outputs: list[Output],
+        error: JobError | None,
+        at: float,
+        *,
+        expires: tuple[float, float | None] | None = None,
+    ) -> bool:
         with self.lock:
             job = self.jobs[job_id]
             if job.status not in OPEN:
                 return False
+            inputs_at, outputs_at = expires or (None, None)
             self.jobs[job_id] = replace(
-                job, status=JobStatus(status), outputs=list(outputs), error=error, finished_at=at, updated_at=at
+                job,
+                status=JobStatus(status),
+                outputs=list(outputs),
+                error=error,
+                finished_at=at,
+                updated_at=at,
+                inputs_expire_at=inputs_at,
+                outputs_expire_at=outputs_at,
             )
             self.event_state[job_id] = "pending"
             return True
@@ -68,6 +85,16 @@ class FakeJobRepository:
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.results.get(job_id))
+
+    def tombstone(self, job_id: str, at: float) -> bool:
+        with self.lock:
+            job = self.jobs[job_id]
+            if job.deleted_at:
+                return False
+            self.jobs[job_id] = replace(
+                job, deleted_at=at, metadata={}, webhook_url=None, correlation_id=None, idempotency_key=None
+            )
+            return True
 
     def event_pending(self, job_id: str) -> bool:
         return self.event_state.get(job_id) == "pending"

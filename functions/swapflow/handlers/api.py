@@ -15,6 +15,7 @@ from ..jobs.exceptions import (
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
     JobNotFoundError,
+    JobStillRunningError,
     RequestInvalidError,
     TenantThrottledError,
     UnauthorizedError,
@@ -68,9 +69,11 @@ def create_job() -> Response:
     key = _header("Idempotency-Key")
     replayed = False
     if key is None:
-        job = svc.create_job(tenant, request)
+        job = svc.create_job(tenant, request, submitted_by=_key_id())
     else:
-        job, replayed = svc.create_job_once(tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body))
+        job, replayed = svc.create_job_once(
+            tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body), submitted_by=_key_id()
+        )
     if not replayed:
         metrics.add_metric(name="JobsAccepted", unit="Count", value=1)
     logger.info(
@@ -114,6 +117,40 @@ def cancel_job(job_id: str) -> Response:
     logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
     metrics.add_metric(name="JobsCancelled", unit="Count", value=1)
     return _json(200, _job_body(job), _location(job.id))
+
+
+def _key_id() -> str | None:
+    from ..storage.tenants import caller_key_id
+
+    return caller_key_id(app.current_event.headers)
+
+
+def _cancel_flag() -> bool:
+    value = (app.current_event.query_string_parameters or {}).get("cancel") or "false"
+    if value not in ("true", "false"):
+        raise RequestInvalidError("invalid_request", "cancel must be true or false", "cancel")
+    return value == "true"
+
+
+@app.delete("/v1/jobs/<job_id>")
+def delete_job(job_id: str) -> Response:
+    """202 with the tombstone: photos are being deleted (every version); 409 while running unless ?cancel=true."""
+    tenant = _tenant()
+    job = service().delete_job(tenant, job_id, cancel=_cancel_flag(), by=_key_id())
+    logger.info("job deleted", extra={"job_id": job.id, "tenant": tenant})
+    return _json(202, service().view(job))
+
+
+@app.delete("/v1/batches/<batch_id>")
+def delete_batch(batch_id: str) -> Response:
+    """202: every job of the batch (or manifest) is being deleted as DELETE /v1/jobs/{id} does."""
+    from ..wiring import batches
+
+    tenant = _tenant()
+    svc = batches()
+    batch = svc.delete(tenant, batch_id, cancel=_cancel_flag(), by=_key_id())
+    logger.info("batch deleted", extra={"batch_id": batch.id, "tenant": tenant})
+    return _json(202, svc.view(batch, with_jobs=False))
 
 
 @app.get("/v1/openapi.json")
@@ -172,6 +209,7 @@ def get_batch(batch_id: str) -> Response:
         UnauthorizedError,
         ProviderUnavailableError,
         JobAlreadyTerminalError,
+        JobStillRunningError,
         TenantThrottledError,
         IdempotencyKeyReusedError,
         BatchNotFoundError,

@@ -50,6 +50,12 @@ def _tenant(*, throttle: bool = True) -> str:
     return access().admit(key, throttle=throttle)
 
 
+def _key_id() -> str | None:
+    from ..storage.tenants import caller_key_id
+
+    return caller_key_id(app.current_event.headers, prefer_bearer=True)
+
+
 def _body() -> Any:
     return parse_json_body(app.current_event.body)
 
@@ -94,7 +100,7 @@ def _submit_wavespeed(model: str) -> Response:
     provider = provider_for(model, settings.compat_provider, settings.default_provider)
     query = app.current_event.query_string_parameters or {}
     native = wavespeed.job_body(model, body, provider=provider, webhook_url=query.get("webhook"))
-    job = svc.create_job(tenant, svc.parse(native))
+    job = svc.create_job(tenant, svc.parse(native), submitted_by=_key_id())
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
     logger.info("compat job accepted", extra={"job_id": job.id, "model": model, "provider": provider})
     if not wavespeed.sync_requested(body):
@@ -195,7 +201,9 @@ def akool_faceswap() -> Response:
     if request.needs_faces:
         frame = _detect(request.targets[0].path, "targetImage", tenant, single_face=False)
     provider = provider_for(akool.MODEL_NAME, settings.compat_provider, settings.default_provider)
-    job = svc.create_job(tenant, svc.parse(akool.job_body(request, provider=provider, frame=frame)))
+    job = svc.create_job(
+        tenant, svc.parse(akool.job_body(request, provider=provider, frame=frame)), submitted_by=_key_id()
+    )
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
     logger.info("compat job accepted", extra={"job_id": job.id, "model": akool.MODEL_NAME, "provider": provider})
     return _json(200, akool.submitted(job.id))

@@ -9,6 +9,7 @@ from ..jobs.exceptions import (
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
     JobNotFoundError,
+    JobStillRunningError,
     RequestInvalidError,
     TenantThrottledError,
     UnauthorizedError,
@@ -50,6 +51,8 @@ def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 422, error_body("provider_unavailable", str(exc), "provider")
     if isinstance(exc, JobAlreadyTerminalError):
         return 409, error_body("conflict", f"{exc}: only queued or processing jobs can be cancelled")
+    if isinstance(exc, JobStillRunningError):
+        return 409, error_body("conflict", str(exc), "cancel")
     if isinstance(exc, TenantThrottledError):
         return 429, error_body("throttled", str(exc))
     if isinstance(exc, IdempotencyKeyReusedError):

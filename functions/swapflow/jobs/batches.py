@@ -18,6 +18,7 @@ end claims the batch's completion with a conditional write and publishes `Swap B
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -30,12 +31,20 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import Settings
-from .exceptions import BatchInvalidError, BatchNotFoundError, BlobMissingError, JobNotFoundError, RequestInvalidError
+from .exceptions import (
+    BatchInvalidError,
+    BatchNotFoundError,
+    BlobMissingError,
+    JobNotFoundError,
+    JobStillRunningError,
+    RequestInvalidError,
+)
 from .manifests import ManifestLocation, error_document, parse_manifest
-from .models import Batch, BatchMember, Job, JobStatus, derived_id, new_job_id
+from .models import Batch, BatchMember, BatchStatus, Job, JobStatus, derived_id, new_job_id
 from .ports import BatchRepository, BlobStore, EventPublisher, Workflow
 
 if TYPE_CHECKING:
+    from .retention import JobEraser
     from .service import JobService
 
 LOG = logging.getLogger(__name__)
@@ -405,6 +414,40 @@ class BatchService:
             view["jobs"] = [m.view() for m in self.repo.members(batch.id)]
         return view
 
+    def delete(self, tenant: str, batch_id: str, *, cancel: bool = False, by: str | None = None) -> Batch:
+        """Delete every job of a batch (or manifest): marked and stopped here, done by the deleting function
+        (`purge`) one job after another, so a 1,000-job batch fits neither in an API request nor in 1,000
+        invocations. A batch still running is refused unless `cancel`."""
+        batch = self.get(tenant, batch_id)
+        if batch.status is not BatchStatus.COMPLETED and not cancel:
+            raise JobStillRunningError(batch_id, str(batch.status))
+        if self.jobs.erase is None:
+            raise RuntimeError("no deleting function is configured (SWAPFLOW_ERASER_FUNCTION)")
+        # First the mark: a RunJob step now either sees it and starts nothing, or has already recorded its
+        # job (which `purge` then finds), or sees it right after recording and deletes its own job.
+        self.repo.mark_deleted(batch_id, time.time())
+        if batch.status is not BatchStatus.COMPLETED:
+            with contextlib.suppress(Exception):  # an ended or never started runner is fine
+                self.runner.stop(batch_id, "batch deleted by the client")
+        self.jobs.erase.request({"batch_id": batch_id, "tenant": tenant, "by": by})
+        return self.repo.get(batch_id)
+
+    def purge(self, tenant: str, batch_id: str, eraser: JobEraser, *, by: str | None = None) -> int:
+        """The deleting function's part: delete each job of the batch (cancelled first if open), then the
+        requests the batch stored. Returns how many jobs were deleted."""
+        self.get(tenant, batch_id)
+        deleted = 0
+        for member in self.repo.members(batch_id):
+            try:
+                self.jobs.delete_job(tenant, member.job_id, cancel=True, by=by, hand_off=False)
+            except JobNotFoundError:  # its turn never came: no job, no photos stored for it
+                continue
+            eraser.delete(member.job_id)
+            deleted += 1
+        self.repo.forget_requests(batch_id)
+        eraser.forget_batch(tenant, batch_id)
+        return deleted
+
     # ---- running (the batch runner's RunJob step) -------------------------------------------------
 
     def run_item(self, batch_id: str, job_id: str, token: str) -> None:
@@ -432,6 +475,9 @@ class BatchService:
                 self.jobs.workflow.start(job.id, {"job_id": job.id})
             return
         batch = self.repo.get(batch_id)
+        if batch.deleted_at:
+            self.tracker.item_failed(batch, job_id, {"code": "cancelled", "message": "the batch was deleted"})
+            return
         try:
             request = self.jobs.parse(self._load_request(batch_id, job_id))
             prepared = self.jobs.prepare_job(batch.tenant, request, job_id=job_id, scopes=_scopes(batch.manifest))
@@ -445,6 +491,8 @@ class BatchService:
             self.tracker.item_failed(batch, job_id, {"code": "image_unreadable", "message": str(exc)})
             return
         self.jobs.start_job(replace(prepared, batch_id=batch_id))
+        if self.repo.get(batch_id).deleted_at:  # deleted while this job was being created: delete it too
+            self.jobs.delete_job(batch.tenant, job_id, cancel=True)
 
 
 def _job_index(error: dict[str, str]) -> int:

@@ -9,6 +9,7 @@ object and a missing one get the same answer.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -137,7 +138,8 @@ class InputLoader:
         info = self.check(data, field)
         key = f"{key_stem}.{info.format}"
         self.blobs.put(self.input_bucket, key, data, info.content_type)
-        return StoredImage(self.input_bucket, key, info.content_type, info.width, info.height)
+        digest = hashlib.sha256(data).hexdigest()
+        return StoredImage(self.input_bucket, key, info.content_type, info.width, info.height, digest)
 
     def fetch_url(self, url: str) -> bytes:
         """A URL's body through the SSRF guard; raises net.FetchError."""

@@ -72,6 +72,7 @@ class StoredImage:
     content_type: str
     width: int
     height: int
+    sha256: str = ""  # of the bytes as received: named in the output's credentials, kept in the tombstone
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,24 @@ class Job:
     updated_at: float = field(default_factory=time.time)
     submitted_at: float | None = None
     finished_at: float | None = None
+    submitted_by: str | None = None  # the API key id (key_...) that submitted it, for the audit trail
+    # Retention (jobs/retention.py): when the inputs and outputs go (None: not ended yet, or outputs kept),
+    # when they went, and when the job was deleted on request (the record is then a tombstone).
+    inputs_expire_at: float | None = None
+    outputs_expire_at: float | None = None
+    inputs_erased_at: float | None = None
+    outputs_erased_at: float | None = None
+    deleted_at: float | None = None
 
     @property
     def terminal(self) -> bool:
         return self.status.terminal
+
+    def input_hashes(self) -> dict[str, str]:
+        """SHA-256 of every input as received: what the audit trail and a tombstone keep of the photos."""
+        hashes = {"source_image": self.spec.source_image.sha256, "target_image": self.spec.target_image.sha256}
+        hashes.update({f"faces[{i}].source_image": f.source_image.sha256 for i, f in enumerate(self.spec.faces)})
+        return hashes
 
     def timings(self) -> dict[str, int | None]:
         queued = int(((self.submitted_at or self.updated_at) - self.created_at) * 1000)
@@ -177,7 +192,7 @@ class Job:
                 "bytes": out.bytes,
                 "sha256": out.sha256,
             }
-            if output_urls and i < len(output_urls):
+            if output_urls and i < len(output_urls) and self.outputs_erased_at is None and self.deleted_at is None:
                 item["url"] = output_urls[i]
             outputs.append(item)
         view: dict[str, Any] = {
@@ -191,7 +206,13 @@ class Job:
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
             "timings": self.timings(),
+            "expires_at": {
+                "inputs": _iso(self.inputs_expire_at) if self.inputs_expire_at else None,
+                "outputs": _iso(self.outputs_expire_at) if self.outputs_expire_at else None,
+            },
         }
+        if self.deleted_at:
+            view["deleted_at"] = _iso(self.deleted_at)
         if self.correlation_id:
             view["correlation_id"] = self.correlation_id
         if self.batch_id:
@@ -238,6 +259,7 @@ class Batch:
     manifest: dict[str, Any] | None = None
     completion: str | None = None  # None, "pending" (claimed, being published) or "sent"
     finished_at: float | None = None
+    deleted_at: float | None = None  # deleted on request: jobs whose turn had not come never start
 
     @property
     def done(self) -> int:

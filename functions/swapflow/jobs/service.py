@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..providers.base import (
     FacePair,
@@ -34,13 +34,27 @@ from .exceptions import (
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
     JobNotFoundError,
+    JobStillRunningError,
     OutputRefusedError,
     RequestInvalidError,
 )
 from .inputs import InputLoader
 from .models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec, new_job_id
-from .ports import BlobStore, EventPublisher, IdempotencyRecords, JobRepository, Workflow
+from .ports import (
+    AuditLog,
+    BlobStore,
+    EraseRequests,
+    EventPublisher,
+    IdempotencyRecords,
+    JobRepository,
+    OutputMarker,
+    Workflow,
+)
+from .retention import Retention
 from .validation import MAX_WAIT_SECONDS, JobRequest, parse_job_request
+
+if TYPE_CHECKING:
+    from ..provenance import OutputFacts
 
 ProviderFactory = Callable[[str], Provider]
 
@@ -115,6 +129,10 @@ class JobService:
         idempotency: IdempotencyRecords | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_job_changed: Callable[[Job], None] | None = None,
+        marker: OutputMarker | None = None,
+        retention: Callable[[str], Retention] | None = None,
+        audit: AuditLog | None = None,
+        erase: EraseRequests | None = None,
     ) -> None:
         self.settings = settings
         self.repo = repo
@@ -131,6 +149,13 @@ class JobService:
         # Batch bookkeeping (jobs/batches.py BatchTracker): told when a batch job starts processing
         # and, on every announce of a terminal job (it is idempotent), when it ended.
         self.on_job_changed = on_job_changed
+        # Provenance (swapflow.provenance): every archived output is marked before it is written.
+        self.marker = marker
+        # Responsible use (jobs/retention.py): the tenant's retention fixes each ended job's expiry; the
+        # audit trail records submissions and deletions; `erase` hands deletions to the deleting function.
+        self.retention = retention or (lambda tenant: Retention())
+        self.audit = audit
+        self.erase = erase
 
     # ---- accepting jobs -------------------------------------------------------------------------
 
@@ -145,10 +170,16 @@ class JobService:
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         job_id: str | None = None,
+        submitted_by: str | None = None,
     ) -> Job:
         """Check and store the inputs, record the job `queued` and start its workflow (name = job id)."""
         job = self.prepare_job(
-            tenant, request, idempotency_key=idempotency_key, correlation_id=correlation_id, job_id=job_id
+            tenant,
+            request,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            job_id=job_id,
+            submitted_by=submitted_by,
         )
         return self.start_job(job)
 
@@ -161,6 +192,7 @@ class JobService:
         correlation_id: str | None = None,
         job_id: str | None = None,
         scopes: tuple[str, ...] = (),
+        submitted_by: str | None = None,
     ) -> Job:
         """Check the provider and store the inputs: the job as it will be recorded, not yet recorded.
 
@@ -204,14 +236,24 @@ class JobService:
             correlation_id=correlation_id,
             created_at=now,
             updated_at=now,
+            submitted_by=submitted_by,
         )
         return job
 
     def start_job(self, job: Job) -> Job:
         """Record a prepared job `queued` and start its workflow (name = job id)."""
+        # Audited first: a failure here refuses the job before it exists, never leaves one unstarted.
+        self._audit(job, "job.submitted", provider=job.provider, inputs=job.input_hashes(), options=_options(job))
         self.repo.put_new(job)
         self.workflow.start(job.id, {"job_id": job.id})
         return job
+
+    def _audit(self, job: Job, action: str, *, by: str | None = None, **facts: Any) -> None:
+        if self.audit is not None:
+            entry = {"action": action, "job_id": job.id, "key_id": by or job.submitted_by, **facts}
+            if job.batch_id:
+                entry["batch_id"] = job.batch_id
+            self.audit.record(job.tenant, entry, self.clock())
 
     def get_job(self, tenant: str, job_id: str) -> Job:
         """A tenant only ever sees its own jobs: another tenant's id is simply not found."""
@@ -226,7 +268,7 @@ class JobService:
     def view(self, job: Job, *, with_base64: bool = False) -> dict[str, Any]:
         """The public view; `with_base64` adds each output's bytes when the job asked for them."""
         view = job.public_view(self.output_urls(job))
-        if with_base64 and job.spec.enable_base64_output:
+        if with_base64 and job.spec.enable_base64_output and job.outputs_erased_at is None and not job.deleted_at:
             for item, out in zip(view["outputs"], job.outputs, strict=True):
                 if out.bytes <= MAX_BASE64_OUTPUT_BYTES:
                     item["base64"] = base64.b64encode(self.blobs.get(out.bucket, out.key)).decode("ascii")
@@ -235,7 +277,13 @@ class JobService:
     # ---- the native API's other use cases ---------------------------------------------------------
 
     def create_job_once(
-        self, tenant: str, request: JobRequest, *, idempotency_key: str, fingerprint: str
+        self,
+        tenant: str,
+        request: JobRequest,
+        *,
+        idempotency_key: str,
+        fingerprint: str,
+        submitted_by: str | None = None,
     ) -> tuple[Job, bool]:
         """Create the job unless this tenant's key already did: (job, replayed).
 
@@ -245,11 +293,11 @@ class JobService:
         """
         check_idempotency_key(idempotency_key)
         if self.idempotency is None:
-            return self.create_job(tenant, request, idempotency_key=idempotency_key), False
+            return self.create_job(tenant, request, idempotency_key=idempotency_key, submitted_by=submitted_by), False
         held = self.idempotency.held(tenant, idempotency_key)
         if held:
             return self._replay(tenant, idempotency_key, fingerprint, held), True
-        job = self.prepare_job(tenant, request, idempotency_key=idempotency_key)
+        job = self.prepare_job(tenant, request, idempotency_key=idempotency_key, submitted_by=submitted_by)
         holder = self.idempotency.reserve(tenant, idempotency_key, fingerprint, job.id)
         if holder[0] != job.id:
             return self._replay(tenant, idempotency_key, fingerprint, holder), True
@@ -306,11 +354,30 @@ class JobService:
         if job.terminal:
             raise JobAlreadyTerminalError(job_id, str(job.status))
         error = JobError("cancelled", "the job was cancelled by the client")
-        if not self.repo.finish(job_id, JobStatus.CANCELLED, [], error, self.clock()):
+        if not self._end(job, JobStatus.CANCELLED, [], error):
             raise JobAlreadyTerminalError(job_id, str(self.repo.get(job_id).status))
         with contextlib.suppress(Exception):  # best effort: a step still running finds the job terminal
             self.workflow.stop(job_id, "cancelled by the client")
         return self._announce(self.repo.get(job_id))
+
+    def delete_job(
+        self, tenant: str, job_id: str, *, cancel: bool = False, by: str | None = None, hand_off: bool = True
+    ) -> Job:
+        """Delete on request: the record becomes a tombstone now, the deleting function removes every stored
+        copy of the photos (all versions) and announces `Swap Job Deleted`. Idempotent; an open job is
+        refused (JobStillRunningError) unless `cancel`, which cancels it first. `hand_off=False`: the caller
+        is the deleting function itself and erases next."""
+        job = self.get_job(tenant, job_id)
+        if not job.terminal:
+            if not cancel:
+                raise JobStillRunningError(job_id, str(job.status))
+            with contextlib.suppress(JobAlreadyTerminalError):  # it ended meanwhile: delete it all the same
+                self.cancel_job(tenant, job_id)
+        if self.repo.tombstone(job_id, self.clock()):
+            self._audit(job, "job.deleted", by=by, inputs=job.input_hashes(), outputs=[o.sha256 for o in job.outputs])
+        if hand_off and self.erase is not None:
+            self.erase.request({"job_id": job_id})
+        return self.repo.get(job_id)
 
     # ---- workflow steps -------------------------------------------------------------------------
 
@@ -467,12 +534,17 @@ class JobService:
             )
             refused = JobError("provider_failed", f"the provider's output was refused: {exc.message}", exc.code)
             return self.fail(job_id, refused)
-        self.repo.finish(job_id, JobStatus.COMPLETED, outputs, None, self.clock())
+        self._end(job, JobStatus.COMPLETED, outputs, None)
         return self._announce(self.repo.get(job_id))
 
     def fail(self, job_id: str, error: JobError) -> Job:
-        self.repo.finish(job_id, JobStatus.FAILED, [], error, self.clock())
+        self._end(self.repo.get(job_id), JobStatus.FAILED, [], error)
         return self._announce(self.repo.get(job_id))
+
+    def _end(self, job: Job, status: JobStatus, outputs: list[Output], error: JobError | None) -> bool:
+        """The terminal transition, with the dates the tenant's retention gives its photos from now."""
+        now = self.clock()
+        return self.repo.finish(job.id, status, outputs, error, now, expires=self.retention(job.tenant).expiry(now))
 
     def fail_from_step(self, job_id: str, state: dict[str, Any]) -> Job:
         """The workflow's failure path: the step's own error, the recorded failure, or the caught one."""
@@ -495,6 +567,8 @@ class JobService:
         else:
             raise RequestInvalidError("internal", "provider output has neither a URL nor an S3 location")
         info = self.inputs.sniff(data)
+        if self.marker is not None:
+            data = self.marker.mark(data, _output_facts(job, index, info.content_type, info.width, info.height))
         key = f"outputs/{job.tenant}/{job.id}/{index}.{EXTENSIONS.get(info.content_type, 'bin')}"
         self.blobs.put(self.settings.archive_bucket, key, data, info.content_type)
         return Output(
@@ -534,6 +608,38 @@ class JobService:
                 raise
             logging.getLogger(__name__).exception("batch progress of job %s not recorded", job.id)
         return job
+
+
+def _options(job: Job) -> dict[str, Any]:
+    """What the client asked for, without any image or personal field (for the audit trail)."""
+    spec = job.spec
+    return {
+        "face_enhance": spec.face_enhance,
+        "target_index": spec.target_index,
+        "single_face_mode": spec.single_face_mode,
+        "output_format": spec.output_format,
+        "enable_base64_output": spec.enable_base64_output,
+        "faces": [f.target_face for f in spec.faces],
+        "webhook": bool(job.webhook_url),
+    }
+
+
+def _output_facts(job: Job, index: int, content_type: str, width: int, height: int) -> OutputFacts:
+    from ..provenance import OutputFacts
+
+    def ref(image: StoredImage) -> tuple[str, str]:
+        return image.content_type, image.sha256
+
+    return OutputFacts(
+        job_id=job.id,
+        provider=job.provider,
+        content_type=content_type,
+        width=width,
+        height=height,
+        title=f"{job.id}/{index}.{EXTENSIONS.get(content_type, 'bin')}",
+        source=ref(job.spec.source_image),
+        target=ref(job.spec.target_image),
+    )
 
 
 def check_idempotency_key(key: str) -> None:

@@ -96,6 +96,7 @@ class DynamoBatchRepository:
             manifest=json.loads(item["manifest"]) if item.get("manifest") else None,
             completion=item.get("completion"),
             finished_at=float(item["finished_at"]) if "finished_at" in item else None,
+            deleted_at=float(item["deleted_at"]) if "deleted_at" in item else None,
         )
 
     def _member_item(self, batch_id: str, job_id: str) -> dict[str, Any]:
@@ -114,6 +115,23 @@ class DynamoBatchRepository:
             error=json.loads(item["error"]) if item.get("error") else None,
             token=item.get("token"),
         )
+
+    def mark_deleted(self, batch_id: str, at: float) -> None:
+        self.table.update_item(
+            Key=self._key(batch_id),
+            UpdateExpression="SET deleted_at = if_not_exists(deleted_at, :at)",
+            ExpressionAttributeValues={":at": _num(at)},
+        )
+
+    def forget_requests(self, batch_id: str) -> None:
+        """Deletion: the members' accepted requests (they may hold data: URIs of faces) are emptied."""
+        for member in self.members(batch_id):
+            self.table.update_item(
+                Key=self._key(batch_id, member.job_id),
+                UpdateExpression="SET #r = :empty",
+                ExpressionAttributeNames={"#r": "request"},
+                ExpressionAttributeValues={":empty": "{}"},
+            )
 
     def request(self, batch_id: str, job_id: str) -> str:
         return str(self._member_item(batch_id, job_id)["request"])

@@ -10,6 +10,7 @@ Items:
   through `tenant_secret` (the one function granted kms:Decrypt: a Scan of the table by any other
   function yields ciphertext). Without a key configured (unit tests) it is kept as plain `webhook_secret`.
   Optional `webhook_url`, the tenant's default receiver of job events (`default_webhook_url`).
+  Also the tenant's retention (`retention_inputs_days`, `retention_outputs_days`, "keep" for kept outputs).
 - `RATE#<tenant>#<epoch second>` / `RATE`: a fixed one-second window counter (conditional ADD), ttl 60 s.
 """
 
@@ -19,14 +20,16 @@ import base64
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from ..jobs.access import api_key_from
 from ..jobs.models import new_job_id
+from ..jobs.retention import Retention
 from .dynamo import hash_key
 
 KEY_PREFIX = "sf_"
@@ -75,6 +78,12 @@ def new_webhook_secret() -> str:
 
 def key_id_of(api_key: str) -> str:
     return "key_" + hash_key(api_key)[:12]
+
+
+def caller_key_id(headers: Mapping[str, str] | None, *, prefer_bearer: bool = False) -> str | None:
+    """The key id (never the key) of the API key a request carries: who did it, for the audit trail."""
+    key = api_key_from(headers, prefer_bearer=prefer_bearer)
+    return key_id_of(key) if key else None
 
 
 def check_tenant_name(name: str) -> str:
@@ -247,6 +256,38 @@ class DynamoTenants:
                 UpdateExpression="SET webhook_url = :u" if url else "REMOVE webhook_url",
                 ConditionExpression="attribute_exists(pk)",
                 **values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise TenantNotFoundError(tenant) from exc
+            raise
+
+    def retention(self, tenant: str) -> Retention:
+        """The tenant's retention (jobs/retention.py defaults where it set none)."""
+        item = self.table.get_item(Key=self._tenant_key(tenant)).get("Item") or {}
+        default = Retention()
+        outputs = item.get("retention_outputs_days", default.outputs_days)
+        return Retention(
+            inputs_days=float(item.get("retention_inputs_days", default.inputs_days)),
+            outputs_days=None if outputs in (None, "keep") else float(outputs),
+        )
+
+    def set_retention(self, tenant: str, *, inputs_days: float | None, outputs_days: float | None, keep: bool) -> None:
+        """Change what is given (`keep`: outputs are never deleted by retention); jobs ending from now on use it."""
+        values: dict[str, Any] = {}
+        if inputs_days is not None:
+            values[":i"] = Decimal(str(inputs_days))
+        if keep or outputs_days is not None:
+            values[":o"] = "keep" if keep else Decimal(str(outputs_days))
+        sets = [f"retention_{n}_days = :{n[0]}" for n in ("inputs", "outputs") if f":{n[0]}" in values]
+        if not sets:
+            return
+        try:
+            self.table.update_item(
+                Key=self._tenant_key(tenant),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if _conditional_failed(exc):
