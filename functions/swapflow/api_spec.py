@@ -415,6 +415,26 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/v1/docs": {
+        "get": {
+            "operationId": "docs",
+            "summary": "Swagger UI over this document (vendored assets, works offline)",
+            "security": [],
+            "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {}}}},
+        }
+    },
+    "/v1/docs/{name}": {
+        "get": {
+            "operationId": "docsAsset",
+            "summary": "A file of the Swagger UI page (`swagger-ui-bundle.js`, `swagger-ui.css`)",
+            "security": [],
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "The file.", "content": {"application/javascript": {}, "text/css": {}}},
+                "404": {**_json_body(_ref("Error"), "No such file.")},
+            },
+        }
+    },
     "/v1/openapi.json": {
         "get": {
             "operationId": "openapi",

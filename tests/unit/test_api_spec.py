@@ -14,7 +14,7 @@ def served_routes() -> set[tuple[str, str]]:
     """(METHOD, /path/{param}) of every /v1 route the api handler serves."""
     routes = getattr(app, "_static_routes", []) + getattr(app, "_dynamic_routes", [])
     return {
-        (route.method.upper(), re.sub(r"<(\w+)>", "{id}", route.path))
+        (route.method.upper(), re.sub(r"<(\w+)>", lambda m: "{id}" if m[1].endswith("id") else f"{{{m[1]}}}", route.path))
         for route in routes
         if route.path.startswith("/v1/")
     }
