@@ -104,9 +104,9 @@ def test_GIVEN_the_bundled_photos_WHEN_swapped_in_the_playground_THEN_the_result
 
     assert wait_status(page, "completed", "failed") == "completed"
     page.wait_for_function("document.getElementById('show-result').naturalWidth > 0", timeout=WAIT_MS)
-    size = page.evaluate("[document.getElementById('show-result').naturalWidth, document.getElementById('show-result').naturalHeight]")
+    size = page.evaluate("(img => [img.naturalWidth, img.naturalHeight])(document.getElementById('show-result'))")
     assert size == [512, 512]  # target.jpg is 512x512
-    assert "512×512 · png" in page.inner_text("#result-size")
+    assert "512\u00d7512 \u00b7 png" in page.inner_text("#result-size")
     assert page.is_visible("#compare") and page.is_visible("#download")
     page.fill("#compare-range", "30")
     assert "30%" in str(page.get_attribute("#compare-after", "style"))
@@ -162,14 +162,16 @@ def test_GIVEN_a_photo_without_a_face_WHEN_swapped_THEN_the_page_shows_the_jobs_
 
     page.select_option("#history-status", "failed")
     page.wait_for_function(
-        "[...document.querySelectorAll('#history-rows tr[data-id] .status')].length > 0 &&"
-        " [...document.querySelectorAll('#history-rows tr[data-id] .status')].every(s => s.dataset.status === 'failed')",
+        "(pills => pills.length > 0 && pills.every(s => s.dataset.status === 'failed'))"
+        "([...document.querySelectorAll('#history-rows tr[data-id] .status')])",
         timeout=WAIT_MS,
     )
     assert page.foreign == []
 
 
-def test_GIVEN_the_api_WHEN_v1_docs_is_opened_THEN_swagger_ui_renders_the_document_offline(page: Any, stack: Any) -> None:
+def test_GIVEN_the_api_WHEN_v1_docs_is_opened_THEN_swagger_ui_renders_the_document_offline(
+    page: Any, stack: Any
+) -> None:
     page.goto(f"{stack.api_url}/v1/docs")
     page.wait_for_selector(".swagger-ui .info .title", timeout=WAIT_MS)
     assert "swapflow" in page.inner_text(".swagger-ui .info .title")

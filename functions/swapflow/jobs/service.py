@@ -476,7 +476,9 @@ class JobService:
             data = self.inputs.fetch_output(out.url)
         else:
             raise RequestInvalidError("internal", "provider output has neither a URL nor an S3 location")
-        info = self.inputs.sniff(data)
+        from .. import images
+
+        data, info, note = images.conform(data, self.inputs.sniff(data), job.spec.output_format)
         key = f"outputs/{job.tenant}/{job.id}/{index}.{EXTENSIONS.get(info.content_type, 'bin')}"
         self.blobs.put(self.settings.archive_bucket, key, data, info.content_type)
         return Output(
@@ -487,6 +489,7 @@ class JobService:
             height=info.height,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
+            note=note,
         )
 
     def _announce(self, job: Job) -> Job:
