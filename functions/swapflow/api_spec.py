@@ -195,6 +195,11 @@ _SCHEMAS: dict[str, Any] = {
             "sha256": {"type": "string"},
             "url": {"type": "string", "description": "Presigned GET, no key needed."},
             "base64": {"type": "string", "description": "Only when the job asked for enable_base64_output."},
+            "note": {
+                "type": "string",
+                "description": "Only when delivering the asked output_format took a step: the provider's format was "
+                "converted, or transparency was flattened on white for JPEG.",
+            },
         },
     },
     "JobError": {
