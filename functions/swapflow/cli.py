@@ -309,11 +309,11 @@ def _swap(args: argparse.Namespace, out: TextIO) -> int:
         path = _output_path(args.out, job.id, output.content_type)
         client.download(job, path)
     except JobFailedError as exc:
-        raise CliError(exc.message) from exc
+        raise CliError(f"job {exc.job.id} {exc.job.status}: {exc.code}: {exc.message}") from exc
     except SwapflowError as exc:
         status = f"HTTP {exc.status} " if exc.status else ""
         field = f" ({exc.field})" if exc.field else ""
-        raise CliError(f"{status}{exc.code}{field}: {exc.message}") from exc
+        raise CliError(f"{status}{exc.code}{field}: {exc.message}", 2 if exc.code == "no_such_file" else 1) from exc
     print(str(path), file=out)
     return 0
 

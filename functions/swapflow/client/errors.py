@@ -47,7 +47,5 @@ class JobFailedError(SwapflowError):
 
     def __init__(self, job: Job) -> None:
         error = job.error
-        code = error.code if error else job.status
-        message = error.message if error else f"the job was {job.status}"
-        super().__init__(code, f"job {job.id} {job.status}: {message}")
+        super().__init__(error.code if error else job.status, error.message if error else f"the job was {job.status}")
         self.job = job
