@@ -13,6 +13,7 @@ OUTPUT_FORMATS = ("jpeg", "png", "webp")
 MAX_FACES = 50
 MAX_WAIT_SECONDS = 25
 MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 10  # nested objects/lists inside metadata; deeper JSON is refused before anything recurses
 MAX_IMAGE_FIELD_CHARS = 30 * 1024 * 1024  # a 20 MB image as base64 plus its data: prefix
 
 _FIELDS = {
@@ -60,8 +61,25 @@ def parse_json_body(body: str | bytes | None) -> Any:
         raise RequestInvalidError("invalid_json", "the request body is empty; send a JSON object")
     try:
         return json.loads(body)
+    except RecursionError as exc:
+        raise RequestInvalidError("invalid_json", "the request body is nested too deeply") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestInvalidError("invalid_json", f"the request body is not valid JSON: {exc}") from exc
+
+
+def _depth(value: Any, limit: int = MAX_METADATA_DEPTH + 1) -> int:
+    """How deep `value` nests (an object is 1), counted without recursion and only up to `limit`."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest >= limit:
+            return deepest
+        level.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
@@ -138,6 +156,10 @@ def parse_job_request(body: Any, *, providers: Collection[str], default_provider
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise RequestInvalidError("invalid_request", "metadata must be a JSON object", "metadata")
+        if _depth(metadata) > MAX_METADATA_DEPTH:
+            raise RequestInvalidError(
+                "invalid_request", f"metadata may nest objects and lists at most {MAX_METADATA_DEPTH} deep", "metadata"
+            )
         if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
             raise RequestInvalidError(
                 "invalid_request", f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON", "metadata"
