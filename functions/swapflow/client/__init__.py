@@ -241,8 +241,6 @@ class Client:
     ) -> Job:
         """Submit and wait: the completed job, or JobFailedError carrying the job's error code."""
         accepted = self.submit(source, target, **options)
-        if progress and not accepted.terminal:
-            progress(accepted, 0.0)
         job = self.wait(accepted, timeout=timeout, interval=interval, progress=progress)
         if job.status != "completed":
             raise JobFailedError(job)
