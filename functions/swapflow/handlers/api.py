@@ -122,10 +122,11 @@ def cancel_job(job_id: str) -> Response:
 
 @app.get("/v1/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of the native API; no key needed."""
+    """The OpenAPI 3.1 document of the native API; no key needed. `servers` carries the stage prefix, so
+    Swagger UI's "Try it out" reaches `/prod/v1/...` in AWS."""
     from ..api_spec import openapi_document
 
-    return _json(200, openapi_document())
+    return _json(200, {**openapi_document(), "servers": [{"url": _stage() or "/"}]})
 
 
 # ---- pages: the playground and Swagger UI (no key: their API calls carry the key the user pastes) ----
@@ -143,7 +144,7 @@ def _static(found: tuple[str, str] | None) -> Response:
 def playground_page() -> Response:
     from .. import playground
 
-    return _static((playground.page("index.html", _stage()), playground.CONTENT_TYPES[".html"]))
+    return _static(playground.page("index.html", _stage()))
 
 
 @app.get("/playground/<name>")
@@ -158,7 +159,7 @@ def docs_page() -> Response:
     """Swagger UI over /v1/openapi.json, from vendored assets; no key needed."""
     from .. import playground
 
-    return _static((playground.page("docs.html", _stage()), playground.CONTENT_TYPES[".html"]))
+    return _static(playground.page("docs.html", _stage()))
 
 
 @app.get("/v1/docs/<name>")

@@ -31,9 +31,9 @@ def _read(relative: str) -> str:
     return (HERE / relative).read_text(encoding="utf-8")
 
 
-def page(name: str, root: str) -> str:
-    """`index.html` or `docs.html` with `<base href="{root}/">`: root is the stage prefix ("" locally)."""
-    return _read(name).replace(BASE_MARK, f'<base href="{html.escape(root, quote=True)}/">', 1)
+def page(name: str, root: str) -> tuple[str, str]:
+    """(`index.html` or `docs.html` with `<base href="{root}/">`, its content type); root is the stage prefix."""
+    return _read(name).replace(BASE_MARK, f'<base href="{html.escape(root, quote=True)}/">', 1), CONTENT_TYPES[".html"]
 
 
 def asset(table: dict[str, str], name: str) -> tuple[str, str] | None:
