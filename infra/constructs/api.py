@@ -94,6 +94,7 @@ class Api(Construct):
         playground = self.rest_api.root.add_resource("playground")
         playground.add_method("GET", api_integration)
         playground.add_resource("{name}").add_method("GET", api_integration)
+        self.rest_api.root.add_resource("docs").add_method("GET", api_integration)  # = /v1/docs
         webhooks = self.rest_api.root.add_resource("webhooks").add_resource("{provider}")
         webhooks.add_method("POST", apigw.LambdaIntegration(webhook_fn))
 

@@ -166,10 +166,12 @@ def test_given_api_when_synthesised_then_the_playground_pages_are_served_by_the_
     api_fn = next(k for k in resources(tj, "AWS::Lambda::Function") if k.startswith("ApiApiFn"))
     (page,) = [k for k, r in api_resources.items() if r["Properties"]["PathPart"] == "playground"]
     (asset,) = [k for k, r in api_resources.items() if r["Properties"]["ParentId"] == {"Ref": page}]
+    (docs,) = [k for k, r in api_resources.items() if r["Properties"]["PathPart"] == "docs"]
     root = [m for m in methods if "RootResourceId" in json.dumps(m["Properties"]["ResourceId"])]
-    served = [*root, *(m for m in methods if m["Properties"]["ResourceId"] in ({"Ref": page}, {"Ref": asset}))]
+    pages = ({"Ref": page}, {"Ref": asset}, {"Ref": docs})
+    served = [*root, *(m for m in methods if m["Properties"]["ResourceId"] in pages)]
 
-    assert len(served) == 3 and api_resources[asset]["Properties"]["PathPart"] == "{name}"
+    assert len(served) == 4 and api_resources[asset]["Properties"]["PathPart"] == "{name}"
     for method in served:  # no API key for the page itself: its calls carry the key the user pastes
         assert method["Properties"]["HttpMethod"] == "GET"
         assert method["Properties"]["AuthorizationType"] == "NONE"

@@ -199,7 +199,7 @@ class Client:
         """
         body = {"source_image": self.image(source), "target_image": self.image(target), **options}
         if "faces" in options:
-            body["faces"] = [{**f, "source_image": self.image(f["source_image"])} for f in options["faces"]]
+            body["faces"] = [self._with_images(face) for face in options["faces"]]
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return Job.from_dict(self.call("POST", "/v1/jobs", body, headers))
 

@@ -155,6 +155,7 @@ def playground_asset(name: str) -> Response:
 
 
 @app.get("/v1/docs")
+@app.get("/docs")
 def docs_page() -> Response:
     """Swagger UI over /v1/openapi.json, from vendored assets; no key needed."""
     from .. import playground
