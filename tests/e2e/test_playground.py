@@ -16,12 +16,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from infra.local.client import data_uri
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
 ARTIFACTS = ROOT / "out" / "test-artifacts"
 WAIT_MS = 60_000
+PAGE = 8  # the playground's history page size (app.js PAGE_SIZE)
+NOFACE = data_uri(FIXTURES / "noface.jpg")
 
 
 def chromium_path() -> str:
@@ -110,6 +114,10 @@ def test_GIVEN_the_bundled_photos_WHEN_swapped_in_the_playground_THEN_the_result
     assert page.is_visible("#compare") and page.is_visible("#download")
     page.fill("#compare-range", "30")
     assert "30%" in str(page.get_attribute("#compare-after", "style"))
+    with page.expect_download() as download:  # fetched from the archive's presigned URL (CORS), then saved
+        page.click("#download")
+    assert download.value.suggested_filename.endswith(".png")
+    assert Path(download.value.path()).read_bytes()[:4] == b"\x89PNG"
     job_id = page.inner_text("#job-id")
     page.wait_for_selector(f"#history-rows tr[data-id='{job_id}']", timeout=WAIT_MS)
     assert page.is_hidden("#error")
@@ -160,12 +168,23 @@ def test_GIVEN_a_photo_without_a_face_WHEN_swapped_THEN_the_page_shows_the_jobs_
     assert "no face" in page.inner_text("#error-message")
     shot(page, "no-face-error")
 
+    failed = [stack.client().submit({"source_image": NOFACE, "target_image": NOFACE})["id"] for _ in range(PAGE)]
+    for job_id in failed:
+        stack.client().wait(job_id)
     page.select_option("#history-status", "failed")
     page.wait_for_function(
         "(pills => pills.length > 0 && pills.every(s => s.dataset.status === 'failed'))"
         "([...document.querySelectorAll('#history-rows tr[data-id] .status')])",
         timeout=WAIT_MS,
     )
+    first_page = page.locator("#history-rows tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    assert first_page[: PAGE - 1] == failed[::-1][: PAGE - 1]  # newest first; the page's own job is older
+    page.click("#history-older")
+    page.wait_for_function("document.getElementById('history-page').textContent === 'page 2'", timeout=WAIT_MS)
+    second_page = page.locator("#history-rows tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    assert second_page and not set(second_page) & set(first_page)
+    page.click("#history-newer")
+    page.wait_for_function("document.getElementById('history-page').textContent === 'page 1'", timeout=WAIT_MS)
     assert page.foreign == []
 
 
