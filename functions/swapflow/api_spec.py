@@ -203,6 +203,11 @@ _SCHEMAS: dict[str, Any] = {
             "sha256": {"type": "string"},
             "url": {"type": "string", "description": "Presigned GET, no key needed."},
             "base64": {"type": "string", "description": "Only when the job asked for enable_base64_output."},
+            "note": {
+                "type": "string",
+                "description": "Only when delivering the asked output_format took a step: the provider's format was "
+                "converted, or transparency was flattened on white for JPEG.",
+            },
         },
     },
     "JobError": {
@@ -450,6 +455,26 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json_body(_ref("Upload"), "Upload the bytes, then use `image_ref`."),
                 **_errors(400, 413, 415),
+            },
+        }
+    },
+    "/v1/docs": {
+        "get": {
+            "operationId": "docs",
+            "summary": "Swagger UI over this document (vendored assets, works offline)",
+            "security": [],
+            "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {}}}},
+        }
+    },
+    "/v1/docs/{name}": {
+        "get": {
+            "operationId": "docsAsset",
+            "summary": "A file of the Swagger UI page (`swagger-ui-bundle.js`, `swagger-ui.css`)",
+            "security": [],
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "The file.", "content": {"application/javascript": {}, "text/css": {}}},
+                "404": {**_json_body(_ref("Error"), "No such file.")},
             },
         }
     },

@@ -2,7 +2,7 @@
 
 Each subcommand is one `_cmd_*` function that adds its parser and sets `run`; COMMANDS lists them, so a
 new subcommand is one function and one line. Importing this module needs nothing beyond the stdlib:
-`keys` imports boto3 when it runs, `swap` speaks HTTP with urllib.
+`keys` imports boto3 when it runs, `swap` is `swapflow.Client`.
 
 `keys` talks to the jobs table directly: `--table NAME`, else SWAPFLOW_TABLE, else the `TableName`
 output of the CloudFormation stack (`--stack`, default Swapflow). `--endpoint-url` (default
@@ -15,20 +15,20 @@ Responsible use (README): `jobs delete` (the API), `verify` (a file's C2PA crede
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import mimetypes
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .client import Job
 
 LOCAL_API_KEY = "sf_local_dev_key"
-TERMINAL = {"completed", "failed", "cancelled"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
@@ -73,12 +73,14 @@ def find_table_name(args: argparse.Namespace, cloudformation: Any, dynamodb: Any
     name = args.table or os.environ.get("SWAPFLOW_TABLE")
     if name:
         return str(name)
+    from botocore.exceptions import ClientError
+
     try:
         stacks = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
         for output in stacks[0].get("Outputs", []):
             if output["OutputKey"] == "TableName":
                 return str(output["OutputValue"])
-    except Exception as exc:
+    except ClientError as exc:
         if not args.endpoint_url:
             raise CliError(f"cannot read stack {args.stack!r}: {exc}; pass --table") from exc
     names = [t for t in dynamodb.list_tables().get("TableNames", []) if t.startswith(f"{args.stack}-") and "Jobs" in t]
@@ -226,79 +228,7 @@ def _cmd_keys(sub: Any) -> None:
         _aws_options(parser)
 
 
-# ---- swap -------------------------------------------------------------------------------------------
-
-
-# A local file up to this size travels inline as a data: URI (two of them stay well under API Gateway's
-# 10 MB body limit once base64 grows them by a third); a bigger one goes through POST /v1/uploads.
-INLINE_MAX_BYTES = 3 * 1024 * 1024
-
-
-def image_ref(value: str, api: Api | None = None) -> str:
-    """URLs, data: URIs and upload refs pass through; a local file becomes a data: URI, or an upload ref
-    when it is over INLINE_MAX_BYTES (needs `api`)."""
-    if value.startswith(("https://", "http://", "data:", "upload:")):
-        return value
-    path = Path(value)
-    if not path.is_file():
-        raise CliError(f"{value}: no such file (give a local image, an https URL or a data: URI)", 2)
-    mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
-    data = path.read_bytes()
-    if len(data) > INLINE_MAX_BYTES and api is not None:
-        return api.upload(path.name, mime, data)
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
-class Api:
-    """Just enough HTTP for `swap`: JSON in and out, the API key on every call, errors as CliError."""
-
-    def __init__(self, base_url: str, key: str, timeout: float = 60) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.key = key
-        self.timeout = timeout
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        request.add_header("Authorization", f"Bearer {self.key}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                status, headers, raw = resp.status, dict(resp.headers), resp.read()
-        except urllib.error.HTTPError as err:
-            status, headers, raw = err.code, dict(err.headers), err.read()
-        except (urllib.error.URLError, OSError) as exc:
-            raise CliError(f"cannot reach the API at {self.base_url}: {getattr(exc, 'reason', exc)}") from exc
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = None
-        return status, headers, payload
-
-    def upload(self, filename: str, content_type: str, data: bytes) -> str:
-        """POST /v1/uploads, then PUT the bytes to the presigned URL: the image ref of the upload."""
-        status, _, ticket = self.call(
-            "POST", "/v1/uploads", {"filename": filename, "content_type": content_type, "size": len(data)}
-        )
-        if status != 201:
-            raise _api_error(status, ticket)
-        put = urllib.request.Request(ticket["upload"]["url"], data=data, method="PUT")
-        for name, value in ticket["upload"]["headers"].items():
-            put.add_header(name, value)
-        try:
-            with urllib.request.urlopen(put, timeout=self.timeout):
-                pass
-        except (urllib.error.URLError, OSError) as exc:
-            raise CliError(f"cannot upload {filename}: {getattr(exc, 'reason', exc)}") from exc
-        return str(ticket["image_ref"])
-
-
-def _api_error(status: int, payload: Any) -> CliError:
-    error = (payload or {}).get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict):
-        field = f" ({error['field']})" if error.get("field") else ""
-        return CliError(f"HTTP {status} {error.get('code')}{field}: {error.get('message')}")
-    return CliError(f"HTTP {status}: {payload}")
+# ---- swap ----------------------------------------------------------------------------------------
 
 
 class Progress:
@@ -311,6 +241,10 @@ class Progress:
         self.width = width
         self.tty = stream.isatty()
         self.last = ""
+
+    def __call__(self, job: Job, elapsed: float) -> None:
+        """The client's progress callback."""
+        self.show(job.status, elapsed)
 
     def show(self, status: str, elapsed: float) -> None:
         base = self.STAGES.get(status, 0.1)
@@ -334,58 +268,72 @@ def _output_path(out: str | None, job_id: str, content_type: str) -> Path:
     return path / name if path.is_dir() or out.endswith(("/", os.sep)) else path
 
 
-def _swap(args: argparse.Namespace, out: TextIO) -> int:
-    api = Api(args.api, args.key)
-    body: dict[str, Any] = {"source_image": image_ref(args.source, api), "target_image": image_ref(args.target, api)}
-    if args.provider:
-        body["provider"] = args.provider
-    if args.format:
-        body["output_format"] = args.format
-    status, _, accepted = api.call("POST", "/v1/jobs", body)
-    if status not in (200, 202):
-        raise _api_error(status, accepted)
-    job_id = accepted["id"]
-    progress = Progress(sys.stderr)
-    started = time.monotonic()
-    job = accepted
-    while True:
-        progress.show(job["status"], time.monotonic() - started)
-        if job["status"] in TERMINAL and "outputs" in job:
-            break
-        if time.monotonic() - started > args.timeout:
-            raise CliError(f"job {job_id} still {job['status']} after {args.timeout:.0f} s")
-        time.sleep(args.interval)
-        status, headers, polled = api.call("GET", f"/v1/jobs/{job_id}")
-        if status == 429:
-            time.sleep(float(headers.get("Retry-After") or 1))
-            continue
-        if status != 200:
-            raise _api_error(status, polled)
-        job = polled
-    if job["status"] != "completed":
-        error = job.get("error") or {}
-        raise CliError(f"job {job_id} {job['status']}: {error.get('code')}: {error.get('message')}")
-    output = job["outputs"][0]
-    path = _output_path(args.out, job_id, output["content_type"])
+def _metadata(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
     try:
-        with urllib.request.urlopen(output["url"], timeout=60) as resp:
-            data = resp.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise CliError(f"job {job_id} completed but its output could not be downloaded: {exc}") from exc
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise CliError(f"--metadata must be a JSON object: {exc}", 2) from exc
+    if not isinstance(value, dict):
+        raise CliError("--metadata must be a JSON object, e.g. '{\"order\": 42}'", 2)
+    return value
+
+
+def _swap_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The request fields the flags name (left out when not given, so the API's defaults apply)."""
+    options = {
+        "provider": args.provider,
+        "output_format": args.format,
+        "target_index": args.target_index,
+        "face_enhance": True if args.face_enhance else None,
+        "metadata": _metadata(args.metadata),
+        "wait": args.wait,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _swap(args: argparse.Namespace, out: TextIO) -> int:
+    from .client import Client, JobFailedError, SwapflowError
+
+    client = Client(api_key=args.key, base_url=args.api, sleep=time.sleep)
+    try:
+        if args.detach:
+            job = client.submit(args.source, args.target, **_swap_options(args))
+            print(json.dumps(job.raw), file=out)
+            return 0
+        job = client.swap(
+            args.source,
+            args.target,
+            progress=Progress(sys.stderr),
+            timeout=args.timeout,
+            interval=args.interval,
+            **_swap_options(args),
+        )
+        output = job.output
+        assert output is not None  # a completed job has its output
+        path = _output_path(args.out, job.id, output.content_type)
+        client.download(job, path)
+    except JobFailedError as exc:
+        raise CliError(f"job {exc.job.id} {exc.job.status}: {exc.code}: {exc.message}") from exc
+    except SwapflowError as exc:
+        status = f"HTTP {exc.status} " if exc.status else ""
+        field = f" ({exc.field})" if exc.field else ""
+        raise CliError(f"{status}{exc.code}{field}: {exc.message}", 2 if exc.code == "no_such_file" else 1) from exc
     print(str(path), file=out)
     return 0
 
 
 def _cmd_swap(sub: Any) -> None:
+    from .client import default_base_url
+
     swap = sub.add_parser("swap", help="swap the face of SOURCE into TARGET and save the result")
     swap.add_argument("source", metavar="SOURCE", help="the face: a local image file, an https URL or a data: URI")
     swap.add_argument("target", metavar="TARGET", help="the photo whose face is replaced")
     swap.add_argument("--provider", help="engine (default), akool, wavespeed-akool, wavespeed-pro or auto")
     swap.add_argument(
         "--api",
-        default=os.environ.get("SWAPFLOW_API_URL") or f"http://127.0.0.1:{os.environ.get('SWAPFLOW_PORT', '8000')}",
+        default=default_base_url(),
         help="the API's base URL (default: SWAPFLOW_API_URL, else the local stack on SWAPFLOW_PORT)",
     )
     swap.add_argument(
@@ -393,6 +341,21 @@ def _cmd_swap(sub: Any) -> None:
     )
     swap.add_argument("--out", help="output file or folder (default: ./<job id>.<ext>)")
     swap.add_argument("--format", choices=["jpeg", "png", "webp"], help="output format (default jpeg)")
+    swap.add_argument(
+        "--target-index",
+        type=int,
+        metavar="N",
+        help="which face of TARGET to replace, 0.. from the left (default: the largest face)",
+    )
+    swap.add_argument("--face-enhance", action="store_true", help="sharpen and denoise the swapped face")
+    swap.add_argument("--metadata", metavar="JSON", help="a JSON object echoed in the job and its events")
+    swap.add_argument(
+        "--wait",
+        type=int,
+        metavar="SECONDS",
+        help="let the API hold the request up to SECONDS (1..25) and answer with the finished job",
+    )
+    swap.add_argument("--detach", action="store_true", help="submit only: print the accepted job as JSON")
     swap.add_argument("--timeout", type=float, default=300, help="seconds to wait for the job (default 300)")
     swap.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)
     swap.set_defaults(run=_swap)
@@ -413,12 +376,14 @@ def _api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _jobs_delete(args: argparse.Namespace, out: TextIO) -> int:
-    kind = "batches" if args.batch else "jobs"
-    query = "?cancel=true" if args.cancel else ""
-    status, _, body = Api(args.api, args.key).call("DELETE", f"/v1/{kind}/{args.id}{query}")
-    if status not in (202, 204):
-        raise _api_error(status, body)
-    print(json.dumps(body), file=out)
+    from .client import Client, SwapflowError
+
+    client = Client(api_key=args.key, base_url=args.api)
+    try:
+        done = (client.delete_batch if args.batch else client.delete)(args.id, cancel=args.cancel)
+    except SwapflowError as exc:
+        raise CliError(f"HTTP {exc.status} {exc.code}: {exc.message}") from exc
+    print(json.dumps(done), file=out)
     return 0
 
 
@@ -562,23 +527,27 @@ def _cmd_audit(sub: Any) -> None:
     audit.set_defaults(run=_audit)
 
 
-# Each entry adds one subcommand: a new one is a `_cmd_*` function and a line here.
+
+# ---- sim --------------------------------------------------------------------------------------------
+
+
 def _sim_run(args: Any, out: TextIO) -> int:
     from .sim.__main__ import main as sim_main
 
-    return sim_main([args.provider, *args.rest])
+    return sim_main(args.rest, prog="swapflow sim")
 
 
 def _cmd_sim(sub: Any) -> None:
+    """Every argument, --help included, goes to the simulator's own parser."""
     sim = sub.add_parser(
         "sim",
-        help="run a provider simulator on loopback (akool | wavespeed); see `swapflow sim akool --help`",
+        help="run a provider simulator on loopback (akool | wavespeed); see `swapflow sim --help`",
         add_help=False,
     )
-    sim.add_argument("provider", choices=["akool", "wavespeed"])
     sim.set_defaults(run=_sim_run, passthrough=True)
 
 
+# Each entry adds one subcommand: a new one is a `_cmd_*` function and a line here.
 COMMANDS: list[Callable[[Any], None]] = [
     _cmd_keys,
     _cmd_swap,
@@ -592,6 +561,7 @@ COMMANDS: list[Callable[[Any], None]] = [
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swapflow", description="swapflow face-swap jobs")
+    parser.add_argument("--version", action="version", version=f"swapflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
@@ -610,6 +580,35 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except CliError as exc:
         print(f"swapflow: {exc}", file=sys.stderr)
         return exc.code
+    except Exception as exc:
+        message = aws_error_message(exc)
+        if message is None:
+            raise
+        print(f"swapflow: {message}", file=sys.stderr)
+        return 1
+
+
+LOCAL_HINT = "for the local stack add --endpoint-url http://127.0.0.1:4566 (or set SWAPFLOW_AWS_ENDPOINT)"
+
+
+def aws_error_message(exc: Exception) -> str | None:
+    """One line for an AWS SDK failure the user can fix (region, credentials, endpoint); None for anything else."""
+    if "botocore" not in sys.modules:
+        return None
+    from botocore import exceptions as aws
+
+    if isinstance(exc, aws.NoRegionError):
+        return f"no AWS region: pass --region or set AWS_REGION; {LOCAL_HINT}"
+    if isinstance(exc, aws.NoCredentialsError | aws.PartialCredentialsError):
+        return f"no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; {LOCAL_HINT}"
+    if isinstance(exc, aws.EndpointConnectionError):
+        return f"cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url')} (is `make up` running?)"
+    if isinstance(exc, aws.ClientError):
+        error = exc.response.get("Error", {})
+        return f"AWS {exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
+    if isinstance(exc, aws.BotoCoreError):
+        return f"AWS: {exc}"
+    return None
 
 
 if __name__ == "__main__":

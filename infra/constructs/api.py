@@ -127,6 +127,12 @@ class Api(Construct):
         api_integration = apigw.LambdaIntegration(api_fn)
         v1 = self.rest_api.root.add_resource("v1")
         v1.add_proxy(default_integration=api_integration, any_method=True)
+        # the playground page and its files: no key for the page, its calls carry the pasted key
+        self.rest_api.root.add_method("GET", api_integration)
+        playground = self.rest_api.root.add_resource("playground")
+        playground.add_method("GET", api_integration)
+        playground.add_resource("{name}").add_method("GET", api_integration)
+        self.rest_api.root.add_resource("docs").add_method("GET", api_integration)  # = /v1/docs
         webhooks = self.rest_api.root.add_resource("webhooks").add_resource("{provider}")
         webhooks.add_method("POST", apigw.LambdaIntegration(webhook_fn))
 

@@ -391,3 +391,60 @@ def test_given_a_photo_over_the_image_cap_when_swapped_with_the_cli_then_the_api
     done = swapflow("swap", str(huge), str(FIXTURES / "target.jpg"), "--api", stack.api_url, "--key", stack.api_key)
 
     assert done.returncode == 1 and "image_too_large" in done.stderr and "Broken pipe" not in done.stderr
+
+
+def test_GIVEN_the_cli_options_WHEN_swapping_a_group_photo_THEN_the_job_carries_them(stack, tmp_path: Path) -> None:
+    done = swapflow(
+        "swap",
+        str(FIXTURES / "source.jpg"),
+        str(FIXTURES / "multi.jpg"),
+        *("--api", stack.api_url, "--key", stack.api_key, "--out", str(tmp_path / "group.webp")),
+        *("--target-index", "2", "--face-enhance", "--format", "webp", "--metadata", '{"order": 7}', "--wait", "20"),
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == tmp_path / "group.webp"
+    assert (tmp_path / "group.webp").read_bytes()[8:12] == b"WEBP"
+    (job,) = [j for j in stack.client().request("GET", "/v1/jobs?limit=20")[2]["jobs"] if j["metadata"] == {"order": 7}]
+    assert job["status"] == "completed" and job["outputs"][0]["width"] == 900
+
+    detached = swapflow(
+        "swap", str(FIXTURES / "source.jpg"), str(FIXTURES / "target.jpg"), "--api", stack.api_url, "--key",
+        stack.api_key, "--detach",
+    )  # fmt: skip
+    assert detached.returncode == 0 and json.loads(detached.stdout)["status"] == "queued"
+    bad = swapflow("swap", "a.jpg", "b.jpg", "--metadata", "[1]", "--api", stack.api_url)
+    assert bad.returncode == 2 and "--metadata must be a JSON object" in bad.stderr
+
+
+def test_GIVEN_no_aws_settings_WHEN_keys_list_runs_THEN_one_line_saying_what_to_set_and_no_traceback(
+    stack, tmp_path: Path
+) -> None:
+    no_aws = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SWAPFLOW_", "AWS_"))} | no_aws
+    run = {"capture_output": True, "text": True, "timeout": 120, "cwd": ROOT}
+
+    no_region = subprocess.run([sys.executable, "-m", "swapflow.cli", "keys", "list"], env=env, **run)
+    no_creds = subprocess.run(
+        [sys.executable, "-m", "swapflow.cli", "keys", "list", "--region", "eu-west-1"],
+        env=env | {"AWS_EC2_METADATA_DISABLED": "true"},
+        **run,
+    )
+    local = subprocess.run(
+        [sys.executable, "-m", "swapflow.cli", "keys", "list", "--endpoint-url", stack.aws_endpoint], env=env, **run
+    )
+
+    assert no_region.returncode == 1 and no_region.stderr.count("\n") == 1 and "Traceback" not in no_region.stderr
+    assert "no AWS region" in no_region.stderr and "--endpoint-url http://127.0.0.1:4566" in no_region.stderr
+    assert no_creds.returncode == 1 and no_creds.stderr.startswith("swapflow: no AWS credentials")
+    assert local.returncode == 0 and "local" in local.stdout, local.stderr
+
+
+def test_GIVEN_the_cli_WHEN_asked_for_its_version_or_the_simulators_help_THEN_both_answer() -> None:
+    from swapflow import __version__
+
+    version = swapflow("--version")
+    sim_help = swapflow("sim", "--help")
+
+    assert (version.returncode, version.stdout.strip()) == (0, f"swapflow {__version__}")
+    assert sim_help.returncode == 0 and "usage: swapflow sim" in sim_help.stdout and "--fault" in sim_help.stdout

@@ -243,3 +243,26 @@ def test_given_auto_when_the_first_provider_is_out_of_quota_or_busy_then_the_nex
     assert job["status"] == "completed", job
     assert job["provider"] == "wavespeed-pro"
     assert settled_events(provider_stack, job["id"]) == ["Swap Job Completed"]
+
+
+@pytest.mark.parametrize("provider", ["akool", "wavespeed-akool"])
+def test_GIVEN_a_provider_that_answers_jpeg_WHEN_png_is_asked_THEN_the_archived_output_is_png_and_says_so(
+    provider_stack, provider
+) -> None:
+    api = provider_stack.client()
+    accepted = api.submit(
+        {
+            "provider": provider,
+            "source_image": data_uri(FIXTURES / "source.jpg"),
+            "target_image": data_uri(FIXTURES / "target.jpg"),
+            "output_format": "png",
+        }
+    )
+    job = api.wait(accepted["id"], timeout=120)
+
+    assert job["status"] == "completed", job
+    output = job["outputs"][0]
+    assert output["content_type"] == "image/png" and output["key"].endswith(".png")
+    assert download(output["url"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert output["note"] == "the provider returned JPEG; converted to PNG as asked"
+    assert (output["width"], output["height"]) == (512, 512)

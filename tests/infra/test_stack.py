@@ -161,6 +161,25 @@ def test_given_api_when_synthesised_then_drop_in_surfaces_proxy_to_the_compat_fu
     assert props["Handler"] == "swapflow.handlers.compat.handler" and props["Timeout"] == 29
 
 
+def test_given_api_when_synthesised_then_the_playground_pages_are_served_by_the_api_function(synthesized) -> None:
+    _, tj = synthesized
+    api_resources = resources(tj, "AWS::ApiGateway::Resource")
+    methods = list(resources(tj, "AWS::ApiGateway::Method").values())
+    api_fn = next(k for k in resources(tj, "AWS::Lambda::Function") if k.startswith("ApiApiFn"))
+    (page,) = [k for k, r in api_resources.items() if r["Properties"]["PathPart"] == "playground"]
+    (asset,) = [k for k, r in api_resources.items() if r["Properties"]["ParentId"] == {"Ref": page}]
+    (docs,) = [k for k, r in api_resources.items() if r["Properties"]["PathPart"] == "docs"]
+    root = [m for m in methods if "RootResourceId" in json.dumps(m["Properties"]["ResourceId"])]
+    pages = ({"Ref": page}, {"Ref": asset}, {"Ref": docs})
+    served = [*root, *(m for m in methods if m["Properties"]["ResourceId"] in pages)]
+
+    assert len(served) == 4 and api_resources[asset]["Properties"]["PathPart"] == "{name}"
+    for method in served:  # no API key for the page itself: its calls carry the key the user pastes
+        assert method["Properties"]["HttpMethod"] == "GET"
+        assert method["Properties"]["AuthorizationType"] == "NONE"
+        assert api_fn in json.dumps(method["Properties"]["Integration"]["Uri"])
+
+
 def test_given_any_policy_when_synthesised_then_no_action_wildcard_and_star_resources_are_justified(
     synthesized,
 ) -> None:

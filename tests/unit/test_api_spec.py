@@ -10,11 +10,16 @@ from swapflow.handlers.api import app
 from swapflow.handlers.errors import STATUS_BY_CODE
 
 
+def _documented_path(path: str) -> str:
+    """`/v1/jobs/<job_id>` -> `/v1/jobs/{id}` (ids share one name); other parameters keep theirs."""
+    return re.sub(r"<(\w+)>", lambda m: "{id}" if m[1].endswith("id") else f"{{{m[1]}}}", path)
+
+
 def served_routes() -> set[tuple[str, str]]:
     """(METHOD, /path/{param}) of every /v1 route the api handler serves."""
     routes = getattr(app, "_static_routes", []) + getattr(app, "_dynamic_routes", [])
     return {
-        (route.method.upper(), re.sub(r"<(\w+)>", "{id}", route.path))
+        (route.method.upper(), _documented_path(route.path))
         for route in routes
         if route.path.startswith("/v1/")
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from swapflow.jobs.exceptions import RequestInvalidError
 from swapflow.jobs.validation import MAX_METADATA_DEPTH, json_depth, parse_job_request, parse_json_body
@@ -61,6 +63,11 @@ def test_given_jpg_alias_when_parsed_then_output_format_is_jpeg() -> None:
             "invalid_request",
             "metadata",
         ),
+        (  # 900 levels fit in 4,096 bytes: refused by depth, before anything recurses over them
+            {"source_image": SRC, "target_image": TGT, "metadata": {"a": json.loads("[" * 900 + "]" * 900)}},
+            "invalid_request",
+            "metadata",
+        ),
         (
             {"source_image": SRC, "target_image": TGT, "webhook_url": "ftp://x"},
             "invalid_request",
@@ -85,7 +92,7 @@ def test_given_faces_without_source_when_parsed_then_first_face_source_is_used()
     assert request.faces[0].target_face == 2
 
 
-@pytest.mark.parametrize("raw", [None, "", b"", "{not json", "\xff"])
+@pytest.mark.parametrize("raw", [None, "", b"", "{not json", "\xff", "[" * 100_000 + "]" * 100_000])
 def test_given_malformed_body_when_decoded_then_invalid_json(raw) -> None:
     with pytest.raises(RequestInvalidError) as info:
         parse_json_body(raw)

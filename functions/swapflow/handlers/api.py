@@ -44,11 +44,15 @@ def _header(name: str) -> str | None:
     return next((v for k, v in (app.current_event.headers or {}).items() if k.lower() == name.lower()), None)
 
 
-def _location(job_id: str) -> dict[str, str]:
-    """`Location` of the job, with the stage prefix API Gateway's own URL needs (`/prod`)."""
+def _stage() -> str:
+    """The stage prefix API Gateway's own URL needs (`/prod`; "" behind a custom domain)."""
     full = app.current_event.request_context.path or ""
-    stage = full[: -len(app.current_event.path)] if full.endswith(app.current_event.path) else ""
-    return {"Location": f"{stage}/v1/jobs/{job_id}"}
+    return full[: -len(app.current_event.path)] if full.endswith(app.current_event.path) else ""
+
+
+def _location(job_id: str) -> dict[str, str]:
+    """`Location` of the job, stage prefix included."""
+    return {"Location": f"{_stage()}/v1/jobs/{job_id}"}
 
 
 def _links(job_id: str) -> dict[str, str]:
@@ -155,10 +159,52 @@ def delete_batch(batch_id: str) -> Response:
 
 @app.get("/v1/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of the native API; no key needed."""
+    """The OpenAPI 3.1 document of the native API; no key needed. `servers` carries the stage prefix, so
+    Swagger UI's "Try it out" reaches `/prod/v1/...` in AWS."""
     from ..api_spec import openapi_document
 
-    return _json(200, openapi_document())
+    return _json(200, {**openapi_document(), "servers": [{"url": _stage() or "/"}]})
+
+
+# ---- pages: the playground and Swagger UI (no key: their API calls carry the key the user pastes) ----
+
+
+def _static(found: tuple[str, str] | None) -> Response:
+    if found is None:
+        return _json(404, error_body("not_found", "no such file"))
+    text, content_type = found
+    return Response(200, content_type, text, {"Cache-Control": "public, max-age=300"})
+
+
+@app.get("/")
+@app.get("/playground")
+def playground_page() -> Response:
+    from .. import playground
+
+    return _static(playground.page("index.html", _stage()))
+
+
+@app.get("/playground/<name>")
+def playground_asset(name: str) -> Response:
+    from .. import playground
+
+    return _static(playground.asset(playground.PLAYGROUND_ASSETS, name))
+
+
+@app.get("/v1/docs")
+@app.get("/docs")
+def docs_page() -> Response:
+    """Swagger UI over /v1/openapi.json, from vendored assets; no key needed."""
+    from .. import playground
+
+    return _static(playground.page("docs.html", _stage()))
+
+
+@app.get("/v1/docs/<name>")
+def docs_asset(name: str) -> Response:
+    from .. import playground
+
+    return _static(playground.asset(playground.DOCS_ASSETS, name))
 
 
 @app.post("/v1/uploads")

@@ -104,6 +104,7 @@ class Output:
     height: int
     bytes: int
     sha256: str
+    note: str | None = None  # what the archiver did to deliver the asked format (conversion, flattening)
 
 
 @dataclass
@@ -192,6 +193,8 @@ class Job:
                 "bytes": out.bytes,
                 "sha256": out.sha256,
             }
+            if out.note:
+                item["note"] = out.note
             if output_urls and i < len(output_urls) and self.outputs_erased_at is None and self.deleted_at is None:
                 item["url"] = output_urls[i]
             outputs.append(item)

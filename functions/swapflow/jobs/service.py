@@ -566,7 +566,9 @@ class JobService:
             data = self.inputs.fetch_output(out.url)
         else:
             raise RequestInvalidError("internal", "provider output has neither a URL nor an S3 location")
-        info = self.inputs.sniff(data)
+        from .. import images
+
+        data, info, note = images.conform(data, self.inputs.sniff(data), job.spec.output_format)
         if self.marker is not None:
             data = self.marker.mark(data, _output_facts(job, index, info.content_type, info.width, info.height))
         key = f"outputs/{job.tenant}/{job.id}/{index}.{EXTENSIONS.get(info.content_type, 'bin')}"
@@ -579,6 +581,7 @@ class JobService:
             height=info.height,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
+            note=note,
         )
 
     def _announce(self, job: Job) -> Job:

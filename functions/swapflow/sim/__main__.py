@@ -10,8 +10,8 @@ from swapflow.sim.common import FAULTS, BaseSimulator, print_banner, stop_signal
 from swapflow.sim.wavespeed import WaveSpeedSimulator
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m swapflow.sim", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m swapflow.sim") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="Run a provider simulator on loopback until Ctrl-C.")
     parser.add_argument("provider", choices=["akool", "wavespeed"])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
