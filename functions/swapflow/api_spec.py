@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import __version__
 from .jobs.models import JOB_ERROR_CODES, JobStatus
 from .jobs.validation import MAX_FACES, MAX_METADATA_BYTES, MAX_WAIT_SECONDS, OUTPUT_FORMATS
 
@@ -429,7 +430,7 @@ _DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "swapflow",
-        "version": "1",
+        "version": __version__,
         "description": "Face-swap jobs. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`. "
         "Each tenant has a per-second request limit (429 `throttled` with Retry-After). Errors are "
         '`{"error": {"code", "message", "field"}}`.',

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import __version__
+
 LOCAL_API_KEY = "sf_local_dev_key"
 TERMINAL = {"completed", "failed", "cancelled"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -388,6 +390,7 @@ COMMANDS: list[Callable[[Any], None]] = [_cmd_keys, _cmd_swap, _cmd_sim]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swapflow", description="swapflow face-swap jobs")
+    parser.add_argument("--version", action="version", version=f"swapflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
