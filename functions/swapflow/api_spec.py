@@ -194,6 +194,10 @@ _SCHEMAS: dict[str, Any] = {
             "height": {"type": "integer"},
             "bytes": {"type": "integer"},
             "sha256": {"type": "string"},
+            "nsfw": {
+                "type": ["boolean", "null"],
+                "description": "The provider's own NSFW flag for this output; null: not checked (engine, Akool).",
+            },
             "url": {"type": "string", "description": "Presigned GET, no key needed."},
             "base64": {"type": "string", "description": "Only when the job asked for enable_base64_output."},
         },

@@ -102,6 +102,8 @@ class Output:
     height: int
     bytes: int
     sha256: str
+    # The provider's NSFW flag for this output; None: not checked (the engine and Akool give none).
+    nsfw: bool | None = None
 
 
 @dataclass
@@ -148,6 +150,7 @@ class Job:
                 "height": out.height,
                 "bytes": out.bytes,
                 "sha256": out.sha256,
+                "nsfw": out.nsfw,
             }
             if output_urls and i < len(output_urls):
                 item["url"] = output_urls[i]

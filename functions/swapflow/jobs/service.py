@@ -487,6 +487,7 @@ class JobService:
             height=info.height,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
+            nsfw=out.nsfw,
         )
 
     def _announce(self, job: Job) -> Job:
