@@ -1,11 +1,15 @@
 # swapflow: `make demo` runs the whole stack locally; `make test` runs every test.
-# Both create .venv and install everything on first use (Python 3.11+, Node 20, make).
+# Both create .venv and install everything on first use (Python 3.11+, make, and npm with any Node >= 18:
+# the repo brings its own supported Node, npm `node@22`, for the CDK CLI and jsii).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# The repo's Node (node_modules/.bin/node, npm `node@22`) first on PATH for every target: the CDK CLI and
+# jsii (which the python processes that synthesise the app spawn) run on it, not on the machine's Node.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_NODE := $(CURDIR)/node_modules/.bin/node
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install demo up test test-fast lint typecheck synth deploy bench bench-batch duplicates clean
@@ -16,8 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[engine,infra,dev]"
 	touch $@
 
-$(CDK): package.json
-	npm install --no-audit --no-fund --loglevel=error
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(VENV)/.installed $(CDK)
