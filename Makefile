@@ -14,10 +14,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install demo up test test-fast lint typecheck synth deploy bench bench-batch duplicates clean
 
-$(VENV)/.installed: pyproject.toml
+# The locked set (uv.lock, hashes checked) and this package, editable; `uv lock` after changing pyproject.toml.
+$(VENV)/.installed: pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[engine,infra,dev]"
+	$(PY) -m pip install --quiet "uv>=0.9"
+	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv sync --quiet --frozen --all-extras --inexact
 	touch $@
 
 $(CDK): package.json package-lock.json

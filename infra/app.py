@@ -11,7 +11,6 @@ from cdk_nag import AwsSolutionsChecks
 
 from .stack import SwapflowStack
 
-
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 

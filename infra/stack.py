@@ -24,7 +24,8 @@ BUS_NAME = "swapflow"
 
 # Stack-wide cdk-nag acknowledgements, each with its reason (resource-specific ones sit on the resource).
 NAG_ACKNOWLEDGEMENTS = {
-    "AwsSolutions-L1": "Pinned to python3.12: the runtime the bundled manylinux wheels are built for.",
+    "AwsSolutions-L1": "Pinned to python3.13: the runtime the locked aarch64 wheels are bundled and checked for "
+    "(tests/infra/test_bundling.py); python3.14 is a deliberate move once measured (docs/cost.md).",
     "AwsSolutions-APIG2": "Bodies are validated by the API function, which answers with the documented "
     "machine-readable error codes (a model validator would answer in another shape).",
     "AwsSolutions-APIG3": "WAF is an account-level choice with its own cost; the README shows how to attach a "

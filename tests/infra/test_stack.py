@@ -209,7 +209,7 @@ def test_given_api_when_synthesised_then_routes_are_lambda_proxies_with_logging(
             assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
 
 
-def test_given_functions_when_synthesised_then_python312_traced_with_retained_logs(synthesized) -> None:
+def test_given_functions_when_synthesised_then_python313_on_arm64_traced_with_retained_logs(synthesized) -> None:
     _, tj = synthesized
     functions = resources(tj, "AWS::Lambda::Function")
     # CDK's own handler that applies the input bucket's S3 notification configuration at deploy time
@@ -220,7 +220,8 @@ def test_given_functions_when_synthesised_then_python312_traced_with_retained_lo
     assert len(functions) == 12
     for fn in functions.values():
         props = fn["Properties"]
-        assert props["Runtime"] == "python3.12"
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]  # what infra/bundling.py bundles the wheels for
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Handler"].startswith("swapflow.handlers.")
         assert "LoggingConfig" in props
