@@ -112,6 +112,9 @@ class Settings:
     wavespeed_api_key: str = ""
     wavespeed_webhook_secret: str = ""
     wavespeed_secret_arn: str = ""
+    # Provider secrets are re-read (powertools Parameters cache) and providers rebuilt after this long,
+    # so a rotated key is in use within that time.
+    secret_max_age_seconds: int = 300
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -179,6 +182,7 @@ class Settings:
             wavespeed_api_key=s("WAVESPEED_API_KEY"),
             wavespeed_webhook_secret=s("WAVESPEED_WEBHOOK_SECRET"),
             wavespeed_secret_arn=s("WAVESPEED_SECRET_ARN"),
+            secret_max_age_seconds=i("SECRET_MAX_AGE_SECONDS", 300),
         )
 
 

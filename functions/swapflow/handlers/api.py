@@ -22,7 +22,7 @@ from ..jobs.exceptions import (
 from ..jobs.models import Job
 from ..jobs.service import request_fingerprint
 from ..jobs.validation import parse_json_body
-from ..observability import logger, metrics
+from ..observability import logger, metrics, provider_metric, tracer
 from ..providers.exceptions import ProviderUnavailableError
 from ..wiring import access, service
 from .errors import describe, error_body, error_headers
@@ -72,7 +72,7 @@ def create_job() -> Response:
     else:
         job, replayed = svc.create_job_once(tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body))
     if not replayed:
-        metrics.add_metric(name="JobsAccepted", unit="Count", value=1)
+        provider_metric("JobsAccepted", job.provider)
     logger.info(
         "job accepted", extra={"job_id": job.id, "provider": job.provider, "tenant": tenant, "replay": replayed}
     )
@@ -112,7 +112,7 @@ def cancel_job(job_id: str) -> Response:
     tenant = _tenant()
     job = service().cancel_job(tenant, job_id)
     logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
-    metrics.add_metric(name="JobsCancelled", unit="Count", value=1)
+    provider_metric("JobsCancelled", job.provider)
     return _json(200, _job_body(job), _location(job.id))
 
 
@@ -194,6 +194,7 @@ def not_found(exc: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

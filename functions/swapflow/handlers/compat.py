@@ -21,7 +21,7 @@ from ..jobs.access import api_key_from
 from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, UnauthorizedError
 from ..jobs.models import Job
 from ..jobs.validation import parse_json_body
-from ..observability import logger, metrics
+from ..observability import logger, metrics, provider_metric, tracer
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import get_settings
 from ..wiring import api_keys, service, uploads
@@ -92,6 +92,7 @@ def _submit_wavespeed(model: str) -> Response:
     native = wavespeed.job_body(model, body, provider=provider, webhook_url=query.get("webhook"))
     job = svc.create_job(tenant, svc.parse(native))
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
+    provider_metric("JobsAccepted", job.provider)
     logger.info("compat job accepted", extra={"job_id": job.id, "model": model, "provider": provider})
     if not wavespeed.sync_requested(body):
         return _json(200, wavespeed.ok(_prediction(job)))
@@ -193,6 +194,7 @@ def akool_faceswap() -> Response:
     provider = provider_for(akool.MODEL_NAME, settings.compat_provider, settings.default_provider)
     job = svc.create_job(tenant, svc.parse(akool.job_body(request, provider=provider, frame=frame)))
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
+    provider_metric("JobsAccepted", job.provider)
     logger.info("compat job accepted", extra={"job_id": job.id, "model": akool.MODEL_NAME, "provider": provider})
     return _json(200, akool.submitted(job.id))
 
@@ -265,6 +267,7 @@ def not_found(exc: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

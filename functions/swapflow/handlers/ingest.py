@@ -6,11 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger, metrics
+from ..observability import logger, metrics, provider_metric, tracer
 from ..wiring import ingest
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from ..jobs.exceptions import SwapRequestRejectedError
@@ -25,5 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         svc.reject(event, exc)
         return {"rejected": True, "errors": exc.errors}
     metrics.add_metric(name="SwapRequestsAccepted" if created else "SwapRequestsDuplicate", unit="Count", value=1)
+    if job and created:
+        provider_metric("JobsAccepted", job.provider)
     logger.info("swap request", extra={"job_id": job.id if job else None, "created": created})
     return {"job_id": job.id if job else None, "created": created}
