@@ -75,6 +75,8 @@ class SwapflowStack(Stack):
             "SWAPFLOW_PUBLIC_URL_PARAM": public_url_param,
             "SWAPFLOW_AKOOL_SECRET_ARN": akool_secret.secret_arn,
             "SWAPFLOW_WAVESPEED_SECRET_ARN": wavespeed_secret.secret_arn,
+            # Provider secrets are re-read this often (powertools Parameters), so a rotated key is picked up.
+            "SWAPFLOW_SECRET_MAX_AGE_SECONDS": "300",
         }
         engine = Engine(self, "Engine", storage=storage, environment=environment)
         engine.function.add_to_role_policy(SEND_TASK_RESULT)
@@ -144,10 +146,15 @@ class SwapflowStack(Stack):
         self._grant_batches(workflow, api, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret])
         EventSchemas(self, "EventSchemas")
 
-        Observability(
+        observability = Observability(
             self,
             "Observability",
-            state_machine=workflow.state_machine,
+            state_machines={
+                "Workflow": workflow.state_machine,
+                "Batches": batches.state_machine,
+                "WebhookDelivery": webhooks.state_machine,
+            },
+            rest_api=api.rest_api,
             functions=[
                 *workflow.functions,
                 api.api_fn,
@@ -171,6 +178,7 @@ class SwapflowStack(Stack):
         CfnOutput(self, "UndeliveredWebhooksQueueUrl", value=webhooks.dlq.queue_url)
         CfnOutput(self, "BatchStateMachineArn", value=batches.state_machine.state_machine_arn)
         CfnOutput(self, "RejectedRequestsQueueUrl", value=triggers.dlq.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=observability.topic.topic_arn)
         self._acknowledge_nag_findings(
             {
                 "index/*": [table],
