@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -135,6 +136,28 @@ def test_given_a_sync_wait_shorter_than_the_job_when_submitted_then_the_202_answ
     assert headers["Location"].endswith(accepted["urls"]["get"])
 
 
+def test_given_prefer_wait_when_submitted_then_the_finished_job_and_preference_applied(stack) -> None:
+    status, headers, job = stack.client().request("POST", "/v1/jobs", BODY, {"Prefer": "wait=20"})
+    assert status == 200 and job["status"] == "completed", job
+    assert headers["Preference-Applied"] == "wait=20"
+
+
+def test_given_cancel_after_shorter_than_the_job_when_it_passes_then_the_job_fails_provider_timeout_once(
+    slow_stack,
+) -> None:
+    api = slow_stack.client()
+    status, _, accepted = api.request("POST", "/v1/jobs", BODY, {"Cancel-After": "1"})  # the engine takes 3 s
+    assert status == 202
+    job = api.wait(accepted["id"], timeout=30)
+    assert job["status"] == "failed" and job["error"]["code"] == "provider_timeout", job
+    assert [e["detail-type"] for e in wait_for_events(slow_stack, accepted["id"], seconds=4)] == ["Swap Job Failed"]
+
+
+def test_given_a_bad_cancel_after_when_submitted_then_400_naming_the_header(stack) -> None:
+    status, _, payload = stack.client().request("POST", "/v1/jobs", BODY, {"Cancel-After": "soon"})
+    assert status == 400 and payload["error"]["field"] == "Cancel-After"
+
+
 # ---- cancel -------------------------------------------------------------------------------------------
 
 
@@ -245,6 +268,9 @@ def test_given_a_tenant_over_its_rate_when_calling_then_429_with_retry_after_and
     assert throttled and len(throttled) < 12
     headers, payload = throttled[0]
     assert payload["error"]["code"] == "throttled" and int(headers["Retry-After"]) >= 1
+    assert headers["RateLimit-Policy"] == '"tenant";q=3;w=1' and headers["RateLimit"] == '"tenant";r=0;t=1'
+    admitted = [h["RateLimit"] for s, h, _ in answers if s == 200]
+    assert admitted and all(re.fullmatch(r'"tenant";r=[0-2];t=1', value) for value in admitted)
     time.sleep(1.1)
     assert noisy.request("GET", "/v1/jobs?limit=1")[0] == 200
 

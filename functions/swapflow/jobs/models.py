@@ -91,6 +91,7 @@ class SwapSpec:
     output_format: str = "jpeg"
     enable_base64_output: bool = False
     faces: tuple[FaceSpec, ...] = ()
+    deadline_seconds: int | None = None  # Cancel-After: from acceptance; None: SWAPFLOW_JOB_DEADLINE_SECONDS
 
 
 @dataclass(frozen=True)
