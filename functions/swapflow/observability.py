@@ -79,6 +79,11 @@ class LazyTracer:
 
         return call  # type: ignore[return-value]
 
+    def annotate(self, key: str, value: str) -> None:
+        """An X-Ray annotation (searchable) on the current subsegment; nothing when tracing is off."""
+        if tracing_enabled():
+            self.tracer.put_annotation(key=key, value=value)
+
     def capture_lambda_handler(self, handler: F) -> F:
         return self._wrap(handler, "capture_lambda_handler")
 
@@ -97,6 +102,7 @@ class ObservedProvider:
         self.name = inner.name
 
     def _observed(self, call: Callable[[], Any]) -> Any:
+        tracer.annotate("provider", self.name)
         provider_metric("ProviderCalls", self.name)
         try:
             return call()
