@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_NODE := $(CURDIR)/node_modules/.bin/node
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo up test test-fast lint typecheck synth deploy bench bench-batch duplicates clean
+.PHONY: install demo up test test-fast lint typecheck synth bootstrap deploy bench bench-batch duplicates clean
 
 # The locked set (uv.lock, hashes checked) and this package, editable; `uv lock` after changing pyproject.toml.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -53,8 +53,13 @@ typecheck: install
 synth: install
 	$(CDK) synth --quiet
 
+## Once per account/region, before the first deploy.
+bootstrap: install
+	$(CDK) bootstrap
+
+## CDK_ARGS passes options, e.g. CDK_ARGS="--parameters AlarmEmail=ops@example.com".
 deploy: install
-	$(CDK) deploy
+	$(CDK) deploy $(CDK_ARGS)
 
 bench: install
 	$(PY) bench/overhead.py
