@@ -69,4 +69,4 @@ bench-batch: install
 	$(PY) bench/batch.py
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache out
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache out .swapflow

@@ -158,6 +158,13 @@ def _mock_headers(integration: dict[str, Any]) -> tuple[int, dict[str, str]]:
     return int(first.get("StatusCode", 200)), headers
 
 
+class _Server(ThreadingHTTPServer):
+    """Many clients connect at once: a listen backlog of 5 (the default) resets the sixth."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Gateway:
     """API Gateway REST proxy in front of the deployed functions."""
 
@@ -509,8 +516,7 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 LOG.debug("gateway: " + format, *args)
 
-        server = ThreadingHTTPServer((host, port), _Handler)
-        server.daemon_threads = True
+        server = _Server((host, port), _Handler)
         thread = threading.Thread(target=server.serve_forever, name="swapflow-gateway", daemon=True)
         thread.start()
         LOG.info("gateway listening on http://%s:%d", host, server.server_address[1])

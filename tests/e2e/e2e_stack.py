@@ -64,6 +64,7 @@ def start_stack(template: str, log: Path, **env: str) -> tuple[subprocess.Popen[
         "SWAPFLOW_TEMPLATE": template,
         "SWAPFLOW_API_KEY": "sf_e2e_key",
         "PYTHONUNBUFFERED": "1",
+        "SWAPFLOW_DATA_DIR": str(log.parent / "data"),  # each stack its own, never the checkout's .swapflow/
         **env,
     }
     with log.open("wb") as out:

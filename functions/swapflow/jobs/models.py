@@ -46,6 +46,7 @@ JOB_ERROR_CODES = frozenset(
         "provider_failed",
         "provider_timeout",
         "cancelled",
+        "interrupted",
         "internal",
     }
 )

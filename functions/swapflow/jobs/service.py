@@ -41,7 +41,7 @@ ProviderFactory = Callable[[str], Provider]
 
 MAX_LIST_LIMIT = 100
 WAIT_POLL_SECONDS = 0.25
-REPLAY_WAIT_SECONDS = 5.0
+REPLAY_WAIT_SECONDS = 20.0  # a concurrent duplicate waits this long for the winner (API Gateway allows 29 s)
 # A Lambda response is capped at 6 MB: bigger outputs are served by URL only.
 MAX_BASE64_OUTPUT_BYTES = 4 * 1024 * 1024
 _JOB_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from swapflow.sim.akool import AkoolSimulator
-from swapflow.sim.common import FAULTS, BaseSimulator, print_banner, wait_forever
+from swapflow.sim.common import FAULTS, BaseSimulator, print_banner, stop_signal, wait_forever
 from swapflow.sim.wavespeed import WaveSpeedSimulator
 
 
@@ -44,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             "SWAPFLOW_WAVESPEED_API_KEY": args.api_key,
             "SWAPFLOW_WAVESPEED_WEBHOOK_SECRET": args.webhook_secret,
         }
+    done = stop_signal()
     base_url = sim.start()
     prefix = "SWAPFLOW_AKOOL" if args.provider == "akool" else "SWAPFLOW_WAVESPEED"
     print_banner(args.provider, base_url, {f"{prefix}_BASE_URL": base_url, **credentials}, sim.faults)
-    wait_forever(sim.stop)
+    wait_forever(sim.stop, done)
     return 0
 
 
