@@ -1,5 +1,5 @@
 # swapflow: `make demo` runs the whole stack locally; `make test` runs every test.
-# Both create .venv and install everything on first use (Python 3.11+, make, and npm with any Node >= 18:
+# Both create .venv and install everything on first use (Python 3.11+, make, npm with Node 20 or newer:
 # the repo brings its own supported Node, npm `node@22`, for the CDK CLI and jsii).
 
 PYTHON ?= python3
