@@ -136,10 +136,12 @@ def test_given_a_sync_wait_shorter_than_the_job_when_submitted_then_the_202_answ
     assert headers["Location"].endswith(accepted["urls"]["get"])
 
 
-def test_given_prefer_wait_when_submitted_then_the_finished_job_and_preference_applied(stack) -> None:
-    status, headers, job = stack.client().request("POST", "/v1/jobs", BODY, {"Prefer": "wait=20"})
-    assert status == 200 and job["status"] == "completed", job
-    assert headers["Preference-Applied"] == "wait=20"
+def test_given_prefer_wait_when_submitted_then_it_waits_like_the_body_wait_and_says_so(stack) -> None:
+    started = time.monotonic()
+    status, headers, job = stack.client().request("POST", "/v1/jobs", BODY, {"Prefer": "wait=25"})
+    assert headers["Preference-Applied"] == "wait=25"
+    # The engine takes well under a second; on a starved machine the wait may run out first.
+    assert (status, job["status"]) == (200, "completed") or (status == 202 and time.monotonic() - started >= 24), job
 
 
 def test_given_cancel_after_shorter_than_the_job_when_it_passes_then_the_job_fails_provider_timeout_once(
