@@ -10,8 +10,9 @@ Prints and writes bench/results/batch.json. Run with `make bench-batch` (BENCH_B
   handler durations measured here, per invocation; Lambda requests ($0.20 per 1M); EventBridge custom
   events ($1.00 per 1M: a terminal event per job and one Swap Batch Completed); SQS: none on the
   success path (only dead letters). DynamoDB and S3 requests are left out (cents per 1,000 jobs).
-Handler durations: every handler runs in this one Python process, sharing the cores and the GIL with
-moto, so durations inside the batch are inflated; in AWS each invocation has its own CPU. The cost
+Handler durations: each invocation's own duration, measured in its execution environment (a worker
+process of the local Lambda runtime); the environments share the machine's cores with moto, so
+durations inside the batch are inflated; in AWS each invocation has its own CPU. The cost
 uses the median of each handler measured while jobs run one at a time (a calibration before the
 batch) times the invocations per job counted in the batch; both medians are in the JSON.
 """
@@ -42,7 +43,8 @@ PRICE_EVENT = 1.00 / 1_000_000
 
 
 class LambdaMeter:
-    """Wraps the in-process invoker (moto_patches P1) to time every handler call, per function."""
+    """Times every invocation in the local Lambda runtime (sync and async), per function: the handler's
+    own duration as its execution environment measured it (``Invocation.duration_ms``)."""
 
     def __init__(self) -> None:
         self.phase = "calibration"
@@ -50,20 +52,18 @@ class LambdaMeter:
         self.lock = threading.Lock()
 
     def install(self) -> None:
-        from moto.awslambda.models import LambdaFunction
+        from infra.local.runtime import LambdaRuntime
 
-        invoke = LambdaFunction._invoke_lambda
+        invoke = LambdaRuntime.invoke
         meter = self
 
-        def timed(fn: Any, event: Any = None) -> Any:
-            started = time.perf_counter()
-            try:
-                return invoke(fn, event)
-            finally:
-                with meter.lock:
-                    meter.durations[meter.phase][fn.function_name].append(time.perf_counter() - started)
+        def timed(runtime: Any, spec: Any, event: Any, request_id: str | None = None) -> Any:
+            result = invoke(runtime, spec, event, request_id)
+            with meter.lock:
+                meter.durations[meter.phase][spec.name].append(result.duration_ms / 1000)
+            return result
 
-        LambdaFunction._invoke_lambda = timed  # type: ignore[method-assign]
+        LambdaRuntime.invoke = timed  # type: ignore[method-assign]
 
 
 def function_memory(template: dict[str, Any], deployment: Any) -> dict[str, tuple[str, int]]:

@@ -22,6 +22,7 @@ import logging
 import re
 import secrets
 import string
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -797,9 +798,25 @@ def _kms_key(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     if p.get("KeyPolicy"):
         kwargs["Policy"] = json.dumps(p["KeyPolicy"])
     meta = kms.create_key(**kwargs)["KeyMetadata"]
+    key_id = _stable_key_id(
+        d.account, d.region, meta["KeyId"], str(uuid.uuid5(uuid.NAMESPACE_URL, f"{d.stack_name}/{logical_id}"))
+    )
     if p.get("EnableKeyRotation"):
-        kms.enable_key_rotation(KeyId=meta["KeyId"])
-    d.set(logical_id, meta["KeyId"], Arn=meta["Arn"], KeyId=meta["KeyId"])
+        kms.enable_key_rotation(KeyId=key_id)
+    d.set(logical_id, key_id, Arn=f"arn:aws:kms:{d.region}:{d.account}:key/{key_id}", KeyId=key_id)
+
+
+def _stable_key_id(account: str, region: str, created: str, stable: str) -> str:
+    """Give a new key an id derived from the stack and logical id, as physical names are: stable from run
+    to run, so what it encrypted before a restart (kept in the data directory) still names it."""
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[account][region]
+    key = backend.keys.pop(created)
+    key.id = stable
+    key.arn = key.arn.replace(created, stable)
+    backend.keys[stable] = key
+    return stable
 
 
 def _kms_alias(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:

@@ -150,7 +150,7 @@ def function_spec(fn: Any) -> Any:
         environment=dict(fn.environment_vars or {}),
         arn=fn.function_arn,
         version=str(fn.version),
-        reserved_concurrency=int(fn.reserved_concurrency) if fn.reserved_concurrency else None,
+        reserved_concurrency=None if fn.reserved_concurrency is None else int(fn.reserved_concurrency),
     )
 
 

@@ -8,7 +8,8 @@ Layout (default ``.swapflow/`` in the checkout, ``SWAPFLOW_DATA_DIR`` or ``--dat
   idempotency records), in DynamoDB's typed JSON;
 * ``s3/<logical id>/index.json`` + ``objects/``: every object's latest version (inputs, uploads,
   outputs, manifests), written incrementally by ETag;
-* ``secrets.json``: the values of the stack's Secrets Manager secrets.
+* ``secrets.json``: the values of the stack's Secrets Manager secrets; ``kms.json``: its KMS keys' material
+  (the deployer gives keys stable ids), so what they encrypted — the tenants' webhook secrets — decrypts.
 
 It is saved every ``SWAPFLOW_LOCAL_SAVE_SECONDS`` (10) while the stack serves and once when it stops;
 restored right after the template is deployed, with S3 notifications held back so restoring a
@@ -18,6 +19,7 @@ manifest starts nothing. Jobs that were in flight are then ended ``failed`` / ``
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -70,7 +72,7 @@ class DataDir:
         lock.flush()
         self._lock_file = lock
         if fresh:
-            for child in ("dynamodb", "s3", "secrets.json"):
+            for child in ("dynamodb", "s3", "secrets.json", "kms.json"):
                 target = self.path / child
                 if target.is_dir():
                     shutil.rmtree(target)
@@ -99,6 +101,8 @@ class DataDir:
             with contextlib.suppress(Exception):  # a secret without a value has nothing to keep
                 secrets[logical_id] = sm.get_secret_value(SecretId=arn)["SecretString"]
         _write_atomic(self.path / "secrets.json", json.dumps(secrets).encode())
+        materials = {lid: base64.b64encode(key.key_material).decode() for lid, key in _kms_keys(deployment)}
+        _write_atomic(self.path / "kms.json", json.dumps(materials).encode())
 
     def _save_table(self, ddb: Any, logical_id: str, name: str) -> None:
         lines: list[str] = []
@@ -158,6 +162,11 @@ class DataDir:
                     extra = {"ContentType": entry["content_type"]} if entry.get("content_type") else {}
                     s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=entry.get("metadata") or {}, **extra)
                     done.objects += 1
+        kms_path = self.path / "kms.json"
+        materials = json.loads(kms_path.read_text()) if kms_path.exists() else {}
+        for logical_id, key in _kms_keys(deployment):  # the same key ids (see the deployer), the same material
+            if logical_id in materials:
+                key.key_material = base64.b64decode(materials[logical_id])
         secrets_path = self.path / "secrets.json"
         saved = json.loads(secrets_path.read_text()) if secrets_path.exists() else {}
         sm = boto3.client("secretsmanager")
@@ -188,6 +197,16 @@ class DataDir:
 def _resources(deployment: Any, rtype: str) -> list[tuple[str, str]]:
     types = deployment.types.items()
     return [(lid, deployment.physical[lid]) for lid, t in types if t == rtype and lid not in deployment.skipped]
+
+
+def _kms_keys(deployment: Any) -> list[tuple[str, Any]]:
+    """The stack's KMS keys as moto holds them: what they encrypted (webhook secrets) must decrypt after a restart."""
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[deployment.account][deployment.region]
+    return [
+        (lid, backend.keys[key_id]) for lid, key_id in _resources(deployment, "AWS::KMS::Key") if key_id in backend.keys
+    ]
 
 
 @contextlib.contextmanager

@@ -64,12 +64,13 @@ def start_stack(template: str, log: Path, **env: str) -> tuple[subprocess.Popen[
         "SWAPFLOW_TEMPLATE": template,
         "SWAPFLOW_API_KEY": "sf_e2e_key",
         "PYTHONUNBUFFERED": "1",
-        "SWAPFLOW_DATA_DIR": str(log.parent / "data"),  # each stack its own, never the checkout's .swapflow/
         **env,
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.local", "up", "--port", "0", "--aws-port", "0"],
+            # a stack keeps data only where a test asks for it (SWAPFLOW_DATA_DIR), never in the checkout
+            [sys.executable, "-m", "infra.local", "up", "--port", "0", "--aws-port", "0"]
+            + ([] if "SWAPFLOW_DATA_DIR" in env else ["--ephemeral"]),
             cwd=ROOT,
             env=proc_env,
             stdout=out,

@@ -191,7 +191,8 @@ class _Pool:
     def __init__(self, runtime: LambdaRuntime, spec: FunctionSpec) -> None:
         self.runtime = runtime
         self.spec = spec
-        self.cap = min(runtime.max_environments, spec.reserved_concurrency or runtime.max_environments)
+        reserved = spec.reserved_concurrency
+        self.cap = runtime.max_environments if reserved is None else min(runtime.max_environments, reserved)
         self.idle: list[_Environment] = []
         self.busy: set[_Environment] = set()
         self.starting = 0
@@ -199,6 +200,12 @@ class _Pool:
         self.started = 0
 
     def invoke(self, event_json: str, request_id: str) -> Invocation:
+        if self.cap == 0:  # reserved concurrency 0: AWS throttles every invocation
+            error = {
+                "errorType": "TooManyRequestsException",
+                "errorMessage": "Rate Exceeded. Reserved concurrency is 0",
+            }
+            return Invocation(request_id, json.dumps(error), True)
         acquired, init_ms, init_error = self._acquire()
         if acquired is None:
             return Invocation(request_id, json.dumps(init_error), True, cold=True)
@@ -347,6 +354,8 @@ class LambdaRuntime:
 
     def _pool(self, spec: FunctionSpec) -> _Pool:
         with self._lock:
+            if self._stopping.is_set():
+                raise RuntimeError("the local Lambda runtime is shut down")
             pool = self._pools.get(spec.name)
             if pool is None or pool.spec != spec:  # a changed function gets fresh environments, as in AWS
                 if pool is not None:
