@@ -25,3 +25,13 @@ def acknowledge_wildcard(construct: Construct, resource: str, reason: str) -> No
     Validations.of(construct).acknowledge(
         Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
     )
+
+
+def acknowledge_star(construct: IConstruct, reason: str) -> None:
+    """`Resource::*` on this construct only (never stack-wide), for actions that take no resource."""
+    Validations.of(construct).acknowledge(
+        Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=reason)
+    )
+
+
+XRAY_ONLY = "X-Ray trace writes (xray:PutTraceSegments/PutTelemetryRecords) accept no resource-level permissions."

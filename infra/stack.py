@@ -13,11 +13,12 @@ from .constructs.batches import Batches
 from .constructs.client_webhooks import ClientWebhooks
 from .constructs.engine import Engine
 from .constructs.event_schemas import EventSchemas
+from .constructs.functions import grant_read_put, grant_task_callbacks
 from .constructs.notifications import Notifications
 from .constructs.observability import Observability
 from .constructs.storage import Storage
 from .constructs.triggers import Triggers
-from .constructs.workflow import SEND_TASK_RESULT, Workflow
+from .constructs.workflow import Workflow
 from .nag import acknowledge_wildcard, executions_of
 
 BUS_NAME = "swapflow"
@@ -39,13 +40,9 @@ NAG_ACKNOWLEDGEMENTS = {
     ),
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AmazonAPIGatewayPushToCloudWatchLogs]": "AWS's own managed policy for API Gateway's account logging role.",
-    "AwsSolutions-IAM5[Resource::*]": "Only X-Ray segment writes and task-token callbacks, neither of which "
-    "supports resource-level permissions (the task token itself is the scope).",
     "AwsSolutions-IAM5[Action::s3:List*]": "CDK grant_read on our own buckets: list within the bucket only.",
     "AwsSolutions-IAM5[Action::s3:GetObject*]": "CDK grant_read on our own buckets: object reads (versions too).",
     "AwsSolutions-IAM5[Action::s3:GetBucket*]": "CDK grant_read on our own buckets: bucket metadata reads.",
-    "AwsSolutions-IAM5[Action::s3:DeleteObject*]": "CDK grant_read_write on our own buckets (staging cleanup).",
-    "AwsSolutions-IAM5[Action::s3:Abort*]": "CDK grant_write on our own buckets: abort multipart uploads.",
 }
 
 # Wildcards below a resource we own, keyed by the construct holding the resource.
@@ -77,9 +74,10 @@ class SwapflowStack(Stack):
             "SWAPFLOW_WAVESPEED_SECRET_ARN": wavespeed_secret.secret_arn,
             # Provider secrets are re-read this often (powertools Parameters), so a rotated key is picked up.
             "SWAPFLOW_SECRET_MAX_AGE_SECONDS": "300",
+            # Seals tenants' webhook secrets; only the client-webhook function may decrypt (see below).
+            "SWAPFLOW_WEBHOOK_SECRET_KEY": storage.webhook_secrets_key.key_arn,
         }
         engine = Engine(self, "Engine", storage=storage, environment=environment)
-        engine.function.add_to_role_policy(SEND_TASK_RESULT)
         workflow = Workflow(self, "Workflow", environment=environment, engine_function=engine.function)
         api = Api(
             self,
@@ -110,11 +108,10 @@ class SwapflowStack(Stack):
             akool_secret.grant_read(fn)
             wavespeed_secret.grant_read(fn)
             fn.add_to_role_policy(read_public_url)
-        inputs.grant_read_write(api.api_fn)
-        inputs.grant_read_write(api.compat_fn)  # the drop-in surfaces: the same needs as the api function
+        grant_read_put(api.api_fn, inputs)
+        grant_read_put(api.compat_fn, inputs)  # the drop-in surfaces: the same needs as the api function
         inputs.grant_read(workflow.submit_fn)
-        inputs.grant_read(workflow.finisher_fn)
-        archive.grant_read_write(workflow.finisher_fn)
+        grant_read_put(workflow.finisher_fn, archive)
         archive.grant_read(api.api_fn)
         archive.grant_read(api.compat_fn)
         notifications.bus.grant_put_events_to(workflow.finisher_fn)
@@ -122,12 +119,15 @@ class SwapflowStack(Stack):
         workflow.state_machine.grant_execution(api.api_fn, "states:StopExecution")  # POST /v1/jobs/{id}/cancel
         self._acknowledge_executions_wildcard(api.api_fn, workflow.state_machine)
         workflow.state_machine.grant_start_execution(api.compat_fn)
-        api.webhook_fn.add_to_role_policy(SEND_TASK_RESULT)
+        grant_task_callbacks(api.webhook_fn)
         # Cancel: announce `Swap Job Cancelled` and free a batch slot waiting on the job's token.
         notifications.bus.grant_put_events_to(api.api_fn)
-        api.api_fn.add_to_role_policy(SEND_TASK_RESULT)
+        grant_task_callbacks(api.api_fn)
 
         webhooks = ClientWebhooks(self, "ClientWebhooks", bus=notifications.bus, table=table, environment=environment)
+        # The one signer: it alone decrypts tenants' webhook secrets, and it presigns the outputs it announces.
+        storage.webhook_secrets_key.grant_decrypt(webhooks.deliver_fn)
+        archive.grant_read(webhooks.deliver_fn)
 
         # Batches, S3 manifests and Swap Requested events (jobs that do not come one by one from the API).
         job_environment = {**environment, "SWAPFLOW_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn}
@@ -202,17 +202,21 @@ class SwapflowStack(Stack):
         # Create jobs: records, input images, their executions; provider checks may read provider secrets.
         for fn in (batches.run_job_fn, triggers.ingest_fn, triggers.s3_trigger_fn):
             table.grant_read_write_data(fn)
-            inputs.grant_read_write(fn)
+            grant_read_put(fn, inputs)
             for secret in secrets:
                 secret.grant_read(fn)
         workflow.state_machine.grant_start_execution(batches.run_job_fn)
         workflow.state_machine.grant_start_execution(triggers.ingest_fn)
         notifications.bus.grant_put_events_to(triggers.ingest_fn)  # Swap Request Rejected
+        # A job that cannot even be created ends its batch item here, so this may end the batch too.
+        notifications.bus.grant_put_events_to(batches.run_job_fn)
+        publishers = [workflow.finisher_fn, api.api_fn, triggers.ingest_fn, batches.run_job_fn]
+        notifications.restrict_own_source([fn.role for fn in publishers if fn.role is not None])
         batches.state_machine.grant_start_execution(triggers.s3_trigger_fn)
         batches.state_machine.grant_start_execution(api.api_fn)
         # The finisher path: outputs to a manifest's outbox, result.json, and the batch slot's token.
-        inputs.grant_read_write(workflow.finisher_fn)
-        workflow.finisher_fn.add_to_role_policy(SEND_TASK_RESULT)
+        grant_read_put(workflow.finisher_fn, inputs)
+        grant_task_callbacks(workflow.finisher_fn)
 
     def _provider_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(

@@ -21,7 +21,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_provider": (400, "`provider` is not one of the providers this service knows."),
     "invalid_image": (400, "An image input is not a decodable JPEG, PNG or WebP image."),
     "url_not_allowed": (400, "An image URL points somewhere the SSRF guard refuses (private, loopback, ...)."),
-    "upload_not_found": (400, "An upload ref names nothing uploaded (yet), or it expired."),
+    "upload_not_found": (
+        400,
+        "An upload ref, storage URL or s3:// ref names nothing among the caller's objects: never uploaded, "
+        "expired, or another tenant's (the same answer for each, so existence cannot be probed).",
+    ),
     "unauthorized": (401, "No API key, or one that is unknown or revoked."),
     "not_found": (404, "No such job for this tenant (another tenant's job is not found either), or no such route."),
     "conflict": (409, "The job already ended (completed, failed or cancelled) and cannot be cancelled."),
@@ -31,6 +35,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         "still being processed.",
     ),
     "image_too_large": (413, "An image is over the byte cap (20 MB) or the pixel cap (40 MP)."),
+    "request_too_large": (413, "The body is over API Gateway's 10 MB limit: upload images with POST /v1/uploads."),
     "unsupported_media_type": (415, "An upload's content type is not image/jpeg, image/png or image/webp."),
     "url_unreachable": (422, "An image URL could not be fetched (DNS, connection, timeout, HTTP error)."),
     "provider_unavailable": (422, "The provider has no credentials configured (the message names the setting)."),

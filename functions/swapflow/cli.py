@@ -89,11 +89,14 @@ def find_table_name(args: argparse.Namespace, cloudformation: Any, dynamodb: Any
 def _tenants(args: argparse.Namespace) -> Any:
     import boto3
 
-    from .storage.tenants import DynamoTenants
+    from .storage.tenants import DynamoTenants, KmsSecretCipher, webhook_secrets_alias
 
     kwargs = _session_kwargs(args)
     name = find_table_name(args, boto3.client("cloudformation", **kwargs), boto3.client("dynamodb", **kwargs))
-    return DynamoTenants(boto3.resource("dynamodb", **kwargs).Table(name))
+    # Webhook secrets are sealed with the stack's KMS key (its alias, infra/constructs/storage.py).
+    key = os.environ.get("SWAPFLOW_WEBHOOK_SECRET_KEY") or webhook_secrets_alias(args.stack)
+    cipher = KmsSecretCipher(boto3.client("kms", **kwargs), key)
+    return DynamoTenants(boto3.resource("dynamodb", **kwargs).Table(name), cipher=cipher)
 
 
 def _when(ts: float | None) -> str:
@@ -225,15 +228,24 @@ def _cmd_keys(sub: Any) -> None:
 # ---- swap -------------------------------------------------------------------------------------------
 
 
-def image_ref(value: str) -> str:
-    """URLs, data: URIs and upload refs pass through; a local file becomes a data: URI."""
+# A local file up to this size travels inline as a data: URI (two of them stay well under API Gateway's
+# 10 MB body limit once base64 grows them by a third); a bigger one goes through POST /v1/uploads.
+INLINE_MAX_BYTES = 3 * 1024 * 1024
+
+
+def image_ref(value: str, api: Api | None = None) -> str:
+    """URLs, data: URIs and upload refs pass through; a local file becomes a data: URI, or an upload ref
+    when it is over INLINE_MAX_BYTES (needs `api`)."""
     if value.startswith(("https://", "http://", "data:", "upload:")):
         return value
     path = Path(value)
     if not path.is_file():
         raise CliError(f"{value}: no such file (give a local image, an https URL or a data: URI)", 2)
     mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+    data = path.read_bytes()
+    if len(data) > INLINE_MAX_BYTES and api is not None:
+        return api.upload(path.name, mime, data)
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 class Api:
@@ -261,6 +273,23 @@ class Api:
         except ValueError:
             payload = None
         return status, headers, payload
+
+    def upload(self, filename: str, content_type: str, data: bytes) -> str:
+        """POST /v1/uploads, then PUT the bytes to the presigned URL: the image ref of the upload."""
+        status, _, ticket = self.call(
+            "POST", "/v1/uploads", {"filename": filename, "content_type": content_type, "size": len(data)}
+        )
+        if status != 201:
+            raise _api_error(status, ticket)
+        put = urllib.request.Request(ticket["upload"]["url"], data=data, method="PUT")
+        for name, value in ticket["upload"]["headers"].items():
+            put.add_header(name, value)
+        try:
+            with urllib.request.urlopen(put, timeout=self.timeout):
+                pass
+        except (urllib.error.URLError, OSError) as exc:
+            raise CliError(f"cannot upload {filename}: {getattr(exc, 'reason', exc)}") from exc
+        return str(ticket["image_ref"])
 
 
 def _api_error(status: int, payload: Any) -> CliError:
@@ -306,7 +335,7 @@ def _output_path(out: str | None, job_id: str, content_type: str) -> Path:
 
 def _swap(args: argparse.Namespace, out: TextIO) -> int:
     api = Api(args.api, args.key)
-    body: dict[str, Any] = {"source_image": image_ref(args.source), "target_image": image_ref(args.target)}
+    body: dict[str, Any] = {"source_image": image_ref(args.source, api), "target_image": image_ref(args.target, api)}
     if args.provider:
         body["provider"] = args.provider
     if args.format:

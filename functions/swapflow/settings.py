@@ -92,6 +92,8 @@ class Settings:
     # Outgoing client webhooks (swapflow.webhooks): seconds per attempt; the retry schedule is the real one
     # (webhooks.RETRY_SCHEDULE) unless a test shortens it (SWAPFLOW_WEBHOOK_RETRY_SCHEDULE="0,5,300").
     webhook_timeout_seconds: int = 10
+    # The KMS key (ARN or alias) that seals tenants' webhook signing secrets (storage/tenants.py).
+    webhook_secret_key: str = ""
     webhook_retry_schedule: tuple[int, ...] = ()
     # S3 manifests and `Swap Requested` events (jobs/batches.py, jobs/ingest.py): whose jobs they make.
     trigger_tenant: str = "default"
@@ -164,6 +166,7 @@ class Settings:
             tenant_rps=i("TENANT_RPS", 20),
             engine_delay_seconds=float(s("ENGINE_DELAY_SECONDS") or 0),
             webhook_timeout_seconds=i("WEBHOOK_TIMEOUT_SECONDS", 10),
+            webhook_secret_key=s("WEBHOOK_SECRET_KEY"),
             webhook_retry_schedule=_seconds_list("SWAPFLOW_WEBHOOK_RETRY_SCHEDULE", s("WEBHOOK_RETRY_SCHEDULE")),
             trigger_tenant=s("TRIGGER_TENANT", "default"),
             batch_state_machine_arn=s("BATCH_STATE_MACHINE_ARN"),

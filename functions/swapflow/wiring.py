@@ -82,9 +82,23 @@ def secret_reader(secrets_client: Callable[[], Any], max_age_seconds: int) -> Ca
 
 
 def fetch_policy(settings: Settings) -> Any:
+    """Reads of URLs (images, provider outputs): in local mode only the stack's own endpoints on loopback."""
     from .net import FetchPolicy
 
-    return FetchPolicy(allow_http=settings.local, allow_loopback=settings.local, max_bytes=settings.max_image_bytes)
+    if not settings.local:
+        return FetchPolicy(max_bytes=settings.max_image_bytes)
+    own = (settings.aws_endpoint, settings.public_url, settings.akool_base_url, settings.wavespeed_base_url)
+    return FetchPolicy.trusting(own, max_bytes=settings.max_image_bytes)
+
+
+def webhook_policy(settings: Settings) -> Any:
+    """Client webhooks: the read policy, plus (local mode) any loopback receiver, as DESIGN 3 allows: a POST
+    whose answer is dropped reads nothing back, unlike an image fetch, whose bytes become a job output."""
+    from dataclasses import replace
+
+    return replace(
+        fetch_policy(settings), allow_loopback=settings.local, timeout=float(settings.webhook_timeout_seconds)
+    )
 
 
 @cache
@@ -125,6 +139,7 @@ def service() -> JobService:
             max_pixels=settings.max_image_pixels,
             max_bytes=settings.max_image_bytes,
             aws_endpoint=settings.aws_endpoint if settings.local else "",
+            callback_policy=webhook_policy(settings),
         ),
         public_url=public_url,
         idempotency=DynamoIdempotencyRecords(table()),
@@ -149,18 +164,19 @@ def uploads() -> UploadService:
 @cache
 def client_webhooks() -> ClientWebhooks:
     """Outgoing client webhooks: one HTTP attempt per call, through the same SSRF guard as image URLs."""
-    from dataclasses import replace
-
     from .storage.dynamo import DynamoJobRepository
+    from .storage.s3 import S3BlobStore
     from .storage.webhooks import DynamoDeliveryClaims
     from .webhooks import RETRY_SCHEDULE, ClientWebhooks, http_sender
 
     settings = get_settings()
+    blobs = S3BlobStore(client("s3"), presign_client=presign_client(settings))
     return ClientWebhooks(
         repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
+        presign=lambda bucket, key: blobs.presign_get(bucket, key, settings.presign_seconds),
         tenants=tenants(),
         claims=DynamoDeliveryClaims(table()),
-        send=http_sender(replace(fetch_policy(settings), timeout=float(settings.webhook_timeout_seconds))),
+        send=http_sender(webhook_policy(settings)),
         schedule=settings.webhook_retry_schedule or RETRY_SCHEDULE,
     )
 
@@ -234,6 +250,7 @@ def access() -> Access:
 @cache
 def tenants() -> DynamoTenants:
     """API keys and webhook signing secrets (`tenant_secret(tenant)`), as the keys CLI writes them."""
-    from .storage.tenants import DynamoTenants
+    from .storage.tenants import DynamoTenants, KmsSecretCipher
 
-    return DynamoTenants(table())
+    key = get_settings().webhook_secret_key
+    return DynamoTenants(table(), cipher=KmsSecretCipher(client("kms"), key) if key else None)

@@ -7,6 +7,8 @@ detector in-process (the engine is imported only by that route, so the other rou
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
@@ -15,6 +17,31 @@ from constructs import Construct
 
 from ..bundling import function_code
 from .functions import python_function
+
+# API Gateway's own answers (no Lambda involved) in our error envelope (DESIGN 3 and 7): response type ->
+# (status, or None to keep API Gateway's, code, message). `$context.error.messageString` is API Gateway's
+# own message, already a quoted JSON string. The local gateway (infra/local/gateway.py) plays these too.
+MAX_BODY_MB = 10
+GATEWAY_RESPONSES: dict[str, tuple[str | None, str, str]] = {
+    "REQUEST_TOO_LARGE": (
+        "413",
+        "request_too_large",
+        f"\"the request body is over the API's {MAX_BODY_MB} MB limit: upload big images with POST /v1/uploads "
+        'and pass the returned image_ref"',
+    ),
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", '"no such route; see GET /v1/openapi.json"'),
+    "RESOURCE_NOT_FOUND": ("404", "not_found", '"no such route; see GET /v1/openapi.json"'),
+    "THROTTLED": ("429", "throttled", '"too many requests to this API; retry after a second"'),
+    "DEFAULT_4XX": (None, "invalid_request", "$context.error.messageString"),
+    "DEFAULT_5XX": (None, "internal", '"an internal error occurred; the request can be retried"'),
+}
+
+
+def gateway_response_template(code: str, message: str) -> str:
+    """The VTL body of a gateway response: our envelope, plus the request id for support."""
+    return (
+        '{"error": {"code": ' + json.dumps(code) + ', "message": ' + message + ', "request_id": "$context.requestId"}}'
+    )
 
 
 class Api(Construct):
@@ -48,6 +75,7 @@ class Api(Construct):
             description="swapflow: WaveSpeed- and Akool-compatible drop-in API",
         )
         self.rest_api = self._build_rest_api()
+        self._build_gateway_responses()
         self._build_routes(self.api_fn, self.webhook_fn)
         self._build_compat_routes(self.compat_fn)
 
@@ -83,6 +111,16 @@ class Api(Construct):
                 ),
             ),
         )
+
+    def _build_gateway_responses(self) -> None:
+        for name, (status, code, message) in GATEWAY_RESPONSES.items():
+            self.rest_api.add_gateway_response(
+                f"Gateway{name.title().replace('_', '')}",
+                type=apigw.ResponseType.of(name),
+                status_code=status,
+                templates={"application/json": gateway_response_template(code, message)},
+                response_headers={"Retry-After": "'1'"} if name == "THROTTLED" else None,
+            )
 
     def _build_routes(self, api_fn: lambda_.IFunction, webhook_fn: lambda_.IFunction) -> None:
         api_integration = apigw.LambdaIntegration(api_fn)

@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ..bundling import function_code
-from .functions import python_function
+from .functions import grant_read_put, grant_task_callbacks, python_function
 from .storage import Storage
 
 
@@ -45,5 +45,6 @@ class Engine(Construct):
             max_event_age=Duration.minutes(15),
             on_failure=destinations.SqsDestination(self.dlq),
         )
-        storage.input_bucket.grant_read_write(self.function)
+        grant_read_put(self.function, storage.input_bucket)  # inputs in, results out under staging/
+        grant_task_callbacks(self.function)  # completes the job's wait like a provider webhook
         storage.table.grant_read_write_data(self.function)

@@ -6,19 +6,12 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import python_function, standard_state_machine
-
-SEND_TASK_RESULT = iam.PolicyStatement(
-    # SendTaskSuccess/Failure/Heartbeat support no resource-level permissions: the token is the scope.
-    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-    resources=["*"],
-)
+from .functions import grant_task_callbacks, python_function, standard_state_machine
 
 
 class Workflow(Construct):
@@ -47,7 +40,7 @@ class Workflow(Construct):
             environment=environment,
             description="swapflow: park the wait step's task token",
         )
-        self.await_fn.add_to_role_policy(SEND_TASK_RESULT)
+        grant_task_callbacks(self.await_fn)
         self.status_fn = python_function(
             self,
             "PollStatusFn",

@@ -6,8 +6,10 @@ linearizable per item; the embedded one is made so by running one request at a t
 through the local endpoint (the Lambda environments, the CLI, the tests) or in-process (the state
 machine interpreter's service integrations, the API gateway adapter).
 
-A request that invokes a Lambda synchronously (the state machine's Lambda tasks, the gateway, an SQS
-event source) releases the lock while the function runs (``DISPATCH_LOCK.released()`` in P1): the
+The request body is read off the socket before the lock is taken (a starved client sending slowly must
+not stall everyone else), and the response body is produced inside it. A request that invokes a Lambda
+synchronously (the state machine's Lambda tasks, the gateway, an SQS event source) releases the lock
+while the function runs (``DISPATCH_LOCK.released()`` in P1): the
 function itself calls AWS, and must not wait on its caller. The cost of the lock is measured in
 ``bench/runtime.py`` (AWS calls per second from many environments, with and without it).
 """
@@ -80,6 +82,7 @@ def patch_serialized_dispatch(replace: Any, original: Any) -> None:
             return process_request(self, request)
 
     def locked_call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        _read_body_first(environ)
         with DISPATCH_LOCK:
             body = serve(self, environ, start_response)
             try:  # the body is produced inside the lock too: it reads the backend
@@ -90,3 +93,20 @@ def patch_serialized_dispatch(replace: Any, original: Any) -> None:
 
     replace(BotocoreStubber, "process_request", locked_process_request)
     replace(DomainDispatcherApplication, "__call__", locked_call)
+
+
+def _read_body_first(environ: dict[str, Any]) -> None:
+    """Take the whole request body off the socket before the lock: a slow sender must not hold it."""
+    import io
+
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        data = stream.read(int(length))
+    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream with the body
+        data = stream.read()
+    else:
+        return
+    environ["wsgi.input"] = io.BytesIO(data)

@@ -114,7 +114,7 @@ class Client:
         return sent, {"tenant": self.tenant, "nonce": sent.nonce}
 
     # ---- the mix -------------------------------------------------------------------------------
-    def submit(self) -> None:
+    def submit(self) -> str | None:
         sent, metadata = self.metadata()
         provider = self.rng.choice(self.mix.providers)
         body = {**self.mix.images, "provider": provider, "metadata": metadata}
@@ -127,13 +127,14 @@ class Client:
             status, answer = self.call("POST /v1/jobs", "POST", "/v1/jobs", body, headers)
             if status not in (200, 202):
                 self.mix.ledger.problem(f"POST /v1/jobs: valid request answered {status}: {answer}")
-                return
+                return None
             if answer.get("metadata") != metadata:
                 self.mix.ledger.problem(f"POST /v1/jobs answered another request's metadata: {answer.get('metadata')}")
             ids.append(answer["id"])
             self.mix.ledger.job(answer["id"], Sent(self.tenant, sent.nonce, "POST /v1/jobs"))
         if len(set(ids)) != 1:
             self.mix.ledger.problem(f"an Idempotency-Key repeated gave two jobs: {ids}")
+        return ids[0]
 
     def own_job(self) -> str | None:
         with self.mix.ledger.lock:
@@ -143,9 +144,9 @@ class Client:
         return self.rng.choice(mine) if mine else None
 
     def get(self) -> None:
-        job_id = self.own_job()
+        job_id = self.own_job() or self.submit()
         if job_id is None:
-            return self.submit()
+            return None
         status, answer = self.call("GET /v1/jobs/{id}", "GET", f"/v1/jobs/{job_id}")
         if status != 200:
             return self.mix.ledger.problem(f"GET own job {job_id}: {status} {answer}")
@@ -164,9 +165,9 @@ class Client:
         return None
 
     def cancel(self) -> None:
-        job_id = self.own_job()
+        job_id = self.own_job() or self.submit()
         if job_id is None:
-            return self.submit()
+            return None
         status, answer = self.call("POST /v1/jobs/{id}/cancel", "POST", f"/v1/jobs/{job_id}/cancel")
         if status not in (200, 202, 409):  # 409: it had already ended, which is a valid answer
             self.mix.ledger.problem(f"cancel {job_id}: {status} {answer}")
@@ -342,9 +343,9 @@ class LoadMix:
         stop = time.monotonic() + seconds
         names = [n for n in self.weights for _ in range(self.weights[n])]
 
-        def loop(client: Client) -> None:
+        def loop(client: Client, first: str) -> None:
+            op = first  # each client starts on another route, so every route is exercised however slow it gets
             while time.monotonic() < stop:
-                op = client.rng.choice(names)
                 if op in ("manifest", "event") and client.tenant != self.trigger_tenant:
                     op = "submit"  # manifests and events make jobs of the trigger tenant
                 try:
@@ -352,11 +353,18 @@ class LoadMix:
                 except Exception as exc:  # a broken client step is a finding, not a crash of the run
                     self.ledger.problem(f"{op} raised {type(exc).__name__}: {exc}")
                 time.sleep(client.rng.uniform(*self.think))
+                op = client.rng.choice(names)
 
-        threads = [
-            threading.Thread(target=loop, args=(Client(self, tenant, key, hash((tenant, i)) & 0xFFFF),), daemon=True)
+        # the trigger tenant's clients come first and start on the routes only they take
+        routes = sorted((n for n in self.weights if self.weights[n]), key=lambda n: n not in ("manifest", "event"))
+        clients = [
+            Client(self, tenant, key, hash((tenant, i)) & 0xFFFF)
             for tenant, key in self.tenants.items()
             for i in range(clients_per_tenant)
+        ]
+        threads = [
+            threading.Thread(target=loop, args=(client, routes[i % len(routes)]), daemon=True)
+            for i, client in enumerate(sorted(clients, key=lambda c: c.tenant != self.trigger_tenant))
         ]
         started = time.monotonic()
         for thread in threads:

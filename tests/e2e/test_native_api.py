@@ -308,13 +308,15 @@ TRIGGERS = {
     "not_found": lambda s: ("GET", "/v1/jobs/01M8AZD23DQNH5FQSXY1NP8PN6", None, {}),
     "conflict": lambda s: ("POST", f"/v1/jobs/{finished_job(s)}/cancel", None, {}),
     "image_too_large": lambda s: ("POST", "/v1/jobs", {**BODY, "target_image": big_png()}, {}),
+    "request_too_large": lambda s: ("POST", "/v1/jobs", b" " * (10 * 1024 * 1024 + 1), {}),
     "unsupported_media_type": lambda s: (
         "POST",
         "/v1/uploads",
         {"filename": "a.txt", "content_type": "text/plain", "size": 10},
         {},
     ),
-    "url_unreachable": lambda s: ("POST", "/v1/jobs", {**BODY, "source_image": "http://127.0.0.1:9/a.jpg"}, {}),
+    # A URL the local stack may fetch (its own AWS endpoint: DESIGN 7) that answers 404.
+    "url_unreachable": lambda s: ("POST", "/v1/jobs", {**BODY, "source_image": f"{s.aws_endpoint}/nobucket/a.jpg"}, {}),
     "provider_unavailable": lambda s: ("POST", "/v1/jobs", {**BODY, "provider": "akool"}, {}),
 }
 
@@ -379,3 +381,41 @@ def test_given_a_wrong_key_or_missing_file_when_swapping_then_non_zero_with_the_
     assert wrong.returncode == 1 and "unauthorized" in wrong.stderr
     missing = swapflow("swap", "no-such.jpg", str(FIXTURES / "target.jpg"), "--api", stack.api_url)
     assert missing.returncode == 2 and "no-such.jpg" in missing.stderr
+
+
+def _noisy_png(path: Path, size: int, source: Path | None = None) -> Path:
+    """A PNG that compresses badly: `source` scaled to `size` (a face stays a face) with noise over it."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    base = Image.open(source).convert("RGB").resize((size, size)) if source else Image.new("RGB", (size, size))
+    pixels = np.asarray(base).astype(np.int16) + rng.integers(
+        -6 if source else 0, 7 if source else 256, (size, size, 3)
+    )
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_given_photos_over_the_inline_limit_when_swapped_with_the_cli_then_they_go_through_uploads(
+    stack, tmp_path: Path
+) -> None:
+    big = _noisy_png(tmp_path / "big-face.png", 1600, FIXTURES / "source.jpg")
+    assert big.stat().st_size > 3 * 1024 * 1024  # over the CLI's inline limit: two of them would near 10 MB
+
+    done = swapflow("swap", str(big), str(FIXTURES / "target.jpg"), "--api", stack.api_url, "--key", stack.api_key)
+
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file() and "completed" in done.stderr
+    Path(done.stdout.strip()).unlink()
+
+
+def test_given_a_photo_over_the_image_cap_when_swapped_with_the_cli_then_the_api_says_why(
+    stack, tmp_path: Path
+) -> None:
+    huge = _noisy_png(tmp_path / "huge.png", 3100)
+    assert huge.stat().st_size > 20 * 1024 * 1024
+
+    done = swapflow("swap", str(huge), str(FIXTURES / "target.jpg"), "--api", stack.api_url, "--key", stack.api_key)
+
+    assert done.returncode == 1 and "image_too_large" in done.stderr and "Broken pipe" not in done.stderr

@@ -200,9 +200,19 @@ def test_given_forged_or_stale_webhooks_when_posted_then_refused_and_nothing_cha
         headers={"webhook-id": "msg_1", "webhook-timestamp": ts, "webhook-signature": bad_sig},
     )
 
+    # A body WaveSpeed really signed, naming the Akool job's provider id: the route is not the job's provider.
+    good_sig = "v3," + wavespeed_signature(WAVESPEED["webhook_secret"], "msg_2", ts, ws_body.encode())
+    status_other, _, _ = anon.request(
+        "POST",
+        f"/webhooks/wavespeed?job={job_id}",
+        ws_body.encode(),
+        headers={"webhook-id": "msg_2", "webhook-timestamp": ts, "webhook-signature": good_sig},
+    )
+
     assert status_forged == 401
     assert status_stale == 400
     assert status_ws == 401
+    assert status_other == 200  # received (stops WaveSpeed's retries), and nothing moved
     _, _, after = api.request("GET", f"/v1/jobs/{job_id}")
     assert after["status"] in ("queued", "processing")
     final = api.wait(job_id, timeout=120)

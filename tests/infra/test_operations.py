@@ -38,9 +38,9 @@ def topic_id(tj: dict[str, Any]) -> str:
 def test_given_the_alarm_topic_then_it_is_encrypted_with_a_rotating_key_cloudwatch_may_use(synthesized) -> None:
     _, tj = synthesized
     topic = tj["Resources"][topic_id(tj)]["Properties"]
-    (key_id,) = resources(tj, "AWS::KMS::Key")
+    key_id, attribute = topic["KmsMasterKeyId"]["Fn::GetAtt"]
+    assert tj["Resources"][key_id]["Type"] == "AWS::KMS::Key" and attribute == "Arn"
     key = tj["Resources"][key_id]["Properties"]
-    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["EnableKeyRotation"] is True
     principals = [s.get("Principal", {}).get("Service") for s in key["KeyPolicy"]["Statement"]]
     assert "cloudwatch.amazonaws.com" in principals

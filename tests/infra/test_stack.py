@@ -225,3 +225,85 @@ def test_given_functions_when_synthesised_then_python313_on_arm64_traced_with_re
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Handler"].startswith("swapflow.handlers.")
         assert "LoggingConfig" in props
+
+
+# ---- trust boundaries (DESIGN 7) ---------------------------------------------------------------------
+
+
+def _all_statements(tj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (lid, s)
+        for lid, policy in resources(tj, "AWS::IAM::Policy").items()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_given_any_role_when_synthesised_then_none_may_delete_abort_or_set_retention_on_objects(synthesized) -> None:
+    _, tj = synthesized
+    for lid, s in _all_statements(tj):
+        actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        assert not [a for a in actions if a.startswith(("s3:Delete", "s3:Abort", "s3:PutObjectRetention"))], lid
+
+
+def test_given_nag_acknowledgements_then_no_stack_wide_star_resource_acknowledgement() -> None:
+    assert not [f for f in NAG_ACKNOWLEDGEMENTS if "Resource::*" in f]
+    assert not [f for f in NAG_ACKNOWLEDGEMENTS if "DeleteObject" in f or "Abort" in f]
+
+
+def test_given_webhook_secrets_when_synthesised_then_only_the_signer_may_decrypt_them(synthesized) -> None:
+    _, tj = synthesized
+    (alias,) = resources(tj, "AWS::KMS::Alias").values()
+    assert alias["Properties"]["AliasName"] == "alias/Swapflow/webhook-secrets"
+    # The key the alias names (the stack also has the alarm topic's key).
+    (key_id,) = [k for k in resources(tj, "AWS::KMS::Key") if k in json.dumps(alias["Properties"]["TargetKeyId"])]
+    decrypting = {
+        lid
+        for lid, s in _all_statements(tj)
+        if "kms:Decrypt" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        and key_id in json.dumps(s["Resource"])
+    }
+    assert len(decrypting) == 1 and next(iter(decrypting)).startswith("ClientWebhooksDeliverFn")
+
+
+def test_given_the_event_bus_when_synthesised_then_only_our_roles_may_put_source_swapflow(synthesized) -> None:
+    _, tj = synthesized
+    (policy,) = resources(tj, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Condition"]["StringEquals"] == {"events:source": "swapflow"}
+    allowed = json.dumps(statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    publishers = {lid for lid, s in _all_statements(tj) if "events:PutEvents" in json.dumps(s["Action"])}
+    roles = {lid.replace("DefaultPolicy", "") for lid in publishers}
+    assert roles and all(role.rstrip("0123456789ABCDEF") in allowed for role in roles), (roles, allowed)
+
+
+def test_given_the_archive_bucket_when_synthesised_then_cors_allows_no_put(synthesized) -> None:
+    _, tj = synthesized
+    buckets = resources(tj, "AWS::S3::Bucket")
+    (archive,) = [b for lid, b in buckets.items() if lid.startswith("StorageArchiveBucket")]
+    for rule in archive["Properties"]["CorsConfiguration"]["CorsRules"]:
+        assert rule["AllowedMethods"] == ["GET"]
+
+
+def test_given_the_api_when_synthesised_then_gateway_answers_use_the_error_envelope(synthesized) -> None:
+    _, tj = synthesized
+    found = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources(tj, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(found) >= {
+        "REQUEST_TOO_LARGE",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "THROTTLED",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    }
+    too_large = found["REQUEST_TOO_LARGE"]
+    assert too_large["StatusCode"] == "413"
+    body = too_large["ResponseTemplates"]["application/json"]
+    assert '"code": "request_too_large"' in body and "10 MB" in body and "/v1/uploads" in body
+    assert found["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    assert '"not_found"' in found["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
+    assert found["THROTTLED"]["StatusCode"] == "429"
+    assert '"internal"' in found["DEFAULT_5XX"]["ResponseTemplates"]["application/json"]

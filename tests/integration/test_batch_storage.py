@@ -56,3 +56,14 @@ def test_GIVEN_two_finishers_WHEN_both_claim_completion_THEN_one_wins_and_may_re
     repo.mark_completion_sent("b1")
     assert not repo.claim_completion("b1", "job-1", 7.0)
     assert repo.get("b1").completion == "sent"
+
+
+def test_GIVEN_a_token_for_a_job_the_batch_lacks_WHEN_set_THEN_none_and_no_item_is_made(
+    repo: DynamoBatchRepository,
+) -> None:
+    repo.create(Batch("B2", "t", 1, ["engine"], 1.0), [(BatchMember(0, "J1"), "{}")])
+
+    assert repo.set_token("B2", "J-other", "tok") is None
+    member = repo.set_token("B2", "J1", "tok")
+    assert member is not None and member.token == "tok" and member.job_id == "J1"
+    assert [m.job_id for m in repo.members("B2")] == ["J1"]

@@ -39,6 +39,7 @@ class FakeJobRepository:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.event_state: dict[str, str] = {}
+        self.results: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
 
     def put_new(self, job: Job) -> None:
@@ -71,8 +72,11 @@ class FakeJobRepository:
                     submitted_at=at, updated_at=at,
                 )
 
-    def recorded_result(self, job_id: str) -> dict | None:
-        return None  # nothing recorded: the provider is still working
+    def record_result(self, job_id: str, result: dict[str, Any]) -> None:
+        self.results.setdefault(job_id, copy.deepcopy(result))
+
+    def recorded_result(self, job_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.results.get(job_id))
 
     def event_pending(self, job_id: str) -> bool:
         return self.event_state.get(job_id) == "pending"
@@ -122,7 +126,9 @@ class FakeInputs:
     def __init__(self) -> None:
         self.stored: list[str] = []
 
-    def store(self, ref: str, field: str, key_stem: str, tenant: str | None = None) -> StoredImage:
+    def store(
+        self, ref: str, field: str, key_stem: str, tenant: str | None = None, scopes: tuple[str, ...] = ()
+    ) -> StoredImage:
         from swapflow.jobs.exceptions import RequestInvalidError
 
         if ref.startswith("bad:"):

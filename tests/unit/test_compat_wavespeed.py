@@ -50,6 +50,9 @@ def test_given_akool_on_wavespeed_bodies_when_mapped_then_all_three_field_styles
         (ws.PRO, {"face_image": FACE}, "image"),
         (ws.PRO, {"image": IMG}, "face_image"),
         (ws.PRO, {"image": 5, "face_image": FACE}, "image"),
+        (ws.PRO, {"image": [IMG], "face_image": FACE}, "image"),  # the seed: a string, never a list
+        (ws.PRO, {"image": IMG, "face_image": [FACE]}, "face_image"),
+        (ws.BASIC, {"image": [IMG], "face_image": FACE}, "image"),
         (ws.PRO, {"image": IMG, "face_image": FACE, "output_format": "gif"}, "output_format"),
         (ws.PRO, {"image": IMG, "face_image": FACE, "enable_sync_mode": "yes"}, "enable_sync_mode"),
         (ws.BASIC, {"image": IMG, "face_image": FACE, "target_index": 11}, "target_index"),

@@ -114,9 +114,45 @@ def test_given_another_tenants_upload_when_loaded_then_it_is_refused(use) -> Non
 
     with pytest.raises(RequestInvalidError) as info:
         loader(blobs).load(ref, "target_image", "mallory")
+    with pytest.raises(RequestInvalidError) as missing:
+        loader(FakeBlobs()).load(ref.replace("acme", "mallory"), "target_image", "mallory")
 
-    assert info.value.code == ("upload_not_found" if use == "ref" else "url_not_allowed")
-    assert info.value.field == "target_image"
+    # Another tenant's object is answered exactly like a missing one: existence cannot be probed.
+    assert (info.value.code, info.value.message) == (missing.value.code, missing.value.message)
+    assert info.value.code == "upload_not_found" and info.value.field == "target_image"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "uploads/acme/01ABCDEFGHJK/a.jpg",  # another tenant's upload
+        "inputs/acme/01ABCDEFGHJK/source.jpg",  # another tenant's job input
+        "inbox/shoots/a.jpg",  # a manifest folder
+        "uploads/mallory/../acme/01ABCDEFGHJK/a.jpg",  # a climb out of one's own prefix
+        "uploads/mallory/01ABCDEFGHJK/missing.jpg",  # one's own, but missing
+    ],
+)
+def test_given_s3_refs_outside_the_tenant_prefix_when_loaded_then_all_get_the_missing_answer(key: str) -> None:
+    blobs = FakeBlobs()
+    for stored in ("uploads/acme/01ABCDEFGHJK/a.jpg", "inputs/acme/01ABCDEFGHJK/source.jpg", "inbox/shoots/a.jpg"):
+        blobs.put(BUCKET, stored, JPEG, "image/jpeg")
+
+    with pytest.raises(RequestInvalidError) as info:
+        loader(blobs).load(f"s3://{BUCKET}/{key}", "target_image", "mallory")
+
+    assert (info.value.code, info.value.field) == ("upload_not_found", "target_image")
+    assert "not yours" in info.value.message
+
+
+def test_given_an_own_s3_ref_or_a_manifest_scope_when_loaded_then_it_is_read() -> None:
+    blobs = FakeBlobs()
+    blobs.put(BUCKET, "uploads/mallory/01ABCDEFGHJK/a.jpg", JPEG, "image/jpeg")
+    blobs.put(BUCKET, "inbox/shoots/a.jpg", JPEG, "image/jpeg")
+
+    assert loader(blobs).load(f"s3://{BUCKET}/uploads/mallory/01ABCDEFGHJK/a.jpg", "x", "mallory") == JPEG
+    assert loader(blobs).load(f"s3://{BUCKET}/inbox/shoots/a.jpg", "x", "local", ("inbox/shoots/",)) == JPEG
+    with pytest.raises(RequestInvalidError):
+        loader(blobs).load(f"s3://{BUCKET}/inbox/shoots/a.jpg", "x", "local", ("inbox/other/",))
 
 
 def test_given_a_ticket_never_used_when_loaded_then_nothing_was_uploaded_is_the_answer() -> None:

@@ -47,9 +47,11 @@ def error(status: int, message: str) -> dict[str, Any]:
     return {"code": status, "message": safe_error_text(message), "data": None}
 
 
-def _image(body: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
+def _image(body: Mapping[str, Any], name: str, *, required: bool = True, listed: bool = False) -> str | None:
+    """One image URL; `listed`: the model's schema also takes a list here (akool/image-face-swap's
+    source_image/target_image), of which one item is served. Anywhere else a list is a wrong type."""
     value = body.get(name)
-    if isinstance(value, list):
+    if isinstance(value, list) and listed:
         if len(value) > 1:
             raise RequestInvalidError(
                 "invalid_request",
@@ -84,10 +86,10 @@ def job_body(model: str, body: Any, *, provider: str, webhook_url: str | None = 
     }
     if model == AKOOL:
         photo = _image(body, "image", required=False)
-        native["source_image"] = _image(body, "source_image")
-        native["target_image"] = photo or _image(body, "target_image")
+        native["source_image"] = _image(body, "source_image", listed=True)
+        native["target_image"] = photo or _image(body, "target_image", listed=True)
         if photo is not None:
-            _image(body, "target_image", required=False)  # the face to replace: only checked for shape
+            _image(body, "target_image", required=False, listed=True)  # the face to replace: only its shape
         native["face_enhance"] = _flag(body, "face_enhance")
     elif model in (PRO, BASIC):
         native["target_image"] = _image(body, "image")

@@ -18,14 +18,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..compat import akool, provider_for, wait_until_terminal, wavespeed
 from ..jobs.access import api_key_from
-from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, UnauthorizedError
+from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, TenantThrottledError, UnauthorizedError
 from ..jobs.models import Job
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, provider_metric, tracer
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import get_settings
-from ..wiring import api_keys, service, uploads
-from .errors import describe
+from ..wiring import access, service, uploads
+from .errors import describe, error_headers
 
 app = APIGatewayRestResolver()
 
@@ -37,13 +37,17 @@ def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(status, "application/json", json.dumps(body))
 
 
-def _tenant() -> str:
+def _tenant(*, throttle: bool = True) -> str:
+    """The caller's tenant, within the same per-tenant request budget as the native API.
+
+    WaveSpeed result polls are not counted (`throttle=False`): the official SDK polls every second and a
+    429 there is fatal to it (DESIGN 3), so the budget bounds what costs (submits, uploads), not reads.
+    """
     # Akool: "If both ... have values, Authorization will be used first"
     key = api_key_from(app.current_event.headers, prefer_bearer=True)
-    tenant = api_keys().tenant_for(key) if key else None
-    if not tenant:
-        raise UnauthorizedError("a valid API key is required" if key else "an API key is required")
-    return tenant
+    if not key:
+        raise UnauthorizedError("an API key is required")
+    return access().admit(key, throttle=throttle)
 
 
 def _body() -> Any:
@@ -119,7 +123,7 @@ def wavespeed_basic() -> Response:
 
 @app.get("/api/v3/predictions/<job_id>/result")
 def wavespeed_result(job_id: str) -> Response:
-    return _json(200, wavespeed.ok(_prediction(service().get_job(_tenant(), job_id))))
+    return _json(200, wavespeed.ok(_prediction(service().get_job(_tenant(throttle=False), job_id))))
 
 
 @app.get("/api/v3/predictions/<job_id>")
@@ -238,15 +242,19 @@ def _wavespeed_route() -> bool:
     return (app.current_event.path or "").startswith(WAVESPEED_PREFIX)
 
 
-@app.exception_handler([RequestInvalidError, JobNotFoundError, UnauthorizedError, ProviderUnavailableError])
+@app.exception_handler(
+    [RequestInvalidError, JobNotFoundError, UnauthorizedError, ProviderUnavailableError, TenantThrottledError]
+)
 def domain_error(exc: Exception) -> Response:
     status, body = describe(exc)
     message = body["error"]["message"]
     if _wavespeed_route():
-        return _json(status, wavespeed.error(status, message))
+        return Response(status, "application/json", json.dumps(wavespeed.error(status, message)), error_headers(exc))
     if isinstance(exc, UnauthorizedError):
         code = akool.INVALID_KEY if api_key_from(app.current_event.headers) else akool.MISSING_KEY
         return _json(200, akool.error(code, message))
+    if isinstance(exc, TenantThrottledError):
+        return _json(200, akool.error(akool.TOO_FREQUENT, message))
     return _json(200, akool.error(akool.BAD_PARAMETER, message))
 
 

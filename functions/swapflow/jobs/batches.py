@@ -1,8 +1,9 @@
 """Batches: many job requests accepted at once, run under per-provider limits, ended by one event.
 
 Entry points: `POST /v1/batches` {jobs: [... up to 1,000 job requests], defaults?} and S3 manifests
-(jobs/manifests.py). Acceptance is all or nothing: every request is judged (fields, provider, that
-s3:// inputs exist) before anything is stored, and every problem is reported as {path, message}.
+(jobs/manifests.py). Acceptance is all or nothing: every request is judged as `POST /v1/jobs` judges it
+(fields, provider, each image value: stored objects inside the caller's prefixes, URLs and data: URIs
+fetched and decoded) before anything is stored, and every problem is reported as {path, message}.
 An accepted batch is stored (a batch record with counters, one member per job with its request) and
 its runner is started: one Step Functions execution (name = batch id) whose Distributed Map runs each
 job as its own execution under the batch's provider limits (`ProviderLimits`). A job is created (its
@@ -23,6 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,7 @@ LOG = logging.getLogger(__name__)
 BATCH_COMPLETED = "Swap Batch Completed"
 IMAGE_FIELDS = ("source_image", "target_image")
 MAX_ERRORS = 100
+CHECK_WORKERS = 8  # image values of a batch judged at once (fetches of distinct URLs)
 # A member's request is kept on its DynamoDB item unless it is bigger than this (data: URIs): then in S3.
 MAX_INLINE_REQUEST_BYTES = 256 * 1024
 # result.json of a big manifest is rewritten about this many times while it runs (and always at the end).
@@ -220,7 +223,7 @@ class BatchService:
         manifest: ManifestLocation | None = None,
     ) -> tuple[Batch, bool]:
         """Judge, store and start a batch: (batch, created). An existing `batch_id` starts nothing new."""
-        requests = self.validate(body, manifest)
+        requests = self.validate(body, manifest, tenant)
         now = self.clock()
         at = now if at is None else at
         batch_id = batch_id or new_job_id(now)
@@ -240,9 +243,11 @@ class BatchService:
         created = self.repo.create(batch, members)
         if created and manifest:
             self.tracker.write_result(batch.id)
-        if not created:
+        job_ids = [m.job_id for m, _ in members]
+        if not created:  # the batch was made before (a re-delivered event): run its own members, not these
             batch = self.repo.get(batch_id)
-        self._start(batch, [m.job_id for m, _ in members])  # idempotent: a re-run after a crash
+            job_ids = [m.job_id for m in self.repo.members(batch_id)]
+        self._start(batch, job_ids)  # idempotent: a re-run after a crash
         return batch, created
 
     def accept_manifest(self, location: ManifestLocation, *, at: float) -> Batch | None:
@@ -278,8 +283,11 @@ class BatchService:
         held = records.held(tenant, key)
         return held[0] if held else records.reserve(tenant, key, "", batch_id)[0]
 
-    def validate(self, body: Any, manifest: ManifestLocation | None = None) -> list[dict[str, Any]]:
-        """Every job request of a batch body, defaults merged (and manifest refs resolved); all or nothing."""
+    def validate(
+        self, body: Any, manifest: ManifestLocation | None = None, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every job request of a batch body, defaults merged (and manifest refs resolved); all or nothing:
+        image values are judged as `POST /v1/jobs` judges them (see `_image_errors`)."""
         if not isinstance(body, dict):
             raise BatchInvalidError([{"path": "", "message": "a batch is a JSON object {jobs: [...], defaults?}"}])
         errors = [{"path": name, "message": "unknown field"} for name in sorted(set(body) - {"jobs", "defaults"})]
@@ -292,6 +300,7 @@ class BatchService:
         if errors or not isinstance(jobs, list):
             raise BatchInvalidError(errors)
         requests: list[dict[str, Any]] = []
+        indexes: list[int] = []
         first_use: dict[str, int] = {}
         for i, item in enumerate(jobs):
             path = f"jobs[{i}]"
@@ -304,12 +313,14 @@ class BatchService:
                 if manifest is not None:
                     merged = _resolve_images(merged, manifest)
                 request = self.jobs.parse(merged)
-                self._check_stored_inputs(merged)
             except RequestInvalidError as exc:
                 errors.append({"path": f"{path}.{exc.field}" if exc.field else path, "message": exc.message})
                 continue
             first_use.setdefault(request.provider, i)
             requests.append(merged)
+            indexes.append(i)
+        errors.extend(self._image_errors(requests, indexes, tenant, _scopes(manifest)))
+        errors.sort(key=_job_index)  # stable: each job's problems together, in the order found
         for provider, i in first_use.items():
             try:
                 self.jobs.available_providers(provider)
@@ -319,18 +330,32 @@ class BatchService:
             raise BatchInvalidError(errors[:MAX_ERRORS])
         return requests
 
-    def _check_stored_inputs(self, request: dict[str, Any]) -> None:
-        """s3:// inputs must be objects of the input bucket that exist (a cheap HEAD, now, not later)."""
-        for field, ref in _image_refs(request):
-            if not ref.startswith("s3://"):
-                continue
-            bucket, _, key = ref[5:].partition("/")
-            if bucket != self.settings.input_bucket or not key:
-                raise RequestInvalidError("url_not_allowed", "only objects in the input bucket can be read", field)
+    def _image_errors(
+        self, requests: list[dict[str, Any]], indexes: list[int], tenant: str | None, scopes: tuple[str, ...]
+    ) -> list[dict[str, str]]:
+        """Each distinct image value judged once, as POST /v1/jobs judges it: stored objects (uploads,
+        s3:// refs) by a HEAD inside the caller's prefixes, data: URIs and URLs fetched and decoded
+        (CHECK_WORKERS at a time). Nothing is stored: the job reads its inputs again when its turn comes."""
+        inputs = self.jobs.inputs
+
+        def judge(ref: str) -> str | None:
             try:
-                self.jobs.blobs.size(bucket, key)
-            except BlobMissingError:
-                raise RequestInvalidError("invalid_request", f"{ref} does not exist", field) from None
+                key = inputs.stored_key(ref, "image", tenant, scopes)
+                if key is not None:
+                    inputs.stored_size(key, "image")
+                else:
+                    inputs.check(inputs.load(ref, "image", tenant, scopes), "image")
+            except RequestInvalidError as exc:
+                return exc.message.removeprefix("image: ")
+            return None
+
+        refs = [
+            (f"jobs[{i}].{field}", ref) for i, r in zip(indexes, requests, strict=True) for field, ref in _image_refs(r)
+        ]
+        distinct = list(dict.fromkeys(ref for _, ref in refs))
+        with ThreadPoolExecutor(CHECK_WORKERS) as pool:
+            verdicts = dict(zip(distinct, pool.map(judge, distinct), strict=True))
+        return [{"path": path, "message": message} for path, ref in refs if (message := verdicts[ref])]
 
     def _store_request(self, tenant: str, batch_id: str, index: int, request: dict[str, Any]) -> str:
         text = json.dumps(request, separators=(",", ":"))
@@ -388,8 +413,11 @@ class BatchService:
         Safe to run twice: a job already recorded is (re)started, never created again; a job already
         ended releases the slot at once.
         """
-        self.repo.set_token(batch_id, job_id, token)
-        member = self.repo.member(batch_id, job_id)
+        member = self.repo.set_token(batch_id, job_id, token)
+        if member is None:  # not a member of this batch (a stale runner input): free the slot, start nothing
+            LOG.warning("batch %s has no job %s: its slot is released", batch_id, job_id)
+            self.tracker.release(BatchMember(-1, job_id, token=token))
+            return
         if member.terminal:
             self.tracker.release(member)
             return
@@ -406,7 +434,7 @@ class BatchService:
         batch = self.repo.get(batch_id)
         try:
             request = self.jobs.parse(self._load_request(batch_id, job_id))
-            prepared = self.jobs.prepare_job(batch.tenant, request, job_id=job_id)
+            prepared = self.jobs.prepare_job(batch.tenant, request, job_id=job_id, scopes=_scopes(batch.manifest))
         except RequestInvalidError as exc:
             self.tracker.item_failed(batch, job_id, {"code": exc.code, "message": exc.message, "field": exc.field})
             return
@@ -417,6 +445,20 @@ class BatchService:
             self.tracker.item_failed(batch, job_id, {"code": "image_unreadable", "message": str(exc)})
             return
         self.jobs.start_job(replace(prepared, batch_id=batch_id))
+
+
+def _job_index(error: dict[str, str]) -> int:
+    """The job an error {path: "jobs[3]...."} is about; -1 for the batch itself."""
+    path = error["path"]
+    return int(path[5 : path.index("]")]) if path.startswith("jobs[") and "]" in path else -1
+
+
+def _scopes(manifest: ManifestLocation | dict[str, Any] | None) -> tuple[str, ...]:
+    """Where a batch's jobs may read stored images besides the tenant's uploads: a manifest's folder."""
+    if manifest is None:
+        return ()
+    location = manifest if isinstance(manifest, ManifestLocation) else ManifestLocation.from_dict(manifest)
+    return (location.folder,)
 
 
 def _image_refs(request: dict[str, Any]) -> list[tuple[str, str]]:

@@ -43,6 +43,15 @@ class BlobMissingError(Exception):
         self.key = key
 
 
+class OutputRefusedError(Exception):
+    """A provider's output URL that can never be archived (the SSRF guard refuses it, or it is over the cap)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class TenantThrottledError(Exception):
     """The tenant sent more requests this second than its limit allows (429 with Retry-After)."""
 

@@ -140,6 +140,33 @@ class Job:
         )
         return {"queued_ms": max(queued, 0), "provider_ms": provider, "total_ms": total}
 
+    def callback_refusal(self, family: str) -> str | None:
+        """Why a provider callback on route `family` may not move this job (DESIGN 7), or None:
+        `foreign` (another provider's job) or `not_ready` (open, its provider job id not yet recorded,
+        so the callback's id cannot be checked)."""
+        if not self.provider.startswith(family):
+            return "foreign"
+        if not self.provider_job_id and not self.terminal:
+            return "not_ready"
+        return None
+
+    def terminal_event(self, output_urls: list[str]) -> tuple[str, dict[str, Any]]:
+        """(detail type, detail) of this ended job's one terminal event (DESIGN 3): built from the job
+        record only, by the finisher that publishes it and by every consumer that acts on it."""
+        from ..events import JOB_CANCELLED, JOB_COMPLETED, JOB_FAILED
+
+        detail_type = {
+            JobStatus.COMPLETED: JOB_COMPLETED,
+            JobStatus.FAILED: JOB_FAILED,
+            JobStatus.CANCELLED: JOB_CANCELLED,
+        }[self.status]
+        view = self.public_view(output_urls)
+        detail = {"version": 1, "job": view, "outputs": view["outputs"], "error": view["error"]}
+        detail["metadata"] = self.metadata
+        if self.correlation_id:
+            detail["correlation_id"] = self.correlation_id
+        return detail_type, detail
+
     def public_view(self, output_urls: list[str] | None = None) -> dict[str, Any]:
         """The job as clients see it (API responses and event details): no tokens, no internals."""
         outputs = []

@@ -110,7 +110,8 @@ class BatchRepository(Protocol):
     def members(self, batch_id: str) -> list[BatchMember]:
         """All members, in index order."""
 
-    def set_token(self, batch_id: str, job_id: str, token: str) -> None: ...
+    def set_token(self, batch_id: str, job_id: str, token: str) -> BatchMember | None:
+        """The member with the runner's token parked on it; None if the batch has no such member."""
 
     def transition(
         self,

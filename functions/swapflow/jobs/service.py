@@ -31,7 +31,13 @@ from ..providers.base import (
 )
 from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUnavailableError
 from ..settings import Settings
-from .exceptions import IdempotencyKeyReusedError, JobAlreadyTerminalError, JobNotFoundError, RequestInvalidError
+from .exceptions import (
+    IdempotencyKeyReusedError,
+    JobAlreadyTerminalError,
+    JobNotFoundError,
+    OutputRefusedError,
+    RequestInvalidError,
+)
 from .inputs import InputLoader
 from .models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec, new_job_id
 from .ports import BlobStore, EventPublisher, IdempotencyRecords, JobRepository, Workflow
@@ -155,20 +161,25 @@ class JobService:
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         job_id: str | None = None,
+        scopes: tuple[str, ...] = (),
     ) -> Job:
-        """Check the provider and store the inputs: the job as it will be recorded, not yet recorded."""
+        """Check the provider and store the inputs: the job as it will be recorded, not yet recorded.
+
+        Stored inputs are read only under the tenant's uploads prefix and `scopes` (a manifest's folder)."""
         self.available_providers(request.provider)  # a provider without credentials is refused now
         if request.webhook_url:
             self.inputs.check_callback_url(request.webhook_url, "webhook_url")
         job_id = job_id or new_job_id(self.clock())
         prefix = f"inputs/{tenant}/{job_id}"
-        source = self.inputs.store(request.source_image, "source_image", f"{prefix}/source", tenant)
-        target = self.inputs.store(request.target_image, "target_image", f"{prefix}/target", tenant)
+        source = self.inputs.store(request.source_image, "source_image", f"{prefix}/source", tenant, scopes)
+        target = self.inputs.store(request.target_image, "target_image", f"{prefix}/target", tenant, scopes)
         faces = tuple(
             FaceSpec(
                 source
                 if face.source_image == request.source_image
-                else self.inputs.store(face.source_image, f"faces[{i}].source_image", f"{prefix}/face{i}", tenant),
+                else self.inputs.store(
+                    face.source_image, f"faces[{i}].source_image", f"{prefix}/face{i}", tenant, scopes
+                ),
                 face.target_face,
             )
             for i, face in enumerate(request.faces)
@@ -211,10 +222,12 @@ class JobService:
             raise JobNotFoundError(job_id)
         return job
 
+    def output_urls(self, job: Job) -> list[str]:
+        return [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
+
     def view(self, job: Job, *, with_base64: bool = False) -> dict[str, Any]:
         """The public view; `with_base64` adds each output's bytes when the job asked for them."""
-        urls = [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
-        view = job.public_view(urls)
+        view = job.public_view(self.output_urls(job))
         if with_base64 and job.spec.enable_base64_output:
             for item, out in zip(view["outputs"], job.outputs, strict=True):
                 if out.bytes <= MAX_BASE64_OUTPUT_BYTES:
@@ -279,9 +292,7 @@ class JobService:
     ) -> tuple[list[Job], str | None]:
         """A tenant's jobs, newest first, in pages: (jobs, cursor of the next page or None)."""
         if status is not None and status not in set(JobStatus):
-            raise RequestInvalidError(
-                "invalid_request", f"status must be one of: {', '.join(JobStatus)}", "status"
-            )
+            raise RequestInvalidError("invalid_request", f"status must be one of: {', '.join(JobStatus)}", "status")
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise RequestInvalidError("invalid_request", f"limit must be from 1 to {MAX_LIST_LIMIT}", "limit")
         after = decode_cursor(cursor) if cursor else None
@@ -455,7 +466,14 @@ class JobService:
         if result.state is ProviderState.FAILED or not result.outputs:
             failure = result.failure or ProviderFailure("provider_failed", "the provider returned no output")
             return self.fail(job_id, JobError.of(failure.code, failure.message, failure.provider_code))
-        outputs = [self._archive(job, i, out) for i, out in enumerate(result.outputs)]
+        try:
+            outputs = [self._archive(job, i, out) for i, out in enumerate(result.outputs)]
+        except OutputRefusedError as exc:  # retrying cannot help: the job fails now, on the provider
+            logging.getLogger(__name__).error(
+                "output of job %s refused: %s", job_id, exc.message, extra={"job_id": job_id, "reason": exc.code}
+            )
+            refused = JobError("provider_failed", f"the provider's output was refused: {exc.message}", exc.code)
+            return self.fail(job_id, refused)
         self.repo.finish(job_id, JobStatus.COMPLETED, outputs, None, self.clock())
         return self._announce(self.repo.get(job_id))
 
@@ -504,21 +522,7 @@ class JobService:
             return job
         if not self.repo.claim_event(job.id):
             return self._job_changed(job)
-        view = self.view(job)
-        detail_type = {
-            JobStatus.COMPLETED: "Swap Job Completed",
-            JobStatus.FAILED: "Swap Job Failed",
-            JobStatus.CANCELLED: "Swap Job Cancelled",
-        }[job.status]
-        detail = {
-            "version": 1,
-            "job": view,
-            "outputs": view["outputs"],
-            "error": view["error"],
-            "metadata": job.metadata,
-        }
-        if job.correlation_id:
-            detail["correlation_id"] = job.correlation_id
+        detail_type, detail = job.terminal_event(self.output_urls(job))
         try:
             self.events.publish(detail_type, detail)
         except Exception:
@@ -550,7 +554,7 @@ def check_idempotency_key(key: str) -> None:
 def request_fingerprint(body: Any) -> str:
     """The same JSON document, however its keys are ordered or spaced, has the same fingerprint."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def encode_cursor(after_job_id: str) -> str:

@@ -15,6 +15,8 @@ OUTPUT_FORMATS = ("jpeg", "png", "webp")
 MAX_FACES = 50
 MAX_WAIT_SECONDS = 25
 MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 8  # levels of objects/arrays inside `metadata` (itself the first)
+MAX_BODY_DEPTH = 32  # a request body nested deeper than this is not a job request
 MAX_IMAGE_FIELD_CHARS = 30 * 1024 * 1024  # a 20 MB image as base64 plus its data: prefix
 
 _FIELDS = {
@@ -59,13 +61,52 @@ class JobRequest:
     deadline_seconds: int | None = None
 
 
+def json_depth(value: Any) -> int:
+    """How deeply objects and arrays nest in `value` (0 for a scalar), without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True if any key or string holds an unpaired UTF-16 surrogate (valid JSON escapes, not storable text)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_json_body(body: str | bytes | None) -> Any:
+    """The decoded body; nesting deeper than MAX_BODY_DEPTH and unpaired surrogates are refused (400)."""
     if body is None or body == "" or body == b"":
         raise RequestInvalidError("invalid_json", "the request body is empty; send a JSON object")
     try:
-        return json.loads(body)
+        doc = json.loads(body)
+    except RecursionError as exc:
+        raise RequestInvalidError("invalid_json", f"the body nests deeper than {MAX_BODY_DEPTH} levels") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestInvalidError("invalid_json", f"the request body is not valid JSON: {exc}") from exc
+    if json_depth(doc) > MAX_BODY_DEPTH:
+        raise RequestInvalidError("invalid_json", f"the body nests deeper than {MAX_BODY_DEPTH} levels")
+    if _has_lone_surrogate(doc):
+        raise RequestInvalidError("invalid_json", "the request body holds an unpaired UTF-16 surrogate")
+    return doc
 
 
 def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
@@ -142,6 +183,12 @@ def parse_job_request(body: Any, *, providers: Collection[str], default_provider
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise RequestInvalidError("invalid_request", "metadata must be a JSON object", "metadata")
+        if json_depth(metadata) > MAX_METADATA_DEPTH:
+            raise RequestInvalidError(
+                "invalid_request", f"metadata may nest at most {MAX_METADATA_DEPTH} levels deep", "metadata"
+            )
+        if _has_lone_surrogate(metadata):
+            raise RequestInvalidError("invalid_request", "metadata holds an unpaired UTF-16 surrogate", "metadata")
         if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
             raise RequestInvalidError(
                 "invalid_request", f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON", "metadata"

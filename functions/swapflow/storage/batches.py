@@ -137,14 +137,23 @@ class DynamoBatchRepository:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return sorted((self._to_member(i) for i in items), key=lambda m: m.index)
 
-    def set_token(self, batch_id: str, job_id: str, token: str) -> None:
-        self.table.update_item(
-            Key=self._key(batch_id, job_id),
-            UpdateExpression="SET #t = :t",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#t": "token"},
-            ExpressionAttributeValues={":t": token},
-        )
+    def set_token(self, batch_id: str, job_id: str, token: str) -> BatchMember | None:
+        """Park the runner's token on the member and return it; None (nothing written) if there is no such
+        member, so a runner input naming a job the batch does not have cannot fail its execution."""
+        try:
+            item = self.table.update_item(
+                Key=self._key(batch_id, job_id),
+                UpdateExpression="SET #t = :t",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#t": "token"},
+                ExpressionAttributeValues={":t": token},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if _failed(exc, "ConditionalCheckFailedException"):
+                return None
+            raise
+        return self._to_member(item)
 
     def transition(
         self,

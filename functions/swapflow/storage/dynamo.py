@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict
 from decimal import Decimal
@@ -38,6 +39,21 @@ def _spec_from(data: dict[str, Any]) -> SwapSpec:
         faces=faces,
         **data,
     )
+
+
+def stored_metadata(raw: str | None) -> dict[str, Any]:
+    """A job's metadata as stored. A record written before the depth cap that cannot be read back within
+    it is shown as a marker, so it can never break the job's event, its view or the tenant's list."""
+    from ..jobs.validation import MAX_METADATA_DEPTH, json_depth
+
+    try:
+        value = json.loads(raw or "{}")
+    except (RecursionError, ValueError):
+        value = None
+    if isinstance(value, dict) and json_depth(value) <= MAX_METADATA_DEPTH:
+        return value
+    logging.getLogger(__name__).error("stored metadata unreadable or over the depth cap: replaced by a marker")
+    return {"unavailable": f"metadata could not be read within {MAX_METADATA_DEPTH} levels"}
 
 
 def hash_key(api_key: str) -> str:
@@ -97,7 +113,7 @@ class DynamoJobRepository:
             provider_job_id=item.get("provider_job_id"),
             outputs=[Output(**o) for o in json.loads(item.get("outputs") or "[]")],
             error=JobError(**error) if error else None,
-            metadata=json.loads(item.get("metadata") or "{}"),
+            metadata=stored_metadata(item.get("metadata")),
             webhook_url=item.get("webhook_url"),
             idempotency_key=item.get("idempotency_key"),
             correlation_id=item.get("correlation_id"),

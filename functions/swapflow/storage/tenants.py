@@ -4,9 +4,12 @@ Items:
 - `KEY#<sha256 of the key>` / `KEY`: tenant, key_id (`key_` + 12 hex of the hash), prefix (the key's
   first characters, for people), created_at, revoked/revoked_at; listed through the `by-tenant` index
   under `gsi1pk = APIKEYS`, `gsi1sk = <tenant>#<created ulid>`. The plaintext key is never stored.
-- `TENANT#<tenant>` / `TENANT`: `webhook_secret` (`whsec_` + base64 of 24 random bytes), created with
-  the tenant's first key, rotatable; read by outgoing client webhooks through `tenant_secret`; optional
-  `webhook_url`, the tenant's default receiver of job events (`default_webhook_url`).
+- `TENANT#<tenant>` / `TENANT`: `webhook_secret_enc`, the tenant's `whsec_` signing secret (`whsec_` +
+  base64 of 24 random bytes) encrypted with the stack's webhook-secrets KMS key (encryption context
+  {tenant}), created with the tenant's first key, rotatable; decrypted only by outgoing client webhooks
+  through `tenant_secret` (the one function granted kms:Decrypt: a Scan of the table by any other
+  function yields ciphertext). Without a key configured (unit tests) it is kept as plain `webhook_secret`.
+  Optional `webhook_url`, the tenant's default receiver of job events (`default_webhook_url`).
 - `RATE#<tenant>#<epoch second>` / `RATE`: a fixed one-second window counter (conditional ADD), ttl 60 s.
 """
 
@@ -19,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -54,6 +57,11 @@ class TenantNotFoundError(LookupError):
     def __init__(self, tenant: str) -> None:
         super().__init__(f"tenant {tenant!r} has no keys yet; create one with `swapflow keys create`")
         self.tenant = tenant
+
+
+def webhook_secrets_alias(stack_name: str) -> str:
+    """The KMS alias of a stack's webhook-secrets key (infra/constructs/storage.py creates it)."""
+    return f"alias/{stack_name}/webhook-secrets"
 
 
 def new_api_key() -> str:
@@ -99,10 +107,38 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+class SecretCipher(Protocol):
+    def encrypt(self, tenant: str, secret: str) -> str: ...
+
+    def decrypt(self, tenant: str, stored: str) -> str: ...
+
+
+class KmsSecretCipher:
+    """Webhook secrets under the stack's KMS key; the tenant is the encryption context, so a ciphertext
+    copied onto another tenant's record does not decrypt."""
+
+    def __init__(self, kms: Any, key_id: str) -> None:
+        self.kms = kms
+        self.key_id = key_id
+
+    def encrypt(self, tenant: str, secret: str) -> str:
+        blob = self.kms.encrypt(KeyId=self.key_id, Plaintext=secret.encode(), EncryptionContext={"tenant": tenant})
+        return base64.b64encode(blob["CiphertextBlob"]).decode("ascii")
+
+    def decrypt(self, tenant: str, stored: str) -> str:
+        answer = self.kms.decrypt(CiphertextBlob=base64.b64decode(stored), EncryptionContext={"tenant": tenant})
+        return bytes(answer["Plaintext"]).decode()
+
+
 class DynamoTenants:
-    def __init__(self, table: Any, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, table: Any, *, cipher: SecretCipher | None = None, clock: Callable[[], float] = time.time):
         self.table = table
+        self.cipher = cipher
         self.clock = clock
+        self._secret_attr = "webhook_secret_enc" if cipher else "webhook_secret"
+
+    def _sealed(self, tenant: str, secret: str) -> str:
+        return self.cipher.encrypt(tenant, secret) if self.cipher else secret
 
     # ---- API keys --------------------------------------------------------------------------------
 
@@ -192,7 +228,10 @@ class DynamoTenants:
     def tenant_secret(self, tenant: str) -> str | None:
         """The tenant's `whsec_` Standard Webhooks signing secret (None for an unknown tenant)."""
         item = self.table.get_item(Key=self._tenant_key(tenant), ConsistentRead=True).get("Item") or {}
-        return item.get("webhook_secret") or None
+        stored = item.get(self._secret_attr)
+        if not stored:
+            return None
+        return self.cipher.decrypt(tenant, str(stored)) if self.cipher else str(stored)
 
     def default_webhook_url(self, tenant: str) -> str | None:
         """Where the tenant's jobs without a `webhook_url` of their own are announced (`webhook_url`), if set."""
@@ -221,10 +260,11 @@ class DynamoTenants:
                 Item={
                     **self._tenant_key(tenant),
                     "tenant": tenant,
-                    "webhook_secret": new_webhook_secret(),
+                    self._secret_attr: self._sealed(tenant, new_webhook_secret()),
                     "created_at": Decimal(str(round(self.clock(), 3))),
                 },
-                ConditionExpression="attribute_not_exists(webhook_secret)",
+                ConditionExpression="attribute_not_exists(#s)",
+                ExpressionAttributeNames={"#s": self._secret_attr},
             )
         except ClientError as exc:
             if not _conditional_failed(exc):
@@ -239,9 +279,13 @@ class DynamoTenants:
         try:
             self.table.update_item(
                 Key=self._tenant_key(tenant),
-                UpdateExpression="SET webhook_secret = :s, rotated_at = :now",
+                UpdateExpression="SET #s = :s, rotated_at = :now",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":s": secret, ":now": Decimal(str(round(self.clock(), 3)))},
+                ExpressionAttributeNames={"#s": self._secret_attr},
+                ExpressionAttributeValues={
+                    ":s": self._sealed(tenant, secret),
+                    ":now": Decimal(str(round(self.clock(), 3))),
+                },
             )
         except ClientError as exc:
             if _conditional_failed(exc):
