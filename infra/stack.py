@@ -27,7 +27,8 @@ BUS_NAME = "swapflow"
 
 # Stack-wide cdk-nag acknowledgements, each with its reason (resource-specific ones sit on the resource).
 NAG_ACKNOWLEDGEMENTS = {
-    "AwsSolutions-L1": "Pinned to python3.12: the runtime the bundled manylinux wheels are built for.",
+    "AwsSolutions-L1": "Pinned to python3.13: the runtime the locked aarch64 wheels are bundled and checked for "
+    "(tests/infra/test_bundling.py); python3.14 is a deliberate move once measured (docs/cost.md).",
     "AwsSolutions-APIG2": "Bodies are validated by the API function, which answers with the documented "
     "machine-readable error codes (a model validator would answer in another shape).",
     "AwsSolutions-APIG3": "WAF is an account-level choice with its own cost; the README shows how to attach a "
@@ -73,6 +74,8 @@ class SwapflowStack(Stack):
             "SWAPFLOW_PUBLIC_URL_PARAM": public_url_param,
             "SWAPFLOW_AKOOL_SECRET_ARN": akool_secret.secret_arn,
             "SWAPFLOW_WAVESPEED_SECRET_ARN": wavespeed_secret.secret_arn,
+            # Provider secrets are re-read this often (powertools Parameters), so a rotated key is picked up.
+            "SWAPFLOW_SECRET_MAX_AGE_SECONDS": "300",
             # Seals tenants' webhook secrets; only the client-webhook function may decrypt (see below).
             "SWAPFLOW_WEBHOOK_SECRET_KEY": storage.webhook_secrets_key.key_arn,
         }
@@ -149,10 +152,15 @@ class SwapflowStack(Stack):
         publishers = [workflow.finisher_fn, api.api_fn, triggers.ingest_fn, batches.run_job_fn, retention.eraser_fn]
         notifications.restrict_own_source([fn.role for fn in publishers if fn.role is not None])
 
-        Observability(
+        observability = Observability(
             self,
             "Observability",
-            state_machine=workflow.state_machine,
+            state_machines={
+                "Workflow": workflow.state_machine,
+                "Batches": batches.state_machine,
+                "WebhookDelivery": webhooks.state_machine,
+            },
+            rest_api=api.rest_api,
             functions=[
                 *workflow.functions,
                 api.api_fn,
@@ -179,6 +187,7 @@ class SwapflowStack(Stack):
         CfnOutput(self, "RejectedRequestsQueueUrl", value=triggers.dlq.queue_url)
         CfnOutput(self, "EraserFunctionName", value=retention.eraser_fn.function_name)
         CfnOutput(self, "SigningSecretArn", value=retention.signing_secret.secret_arn)
+        CfnOutput(self, "AlarmTopicArn", value=observability.topic.topic_arn)
         self._acknowledge_nag_findings(
             {
                 "index/*": [table],

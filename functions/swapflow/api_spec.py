@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import __version__
 from .jobs.models import JOB_ERROR_CODES, JobStatus
 from .jobs.validation import MAX_FACES, MAX_METADATA_BYTES, MAX_WAIT_SECONDS, OUTPUT_FORMATS
 
@@ -69,14 +70,27 @@ def _error_response(status: int) -> dict[str, Any]:
             }
         },
     }
+    response["headers"] = dict(RATELIMIT_HEADERS)
     if status == 429:
-        response["headers"] = {
-            "Retry-After": {
-                "description": "Seconds until the tenant's next one-second window opens.",
-                "schema": {"type": "integer", "minimum": 1},
-            }
+        response["headers"]["Retry-After"] = {
+            "description": "Seconds until the tenant's next one-second window opens.",
+            "schema": {"type": "integer", "minimum": 1},
         }
     return response
+
+
+# IETF draft-ietf-httpapi-ratelimit-headers (-10): on every /v1 answer to a caller whose tenant has a limit.
+RATELIMIT_HEADERS: dict[str, Any] = {
+    "RateLimit-Policy": {
+        "description": 'The tenant\'s request budget: `"tenant";q=<requests>;w=1` (per one-second window; '
+        "SWAPFLOW_TENANT_RPS). Absent when the stack sets no limit.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it: `"tenant";r=<remaining>;t=<seconds until the window resets>`.',
+        "schema": {"type": "string"},
+    },
+}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -87,6 +101,12 @@ def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_PREFERENCE_APPLIED = {
+    "Preference-Applied": {
+        "description": "`wait=N` when the wait came from `Prefer: wait=N` (N as applied, after the cap).",
+        "schema": {"type": "string"},
+    }
+}
 _LOCATION = {"Location": {"description": "Where the job can be read.", "schema": {"type": "string"}}}
 _JOB_ID = {
     "name": "id",
@@ -201,6 +221,10 @@ _SCHEMAS: dict[str, Any] = {
             "height": {"type": "integer"},
             "bytes": {"type": "integer"},
             "sha256": {"type": "string"},
+            "nsfw": {
+                "type": ["boolean", "null"],
+                "description": "The provider's own NSFW flag for this output; null: not checked (engine, Akool).",
+            },
             "url": {"type": "string", "description": "Presigned GET, no key needed."},
             "base64": {"type": "string", "description": "Only when the job asked for enable_base64_output."},
             "note": {
@@ -351,7 +375,25 @@ _PATHS: dict[str, Any] = {
                     "description": "Same key + same body within 24 h answers with the same job and starts "
                     "nothing new; same key + another body is 409 idempotency_conflict.",
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                }
+                },
+                {
+                    "name": "Prefer",
+                    "in": "header",
+                    "required": False,
+                    "description": "`wait=N` (RFC 7240): the same as the body's `wait` (capped at "
+                    f"{MAX_WAIT_SECONDS} s), used when the body has none; answered with `Preference-Applied`.",
+                    "schema": {"type": "string", "examples": ["wait=20"]},
+                },
+                {
+                    "name": "Cancel-After",
+                    "in": "header",
+                    "required": False,
+                    "description": "This job's deadline from acceptance: seconds (`90`) or a duration (`1m30s`), "
+                    "at most the stack's SWAPFLOW_JOB_DEADLINE_SECONDS. A job still running then ends `failed` "
+                    "with `provider_timeout` (and the provider is asked to cancel), like one past the stack's "
+                    "deadline. A bad value is 400 `invalid_request` with field `Cancel-After`.",
+                    "schema": {"type": "string", "examples": ["90", "1m30s"]},
+                },
             ],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobRequest")}}},
             "responses": {
@@ -363,9 +405,13 @@ _PATHS: dict[str, Any] = {
                             "description": "`true` when an earlier request with this Idempotency-Key made the job.",
                             "schema": {"type": "string"},
                         },
+                        **_PREFERENCE_APPLIED,
                     },
                 },
-                "200": {**_json_body(_ref("Job"), "A sync `wait` saw the job end."), "headers": _LOCATION},
+                "200": {
+                    **_json_body(_ref("Job"), "A sync `wait` saw the job end."),
+                    "headers": {**_LOCATION, **_PREFERENCE_APPLIED},
+                },
                 **_errors(400, 409, 413, 422),
             },
         },
@@ -488,17 +534,32 @@ _PATHS: dict[str, Any] = {
     },
 }
 
+
+
+def _with_budget_headers(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every answer to a caller with a key carries the tenant's RateLimit headers (errors: in components)."""
+    for operations in paths.values():
+        for operation in operations.values():
+            if operation.get("security") == []:
+                continue
+            for answer in operation["responses"].values():
+                if "$ref" not in answer:
+                    answer["headers"] = {**answer.get("headers", {}), **RATELIMIT_HEADERS}
+    return paths
+
+
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "swapflow",
-        "version": "1",
+        "version": __version__,
         "description": "Face-swap jobs. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`. "
-        "Each tenant has a per-second request limit (429 `throttled` with Retry-After). Errors are "
+        "Each tenant has a per-second request limit (429 `throttled` with Retry-After); every answer "
+        "says what is left of it in `RateLimit-Policy` / `RateLimit` (IETF draft). Errors are "
         '`{"error": {"code", "message", "field"}}`.',
     },
     "security": [{"bearer": []}, {"apiKey": []}],
-    "paths": _PATHS,
+    "paths": _with_budget_headers(_PATHS),
     "components": {
         "schemas": _SCHEMAS,
         "responses": {f"E{status}": _error_response(status) for status in sorted({s for s, _ in ERROR_CODES.values()})},

@@ -28,6 +28,7 @@ from . import __version__
 if TYPE_CHECKING:
     from .client import Job
 
+
 LOCAL_API_KEY = "sf_local_dev_key"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 

@@ -126,6 +126,9 @@ class Settings:
     signing_dir: str = ".swapflow/signing"
     # The eraser Lambda (handlers/eraser.py): deletions on request are handed to it.
     eraser_function: str = ""
+    # Provider secrets are re-read (powertools Parameters cache) and providers rebuilt after this long,
+    # so a rotated key is in use within that time.
+    secret_max_age_seconds: int = 300
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -197,6 +200,7 @@ class Settings:
             signing_secret_arn=s("SIGNING_SECRET_ARN"),
             signing_dir=default_signing_dir(e),
             eraser_function=s("ERASER_FUNCTION"),
+            secret_max_age_seconds=i("SECRET_MAX_AGE_SECONDS", 300),
         )
 
 

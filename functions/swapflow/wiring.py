@@ -6,6 +6,7 @@ Handlers call `service()`; tests build `JobService` themselves with their own cl
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -61,14 +62,26 @@ def public_url() -> str:
     return str(value).rstrip("/")
 
 
-def _secret(arn: str) -> dict[str, str]:
-    """A provider secret is a JSON object of settings (api_key, client_id, ...); anything else is empty."""
-    raw = client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or ""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+def secret_reader(secrets_client: Callable[[], Any], max_age_seconds: int) -> Callable[[str], dict[str, str]]:
+    """Provider secrets through powertools Parameters, cached for `max_age_seconds`: a rotated key is read
+    within that time, and Secrets Manager is not called for every job. A secret is a JSON object of
+    settings (api_key, client_id, ...); anything else reads as empty."""
+    provider: Any = None
+
+    def read(arn: str) -> dict[str, str]:
+        nonlocal provider
+        if provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = SecretsProvider(boto3_client=secrets_client())
+        raw = provider.get(arn, max_age=max_age_seconds) or ""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    return read
 
 
 def fetch_policy(settings: Settings) -> Any:
@@ -114,6 +127,7 @@ def service() -> JobService:
     from .events import EventBridgePublisher
     from .jobs.inputs import InputLoader
     from .jobs.service import JobService
+    from .observability import ObservedProvider
     from .provenance import Provenance
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
@@ -131,7 +145,13 @@ def service() -> JobService:
         events=EventBridgePublisher(client("events"), settings.event_bus),
         providers=ProviderRegistry(
             settings,
-            Clients(lambda: client("lambda"), _secret, lambda name: DynamoReplayGuard(table(), name)),
+            Clients(
+                lambda: client("lambda"),
+                secret_reader(lambda: client("secretsmanager"), settings.secret_max_age_seconds),
+                lambda name: DynamoReplayGuard(table(), name),
+            ),
+            max_age_seconds=settings.secret_max_age_seconds,
+            wrap=ObservedProvider,
         ),
         provider_names=(*PROVIDER_NAMES, "auto"),
         inputs=InputLoader(

@@ -16,7 +16,6 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..bundling import function_code
-from .engine import ENGINE_REQUIREMENTS
 from .functions import python_function
 
 # API Gateway's own answers (no Lambda involved) in our error envelope (DESIGN 3 and 7): response type ->
@@ -72,7 +71,7 @@ class Api(Construct):
             environment=environment,
             memory_size=1536,
             timeout=Duration.seconds(29),
-            code=function_code(ENGINE_REQUIREMENTS, with_engine=True),
+            code=function_code(with_engine=True),
             description="swapflow: WaveSpeed- and Akool-compatible drop-in API",
         )
         self.rest_api = self._build_rest_api()

@@ -16,8 +16,6 @@ from ..bundling import function_code
 from .functions import grant_read_put, grant_task_callbacks, python_function
 from .storage import Storage
 
-ENGINE_REQUIREMENTS = ["numpy>=1.26", "opencv-python-headless>=4.10"]
-
 
 class Engine(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, storage: Storage, environment: dict[str, str]) -> None:
@@ -36,7 +34,7 @@ class Engine(Construct):
             environment=environment,
             memory_size=2048,
             timeout=Duration.seconds(120),
-            code=function_code(ENGINE_REQUIREMENTS, with_engine=True),
+            code=function_code(with_engine=True),
             description="swapflow offline face-swap engine",
         )
         lambda_.EventInvokeConfig(

@@ -27,7 +27,9 @@ STACK_NAME = "Swapflow"
 
 def synthesize() -> dict[str, Any]:
     """The template CDK synthesises for the stack, with bundling skipped (handlers run from source)."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+    from infra.toolchain import use_repo_node
+
+    use_repo_node()  # jsii's node is the repo's supported one (already so when infra/__init__ ran first)
     from infra.app import build_app
 
     app, stack = build_app({"aws:cdk:bundling-stacks": []})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -136,6 +137,30 @@ def test_given_a_sync_wait_shorter_than_the_job_when_submitted_then_the_202_answ
     assert headers["Location"].endswith(accepted["urls"]["get"])
 
 
+def test_given_prefer_wait_when_submitted_then_it_waits_like_the_body_wait_and_says_so(stack) -> None:
+    started = time.monotonic()
+    status, headers, job = stack.client().request("POST", "/v1/jobs", BODY, {"Prefer": "wait=25"})
+    assert headers["Preference-Applied"] == "wait=25"
+    # The engine takes well under a second; on a starved machine the wait may run out first.
+    assert (status, job["status"]) == (200, "completed") or (status == 202 and time.monotonic() - started >= 24), job
+
+
+def test_given_cancel_after_shorter_than_the_job_when_it_passes_then_the_job_fails_provider_timeout_once(
+    slow_stack,
+) -> None:
+    api = slow_stack.client()
+    status, _, accepted = api.request("POST", "/v1/jobs", BODY, {"Cancel-After": "1"})  # the engine takes 3 s
+    assert status == 202
+    job = api.wait(accepted["id"], timeout=30)
+    assert job["status"] == "failed" and job["error"]["code"] == "provider_timeout", job
+    assert [e["detail-type"] for e in wait_for_events(slow_stack, accepted["id"], seconds=4)] == ["Swap Job Failed"]
+
+
+def test_given_a_bad_cancel_after_when_submitted_then_400_naming_the_header(stack) -> None:
+    status, _, payload = stack.client().request("POST", "/v1/jobs", BODY, {"Cancel-After": "soon"})
+    assert status == 400 and payload["error"]["field"] == "Cancel-After"
+
+
 # ---- cancel -------------------------------------------------------------------------------------------
 
 
@@ -246,6 +271,9 @@ def test_given_a_tenant_over_its_rate_when_calling_then_429_with_retry_after_and
     assert throttled and len(throttled) < 12
     headers, payload = throttled[0]
     assert payload["error"]["code"] == "throttled" and int(headers["Retry-After"]) >= 1
+    assert headers["RateLimit-Policy"] == '"tenant";q=3;w=1' and headers["RateLimit"] == '"tenant";r=0;t=1'
+    admitted = [h["RateLimit"] for s, h, _ in answers if s == 200]
+    assert admitted and all(re.fullmatch(r'"tenant";r=[0-2];t=1', value) for value in admitted)
     time.sleep(1.1)
     assert noisy.request("GET", "/v1/jobs?limit=1")[0] == 200
 

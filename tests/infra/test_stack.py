@@ -230,7 +230,7 @@ def test_given_api_when_synthesised_then_routes_are_lambda_proxies_with_logging(
             assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
 
 
-def test_given_functions_when_synthesised_then_python312_traced_with_retained_logs(synthesized) -> None:
+def test_given_functions_when_synthesised_then_python313_on_arm64_traced_with_retained_logs(synthesized) -> None:
     _, tj = synthesized
     functions = resources(tj, "AWS::Lambda::Function")
     # CDK's own handler that applies the input bucket's S3 notification configuration at deploy time
@@ -241,7 +241,8 @@ def test_given_functions_when_synthesised_then_python312_traced_with_retained_lo
     assert len(functions) == 13
     for fn in functions.values():
         props = fn["Properties"]
-        assert props["Runtime"] == "python3.12"
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]  # what infra/bundling.py bundles the wheels for
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Handler"].startswith("swapflow.handlers.")
         assert "LoggingConfig" in props
@@ -276,9 +277,10 @@ def test_given_nag_acknowledgements_then_no_stack_wide_star_resource_acknowledge
 
 def test_given_webhook_secrets_when_synthesised_then_only_the_signer_may_decrypt_them(synthesized) -> None:
     _, tj = synthesized
-    (key_id,) = resources(tj, "AWS::KMS::Key")
     (alias,) = resources(tj, "AWS::KMS::Alias").values()
     assert alias["Properties"]["AliasName"] == "alias/Swapflow/webhook-secrets"
+    # The key the alias names (the stack also has the alarm topic's key).
+    (key_id,) = [k for k in resources(tj, "AWS::KMS::Key") if k in json.dumps(alias["Properties"]["TargetKeyId"])]
     decrypting = {
         lid
         for lid, s in _all_statements(tj)

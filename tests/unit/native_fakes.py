@@ -80,6 +80,15 @@ class FakeJobRepository:
             self.event_state[job_id] = "pending"
             return True
 
+    def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
+        with self.lock:
+            job = self.jobs[job_id]
+            if job.status is JobStatus.QUEUED:
+                self.jobs[job_id] = replace(
+                    job, status=JobStatus.PROCESSING, provider_job_id=provider_job_id, provider=provider,
+                    submitted_at=at, updated_at=at,
+                )
+
     def record_result(self, job_id: str, result: dict[str, Any]) -> None:
         self.results.setdefault(job_id, copy.deepcopy(result))
 

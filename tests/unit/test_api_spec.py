@@ -58,3 +58,15 @@ def test_given_an_operation_when_read_then_it_documents_auth_throttling_and_serv
             assert {"401", "429", "500"} <= set(operation["responses"]), (method, path)
     throttled = document["components"]["responses"]["E429"]
     assert "Retry-After" in throttled["headers"]
+
+
+def test_given_the_document_when_read_then_prefer_cancel_after_and_the_ratelimit_headers_are_described() -> None:
+    document = openapi_document()
+    create = document["paths"]["/v1/jobs"]["post"]
+    assert {"Idempotency-Key", "Prefer", "Cancel-After"} <= {p["name"] for p in create["parameters"]}
+    for status in ("200", "202"):
+        assert {"Preference-Applied", "RateLimit", "RateLimit-Policy"} <= set(create["responses"][status]["headers"])
+    throttled = document["components"]["responses"]["E429"]["headers"]
+    assert {"RateLimit", "RateLimit-Policy", "Retry-After"} <= set(throttled)
+    get = document["paths"]["/v1/jobs/{id}"]["get"]["responses"]["200"]
+    assert "RateLimit" in get["headers"]

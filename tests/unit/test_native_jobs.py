@@ -303,10 +303,12 @@ class Window:
     def __init__(self) -> None:
         self.counts: dict[tuple[str, int], int] = {}
 
-    def admit(self, tenant: str, limit: int, now: float) -> bool:
+    def admit(self, tenant: str, limit: int, now: float) -> int | None:
         slot = (tenant, int(now))
+        if self.counts.get(slot, 0) >= limit:
+            return None
         self.counts[slot] = self.counts.get(slot, 0) + 1
-        return self.counts[slot] <= limit
+        return self.counts[slot]
 
 
 def test_given_headers_when_reading_the_key_then_x_api_key_or_bearer_in_any_case() -> None:
@@ -332,6 +334,13 @@ def test_given_a_tenant_over_its_limit_when_admitting_then_throttled_until_the_n
     assert access.admit("sf_good", throttle=False) == "acme"
     clock.sleep(1)
     assert access.admit("sf_good") == "acme"
+
+
+def test_given_a_tenants_requests_when_admitted_then_each_says_what_is_left_of_this_seconds_budget() -> None:
+    access = Access(Keys(), Window(), rps=3, clock=Clock(100.2))
+    assert [access.admission("sf_good").remaining for _ in range(3)] == [2, 1, 0]
+    unlimited = Access(Keys(), Window(), rps=0).admission("sf_good")
+    assert (unlimited.tenant, unlimited.limit) == ("acme", 0)
 
 
 def test_given_both_key_headers_when_reading_the_key_then_x_api_key_wins_unless_bearer_is_preferred() -> None:

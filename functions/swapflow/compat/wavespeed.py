@@ -10,6 +10,9 @@
 - Status words: queued -> created, then processing, completed, failed, cancelled.
 - `enable_sync_mode`: the submit waits; past the wait the answer is data.status "processing" with
   data.code 5004 (what the SDK recognises as a sync timeout), and the job carries on.
+- `has_nsfw_contents` (one boolean per output, the SDK's shape) is the hosted provider's own flag where
+  it gave one; `nsfw_checked` (ours, same length) says whether anyone checked: the offline engine and
+  Akool check nothing, so their outputs show `false` with `nsfw_checked: false`, never a verdict.
 - data.error never contains "HTTP 5..." or "HTTP 429": the SDK would re-submit the task.
 """
 
@@ -126,12 +129,16 @@ def prediction(
     urls = [o.get("url", "") for o in view.get("outputs") or []] if outputs is None else outputs
     if status != "completed":
         urls = []
+    flags = [o.get("nsfw") for o in view.get("outputs") or []][: len(urls)]
+    flags += [None] * (len(urls) - len(flags))
     data: dict[str, Any] = {
         "id": view["id"],
         "model": metadata.get("model") or view.get("provider"),
         "outputs": urls,
         "urls": {"get": f"{base_url}/api/v3/predictions/{view['id']}/result"},
-        "has_nsfw_contents": [False] * len(urls),
+        # The provider's own verdicts; no one checked an output whose `nsfw_checked` is false (shown false).
+        "has_nsfw_contents": [flag is True for flag in flags],
+        "nsfw_checked": [flag is not None for flag in flags],
         "status": status,
         "created_at": view.get("created_at"),
         "error": safe_error_text(f"{err['code']}: {err['message']}") if err else "",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..jobs.access import api_key_from
+from ..jobs.access import Admission, api_key_from
 from ..jobs.exceptions import (
     BatchInvalidError,
     BatchNotFoundError,
@@ -22,11 +23,11 @@ from ..jobs.exceptions import (
 )
 from ..jobs.models import Job
 from ..jobs.service import request_fingerprint
-from ..jobs.validation import parse_json_body
-from ..observability import logger, metrics
+from ..jobs.validation import parse_json_body, with_header_options
+from ..observability import logger, metrics, provider_metric, tracer
 from ..providers.exceptions import ProviderUnavailableError
 from ..wiring import access, service
-from .errors import describe, error_body, error_headers
+from .errors import describe, error_body, error_headers, ratelimit_headers
 
 app = APIGatewayRestResolver()
 
@@ -35,9 +36,15 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(status, "application/json", json.dumps(body), headers)
 
 
+# This request's admission: every answer carries its RateLimit headers (set per invocation, see handler).
+_admission: ContextVar[Admission | None] = ContextVar("admission", default=None)
+
+
 def _tenant() -> str:
     """The caller's tenant from its API key, within its per-second request budget."""
-    return access().admit(api_key_from(app.current_event.headers))
+    admission = access().admission(api_key_from(app.current_event.headers))
+    _admission.set(admission)
+    return admission.tenant
 
 
 def _header(name: str) -> str | None:
@@ -69,7 +76,13 @@ def create_job() -> Response:
     tenant = _tenant()
     svc = service()
     body = parse_json_body(app.current_event.body)
-    request = svc.parse(body)
+    request, preferred_wait = with_header_options(
+        svc.parse(body),
+        body,
+        prefer=_header("Prefer"),
+        deadline=_header("Cancel-After"),
+        max_deadline=svc.settings.job_deadline_seconds,
+    )
     key = _header("Idempotency-Key")
     replayed = False
     if key is None:
@@ -79,11 +92,13 @@ def create_job() -> Response:
             tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body), submitted_by=_key_id()
         )
     if not replayed:
-        metrics.add_metric(name="JobsAccepted", unit="Count", value=1)
+        provider_metric("JobsAccepted", job.provider)
     logger.info(
         "job accepted", extra={"job_id": job.id, "provider": job.provider, "tenant": tenant, "replay": replayed}
     )
     headers = {**_location(job.id), **({"Idempotent-Replayed": "true"} if replayed else {})}
+    if preferred_wait is not None:
+        headers["Preference-Applied"] = f"wait={preferred_wait:.0f}"
     if request.wait:
         job = svc.wait_for_job(tenant, job.id, request.wait)
         if job.terminal:
@@ -119,7 +134,7 @@ def cancel_job(job_id: str) -> Response:
     tenant = _tenant()
     job = service().cancel_job(tenant, job_id)
     logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
-    metrics.add_metric(name="JobsCancelled", unit="Count", value=1)
+    provider_metric("JobsCancelled", job.provider)
     return _json(200, _job_body(job), _location(job.id))
 
 
@@ -278,6 +293,13 @@ def not_found(exc: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    _admission.set(None)
+    response = app.resolve(event, context)
+    admission = _admission.get()
+    if admission is not None and admission.limit:
+        headers = ratelimit_headers(admission.limit, admission.remaining, admission.reset_seconds)
+        response["multiValueHeaders"] = {**response["multiValueHeaders"], **{k: [v] for k, v in headers.items()}}
+    return response

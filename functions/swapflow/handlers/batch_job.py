@@ -9,11 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger
+from ..observability import logger, tracer
 from ..wiring import batches
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.append_keys(batch_id=event["batch_id"], job_id=event["job_id"])
     batches().run_item(event["batch_id"], event["job_id"], event["token"])

@@ -21,7 +21,7 @@ from ..jobs.access import api_key_from
 from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, TenantThrottledError, UnauthorizedError
 from ..jobs.models import Job
 from ..jobs.validation import parse_json_body
-from ..observability import logger, metrics
+from ..observability import logger, metrics, provider_metric, tracer
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import get_settings
 from ..wiring import access, service, uploads
@@ -102,6 +102,7 @@ def _submit_wavespeed(model: str) -> Response:
     native = wavespeed.job_body(model, body, provider=provider, webhook_url=query.get("webhook"))
     job = svc.create_job(tenant, svc.parse(native), submitted_by=_key_id())
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
+    provider_metric("JobsAccepted", job.provider)
     logger.info("compat job accepted", extra={"job_id": job.id, "model": model, "provider": provider})
     if not wavespeed.sync_requested(body):
         return _json(200, wavespeed.ok(_prediction(job)))
@@ -205,6 +206,7 @@ def akool_faceswap() -> Response:
         tenant, svc.parse(akool.job_body(request, provider=provider, frame=frame)), submitted_by=_key_id()
     )
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
+    provider_metric("JobsAccepted", job.provider)
     logger.info("compat job accepted", extra={"job_id": job.id, "model": akool.MODEL_NAME, "provider": provider})
     return _json(200, akool.submitted(job.id))
 
@@ -281,6 +283,7 @@ def not_found(exc: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger, metrics
+from ..observability import logger, metrics, tracer
 from ..wiring import service
 
 FAMILIES = {"akool": "akool", "wavespeed": "wavespeed-pro"}
@@ -31,6 +31,7 @@ def _respond(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from ..jobs.exceptions import JobNotFoundError

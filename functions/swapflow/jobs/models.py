@@ -93,6 +93,7 @@ class SwapSpec:
     output_format: str = "jpeg"
     enable_base64_output: bool = False
     faces: tuple[FaceSpec, ...] = ()
+    deadline_seconds: int | None = None  # Cancel-After: from acceptance; None: SWAPFLOW_JOB_DEADLINE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Output:
     bytes: int
     sha256: str
     note: str | None = None  # what the archiver did to deliver the asked format (conversion, flattening)
+    # The provider's NSFW flag for this output; None: not checked (the engine and Akool give none).
+    nsfw: bool | None = None
 
 
 @dataclass
@@ -192,6 +195,7 @@ class Job:
                 "height": out.height,
                 "bytes": out.bytes,
                 "sha256": out.sha256,
+                "nsfw": out.nsfw,
             }
             if out.note:
                 item["note"] = out.note

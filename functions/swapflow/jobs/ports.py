@@ -135,8 +135,9 @@ class ApiKeys(Protocol):
 
 
 class RateLimiter(Protocol):
-    def admit(self, tenant: str, limit: int, now: float) -> bool:
-        """Count one request in the tenant's current one-second window; False once it is over `limit`."""
+    def admit(self, tenant: str, limit: int, now: float) -> int | None:
+        """Count one request in the tenant's current one-second window: the requests counted there so far
+        (this one included), or None once it is over `limit`."""
 
 
 class BatchRepository(Protocol):

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -229,6 +230,7 @@ class JobService:
                 output_format=request.output_format,
                 enable_base64_output=request.enable_base64_output,
                 faces=faces,
+                deadline_seconds=request.deadline_seconds,
             ),
             metadata=dict(request.metadata or {}),
             webhook_url=request.webhook_url,
@@ -381,18 +383,23 @@ class JobService:
 
     # ---- workflow steps -------------------------------------------------------------------------
 
-    def _first_poll(self) -> dict[str, Any]:
-        return {
-            "interval": self.settings.poll_initial_seconds,
-            "deadline": int(self.clock() + self.settings.job_deadline_seconds),
-            "attempt": 0,
-        }
+    def _first_poll(self, job: Job) -> dict[str, Any]:
+        """The poll state: the first interval and the job's deadline (its Cancel-After, else the stack's)."""
+        deadline = self.clock() + self.settings.job_deadline_seconds
+        if job.spec.deadline_seconds is not None:
+            deadline = min(deadline, job.created_at + job.spec.deadline_seconds)
+        poll = {"interval": self.settings.poll_initial_seconds, "deadline": math.ceil(deadline), "attempt": 0}
+        return {**poll, "interval": self._until_deadline(poll, poll["interval"])}
+
+    def _until_deadline(self, poll: dict[str, Any], interval: float) -> int:
+        """Never wait past the deadline: the poll after it ends the job `provider_timeout` on time."""
+        return max(1, min(round(interval), math.ceil(poll["deadline"] - self.clock())))
 
     def _next_poll(self, poll: dict[str, Any], retry_after: float | None = None) -> dict[str, Any]:
         """Grow the wait x1.5 with jitter up to the cap, never below the provider's hint."""
         grown = poll["interval"] * 1.5 * random.uniform(0.9, 1.1)
         interval = min(max(grown, retry_after or 0, 1), self.settings.poll_max_seconds)
-        return {**poll, "interval": max(1, round(interval)), "attempt": poll.get("attempt", 0) + 1}
+        return {**poll, "interval": self._until_deadline(poll, interval), "attempt": poll.get("attempt", 0) + 1}
 
     def _swap_request(self, job: Job, provider: str) -> SwapRequest:
         def ref(image: StoredImage) -> ImageRef:
@@ -417,7 +424,7 @@ class JobService:
     def submit_to_provider(self, job_id: str) -> Step:
         """Hand the job to its provider. ProviderBusyError propagates: the workflow retries it."""
         job = self.repo.get(job_id)
-        poll = self._first_poll()
+        poll = self._first_poll(job)
         if job.terminal:
             return Step(job_id, "done", poll)
         if job.provider_job_id:  # a retried step: the provider already has it
@@ -582,6 +589,7 @@ class JobService:
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
             note=note,
+            nsfw=out.nsfw,
         )
 
     def _announce(self, job: Job) -> Job:

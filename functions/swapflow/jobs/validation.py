@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .exceptions import RequestInvalidError
@@ -55,6 +57,8 @@ class JobRequest:
     metadata: Mapping[str, Any] | None = None
     faces: tuple[FaceRequest, ...] = ()
     wait: float = 0
+    # `Cancel-After`: this job's own deadline in seconds from acceptance (None: the stack's deadline).
+    deadline_seconds: int | None = None
 
 
 def json_depth(value: Any) -> int:
@@ -208,4 +212,55 @@ def parse_job_request(body: Any, *, providers: Collection[str], default_provider
         metadata=metadata,
         faces=tuple(faces),
         wait=float(wait),
+    )
+
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def prefer_wait(header: str | None) -> float | None:
+    """`Prefer: wait=N` (RFC 7240): N seconds, capped at MAX_WAIT_SECONDS. None when absent or malformed: a
+    preference the server cannot honour is ignored, never refused."""
+    for preference in (header or "").split(","):
+        name, _, value = preference.split(";")[0].partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return float(min(int(value.strip()), MAX_WAIT_SECONDS))
+    return None
+
+
+def cancel_after(header: str | None, max_seconds: int) -> int | None:
+    """`Cancel-After: 90` or `1m30s` (Replicate's form): the job's deadline, 1 s to the stack's deadline."""
+    if header is None:
+        return None
+    value = header.strip()
+    match = _DURATION.fullmatch(value) if value and not value.isdigit() else None
+    if value.isdigit():
+        seconds = float(value)
+    elif match:
+        hours, minutes, secs = match.groups()
+        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs or 0)
+    else:
+        seconds = -1.0
+    if not 1 <= seconds <= max_seconds:
+        raise RequestInvalidError(
+            "invalid_request",
+            f"Cancel-After must be a duration from 1 s to {max_seconds} s (e.g. 90 or 1m30s)",
+            "Cancel-After",
+        )
+    return math.ceil(seconds)
+
+
+def with_header_options(
+    request: JobRequest, body: Mapping[str, Any], *, prefer: str | None, deadline: str | None, max_deadline: int
+) -> tuple[JobRequest, float | None]:
+    """The request with `Prefer: wait` (when the body sets no `wait`) and `Cancel-After` applied, and the
+    wait taken from Prefer (for `Preference-Applied`)."""
+    preferred = prefer_wait(prefer) if "wait" not in body else None
+    return (
+        replace(
+            request,
+            wait=request.wait if preferred is None else preferred,
+            deadline_seconds=cancel_after(deadline, max_deadline),
+        ),
+        preferred,
     )

@@ -342,18 +342,19 @@ class DynamoRateLimiter:
         self.table = table
         self.ttl_seconds = ttl_seconds
 
-    def admit(self, tenant: str, limit: int, now: float) -> bool:
+    def admit(self, tenant: str, limit: int, now: float) -> int | None:
         window = int(now)
         try:
-            self.table.update_item(
+            answer = self.table.update_item(
                 Key={"pk": f"RATE#{tenant}#{window}", "sk": "RATE"},
                 UpdateExpression="ADD n :one SET #ttl = :ttl",
                 ConditionExpression="attribute_not_exists(n) OR n < :limit",
                 ExpressionAttributeNames={"#ttl": "ttl"},
                 ExpressionAttributeValues={":one": 1, ":limit": limit, ":ttl": window + self.ttl_seconds},
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
             if _conditional_failed(exc):
-                return False
+                return None
             raise
-        return True
+        return int(answer["Attributes"]["n"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[3]
 for _p in (str(ROOT), str(ROOT / "functions")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+from infra.toolchain import use_repo_node  # noqa: E402
+
+use_repo_node()  # the sample stack imports aws_cdk itself: the repo's supported node first
 
 TIME_SCALE = 0.05
 REGION = "us-east-1"
