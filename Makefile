@@ -1,23 +1,28 @@
 # swapflow: `make demo` runs the whole stack locally; `make test` runs every test.
-# Both create .venv and install everything on first use (Python 3.11+, Node 20, make).
+# Both create .venv and install everything on first use (Python 3.11+, make, npm with Node 20 or newer:
+# the repo brings its own supported Node, npm `node@22`, for the CDK CLI and jsii).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# The repo's Node (node_modules/.bin/node, npm `node@22`) first on PATH for every target: the CDK CLI and
+# jsii (which the python processes that synthesise the app spawn) run on it, not on the machine's Node.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_NODE := $(CURDIR)/node_modules/.bin/node
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo up test test-fast lint typecheck synth deploy bench bench-batch duplicates clean
+.PHONY: install demo up test test-fast lint typecheck synth bootstrap deploy bench bench-batch duplicates clean
 
-$(VENV)/.installed: pyproject.toml
+# The locked set (uv.lock, hashes checked) and this package, editable; `uv lock` after changing pyproject.toml.
+$(VENV)/.installed: pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[engine,infra,dev]"
+	$(PY) -m pip install --quiet "uv>=0.9"
+	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv sync --quiet --frozen --all-extras --inexact
 	touch $@
 
-$(CDK): package.json
-	npm install --no-audit --no-fund --loglevel=error
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(VENV)/.installed $(CDK)
@@ -48,8 +53,13 @@ typecheck: install
 synth: install
 	$(CDK) synth --quiet
 
+## Once per account/region, before the first deploy.
+bootstrap: install
+	$(CDK) bootstrap
+
+## CDK_ARGS passes options, e.g. CDK_ARGS="--parameters AlarmEmail=ops@example.com".
 deploy: install
-	$(CDK) deploy
+	$(CDK) deploy $(CDK_ARGS)
 
 bench: install
 	$(PY) bench/overhead.py
@@ -59,4 +69,4 @@ bench-batch: install
 	$(PY) bench/batch.py
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache out
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache out .swapflow

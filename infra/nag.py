@@ -17,10 +17,21 @@ def executions_of(machine: IConstruct, suffix: str = ":*") -> str:
     logical_id = stack.resolve(stack.get_logical_id(machine.node.default_child))  # type: ignore[arg-type]
     name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id}"}}]}}]}}'
     region, account = _pseudo(stack.region, "Region"), _pseudo(stack.account, "AccountId")
-    return f"arn:<AWS::Partition>:states:{region}:{account}:execution:{name}{suffix}"
+    partition = _pseudo(stack.partition, "Partition")  # concrete once the region is (e.g. region set, no account)
+    return f"arn:{partition}:states:{region}:{account}:execution:{name}{suffix}"
 
 
 def acknowledge_wildcard(construct: Construct, resource: str, reason: str) -> None:
     Validations.of(construct).acknowledge(
         Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
     )
+
+
+def acknowledge_star(construct: IConstruct, reason: str) -> None:
+    """`Resource::*` on this construct only (never stack-wide), for actions that take no resource."""
+    Validations.of(construct).acknowledge(
+        Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=reason)
+    )
+
+
+XRAY_ONLY = "X-Ray trace writes (xray:PutTraceSegments/PutTelemetryRecords) accept no resource-level permissions."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import __version__
 from .jobs.models import JOB_ERROR_CODES, JobStatus
 from .jobs.validation import MAX_FACES, MAX_METADATA_BYTES, MAX_WAIT_SECONDS, OUTPUT_FORMATS
 
@@ -20,7 +21,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_provider": (400, "`provider` is not one of the providers this service knows."),
     "invalid_image": (400, "An image input is not a decodable JPEG, PNG or WebP image."),
     "url_not_allowed": (400, "An image URL points somewhere the SSRF guard refuses (private, loopback, ...)."),
-    "upload_not_found": (400, "An upload ref names nothing uploaded (yet), or it expired."),
+    "upload_not_found": (
+        400,
+        "An upload ref, storage URL or s3:// ref names nothing among the caller's objects: never uploaded, "
+        "expired, or another tenant's (the same answer for each, so existence cannot be probed).",
+    ),
     "unauthorized": (401, "No API key, or one that is unknown or revoked."),
     "not_found": (404, "No such job for this tenant (another tenant's job is not found either), or no such route."),
     "conflict": (409, "The job already ended (completed, failed or cancelled) and cannot be cancelled."),
@@ -30,6 +35,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         "still being processed.",
     ),
     "image_too_large": (413, "An image is over the byte cap (20 MB) or the pixel cap (40 MP)."),
+    "request_too_large": (413, "The body is over API Gateway's 10 MB limit: upload images with POST /v1/uploads."),
     "unsupported_media_type": (415, "An upload's content type is not image/jpeg, image/png or image/webp."),
     "url_unreachable": (422, "An image URL could not be fetched (DNS, connection, timeout, HTTP error)."),
     "provider_unavailable": (422, "The provider has no credentials configured (the message names the setting)."),
@@ -39,6 +45,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
 
 _REF = "#/components/schemas/"
 _RESP = "#/components/responses/"
+
+
+_CANCEL = {"name": "cancel", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -61,14 +70,27 @@ def _error_response(status: int) -> dict[str, Any]:
             }
         },
     }
+    response["headers"] = dict(RATELIMIT_HEADERS)
     if status == 429:
-        response["headers"] = {
-            "Retry-After": {
-                "description": "Seconds until the tenant's next one-second window opens.",
-                "schema": {"type": "integer", "minimum": 1},
-            }
+        response["headers"]["Retry-After"] = {
+            "description": "Seconds until the tenant's next one-second window opens.",
+            "schema": {"type": "integer", "minimum": 1},
         }
     return response
+
+
+# IETF draft-ietf-httpapi-ratelimit-headers (-10): on every /v1 answer to a caller whose tenant has a limit.
+RATELIMIT_HEADERS: dict[str, Any] = {
+    "RateLimit-Policy": {
+        "description": 'The tenant\'s request budget: `"tenant";q=<requests>;w=1` (per one-second window; '
+        "SWAPFLOW_TENANT_RPS). Absent when the stack sets no limit.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it: `"tenant";r=<remaining>;t=<seconds until the window resets>`.',
+        "schema": {"type": "string"},
+    },
+}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -79,6 +101,12 @@ def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_PREFERENCE_APPLIED = {
+    "Preference-Applied": {
+        "description": "`wait=N` when the wait came from `Prefer: wait=N` (N as applied, after the cap).",
+        "schema": {"type": "string"},
+    }
+}
 _LOCATION = {"Location": {"description": "Where the job can be read.", "schema": {"type": "string"}}}
 _JOB_ID = {
     "name": "id",
@@ -193,8 +221,17 @@ _SCHEMAS: dict[str, Any] = {
             "height": {"type": "integer"},
             "bytes": {"type": "integer"},
             "sha256": {"type": "string"},
+            "nsfw": {
+                "type": ["boolean", "null"],
+                "description": "The provider's own NSFW flag for this output; null: not checked (engine, Akool).",
+            },
             "url": {"type": "string", "description": "Presigned GET, no key needed."},
             "base64": {"type": "string", "description": "Only when the job asked for enable_base64_output."},
+            "note": {
+                "type": "string",
+                "description": "Only when delivering the asked output_format took a step: the provider's format was "
+                "converted, or transparency was flattened on white for JPEG.",
+            },
         },
     },
     "JobError": {
@@ -229,6 +266,15 @@ _SCHEMAS: dict[str, Any] = {
             },
             "correlation_id": {"type": "string"},
             "urls": _ref("Links"),
+            "expires_at": {
+                "type": "object",
+                "description": "When retention deletes the job's inputs and outputs (null: not ended yet, or kept).",
+                "properties": {
+                    "inputs": {"type": ["string", "null"], "format": "date-time"},
+                    "outputs": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "deleted_at": {"type": "string", "format": "date-time", "description": "Set once deleted on request."},
         },
     },
     "JobList": {
@@ -342,7 +388,25 @@ _PATHS: dict[str, Any] = {
                     "description": "Same key + same body within 24 h answers with the same job and starts "
                     "nothing new; same key + another body is 409 idempotency_conflict.",
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                }
+                },
+                {
+                    "name": "Prefer",
+                    "in": "header",
+                    "required": False,
+                    "description": "`wait=N` (RFC 7240): the same as the body's `wait` (capped at "
+                    f"{MAX_WAIT_SECONDS} s), used when the body has none; answered with `Preference-Applied`.",
+                    "schema": {"type": "string", "examples": ["wait=20"]},
+                },
+                {
+                    "name": "Cancel-After",
+                    "in": "header",
+                    "required": False,
+                    "description": "This job's deadline from acceptance: seconds (`90`) or a duration (`1m30s`), "
+                    "at most the stack's SWAPFLOW_JOB_DEADLINE_SECONDS. A job still running then ends `failed` "
+                    "with `provider_timeout` (and the provider is asked to cancel), like one past the stack's "
+                    "deadline. A bad value is 400 `invalid_request` with field `Cancel-After`.",
+                    "schema": {"type": "string", "examples": ["90", "1m30s"]},
+                },
             ],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobRequest")}}},
             "responses": {
@@ -354,9 +418,13 @@ _PATHS: dict[str, Any] = {
                             "description": "`true` when an earlier request with this Idempotency-Key made the job.",
                             "schema": {"type": "string"},
                         },
+                        **_PREFERENCE_APPLIED,
                     },
                 },
-                "200": {**_json_body(_ref("Job"), "A sync `wait` saw the job end."), "headers": _LOCATION},
+                "200": {
+                    **_json_body(_ref("Job"), "A sync `wait` saw the job end."),
+                    "headers": {**_LOCATION, **_PREFERENCE_APPLIED},
+                },
                 **_errors(400, 409, 413, 422),
             },
         },
@@ -381,7 +449,20 @@ _PATHS: dict[str, Any] = {
             "summary": "One job",
             "parameters": [_JOB_ID],
             "responses": {"200": _json_body(_ref("Job"), "The job."), **_errors(404)},
-        }
+        },
+        "delete": {
+            "operationId": "deleteJob",
+            "summary": "Delete a job's photos and personal fields",
+            "description": "Deletes the job's inputs, outputs (every version), staged files and outbox copies, and "
+            "strips metadata, webhook_url and correlation_id from the record (a tombstone with ids, status, "
+            "timestamps and hashes stays). Idempotent; emits one `Swap Job Deleted` when done. A queued or "
+            "processing job is refused with 409 unless `cancel=true`.",
+            "parameters": [_JOB_ID, _CANCEL],
+            "responses": {
+                "202": _json_body(_ref("Job"), "The tombstone; deletion under way."),
+                **_errors(400, 404, 409),
+            },
+        },
     },
     "/v1/jobs/{id}/cancel": {
         "post": {
@@ -420,7 +501,15 @@ _PATHS: dict[str, Any] = {
             "summary": "A batch with its counts and each job's status",
             "parameters": [{**_JOB_ID, "description": "The batch id."}],
             "responses": {"200": _json_body(_ref("Batch"), "The batch."), **_errors(404)},
-        }
+        },
+        "delete": {
+            "operationId": "deleteBatch",
+            "summary": "Delete every job of a batch or manifest",
+            "description": "As DELETE /v1/jobs/{id} for each job, and the stored requests. A batch still running "
+            "is refused with 409 unless `cancel=true` (jobs not started then never start).",
+            "parameters": [{**_JOB_ID, "description": "The batch id."}, _CANCEL],
+            "responses": {"202": _json_body(_ref("Batch"), "The batch; deletion under way."), **_errors(400, 404, 409)},
+        },
     },
     "/v1/uploads": {
         "post": {
@@ -430,6 +519,26 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json_body(_ref("Upload"), "Upload the bytes, then use `image_ref`."),
                 **_errors(400, 413, 415),
+            },
+        }
+    },
+    "/v1/docs": {
+        "get": {
+            "operationId": "docs",
+            "summary": "Swagger UI over this document (vendored assets, works offline)",
+            "security": [],
+            "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {}}}},
+        }
+    },
+    "/v1/docs/{name}": {
+        "get": {
+            "operationId": "docsAsset",
+            "summary": "A file of the Swagger UI page (`swagger-ui-bundle.js`, `swagger-ui.css`)",
+            "security": [],
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "The file.", "content": {"application/javascript": {}, "text/css": {}}},
+                "404": {**_json_body(_ref("Error"), "No such file.")},
             },
         }
     },
@@ -443,17 +552,32 @@ _PATHS: dict[str, Any] = {
     },
 }
 
+
+
+def _with_budget_headers(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every answer to a caller with a key carries the tenant's RateLimit headers (errors: in components)."""
+    for operations in paths.values():
+        for operation in operations.values():
+            if operation.get("security") == []:
+                continue
+            for answer in operation["responses"].values():
+                if "$ref" not in answer:
+                    answer["headers"] = {**answer.get("headers", {}), **RATELIMIT_HEADERS}
+    return paths
+
+
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "swapflow",
-        "version": "1",
+        "version": __version__,
         "description": "Face-swap jobs. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`. "
-        "Each tenant has a per-second request limit (429 `throttled` with Retry-After). Errors are "
+        "Each tenant has a per-second request limit (429 `throttled` with Retry-After); every answer "
+        "says what is left of it in `RateLimit-Policy` / `RateLimit` (IETF draft). Errors are "
         '`{"error": {"code", "message", "field"}}`.',
     },
     "security": [{"bearer": []}, {"apiKey": []}],
-    "paths": _PATHS,
+    "paths": _with_budget_headers(_PATHS),
     "components": {
         "schemas": _SCHEMAS,
         "responses": {f"E{status}": _error_response(status) for status in sorted({s for s, _ in ERROR_CODES.values()})},

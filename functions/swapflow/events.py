@@ -1,6 +1,6 @@
 """EventBridge events we emit (versioned details) and their publisher.
 
-Detail types: `Swap Job Completed`, `Swap Job Failed`, `Swap Job Cancelled`; source `swapflow`;
+Detail types: `Swap Job Completed`, `Swap Job Failed`, `Swap Job Cancelled`, `Swap Job Deleted`; source `swapflow`;
 detail `{version: 1, job, outputs, error, metadata[, correlation_id]}`. Also `Swap Batch Completed`
 (jobs/batches.py) and `Swap Request Rejected` (jobs/ingest.py); we accept `Swap Requested` from any
 other source. The JSON Schemas of every detail are in schemas/events/ (and the stack's schema registry).
@@ -16,6 +16,7 @@ SOURCE = "swapflow"
 JOB_COMPLETED = "Swap Job Completed"
 JOB_FAILED = "Swap Job Failed"
 JOB_CANCELLED = "Swap Job Cancelled"
+JOB_DELETED = "Swap Job Deleted"  # jobs/retention.py: a deletion on request is done
 BATCH_COMPLETED = "Swap Batch Completed"
 REQUEST_REJECTED = "Swap Request Rejected"
 SWAP_REQUESTED = "Swap Requested"  # accepted, never emitted
@@ -24,6 +25,7 @@ SCHEMAS = {
     JOB_COMPLETED: "swap-job-completed.json",
     JOB_FAILED: "swap-job-failed.json",
     JOB_CANCELLED: "swap-job-cancelled.json",
+    JOB_DELETED: "swap-job-deleted.json",
     BATCH_COMPLETED: "swap-batch-completed.json",
     REQUEST_REJECTED: "swap-request-rejected.json",
     SWAP_REQUESTED: "swap-requested.json",

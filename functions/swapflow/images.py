@@ -269,3 +269,48 @@ def parse_data_uri(uri: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[byt
     if len(data) > max_bytes:
         raise ImageError("image_too_large", f"the data: URI holds {len(data)} bytes, over the {max_bytes}-byte limit")
     return data, media_type
+
+
+# --------------------------------------------------------------------------------------------------
+# Output formats (Pillow)
+
+FLATTENED_NOTE = "JPEG has no transparency: the transparent areas were flattened on white"
+
+
+def has_alpha(data: bytes) -> bool:
+    """Whether the image has an alpha channel (read from its header; nothing is decoded)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def conform(data: bytes, info: ImageInfo, fmt: str) -> tuple[bytes, ImageInfo, str | None]:
+    """The output in the asked format `fmt` (jpeg|png|webp), with a note when it had to be converted.
+
+    Providers may answer in another format than asked (Akool returns JPEG when PNG was asked): the
+    output is converted, never silently left as it came. An image with transparency becomes a JPEG
+    flattened on white (a plain RGB conversion would turn transparent areas black).
+    """
+    if info.format == fmt:
+        return data, info, None
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        note = f"the provider returned {info.format.upper()}; converted to {fmt.upper()} as asked"
+        if fmt == "jpeg" and (image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            lowest: Any = rgba.getchannel("A").getextrema()[0]
+            if lowest < 255:
+                note = FLATTENED_NOTE
+            white = Image.new("RGB", rgba.size, (255, 255, 255))
+            white.paste(rgba, mask=rgba.getchannel("A"))
+            converted: Any = white
+        else:
+            converted = image.convert("RGB" if fmt == "jpeg" else "RGBA" if "A" in image.mode else "RGB")
+        out = io.BytesIO()
+        options: dict[str, Any] = {"quality": 92} if fmt == "jpeg" else {"quality": 90} if fmt == "webp" else {}
+        converted.save(out, _PIL_FORMATS[fmt], **options)
+    result = out.getvalue()
+    return result, ImageInfo(fmt, CONTENT_TYPES[fmt], info.width, info.height), note

@@ -9,7 +9,9 @@ result URLs, outgoing webhooks through `post_json`). The rules (no SSRF):
   (100.64/10), link-local (169.254/16, incl. the metadata service 169.254.169.254, fe80::/10),
   unique-local (fc00::/7), multicast, reserved, documentation and unspecified (0.0.0.0, ::) addresses
   are refused, for IPv4 and IPv6 alike, including IPv4 addresses embedded in IPv6 (IPv4-mapped,
-  IPv4-compatible, NAT64, 6to4). Local mode (`allow_loopback`) lets loopback through, nothing else;
+  IPv4-compatible, NAT64, 6to4). Local mode lets loopback through only at the stack's own endpoints
+  (`trusted`: the local AWS endpoint, the API, the provider base URLs), never the whole of 127.0.0.0/8;
+  `allow_loopback` (all of loopback) is for tests and local client webhooks;
 * the connection goes to the vetted IP itself (the `Host` header, TLS SNI and certificate check use
   the hostname), so a second DNS answer cannot rebind the request to another address;
 * redirects are never followed automatically: each `Location` is resolved against the current URL and
@@ -43,6 +45,7 @@ __all__ = [
     "fetch",
     "is_public_ip",
     "post_json",
+    "trusted_origins",
 ]
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -61,8 +64,16 @@ class FetchPolicy:
     allow_http: bool = False
     allow_loopback: bool = False
     max_bytes: int = DEFAULT_MAX_BYTES
+    # (host, port) pairs whose loopback addresses are allowed: the local stack's own endpoints (DESIGN 7).
+    trusted: frozenset[tuple[str, int]] = frozenset()
     timeout: float = 10.0  # seconds, for the whole fetch (connects, reads, redirects)
     max_redirects: int = 5
+
+    @classmethod
+    def trusting(cls, urls: Iterable[str], **overrides: Any) -> FetchPolicy:
+        """Local mode for reads: http allowed, and loopback only at these URLs' (host, port), so an image URL
+        reaches the stack's own endpoints and nothing else that listens on 127.0.0.1."""
+        return cls(allow_http=True, trusted=trusted_origins(urls), **overrides)
 
     @classmethod
     def for_mode(cls, local: bool, **overrides: Any) -> FetchPolicy:
@@ -283,10 +294,25 @@ def _vet(target: _Target, policy: FetchPolicy, resolver: Resolver | None) -> lis
             raise FetchError("url_unreachable", f"cannot resolve {target.host}: {exc}") from None
         if not addresses:
             raise FetchError("url_unreachable", f"cannot resolve {target.host}: no addresses")
-    refused = [ip for ip in addresses if not is_public_ip(ip, policy.allow_loopback)]
+    loopback_ok = policy.allow_loopback or (target.host, target.port) in policy.trusted
+    refused = [ip for ip in addresses if not is_public_ip(ip, loopback_ok)]
     if refused:
         raise _refuse(f"the host {target.host} resolves to a non-public address ({refused[0]})")
     return addresses
+
+
+def trusted_origins(urls: Iterable[str]) -> frozenset[tuple[str, int]]:
+    """The (host, port) of each URL (default ports filled in); empty and unparsable ones are left out."""
+    found: set[tuple[str, int]] = set()
+    for url in urls:
+        try:
+            parts = urlsplit(url or "")
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            continue
+        if parts.hostname:
+            found.add((parts.hostname.lower().rstrip("."), port))
+    return frozenset(found)
 
 
 def check_url(url: str, policy: FetchPolicy, resolver: Resolver | None = None) -> list[str]:

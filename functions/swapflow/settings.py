@@ -7,6 +7,7 @@ A missing required setting fails loudly with its name. Names are the ones the CD
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,6 +45,12 @@ def _pairs(name: str, raw: str) -> tuple[tuple[str, float], ...]:
         except ValueError as exc:
             raise ValueError(f"{name} must be provider=number pairs separated by commas, got {raw!r}") from exc
     return tuple(pairs)
+
+
+def default_signing_dir(env: Mapping[str, str]) -> str:
+    """Where the local stack keeps its C2PA signing key: SWAPFLOW_SIGNING_DIR, else `signing/` in its data
+    directory (SWAPFLOW_DATA_DIR, default `.swapflow`), so the key lives and goes with the stack's data."""
+    return env.get("SWAPFLOW_SIGNING_DIR") or os.path.join(env.get("SWAPFLOW_DATA_DIR") or ".swapflow", "signing")
 
 
 DEFAULT_PROVIDER_CONCURRENCY = (
@@ -96,6 +103,8 @@ class Settings:
     # Outgoing client webhooks (swapflow.webhooks): seconds per attempt; the retry schedule is the real one
     # (webhooks.RETRY_SCHEDULE) unless a test shortens it (SWAPFLOW_WEBHOOK_RETRY_SCHEDULE="0,5,300").
     webhook_timeout_seconds: int = 10
+    # The KMS key (ARN or alias) that seals tenants' webhook signing secrets (storage/tenants.py).
+    webhook_secret_key: str = ""
     webhook_retry_schedule: tuple[int, ...] = ()
     webhook_state_machine_arn: str = ""  # the delivery retry machine (set on the first-attempt function)
     # S3 manifests and `Swap Requested` events (jobs/batches.py, jobs/ingest.py): whose jobs they make.
@@ -118,6 +127,14 @@ class Settings:
     wavespeed_api_key: str = ""
     wavespeed_webhook_secret: str = ""
     wavespeed_secret_arn: str = ""
+    # C2PA signing key (swapflow.provenance.keys): a Secrets Manager secret in AWS, else a local directory.
+    signing_secret_arn: str = ""
+    signing_dir: str = ".swapflow/signing"
+    # The eraser Lambda (handlers/eraser.py): deletions on request are handed to it.
+    eraser_function: str = ""
+    # Provider secrets are re-read (powertools Parameters cache) and providers rebuilt after this long,
+    # so a rotated key is in use within that time.
+    secret_max_age_seconds: int = 300
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -170,6 +187,7 @@ class Settings:
             time_scale=float(s("TIME_SCALE") or 1) if _flag(s("LOCAL")) else 1.0,
             webhook_timeout_seconds=i("WEBHOOK_TIMEOUT_SECONDS", 10),
             webhook_state_machine_arn=s("WEBHOOK_STATE_MACHINE_ARN"),
+            webhook_secret_key=s("WEBHOOK_SECRET_KEY"),
             webhook_retry_schedule=_seconds_list("SWAPFLOW_WEBHOOK_RETRY_SCHEDULE", s("WEBHOOK_RETRY_SCHEDULE")),
             trigger_tenant=s("TRIGGER_TENANT", "default"),
             batch_state_machine_arn=s("BATCH_STATE_MACHINE_ARN"),
@@ -189,6 +207,10 @@ class Settings:
             wavespeed_api_key=s("WAVESPEED_API_KEY"),
             wavespeed_webhook_secret=s("WAVESPEED_WEBHOOK_SECRET"),
             wavespeed_secret_arn=s("WAVESPEED_SECRET_ARN"),
+            signing_secret_arn=s("SIGNING_SECRET_ARN"),
+            signing_dir=default_signing_dir(e),
+            eraser_function=s("ERASER_FUNCTION"),
+            secret_max_age_seconds=i("SECRET_MAX_AGE_SECONDS", 300),
         )
 
 

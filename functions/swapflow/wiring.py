@@ -6,6 +6,7 @@ Handlers call `service()`; tests build `JobService` themselves with their own cl
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +17,11 @@ if TYPE_CHECKING:
     from .jobs.batches import BatchService, BatchTracker
     from .jobs.ingest import SwapRequestIngest
     from .jobs.jsonl import JsonlManifests
+    from .jobs.retention import JobEraser
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
+    from .provenance.keys import SigningKey
+    from .storage.audit import DynamoAuditLog
     from .storage.dynamo import DynamoApiKeys
     from .storage.tenants import DynamoTenants
     from .webhooks import ClientWebhooks
@@ -59,28 +63,74 @@ def public_url() -> str:
     return str(value).rstrip("/")
 
 
-def _secret(arn: str) -> dict[str, str]:
-    """A provider secret is a JSON object of settings (api_key, client_id, ...); anything else is empty."""
-    raw = client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or ""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+def secret_reader(secrets_client: Callable[[], Any], max_age_seconds: int) -> Callable[[str], dict[str, str]]:
+    """Provider secrets through powertools Parameters, cached for `max_age_seconds`: a rotated key is read
+    within that time, and Secrets Manager is not called for every job. A secret is a JSON object of
+    settings (api_key, client_id, ...); anything else reads as empty."""
+    provider: Any = None
+
+    def read(arn: str) -> dict[str, str]:
+        nonlocal provider
+        if provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = SecretsProvider(boto3_client=secrets_client())
+        raw = provider.get(arn, max_age=max_age_seconds) or ""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    return read
 
 
 def fetch_policy(settings: Settings) -> Any:
+    """Reads of URLs (images, provider outputs): in local mode only the stack's own endpoints on loopback."""
     from .net import FetchPolicy
 
-    return FetchPolicy(allow_http=settings.local, allow_loopback=settings.local, max_bytes=settings.max_image_bytes)
+    if not settings.local:
+        return FetchPolicy(max_bytes=settings.max_image_bytes)
+    own = (settings.aws_endpoint, settings.public_url, settings.akool_base_url, settings.wavespeed_base_url)
+    return FetchPolicy.trusting(own, max_bytes=settings.max_image_bytes)
+
+
+def webhook_policy(settings: Settings) -> Any:
+    """Client webhooks: the read policy, plus (local mode) any loopback receiver, as DESIGN 3 allows: a POST
+    whose answer is dropped reads nothing back, unlike an image fetch, whose bytes become a job output."""
+    from dataclasses import replace
+
+    return replace(
+        fetch_policy(settings), allow_loopback=settings.local, timeout=float(settings.webhook_timeout_seconds)
+    )
+
+
+@cache
+def signing_key() -> SigningKey:
+    """The stack's C2PA signing key, read once per cold start (its secret in AWS, a directory locally, where
+    it outlives the embedded AWS so `swapflow verify` can trust the same CA after a restart)."""
+    from .provenance.keys import DirectoryKeyStore, SecretKeyStore
+
+    settings = get_settings()
+    arn = settings.signing_secret_arn
+    if not arn or settings.local:
+        return DirectoryKeyStore(settings.signing_dir).load()
+    secrets = client("secretsmanager")
+    return SecretKeyStore(
+        read=lambda: secrets.get_secret_value(SecretId=arn).get("SecretString") or "",
+        write=lambda value: secrets.put_secret_value(SecretId=arn, SecretString=value),
+    ).load()
 
 
 @cache
 def service() -> JobService:
+    from .erase_requests import LambdaEraseRequests
     from .events import EventBridgePublisher
     from .jobs.inputs import InputLoader
     from .jobs.limits import RATE_WINDOW_MARGIN_SECONDS, RATE_WINDOW_SECONDS, ProviderGate
     from .jobs.service import JobService
+    from .observability import ObservedProvider
+    from .provenance import Provenance
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
     from .storage.idempotency import DynamoIdempotencyRecords
@@ -98,7 +148,13 @@ def service() -> JobService:
         events=EventBridgePublisher(client("events"), settings.event_bus),
         providers=ProviderRegistry(
             settings,
-            Clients(lambda: client("lambda"), _secret, lambda name: DynamoReplayGuard(table(), name)),
+            Clients(
+                lambda: client("lambda"),
+                secret_reader(lambda: client("secretsmanager"), settings.secret_max_age_seconds),
+                lambda name: DynamoReplayGuard(table(), name),
+            ),
+            max_age_seconds=settings.secret_max_age_seconds,
+            wrap=ObservedProvider,
         ),
         provider_names=(*PROVIDER_NAMES, "auto"),
         inputs=InputLoader(
@@ -108,6 +164,7 @@ def service() -> JobService:
             max_pixels=settings.max_image_pixels,
             max_bytes=settings.max_image_bytes,
             aws_endpoint=settings.aws_endpoint if settings.local else "",
+            callback_policy=webhook_policy(settings),
         ),
         public_url=public_url,
         idempotency=DynamoIdempotencyRecords(table()),
@@ -120,6 +177,35 @@ def service() -> JobService:
             lease_seconds=settings.job_deadline_seconds + 600,
             window_seconds=RATE_WINDOW_SECONDS * settings.time_scale + RATE_WINDOW_MARGIN_SECONDS,
         ),
+        marker=Provenance(signing_key),
+        retention=lambda tenant: tenants().retention(tenant),
+        audit=audit_log(),
+        erase=LambdaEraseRequests(client("lambda"), settings.eraser_function) if settings.eraser_function else None,
+    )
+
+
+@cache
+def audit_log() -> DynamoAuditLog:
+    from .storage.audit import DynamoAuditLog
+
+    return DynamoAuditLog(table())
+
+
+@cache
+def eraser() -> JobEraser:
+    """Deletion on request and the retention sweep (jobs/retention.py); only the eraser Lambda calls it."""
+    from .jobs.retention import JobEraser
+
+    settings = get_settings()
+    svc = service()
+    return JobEraser(
+        repo=svc.repo,
+        blobs=svc.blobs,
+        events=svc.events,
+        input_bucket=settings.require("input_bucket"),
+        archive_bucket=settings.require("archive_bucket"),
+        batches=batch_tracker().repo,
+        audit=audit_log(),
     )
 
 
@@ -140,20 +226,21 @@ def uploads() -> UploadService:
 @cache
 def client_webhooks() -> ClientWebhooks:
     """Outgoing client webhooks: one HTTP attempt per call, through the same SSRF guard as image URLs."""
-    from dataclasses import replace
-
     from .storage.dynamo import DynamoJobRepository
+    from .storage.s3 import S3BlobStore
     from .storage.webhooks import DynamoDeliveryClaims
     from .webhooks import RETRY_SCHEDULE, ClientWebhooks, http_sender
     from .workflow import StepFunctionsWebhookRetries
 
     settings = get_settings()
     arn = settings.webhook_state_machine_arn
+    blobs = S3BlobStore(client("s3"), presign_client=presign_client(settings))
     return ClientWebhooks(
         repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
+        presign=lambda bucket, key: blobs.presign_get(bucket, key, settings.presign_seconds),
         tenants=tenants(),
         claims=DynamoDeliveryClaims(table()),
-        send=http_sender(replace(fetch_policy(settings), timeout=float(settings.webhook_timeout_seconds))),
+        send=http_sender(webhook_policy(settings)),
         schedule=settings.webhook_retry_schedule or RETRY_SCHEDULE,
         retries=StepFunctionsWebhookRetries(client("stepfunctions"), arn) if arn else None,
     )
@@ -241,6 +328,7 @@ def access() -> Access:
 @cache
 def tenants() -> DynamoTenants:
     """API keys and webhook signing secrets (`tenant_secret(tenant)`), as the keys CLI writes them."""
-    from .storage.tenants import DynamoTenants
+    from .storage.tenants import DynamoTenants, KmsSecretCipher
 
-    return DynamoTenants(table())
+    key = get_settings().webhook_secret_key
+    return DynamoTenants(table(), cipher=KmsSecretCipher(client("kms"), key) if key else None)

@@ -7,6 +7,8 @@ detector in-process (the engine is imported only by that route, so the other rou
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
@@ -14,8 +16,32 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..bundling import function_code
-from .engine import ENGINE_REQUIREMENTS
 from .functions import python_function
+
+# API Gateway's own answers (no Lambda involved) in our error envelope (DESIGN 3 and 7): response type ->
+# (status, or None to keep API Gateway's, code, message). `$context.error.messageString` is API Gateway's
+# own message, already a quoted JSON string. The local gateway (infra/local/gateway.py) plays these too.
+MAX_BODY_MB = 10
+GATEWAY_RESPONSES: dict[str, tuple[str | None, str, str]] = {
+    "REQUEST_TOO_LARGE": (
+        "413",
+        "request_too_large",
+        f"\"the request body is over the API's {MAX_BODY_MB} MB limit: upload big images with POST /v1/uploads "
+        'and pass the returned image_ref"',
+    ),
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", '"no such route; see GET /v1/openapi.json"'),
+    "RESOURCE_NOT_FOUND": ("404", "not_found", '"no such route; see GET /v1/openapi.json"'),
+    "THROTTLED": ("429", "throttled", '"too many requests to this API; retry after a second"'),
+    "DEFAULT_4XX": (None, "invalid_request", "$context.error.messageString"),
+    "DEFAULT_5XX": (None, "internal", '"an internal error occurred; the request can be retried"'),
+}
+
+
+def gateway_response_template(code: str, message: str) -> str:
+    """The VTL body of a gateway response: our envelope, plus the request id for support."""
+    return (
+        '{"error": {"code": ' + json.dumps(code) + ', "message": ' + message + ', "request_id": "$context.requestId"}}'
+    )
 
 
 class Api(Construct):
@@ -45,10 +71,11 @@ class Api(Construct):
             environment=environment,
             memory_size=1536,
             timeout=Duration.seconds(29),
-            code=function_code(ENGINE_REQUIREMENTS, with_engine=True),
+            code=function_code(with_engine=True),
             description="swapflow: WaveSpeed- and Akool-compatible drop-in API",
         )
         self.rest_api = self._build_rest_api()
+        self._build_gateway_responses()
         self._build_routes(self.api_fn, self.webhook_fn)
         self._build_compat_routes(self.compat_fn)
 
@@ -85,10 +112,26 @@ class Api(Construct):
             ),
         )
 
+    def _build_gateway_responses(self) -> None:
+        for name, (status, code, message) in GATEWAY_RESPONSES.items():
+            self.rest_api.add_gateway_response(
+                f"Gateway{name.title().replace('_', '')}",
+                type=apigw.ResponseType.of(name),
+                status_code=status,
+                templates={"application/json": gateway_response_template(code, message)},
+                response_headers={"Retry-After": "'1'"} if name == "THROTTLED" else None,
+            )
+
     def _build_routes(self, api_fn: lambda_.IFunction, webhook_fn: lambda_.IFunction) -> None:
         api_integration = apigw.LambdaIntegration(api_fn)
         v1 = self.rest_api.root.add_resource("v1")
         v1.add_proxy(default_integration=api_integration, any_method=True)
+        # the playground page and its files: no key for the page, its calls carry the pasted key
+        self.rest_api.root.add_method("GET", api_integration)
+        playground = self.rest_api.root.add_resource("playground")
+        playground.add_method("GET", api_integration)
+        playground.add_resource("{name}").add_method("GET", api_integration)
+        self.rest_api.root.add_resource("docs").add_method("GET", api_integration)  # = /v1/docs
         webhooks = self.rest_api.root.add_resource("webhooks").add_resource("{provider}")
         webhooks.add_method("POST", apigw.LambdaIntegration(webhook_fn))
 

@@ -23,6 +23,7 @@ MaximumConcurrency at all.
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -37,6 +38,20 @@ MAP_RESULTS_PREFIX = "outbox/.map-results/"
 # The longest a job may hold its slot: its deadline (15 min by default) plus provider retries, with room.
 SLOT_TIMEOUT = Duration.hours(2)
 
+
+
+class PutOnlyResultWriter(sfn.ResultWriterV2):
+    """The Map's results in S3, without the s3:AbortMultipartUpload CDK adds: no role but the eraser's
+    removes objects or uploads (DESIGN 7); writing the results needs only these."""
+
+    def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+        assert self.bucket is not None
+        return [
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts"],
+                resources=[self.bucket.arn_for_objects("*")],
+            )
+        ]
 
 class Batches(Construct):
     def __init__(
@@ -149,7 +164,7 @@ class Batches(Construct):
                 "batch_id": sfn.JsonPath.string_at("$.batch_id"),
                 "index": sfn.JsonPath.number_at("$$.Map.Item.Index"),
             },
-            result_writer_v2=sfn.ResultWriterV2(bucket=input_bucket, prefix=MAP_RESULTS_PREFIX),
+            result_writer_v2=PutOnlyResultWriter(bucket=input_bucket, prefix=MAP_RESULTS_PREFIX),
             map_execution_type=sfn.StateMachineType.STANDARD,
             result_path=sfn.JsonPath.DISCARD,
         )

@@ -13,10 +13,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ..bundling import function_code
-from .functions import python_function
+from .functions import grant_read_put, grant_task_callbacks, python_function
 from .storage import Storage
-
-ENGINE_REQUIREMENTS = ["numpy>=1.26", "opencv-python-headless>=4.10"]
 
 
 class Engine(Construct):
@@ -36,7 +34,7 @@ class Engine(Construct):
             environment=environment,
             memory_size=2048,
             timeout=Duration.seconds(120),
-            code=function_code(ENGINE_REQUIREMENTS, with_engine=True),
+            code=function_code(with_engine=True),
             description="swapflow offline face-swap engine",
         )
         lambda_.EventInvokeConfig(
@@ -47,5 +45,6 @@ class Engine(Construct):
             max_event_age=Duration.minutes(15),
             on_failure=destinations.SqsDestination(self.dlq),
         )
-        storage.input_bucket.grant_read_write(self.function)
+        grant_read_put(self.function, storage.input_bucket)  # inputs in, results out under staging/
+        grant_task_callbacks(self.function)  # completes the job's wait like a provider webhook
         storage.table.grant_read_write_data(self.function)

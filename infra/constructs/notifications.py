@@ -10,6 +10,8 @@ from constructs import Construct
 
 
 class Notifications(Construct):
+    """The bus, its audit log, and (`restrict_own_source`) the rule that only our roles speak as `swapflow`."""
+
     def __init__(self, scope: Construct, construct_id: str, *, bus_name: str) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
@@ -52,3 +54,21 @@ class Notifications(Construct):
         )
         cfn_rule = rule.node.default_child
         cfn_rule.add_property_override("Targets", [{"Id": "AuditLog", "Arn": target_arn}])  # type: ignore[union-attr]
+
+    def restrict_own_source(self, publishers: list[iam.IRole]) -> None:
+        """Refuse PutEvents with `source: swapflow` from any principal but these roles (DESIGN 7): terminal
+        events are announcements, and nobody else may make them. An explicit Deny in the bus policy
+        applies to principals of this account too, whatever their IAM policies allow."""
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlySwapflowSpeaksAsSwapflow",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["events:PutEvents"],
+                resources=[self.bus.event_bus_arn],
+                conditions={
+                    "StringEquals": {"events:source": "swapflow"},
+                    "ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in publishers]},
+                },
+            )
+        )

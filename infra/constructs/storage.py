@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+
+def webhook_secrets_alias_name(stack_name: str) -> str:
+    """Without the `alias/` prefix CDK adds; swapflow.storage.tenants.webhook_secrets_alias is the same."""
+    return f"{stack_name}/webhook-secrets"
 
 
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.table = self._build_table()
+        self.webhook_secrets_key = self._build_webhook_secrets_key()
         self.access_logs = self._build_access_logs_bucket()
         self.input_bucket = self._build_bucket(
             "InputBucket",
@@ -30,6 +37,7 @@ class Storage(Construct):
             "ArchiveBucket",
             "archive/",
             [s3.LifecycleRule(id="noncurrent", noncurrent_version_expiration=Duration.days(30))],
+            cors_methods=[s3.HttpMethods.GET],  # outputs are downloaded by URL; nothing is PUT there
         )
 
     def _build_table(self) -> dynamodb.Table:
@@ -70,7 +78,28 @@ class Storage(Construct):
         )
         return bucket
 
-    def _build_bucket(self, construct_id: str, log_prefix: str, rules: list[s3.LifecycleRule]) -> s3.Bucket:
+    def _build_webhook_secrets_key(self) -> kms.Key:
+        """Seals tenants' `whsec_` signing secrets in the table (storage/tenants.py). KMS rather than a
+        Secrets Manager secret per tenant: one key for any number of tenants, no IAM wildcard over secret
+        names, the secret stays on the tenant record (conditional create and rotate), and the tenant as
+        encryption context binds each ciphertext to its record. Only the client-webhook signer is granted
+        kms:Decrypt; operators (keys CLI, `make up`) encrypt with their own IAM rights."""
+        return kms.Key(
+            self,
+            "WebhookSecretsKey",
+            description="swapflow: tenants' webhook signing secrets",
+            alias=webhook_secrets_alias_name(Stack.of(self).stack_name),
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _build_bucket(
+        self,
+        construct_id: str,
+        log_prefix: str,
+        rules: list[s3.LifecycleRule],
+        cors_methods: list[s3.HttpMethods] | None = None,
+    ) -> s3.Bucket:
         return s3.Bucket(
             self,
             construct_id,
@@ -83,7 +112,8 @@ class Storage(Construct):
             lifecycle_rules=rules,
             cors=[
                 s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.GET],
+                    # Browsers PUT uploads into the input bucket with presigned URLs (the URL is the credential).
+                    allowed_methods=cors_methods or [s3.HttpMethods.PUT, s3.HttpMethods.GET],
                     allowed_origins=["*"],
                     allowed_headers=["*"],
                     max_age=3000,

@@ -20,19 +20,13 @@ the Retry on States.Timeout, and the job's deadline (checked in the pass) ends i
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import python_function, retry_lambda_failures, standard_state_machine
+from .functions import grant_task_callbacks, python_function, retry_lambda_failures, standard_state_machine
 
-SEND_TASK_RESULT = iam.PolicyStatement(
-    # SendTaskSuccess/Failure/Heartbeat support no resource-level permissions: the token is the scope.
-    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-    resources=["*"],
-)
 # A job may queue for a provider slot this many passes (at most 10 s apart: about a day).
 SLOT_WAIT_ATTEMPTS = 9000
 # Polls after the first wait; the job's deadline (15 min by default) ends the loop long before.
@@ -59,7 +53,7 @@ class Workflow(Construct):
             description="swapflow: one pass of a job: provider slot, submit or poll, finish",
         )
         engine_function.grant_invoke(self.run_fn)
-        self.run_fn.add_to_role_policy(SEND_TASK_RESULT)
+        grant_task_callbacks(self.run_fn)
         self.finisher_fn = python_function(
             self,
             "FinisherFn",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from .embedded import PortInUseError
+from .persistence import DataDirBusyError
 from .runner import ROOT, LocalConfig, LocalStack, serve_forever, synthesize
 
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
@@ -64,11 +67,41 @@ def demo(stack: LocalStack) -> int:
     return 0
 
 
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _demo_ports(config: LocalConfig) -> None:
+    """The demo runs beside `make up`: where a default port is taken, it takes a free one and says so."""
+    for attr, variable in (("port", "SWAPFLOW_PORT"), ("aws_port", "SWAPFLOW_AWS_PORT")):
+        port = getattr(config, attr)
+        if port and not _port_free(config.host, port):
+            print(f"port {port} is in use ({variable}; another `make up`?): the demo uses a free port instead")
+            setattr(config, attr, 0)
+
+
+def banner(summary: dict[str, Any]) -> str:
+    width = max(len(name) for name in summary) + 2
+    lines = ["swapflow local stack is up (Ctrl-C stops it)"]
+    lines += [f"  {name:{width}}{value}" for name, value in summary.items()]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local")
     parser.add_argument("command", choices=["up", "demo", "template"])
-    parser.add_argument("--port", type=int, default=None)
-    parser.add_argument("--aws-port", type=int, default=None)
+    parser.add_argument("--port", type=int, default=None, help="API port (SWAPFLOW_PORT, 8000; 0: any free port)")
+    parser.add_argument("--aws-port", type=int, default=None, help="AWS endpoint port (SWAPFLOW_AWS_PORT, 4566)")
+    parser.add_argument("--data-dir", default=None, help="up: where data is kept (SWAPFLOW_DATA_DIR, .swapflow/)")
+    parser.add_argument("--fresh", action="store_true", help="up: wipe the data directory first")
+    parser.add_argument("--ephemeral", action="store_true", help="up: keep nothing across restarts")
     parser.add_argument("--out", default=None, help="template: where to write the JSON")
     args = parser.parse_args(argv)
 
@@ -85,20 +118,46 @@ def main(argv: list[str] | None = None) -> int:
         config.port = args.port
     if args.aws_port is not None:
         config.aws_port = args.aws_port
-    stack = LocalStack(config).start()
+    if args.command == "demo" or args.ephemeral:
+        config.data_dir = None  # the demo is a fresh stack every time, beside any `make up`
+    elif args.data_dir:
+        config.data_dir = Path(args.data_dir)
+    config.fresh = args.fresh
+    if args.command == "demo":
+        _demo_ports(config)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        stack = LocalStack(config).start()
+    except (PortInUseError, DataDirBusyError) as exc:
+        print(f"swapflow: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
     if args.command == "demo":
         try:
             return demo(stack)
+        except KeyboardInterrupt:
+            return 130
         finally:
             stack.stop()
     summary = stack.summary()
-    print("swapflow local stack is up (Ctrl-C stops it)")
-    for name, value in summary.items():
-        print(f"  {name:15} {value}")
+    print(banner(summary))
+    if stack.restored.items or stack.restored.objects:
+        print(f"  kept from {config.data_dir}: {stack.restored.items} records, {stack.restored.objects} objects")
+    if stack.interrupted:
+        print(f"  {len(stack.interrupted)} job(s) in flight at the last stop ended failed/interrupted")
     print("READY " + json.dumps(summary), flush=True)
     serve_forever(stack)
     return 0
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    """`kill` (and the e2e fixtures' terminate) stops the stack as Ctrl-C does: saved, quietly."""
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,17 +1,19 @@
-"""A tiny stdlib HTTP client for the local API (used by `make demo`, tests and benchmarks)."""
+"""The local stack's face of `swapflow.Client` for `make demo`, tests and benchmarks: raw answers, dict jobs.
+
+Tests assert on status codes and bodies, so `request` answers (status, headers, payload) whatever the
+status, where `swapflow.Client.call` raises. The key goes in `x-api-key` (a test may override it with
+its own header); the HTTP itself is the client's.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
 import mimetypes
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-TERMINAL = {"completed", "failed", "cancelled"}
+from swapflow.client import TERMINAL, Client, fetch
 
 
 def data_uri(path: Path) -> str:
@@ -21,28 +23,17 @@ def data_uri(path: Path) -> str:
 
 class ApiClient:
     def __init__(self, base_url: str, api_key: str | None) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.client = Client(api_key="", base_url=base_url)
+        self.base_url = self.client.base_url
         self.api_key = api_key
 
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], Any]:
-        data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
-        req = urllib.request.Request(self.base_url + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        if self.api_key:
-            req.add_header("x-api-key", self.api_key)
-        for name, value in (headers or {}).items():
-            req.add_header(name, value)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                status, resp_headers, raw = resp.status, dict(resp.headers), resp.read()
-        except urllib.error.HTTPError as err:
-            status, resp_headers, raw = err.code, dict(err.headers), err.read()
-        try:
-            return status, resp_headers, json.loads(raw) if raw else None
-        except ValueError:
-            return status, resp_headers, raw
+        auth = {"x-api-key": self.api_key} if self.api_key else {}
+        answer = self.client.request(method, path, body, {**auth, **(headers or {})})
+        payload = answer.json()
+        return answer.status, answer.headers, payload if payload is not None or not answer.body else answer.body
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         status, _, payload = self.request("POST", "/v1/jobs", body)
@@ -62,6 +53,4 @@ class ApiClient:
 
 
 def download(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as resp:
-        body: bytes = resp.read()
-        return body
+    return fetch(url)

@@ -22,6 +22,7 @@ import logging
 import re
 import secrets
 import string
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ class Deployment:
     functions: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: function name -> its EventInvokeConfig (MaximumRetryAttempts, OnFailure destination ARN)
+    async_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def function_name_for_arn(self, arn: str) -> str | None:
         """The function whose ARN (or name) is ``arn``, ignoring a qualifier."""
@@ -671,6 +674,14 @@ def _lambda_event_source_mapping(d: _Deployer, logical_id: str, p: dict[str, Any
     d.set(logical_id, esm["UUID"], Id=esm["UUID"])
 
 
+def _event_invoke_config(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
+    """Kept for the local Lambda runtime, which retries failed async invocations and dead-letters them."""
+    function = str(p["FunctionName"]).split(":")[-1] if ":" in str(p["FunctionName"]) else str(p["FunctionName"])
+    on_failure = ((p.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    d.dep.async_configs[function] = {"max_retries": int(p.get("MaximumRetryAttempts", 2)), "on_failure": on_failure}
+    d.set(logical_id, f"{function}-event-invoke-config")
+
+
 def _state_machine(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     name = p.get("StateMachineName") or f"{logical_id}-{_suffix(d.stack_name, logical_id)}"[:80]
     if "DefinitionString" in p:
@@ -788,9 +799,25 @@ def _kms_key(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
     if p.get("KeyPolicy"):
         kwargs["Policy"] = json.dumps(p["KeyPolicy"])
     meta = kms.create_key(**kwargs)["KeyMetadata"]
+    key_id = _stable_key_id(
+        d.account, d.region, meta["KeyId"], str(uuid.uuid5(uuid.NAMESPACE_URL, f"{d.stack_name}/{logical_id}"))
+    )
     if p.get("EnableKeyRotation"):
-        kms.enable_key_rotation(KeyId=meta["KeyId"])
-    d.set(logical_id, meta["KeyId"], Arn=meta["Arn"], KeyId=meta["KeyId"])
+        kms.enable_key_rotation(KeyId=key_id)
+    d.set(logical_id, key_id, Arn=f"arn:aws:kms:{d.region}:{d.account}:key/{key_id}", KeyId=key_id)
+
+
+def _stable_key_id(account: str, region: str, created: str, stable: str) -> str:
+    """Give a new key an id derived from the stack and logical id, as physical names are: stable from run
+    to run, so what it encrypted before a restart (kept in the data directory) still names it."""
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[account][region]
+    key = backend.keys.pop(created)
+    key.id = stable
+    key.arn = key.arn.replace(created, stable)
+    backend.keys[stable] = key
+    return stable
 
 
 def _kms_alias(d: _Deployer, logical_id: str, p: dict[str, Any]) -> None:
@@ -895,6 +922,7 @@ _HANDLERS: dict[str, Callable[[_Deployer, str, dict[str, Any]], None]] = {
     "AWS::IAM::Role": _iam_role,
     "AWS::Lambda::Function": _lambda_function,
     "AWS::Lambda::EventSourceMapping": _lambda_event_source_mapping,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::EventBus": _event_bus,
     "AWS::Events::Rule": _events_rule,
@@ -916,7 +944,6 @@ _SKIP_NOTES: dict[str, str] = {
     "AWS::IAM::ManagedPolicy": "IAM is not enforced locally",
     "AWS::IAM::InstanceProfile": "no local meaning",
     "AWS::Lambda::Permission": "resource policies are not enforced locally",
-    "AWS::Lambda::EventInvokeConfig": "async retries/destinations are not modelled locally",
     "AWS::Lambda::Version": "functions run unversioned locally",
     "AWS::Lambda::Alias": "functions run unversioned locally",
     "AWS::Lambda::LayerVersion": "layers: the code is imported in-process",

@@ -8,7 +8,11 @@ API Gateway does, invokes the function (RequestResponse) and maps the proxy resp
 ``serve()`` puts it behind a local HTTP server.
 
 Like API Gateway: no route (or no method on it) -> 403 ``Missing Authentication Token``; a Lambda
-error or a malformed proxy response -> 502 ``Internal server error``; a body over 10 MB -> 413.
+error or a malformed proxy response -> 502 ``Internal server error``; a body over 10 MB -> 413 (the body
+is read and dropped first, so the client sees the answer rather than a broken pipe). Each of these
+answers takes the template's ``AWS::ApiGateway::GatewayResponse`` of its type (then DEFAULT_4XX /
+DEFAULT_5XX) as API Gateway does: status, headers and the ``application/json`` template, with
+``$context.requestId`` and ``$context.error.message(String)`` filled in.
 A leading ``/<stage>`` in the request path is accepted and stripped (so both the local
 ``http://host:port/jobs`` and the AWS-shaped ``http://host:port/prod/jobs`` work). Not played:
 authorizers, API keys, usage plans, request validation, mapping templates, non-proxy integrations,
@@ -35,6 +39,13 @@ from infra.local.deployer import Deployment
 LOG = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# A body over the limit is still read (and dropped) up to this size, so the client gets the 413.
+MAX_DRAINED_BYTES = 256 * 1024 * 1024
+# API Gateway's own answers: (status, response type, message); the template's gateway responses shape them.
+TOO_LARGE = (413, "REQUEST_TOO_LARGE", "Request Too Long")
+NO_ROUTE = (403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
+BAD_GATEWAY = (502, "DEFAULT_5XX", "Internal server error")
+NOT_PLAYED = (500, "DEFAULT_5XX", "Internal server error")
 
 _TEXT_TYPES = (
     "text/",
@@ -158,6 +169,33 @@ def _mock_headers(integration: dict[str, Any]) -> tuple[int, dict[str, str]]:
     return int(first.get("StatusCode", 200)), headers
 
 
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One ``AWS::ApiGateway::GatewayResponse`` of the template."""
+
+    status: int | None
+    headers: dict[str, str]
+    template: str | None
+
+    @classmethod
+    def from_properties(cls, props: dict[str, Any]) -> GatewayResponse:
+        headers = {}
+        for key, value in (props.get("ResponseParameters") or {}).items():
+            prefix = "gatewayresponse.header."
+            if key.startswith(prefix) and isinstance(value, str):
+                headers[key[len(prefix) :]] = value[1:-1] if value.startswith("'") and value.endswith("'") else value
+        status = props.get("StatusCode")
+        template = (props.get("ResponseTemplates") or {}).get("application/json")
+        return cls(int(status) if status else None, headers, template if isinstance(template, str) else None)
+
+
+class _Server(ThreadingHTTPServer):
+    """Many clients connect at once: a listen backlog of 5 (the default) resets the sixth."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Gateway:
     """API Gateway REST proxy in front of the deployed functions."""
 
@@ -167,6 +205,12 @@ class Gateway:
         self.lambda_client = lambda_client
         self.stage = stage
         self.routes: list[Route] = []
+        found = [
+            r.get("Properties") or {}
+            for r in (template.get("Resources") or {}).values()
+            if r.get("Type") == "AWS::ApiGateway::GatewayResponse"
+        ]
+        self.gateway_responses = {str(p.get("ResponseType")): GatewayResponse.from_properties(p) for p in found}
         self._build_routes()
 
     # ------------------------------------------------------------------ routes
@@ -305,6 +349,24 @@ class Gateway:
             headers.add("x-amzn-ErrorType", "MissingAuthenticationTokenException")
         return status, headers, json.dumps(body).encode()
 
+    def gateway_answer(self, answer: tuple[int, str, str], request_id: str) -> tuple[int, HeaderDict, bytes]:
+        """API Gateway's own answer (no route, too large, a failed integration), shaped by the template's
+        gateway response of that type, else DEFAULT_4XX/5XX, else API Gateway's built-in `{message}`."""
+        status, response_type, message = answer
+        default = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
+        shaped = self.gateway_responses.get(response_type) or self.gateway_responses.get(default)
+        if shaped is None or shaped.template is None:
+            return self._json_response(status, {"message": message}, request_id)
+        body = (
+            shaped.template.replace("$context.requestId", request_id)
+            .replace("$context.error.messageString", json.dumps(message))
+            .replace("$context.error.message", message)
+        )
+        out_status, headers, _ = self._json_response(shaped.status or status, {}, request_id)
+        for name, value in shaped.headers.items():
+            headers.set(name, value)
+        return out_status, headers, body.encode()
+
     def handle(
         self,
         method: str,
@@ -330,11 +392,11 @@ class Gateway:
             path = path[len(self.stage) + 1 :] or "/"
         raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
         if len(raw) > MAX_BODY_BYTES:
-            return self._json_response(413, {"message": "Request Too Long"}, request_id)
+            return self.gateway_answer(TOO_LARGE, request_id)
 
         found = self.find_route(method, path)
         if found is None:
-            return self._json_response(403, {"message": "Missing Authentication Token"}, request_id)
+            return self.gateway_answer(NO_ROUTE, request_id)
         route, params = found
 
         if route.integration_type == "MOCK":
@@ -346,7 +408,7 @@ class Gateway:
                 out.add("Content-Type", "application/json")
             return route.mock_status, out, b""
         if route.integration_type != "AWS_PROXY" or not route.function_name:
-            return self._json_response(500, {"message": "Internal server error"}, request_id)
+            return self.gateway_answer(NOT_PLAYED, request_id)
 
         event = self.build_event(route, method, path, params, headers, query, raw, request_id, source_ip)
         try:
@@ -357,11 +419,11 @@ class Gateway:
             )
         except Exception:
             LOG.exception("invoke of %s failed", route.function_name)
-            return self._json_response(502, {"message": "Internal server error"}, request_id)
+            return self.gateway_answer(BAD_GATEWAY, request_id)
         payload = response["Payload"].read()
         if response.get("FunctionError"):
             LOG.warning("%s %s: function error %s", method, path, payload[:2000])
-            return self._json_response(502, {"message": "Internal server error"}, request_id)
+            return self.gateway_answer(BAD_GATEWAY, request_id)
         return self._map_response(payload, request_id, method, path)
 
     def build_event(
@@ -447,7 +509,7 @@ class Gateway:
             status = int(doc["statusCode"])
         except (ValueError, TypeError, KeyError):
             LOG.warning("%s %s: malformed Lambda proxy response %r", method, path, payload[:500])
-            return self._json_response(502, {"message": "Internal server error"}, request_id)
+            return self.gateway_answer(BAD_GATEWAY, request_id)
         out = HeaderDict()
         for k, v in (doc.get("headers") or {}).items():
             out.set(str(k), str(v))
@@ -480,9 +542,10 @@ class Gateway:
             def _do(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY_BYTES:
-                    status, headers, body = gateway._json_response(
-                        413, {"message": "Request Too Long"}, str(uuid.uuid4())
-                    )
+                    left = length if length <= MAX_DRAINED_BYTES else 0  # read and drop it: the client sees the 413
+                    while left > 0 and (chunk := self.rfile.read(min(1 << 20, left))):
+                        left -= len(chunk)
+                    status, headers, body = gateway.gateway_answer(TOO_LARGE, str(uuid.uuid4()))
                     self.close_connection = True
                 else:
                     raw = self.rfile.read(length) if length else b""
@@ -509,8 +572,7 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 LOG.debug("gateway: " + format, *args)
 
-        server = ThreadingHTTPServer((host, port), _Handler)
-        server.daemon_threads = True
+        server = _Server((host, port), _Handler)
         thread = threading.Thread(target=server.serve_forever, name="swapflow-gateway", daemon=True)
         thread.start()
         LOG.info("gateway listening on http://%s:%d", host, server.server_address[1])

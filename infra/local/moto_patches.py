@@ -25,24 +25,21 @@ without bound in a long-lived local stack; ``prune_finished_threads()`` trims th
 from __future__ import annotations
 
 import base64
-import collections
 import contextlib
 import copy
 import datetime
 import hashlib
-import importlib
 import inspect
 import json
 import logging
-import os
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
+
+from .serialized_aws import DISPATCH_LOCK, patch_serialized_dispatch
 
 LOG = logging.getLogger(__name__)
 
@@ -130,56 +127,6 @@ def source_sha256(owner: Any, name: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class LambdaContext:
-    """What the Python Lambda runtime passes as ``context``."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    timeout_s: float
-    identity: Any = None
-    client_context: Any = None
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-@dataclass
-class AsyncFailure:
-    """An asynchronous invocation whose handler raised (AWS would retry, then drop or DLQ it)."""
-
-    function_name: str
-    event: Any
-    error: dict[str, Any]
-
-
-#: Failed asynchronous invocations, newest last, the last 1000 (the runner/tests may inspect it).
-ASYNC_FAILURES: collections.deque[AsyncFailure] = collections.deque(maxlen=1000)
-_ASYNC_THREADS: set[threading.Thread] = set()
-_HANDLER_CACHE: dict[str, Callable[..., Any]] = {}
-
-
-def resolve_handler(handler: str) -> Callable[..., Any]:
-    """Import ``pkg.module.func`` and return the function (cached)."""
-    fn = _HANDLER_CACHE.get(handler)
-    if fn is None:
-        module_name, _, func_name = handler.rpartition(".")
-        if not module_name:
-            raise ValueError(f"Lambda handler {handler!r} is not of the form 'module.function'")
-        fn = getattr(importlib.import_module(module_name), func_name)
-        _HANDLER_CACHE[handler] = fn
-    return fn
-
-
 def _handler_name(fn: Any) -> str:
     if getattr(fn, "package_type", "Zip") == "Image":
         cmd = list(getattr(fn.image_config, "cmd", None) or [])
@@ -191,75 +138,34 @@ def _handler_name(fn: Any) -> str:
     return str(fn.handler)
 
 
-def apply_function_environment(variables: dict[str, str]) -> None:
-    """Write a function's (shared) environment into ``os.environ``, skipping per-function vars."""
-    for key, value in (variables or {}).items():
-        if key in PER_FUNCTION_ENV_VARS:
-            continue
-        if os.environ.get(key) != str(value):
-            os.environ[key] = str(value)
+def function_spec(fn: Any) -> Any:
+    """What the local Lambda runtime needs of a moto function: all of it from the template."""
+    from .runtime import FunctionSpec
 
-
-def _error_payload(exc: BaseException) -> dict[str, Any]:
-    return {
-        "errorMessage": str(exc),
-        "errorType": type(exc).__name__,
-        "requestId": "",
-        # drop the frame of the in-process invoker: AWS's trace starts in the handler
-        "stackTrace": traceback.format_tb(exc.__traceback__.tb_next if exc.__traceback__ else None),
-    }
-
-
-def _invoke_lambda_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
-    """Replacement for ``LambdaFunction._invoke_lambda``: call the handler in this process.
-
-    Returns ``(payload, errored, logs)`` like the original; on an exception the payload is the
-    Python runtime's error document ``{"errorMessage", "errorType", "stackTrace"}``.
-    """
-    if event is None:
-        event = {}
-    request_id = str(uuid.uuid4())
-    context = LambdaContext(
-        function_name=self.function_name,
-        function_version=str(self.version),
-        invoked_function_arn=self.function_arn,
-        memory_limit_in_mb=int(self.memory_size or 128),
-        aws_request_id=request_id,
-        log_group_name=self.logs_group_name,
-        log_stream_name=f"{datetime.date.today():%Y/%m/%d}/[{self.version}]{request_id.replace('-', '')}",
-        timeout_s=float(self.timeout or 3),
+    return FunctionSpec(
+        name=fn.function_name,
+        handler=_handler_name(fn),
+        timeout_s=float(fn.timeout or 3),
+        memory_mb=int(fn.memory_size or 128),
+        environment=dict(fn.environment_vars or {}),
+        arn=fn.function_arn,
+        version=str(fn.version),
+        reserved_concurrency=None if fn.reserved_concurrency is None else int(fn.reserved_concurrency),
     )
-    started = time.monotonic()
-    try:
-        # environment first: handler modules may read it at import time
-        apply_function_environment(self.environment_vars)
-        # the Lambda runtime always sets these; one stack lives in one region
-        os.environ.setdefault("AWS_REGION", self.region)
-        os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
-        handler = resolve_handler(_handler_name(self))
-        result = handler(event, context)
-    except Exception as exc:
-        LOG.info("lambda %s raised %s: %s", self.function_name, type(exc).__name__, exc)
-        return json.dumps(_error_payload(exc)), True, ""
-    finally:
-        elapsed = time.monotonic() - started
-        if elapsed > float(self.timeout or 3):
-            LOG.warning(
-                "lambda %s ran %.1fs, longer than its Timeout of %ss (AWS would have killed it)",
-                self.function_name,
-                elapsed,
-                self.timeout,
-            )
-    try:
-        return json.dumps(result), False, ""
-    except (TypeError, ValueError) as exc:
-        err = {
-            "errorMessage": f"Unable to marshal response: {exc}",
-            "errorType": "Runtime.MarshalError",
-            "requestId": request_id,
-            "stackTrace": [],
-        }
-        return json.dumps(err), True, ""
+
+
+def _invoke_lambda_in_environment(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    """Replacement for ``LambdaFunction._invoke_lambda``: run the invocation in an execution environment.
+
+    Returns ``(payload, errored, logs)`` like the original; on an error the payload is the Lambda error
+    document (``errorType``/``errorMessage``, with ``stackTrace`` for handler exceptions). The dispatch
+    lock is let go while the function runs: it calls AWS itself.
+    """
+    from .runtime import current
+
+    with DISPATCH_LOCK.released():
+        result = current().invoke(function_spec(self), {} if event is None else event)
+    return result.payload, result.errored, ""
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -278,85 +184,66 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-def _run_async(fn: Any, event: Any) -> None:
-    try:
-        payload, errored, _ = fn._invoke_lambda(event=event)
-        if errored:
-            error = json.loads(payload)
-            LOG.error(
-                "async invoke of %s failed: %s: %s",
-                fn.function_name,
-                error.get("errorType"),
-                error.get("errorMessage"),
-            )
-            ASYNC_FAILURES.append(AsyncFailure(fn.function_name, event, error))
-    finally:
-        with _LOCK:
-            _ASYNC_THREADS.discard(threading.current_thread())
+def invoke_async(fn: Any, event: Any) -> Any:
+    """Queue ``event`` for ``fn`` (InvocationType=Event): retried and dead-lettered as in AWS."""
+    from .runtime import current
 
-
-def invoke_async(fn: Any, event: Any) -> threading.Thread:
-    """Run ``fn`` with ``event`` in a background thread (InvocationType=Event)."""
-    thread = threading.Thread(target=_run_async, args=(fn, event), name=f"lambda-event-{fn.function_name}", daemon=True)
-    with _LOCK:
-        _ASYNC_THREADS.add(thread)
-    thread.start()
-    return thread
+    return current().invoke_async(function_spec(fn), event)
 
 
 def wait_async_idle(timeout: float = 30.0) -> bool:
     """Wait until no asynchronous invocation is running (also those they start). True if idle."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with _LOCK:
-            threads = list(_ASYNC_THREADS)
-        if not threads:
-            return True
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if time.monotonic() >= deadline:
-            with _LOCK:
-                return not _ASYNC_THREADS
+    from .runtime import current
+
+    return current().wait_async_idle(timeout)
 
 
 def _lambda_invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
     """Replacement for ``LambdaFunction.invoke``: honour InvocationType and report errors as AWS.
 
-    * ``Event``: start the handler in a background thread and return at once (the response layer
-      answers 202);
+    * ``Event``: queue the invocation and return at once (the response layer answers 202);
     * ``DryRun``: do nothing;
-    * ``RequestResponse``: run the handler; an exception sets ``FunctionError: Unhandled``
-      (moto says ``Handled``).
+    * ``RequestResponse``: run it; an error sets ``FunctionError: Unhandled`` (moto says ``Handled``).
     """
     if isinstance(body, (bytes, bytearray)):
         body = body.decode("utf-8")
-    event = json.loads(body) if body else {}
     inv_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
     if inv_type == "DryRun":
         return b""
     if inv_type == "Event":
-        invoke_async(self, event)
+        invoke_async(self, json.loads(body) if body else {})
         return b""
-    payload, errored, logs = self._invoke_lambda(event=event)
+    payload, errored, logs = self._invoke_lambda(event=body or "{}")
     if errored:
         response_headers["x-amz-function-error"] = "Unhandled"
     response_headers["x-amz-log-result"] = base64.b64encode(logs.encode("utf-8")).decode("ascii")
     return payload.encode("utf-8")
 
 
-def patch_lambda_in_process() -> None:
-    """P1: run Lambda handlers in-process instead of in Docker.
+def patch_lambda_runtime() -> None:
+    """P1: run Lambda invocations in the local runtime's execution environments instead of Docker.
 
-    moto's ``LambdaFunction._invoke_lambda`` starts a Docker container; there is no Docker here.
-    The replacement imports ``Handler`` (or ``ImageConfig.Command[0]`` for image functions),
-    applies the function's environment to ``os.environ`` and calls it with a Lambda-like context.
-    ``LambdaFunction.invoke`` is replaced too: moto runs ``Event`` invocations synchronously and
-    flags handler errors as ``Handled``; AWS returns 202 at once and says ``Unhandled``.
+    moto's ``LambdaFunction._invoke_lambda`` starts a Docker container; there is no Docker here. The
+    replacement hands the invocation to ``infra.local.runtime`` (worker processes with Lambda's
+    contract). ``LambdaFunction.invoke`` is replaced too: moto runs ``Event`` invocations synchronously
+    and flags handler errors as ``Handled``; AWS returns 202 at once and says ``Unhandled``.
     """
     from moto.awslambda.models import LambdaFunction
 
-    _replace(LambdaFunction, "_invoke_lambda", _invoke_lambda_in_process)
+    _replace(LambdaFunction, "_invoke_lambda", _invoke_lambda_in_environment)
     _replace(LambdaFunction, "invoke", _lambda_invoke)
+
+
+def patch_parse_once() -> None:
+    """P7: parse each state machine definition once (see ``infra.local.parsed_definitions``)."""
+    from .parsed_definitions import patch_parse_once as patch
+
+    patch(_replace, original)
+
+
+def patch_serialized_aws() -> None:
+    """P0: one request at a time into moto's backends (see ``infra.local.serialized_aws``)."""
+    patch_serialized_dispatch(_replace, original)
 
 
 def _s3_invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
@@ -794,13 +681,15 @@ def forget_finished_executions(older_than_seconds: float) -> int:
 # --------------------------------------------------------------------------------------------
 
 PATCHES: dict[str, Callable[[], None]] = {
-    "P1": patch_lambda_in_process,
+    "P0": patch_serialized_aws,
+    "P1": patch_lambda_runtime,
     "P1b": patch_s3_notifications_async,
     "P2": patch_start_execution_name,
     "P3": patch_stop_execution,
     "P4": patch_events_targets,
     "P5": patch_fresh_task_token_on_retry,
     "P6": patch_task_callbacks,
+    "P7": patch_parse_once,
     "T1": patch_time_scaling,
 }
 

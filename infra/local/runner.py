@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .persistence import DataDir, Restored
+
+LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_API_KEY = "sf_local_dev_key"
 LOCAL_TENANT = "local"
@@ -23,7 +27,9 @@ STACK_NAME = "Swapflow"
 
 def synthesize() -> dict[str, Any]:
     """The template CDK synthesises for the stack, with bundling skipped (handlers run from source)."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+    from infra.toolchain import use_repo_node
+
+    use_repo_node()  # jsii's node is the repo's supported one (already so when infra/__init__ ran first)
     from infra.app import build_app
 
     app, stack = build_app({"aws:cdk:bundling-stacks": []})
@@ -33,9 +39,22 @@ def synthesize() -> dict[str, Any]:
 
 
 def load_template(path: str | None) -> dict[str, Any]:
+    """The template at `path`, else a fresh synthesis in a child process.
+
+    The child keeps jsii's Node process (and its ~100 MB) out of a long-running stack, and its exit out
+    of the stack's Ctrl-C.
+    """
     if path:
         return dict(json.loads(Path(path).read_text()))
-    return synthesize()
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.local", "template"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError("CDK synthesis failed:\n" + done.stderr[-4000:])
+    return dict(json.loads(done.stdout))
 
 
 @dataclass
@@ -46,6 +65,9 @@ class LocalConfig:
     api_key: str = DEFAULT_API_KEY
     time_scale: float = 1.0
     template_path: str | None = None
+    #: where `make up` keeps its data across restarts (None: nothing is kept, as for `make demo`)
+    data_dir: Path | None = None
+    fresh: bool = False
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -56,6 +78,7 @@ class LocalConfig:
             api_key=os.environ.get("SWAPFLOW_API_KEY") or DEFAULT_API_KEY,
             time_scale=float(os.environ.get("SWAPFLOW_TIME_SCALE", "1")),
             template_path=os.environ.get("SWAPFLOW_TEMPLATE") or None,
+            data_dir=Path(os.environ.get("SWAPFLOW_DATA_DIR") or ROOT / ".swapflow"),
         )
 
 
@@ -66,26 +89,41 @@ class LocalStack:
         self.aws_url = ""
         self.deployment: Any = None
         self.webhook_secret = ""  # the local tenant's whsec_ secret: client webhooks are signed with it
-        self._mock: Any = None
+        self.aws: Any = None
+        self.data: DataDir | None = None
+        self.restored = Restored()
+        self.interrupted: list[str] = []
         self._servers: list[Any] = []
+        self._stopping = threading.Event()
+        self._save_lock = threading.Lock()
 
     def start(self) -> LocalStack:
+        from .embedded import EmbeddedAws, PortInUseError, fake_credentials
+
         template = load_template(self.config.template_path)
-        _fake_credentials()
+        fake_credentials()
         # moto keeps each S3 object in a spooled buffer of ~5 MB before spilling to disk: every image
         # would stay in memory. Spill anything over 16 KB, so a long-running stack stays flat.
         os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(16 * 1024))
-        from moto import mock_aws
-
-        from . import moto_patches
         from .deployer import deploy
 
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
-        self._mock.start()
-        moto_patches.apply(time_scale=self.config.time_scale)
-        self.deployment = deploy(template, stack_name=STACK_NAME)
-        self._start_aws_endpoint()
-        gateway = self._start_gateway(template)
+        if self.config.data_dir is not None:
+            self.data = DataDir(self.config.data_dir).acquire(fresh=self.config.fresh)
+        self.aws = EmbeddedAws(host=self.config.host, port=self.config.aws_port, time_scale=self.config.time_scale)
+        try:
+            self.aws.start()
+            self.aws_url = self.aws.url
+            self.deployment = deploy(template, stack_name=STACK_NAME)
+            self.aws.use_deployment(self.deployment)
+            if self.data is not None:
+                self.restored = self.data.restore(self.deployment)
+            gateway = self._start_gateway(template)
+        except OSError as exc:
+            self.stop()
+            raise PortInUseError(self.config.port, "SWAPFLOW_PORT") from exc
+        except BaseException:
+            self.stop()
+            raise
         os.environ.update(
             {
                 **self.deployment.function_env,
@@ -100,14 +138,51 @@ class LocalStack:
         self._seed_api_key()
         self._servers.append(gateway)
         self._start_janitor()
+        if self.data is not None:
+            self.interrupted = self._end_interrupted_jobs(template)
+            self._start_autosave()
         return self
+
+    def _end_interrupted_jobs(self, template: dict[str, Any]) -> list[str]:
+        """Jobs in flight when the stack last stopped lost their executions: end each one, with its event."""
+        import boto3
+
+        job_ids = DataDir.interrupted_jobs(self.deployment)
+        if not job_ids:
+            return []
+        finisher = _function_with_handler(template, self.deployment, "swapflow.handlers.finisher.handler")
+        lam = boto3.client("lambda")
+        error = {"code": "interrupted", "message": "the local stack stopped while the job ran; submit it again"}
+        for job_id in job_ids:
+            payload = json.dumps({"job_id": job_id, "mode": "fail", "error": error}).encode()
+            answer = lam.invoke(FunctionName=finisher, Payload=payload)
+            if answer.get("FunctionError"):
+                LOG.error("could not end interrupted job %s: %s", job_id, answer["Payload"].read()[:500])
+        return job_ids
+
+    def _start_autosave(self) -> None:
+        interval = float(os.environ.get("SWAPFLOW_LOCAL_SAVE_SECONDS", "10"))
+
+        def autosave() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.save()
+                except Exception:  # the next round tries again; stopping saves once more
+                    LOG.exception("saving the local stack's data failed")
+
+        threading.Thread(target=autosave, name="swapflow-autosave", daemon=True).start()
+
+    def save(self) -> None:
+        """Write the stack's data to its data directory (no-op for an ephemeral stack)."""
+        with self._save_lock:
+            if self.data is not None and self.deployment is not None and self.aws is not None:
+                self.data.save(self.deployment)
 
     def _start_janitor(self) -> None:
         """Keep a long-running stack flat in memory: moto never forgets threads or executions."""
         from . import moto_patches
 
         retention = float(os.environ.get("SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "900"))
-        self._stopping = threading.Event()
 
         def sweep() -> None:
             while not self._stopping.wait(30):
@@ -116,19 +191,6 @@ class LocalStack:
 
         threading.Thread(target=sweep, name="swapflow-janitor", daemon=True).start()
 
-    def _start_aws_endpoint(self) -> None:
-        import logging
-
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per S3 request
-
-        server = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
-        server.start()
-        port = server.get_host_and_port()[1]
-        self.aws_url = f"http://{self.config.host}:{port}"
-        self._servers.append(server)
-
     def _start_gateway(self, template: dict[str, Any]) -> Any:
         import boto3
 
@@ -136,6 +198,7 @@ class LocalStack:
 
         gateway = Gateway(template, self.deployment, lambda_client=boto3.client("lambda"))
         httpd = gateway.serve(host=self.config.host, port=self.config.port)
+        httpd.handle_error = _quiet_disconnects(httpd.handle_error)  # type: ignore[method-assign]
         self.api_url = f"http://{self.config.host}:{httpd.server_address[1]}"
         return httpd
 
@@ -164,27 +227,40 @@ class LocalStack:
         }
 
     def stop(self) -> None:
-        if hasattr(self, "_stopping"):
-            self._stopping.set()
+        self._stopping.set()
         for server in reversed(self._servers):
             with contextlib.suppress(Exception):  # stopping is best effort
-                server.shutdown() if hasattr(server, "shutdown") else server.stop()
-        if self._mock is not None:
-            self._mock.stop()
+                server.shutdown()
+        self._servers.clear()
+        if self.data is not None:
+            try:
+                self.save()
+            except Exception:
+                LOG.exception("saving the local stack's data failed")
+        if self.aws is not None:
+            self.aws.stop()
+            self.aws = None
+        if self.data is not None:
+            self.data.release()
 
 
-def _fake_credentials() -> None:
-    """moto needs credentials and a region; never real ones."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        os.environ[name] = value
-    os.environ.pop("AWS_PROFILE", None)
+def _function_with_handler(template: dict[str, Any], deployment: Any, handler: str) -> str:
+    for logical_id, spec in template.get("Resources", {}).items():
+        if spec.get("Type") == "AWS::Lambda::Function" and (spec.get("Properties") or {}).get("Handler") == handler:
+            return str(deployment.functions[logical_id])
+    raise LookupError(f"no function with handler {handler}")
+
+
+def _quiet_disconnects(handle_error: Any) -> Any:
+    """A client that hangs up mid-answer is normal for a dev server: no traceback for it."""
+    import sys
+
+    def handle(request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        handle_error(request, client_address)
+
+    return handle
 
 
 def serve_forever(stack: LocalStack) -> None:

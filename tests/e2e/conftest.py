@@ -16,18 +16,35 @@ sys.path.insert(0, str(ROOT))
 from e2e_stack import ROOT, RunningStack, running_stack  # noqa: E402
 
 
+def machine_env() -> dict[str, str]:
+    """This environment as a fresh machine has it: the repo's node taken off PATH, only the machine's
+    (Node 20 here) left; the synthesis must bring its supported node itself (infra/toolchain.py)."""
+    from infra.toolchain import NODE_BIN
+
+    env = {k: v for k, v in os.environ.items() if k != "JSII_NODE"}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != str(NODE_BIN))
+    return env
+
+
 @pytest.fixture(scope="session")
-def template_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Synthesise the CDK app once per session; every stack started here deploys that template."""
+def synthesis(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """`python -m infra.local template` once per session: (template path, what it printed on stderr)."""
     path = tmp_path_factory.mktemp("cdk") / "template.json"
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "infra.local", "template", "--out", str(path)],
         cwd=ROOT,
         check=True,
-        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1"},
+        env=machine_env(),
         capture_output=True,
+        text=True,
     )
-    return str(path)
+    return str(path), done.stderr
+
+
+@pytest.fixture(scope="session")
+def template_path(synthesis: tuple[str, str]) -> str:
+    """Every stack started here deploys the template synthesised once."""
+    return synthesis[0]
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +73,15 @@ def start_stack(template: str, log: Path, **env: str) -> tuple[subprocess.Popen[
         "SWAPFLOW_TEMPLATE": template,
         "SWAPFLOW_API_KEY": "sf_e2e_key",
         "PYTHONUNBUFFERED": "1",
+        # the C2PA signing key too stays out of the checkout: beside the stack's log, or in its data dir
+        **({} if "SWAPFLOW_DATA_DIR" in env else {"SWAPFLOW_SIGNING_DIR": str(log.parent / "signing")}),
         **env,
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.local", "up", "--port", "0", "--aws-port", "0"],
+            # a stack keeps data only where a test asks for it (SWAPFLOW_DATA_DIR), never in the checkout
+            [sys.executable, "-m", "infra.local", "up", "--port", "0", "--aws-port", "0"]
+            + ([] if "SWAPFLOW_DATA_DIR" in env else ["--ephemeral"]),
             cwd=ROOT,
             env=proc_env,
             stdout=out,
@@ -103,3 +109,15 @@ def running_stack(template: str, log: Path, **env: str) -> Iterator[RunningStack
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server of the test's own on 127.0.0.1 (a webhook receiver, a hostile image host): its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

@@ -99,7 +99,8 @@ def test_given_a_submit_when_polled_at_once_then_the_prediction_is_readable_in_w
         time.sleep(0.2)
         _, _, first = api.request("GET", f"/api/v3/predictions/{data['id']}", headers=bearer(stack))
     assert first["data"]["status"] == "completed", first
-    assert first["data"]["has_nsfw_contents"] == [False]
+    # The engine checks nothing: no verdict is claimed, and the answer says no one checked.
+    assert first["data"]["has_nsfw_contents"] == [False] and first["data"]["nsfw_checked"] == [False]
     assert decodable(first["data"]["outputs"][0]).format == "JPEG"
 
 

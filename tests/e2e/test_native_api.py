@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -130,9 +131,34 @@ def test_given_a_sync_wait_when_the_job_ends_in_time_then_200_with_the_job_and_i
 def test_given_a_sync_wait_shorter_than_the_job_when_submitted_then_the_202_answer(slow_stack) -> None:
     started = time.monotonic()
     status, headers, accepted = slow_stack.client().request("POST", "/v1/jobs", {**BODY, "wait": 1})
+    # the engine takes 3 s here: a job still running proves the answer did not wait for it to end
     assert status == 202 and accepted["status"] in ("queued", "processing")
-    assert 1 <= time.monotonic() - started < 2.5
+    assert time.monotonic() - started >= 1  # it did wait the second asked for
     assert headers["Location"].endswith(accepted["urls"]["get"])
+
+
+def test_given_prefer_wait_when_submitted_then_it_waits_like_the_body_wait_and_says_so(stack) -> None:
+    started = time.monotonic()
+    status, headers, job = stack.client().request("POST", "/v1/jobs", BODY, {"Prefer": "wait=25"})
+    assert headers["Preference-Applied"] == "wait=25"
+    # The engine takes well under a second; on a starved machine the wait may run out first.
+    assert (status, job["status"]) == (200, "completed") or (status == 202 and time.monotonic() - started >= 24), job
+
+
+def test_given_cancel_after_shorter_than_the_job_when_it_passes_then_the_job_fails_provider_timeout_once(
+    slow_stack,
+) -> None:
+    api = slow_stack.client()
+    status, _, accepted = api.request("POST", "/v1/jobs", BODY, {"Cancel-After": "1"})  # the engine takes 3 s
+    assert status == 202
+    job = api.wait(accepted["id"], timeout=30)
+    assert job["status"] == "failed" and job["error"]["code"] == "provider_timeout", job
+    assert [e["detail-type"] for e in wait_for_events(slow_stack, accepted["id"], seconds=4)] == ["Swap Job Failed"]
+
+
+def test_given_a_bad_cancel_after_when_submitted_then_400_naming_the_header(stack) -> None:
+    status, _, payload = stack.client().request("POST", "/v1/jobs", BODY, {"Cancel-After": "soon"})
+    assert status == 400 and payload["error"]["field"] == "Cancel-After"
 
 
 # ---- cancel -------------------------------------------------------------------------------------------
@@ -245,6 +271,9 @@ def test_given_a_tenant_over_its_rate_when_calling_then_429_with_retry_after_and
     assert throttled and len(throttled) < 12
     headers, payload = throttled[0]
     assert payload["error"]["code"] == "throttled" and int(headers["Retry-After"]) >= 1
+    assert headers["RateLimit-Policy"] == '"tenant";q=3;w=1' and headers["RateLimit"] == '"tenant";r=0;t=1'
+    admitted = [h["RateLimit"] for s, h, _ in answers if s == 200]
+    assert admitted and all(re.fullmatch(r'"tenant";r=[0-2];t=1', value) for value in admitted)
     time.sleep(1.1)
     assert noisy.request("GET", "/v1/jobs?limit=1")[0] == 200
 
@@ -279,13 +308,15 @@ TRIGGERS = {
     "not_found": lambda s: ("GET", "/v1/jobs/01M8AZD23DQNH5FQSXY1NP8PN6", None, {}),
     "conflict": lambda s: ("POST", f"/v1/jobs/{finished_job(s)}/cancel", None, {}),
     "image_too_large": lambda s: ("POST", "/v1/jobs", {**BODY, "target_image": big_png()}, {}),
+    "request_too_large": lambda s: ("POST", "/v1/jobs", b" " * (10 * 1024 * 1024 + 1), {}),
     "unsupported_media_type": lambda s: (
         "POST",
         "/v1/uploads",
         {"filename": "a.txt", "content_type": "text/plain", "size": 10},
         {},
     ),
-    "url_unreachable": lambda s: ("POST", "/v1/jobs", {**BODY, "source_image": "http://127.0.0.1:9/a.jpg"}, {}),
+    # A URL the local stack may fetch (its own AWS endpoint: DESIGN 7) that answers 404.
+    "url_unreachable": lambda s: ("POST", "/v1/jobs", {**BODY, "source_image": f"{s.aws_endpoint}/nobucket/a.jpg"}, {}),
     "provider_unavailable": lambda s: ("POST", "/v1/jobs", {**BODY, "provider": "akool"}, {}),
 }
 
@@ -350,3 +381,98 @@ def test_given_a_wrong_key_or_missing_file_when_swapping_then_non_zero_with_the_
     assert wrong.returncode == 1 and "unauthorized" in wrong.stderr
     missing = swapflow("swap", "no-such.jpg", str(FIXTURES / "target.jpg"), "--api", stack.api_url)
     assert missing.returncode == 2 and "no-such.jpg" in missing.stderr
+
+
+def _noisy_png(path: Path, size: int, source: Path | None = None) -> Path:
+    """A PNG that compresses badly: `source` scaled to `size` (a face stays a face) with noise over it."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    base = Image.open(source).convert("RGB").resize((size, size)) if source else Image.new("RGB", (size, size))
+    pixels = np.asarray(base).astype(np.int16) + rng.integers(
+        -6 if source else 0, 7 if source else 256, (size, size, 3)
+    )
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_given_photos_over_the_inline_limit_when_swapped_with_the_cli_then_they_go_through_uploads(
+    stack, tmp_path: Path
+) -> None:
+    big = _noisy_png(tmp_path / "big-face.png", 1600, FIXTURES / "source.jpg")
+    assert big.stat().st_size > 3 * 1024 * 1024  # over the CLI's inline limit: two of them would near 10 MB
+
+    done = swapflow("swap", str(big), str(FIXTURES / "target.jpg"), "--api", stack.api_url, "--key", stack.api_key)
+
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file() and "completed" in done.stderr
+    Path(done.stdout.strip()).unlink()
+
+
+def test_given_a_photo_over_the_image_cap_when_swapped_with_the_cli_then_the_api_says_why(
+    stack, tmp_path: Path
+) -> None:
+    huge = _noisy_png(tmp_path / "huge.png", 3100)
+    assert huge.stat().st_size > 20 * 1024 * 1024
+
+    done = swapflow("swap", str(huge), str(FIXTURES / "target.jpg"), "--api", stack.api_url, "--key", stack.api_key)
+
+    assert done.returncode == 1 and "image_too_large" in done.stderr and "Broken pipe" not in done.stderr
+
+
+def test_GIVEN_the_cli_options_WHEN_swapping_a_group_photo_THEN_the_job_carries_them(stack, tmp_path: Path) -> None:
+    done = swapflow(
+        "swap",
+        str(FIXTURES / "source.jpg"),
+        str(FIXTURES / "multi.jpg"),
+        *("--api", stack.api_url, "--key", stack.api_key, "--out", str(tmp_path / "group.webp")),
+        *("--target-index", "2", "--face-enhance", "--format", "webp", "--metadata", '{"order": 7}', "--wait", "20"),
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == tmp_path / "group.webp"
+    assert (tmp_path / "group.webp").read_bytes()[8:12] == b"WEBP"
+    (job,) = [j for j in stack.client().request("GET", "/v1/jobs?limit=20")[2]["jobs"] if j["metadata"] == {"order": 7}]
+    assert job["status"] == "completed" and job["outputs"][0]["width"] == 900
+
+    detached = swapflow(
+        "swap", str(FIXTURES / "source.jpg"), str(FIXTURES / "target.jpg"), "--api", stack.api_url, "--key",
+        stack.api_key, "--detach",
+    )  # fmt: skip
+    assert detached.returncode == 0 and json.loads(detached.stdout)["status"] == "queued"
+    bad = swapflow("swap", "a.jpg", "b.jpg", "--metadata", "[1]", "--api", stack.api_url)
+    assert bad.returncode == 2 and "--metadata must be a JSON object" in bad.stderr
+
+
+def test_GIVEN_no_aws_settings_WHEN_keys_list_runs_THEN_one_line_saying_what_to_set_and_no_traceback(
+    stack, tmp_path: Path
+) -> None:
+    no_aws = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SWAPFLOW_", "AWS_"))} | no_aws
+    run = {"capture_output": True, "text": True, "timeout": 120, "cwd": ROOT}
+
+    no_region = subprocess.run([sys.executable, "-m", "swapflow.cli", "keys", "list"], env=env, **run)
+    no_creds = subprocess.run(
+        [sys.executable, "-m", "swapflow.cli", "keys", "list", "--region", "eu-west-1"],
+        env=env | {"AWS_EC2_METADATA_DISABLED": "true"},
+        **run,
+    )
+    local = subprocess.run(
+        [sys.executable, "-m", "swapflow.cli", "keys", "list", "--endpoint-url", stack.aws_endpoint], env=env, **run
+    )
+
+    assert no_region.returncode == 1 and no_region.stderr.count("\n") == 1 and "Traceback" not in no_region.stderr
+    assert "no AWS region" in no_region.stderr and "--endpoint-url http://127.0.0.1:4566" in no_region.stderr
+    assert no_creds.returncode == 1 and no_creds.stderr.startswith("swapflow: no AWS credentials")
+    assert local.returncode == 0 and "local" in local.stdout, local.stderr
+
+
+def test_GIVEN_the_cli_WHEN_asked_for_its_version_or_the_simulators_help_THEN_both_answer() -> None:
+    from swapflow import __version__
+
+    version = swapflow("--version")
+    sim_help = swapflow("sim", "--help")
+
+    assert (version.returncode, version.stdout.strip()) == (0, f"swapflow {__version__}")
+    assert sim_help.returncode == 0 and "usage: swapflow sim" in sim_help.stdout and "--fault" in sim_help.stdout

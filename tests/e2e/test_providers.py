@@ -6,6 +6,7 @@ provider does; forged or stale webhooks change nothing.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 from e2e_stack import RunningStack, running_stack
+from PIL import Image
+from swapflow.provenance import TRAINED_COMPOSITE, credentials
 from swapflow.providers.crypto import akool_encrypt, akool_signature, wavespeed_signature
 from swapflow.sim.akool import AkoolSimulator
 from swapflow.sim.wavespeed import WaveSpeedSimulator
@@ -111,7 +114,12 @@ def test_given_a_provider_when_it_calls_back_then_the_job_completes_without_poll
     assert job["provider"] == provider and job["provider_job_id"]
     output = job["outputs"][0]
     assert output["bucket"] == provider_stack.summary["archive_bucket"]
-    assert download(output["url"])[:2] == b"\xff\xd8"  # archived in our S3, not the provider's URL
+    data = download(output["url"])
+    assert data[:2] == b"\xff\xd8"  # archived in our S3, not the provider's URL
+    # ... and marked as made by a trained model, by this provider (issues 14 and 17)
+    xmp = Image.open(io.BytesIO(data)).getxmp()["xmpmeta"]["RDF"]["Description"]
+    assert (xmp["DigitalSourceType"], xmp["Provider"], xmp["JobId"]) == (TRAINED_COMPOSITE, provider, job["id"])
+    assert credentials.verify(data, "image/jpeg").intact
     assert provider_stack.run_passes(job["id"]) == 1
     assert settled_events(provider_stack, job["id"]) == ["Swap Job Completed"]
     assert sims.for_provider(provider).webhook_log, "the simulator never called back"
@@ -202,9 +210,19 @@ def test_given_forged_or_stale_webhooks_when_posted_then_refused_and_nothing_cha
         headers={"webhook-id": "msg_1", "webhook-timestamp": ts, "webhook-signature": bad_sig},
     )
 
+    # A body WaveSpeed really signed, naming the Akool job's provider id: the route is not the job's provider.
+    good_sig = "v3," + wavespeed_signature(WAVESPEED["webhook_secret"], "msg_2", ts, ws_body.encode())
+    status_other, _, _ = anon.request(
+        "POST",
+        f"/webhooks/wavespeed?job={job_id}",
+        ws_body.encode(),
+        headers={"webhook-id": "msg_2", "webhook-timestamp": ts, "webhook-signature": good_sig},
+    )
+
     assert status_forged == 401
     assert status_stale == 400
     assert status_ws == 401
+    assert status_other == 200  # received (stops WaveSpeed's retries), and nothing moved
     _, _, after = api.request("GET", f"/v1/jobs/{job_id}")
     assert after["status"] in ("queued", "processing")
     final = api.wait(job_id, timeout=120)
@@ -227,3 +245,26 @@ def test_given_auto_when_the_first_provider_is_out_of_quota_or_busy_then_the_nex
     assert job["status"] == "completed", job
     assert job["provider"] == "wavespeed-pro"
     assert settled_events(provider_stack, job["id"]) == ["Swap Job Completed"]
+
+
+@pytest.mark.parametrize("provider", ["akool", "wavespeed-akool"])
+def test_GIVEN_a_provider_that_answers_jpeg_WHEN_png_is_asked_THEN_the_archived_output_is_png_and_says_so(
+    provider_stack, provider
+) -> None:
+    api = provider_stack.client()
+    accepted = api.submit(
+        {
+            "provider": provider,
+            "source_image": data_uri(FIXTURES / "source.jpg"),
+            "target_image": data_uri(FIXTURES / "target.jpg"),
+            "output_format": "png",
+        }
+    )
+    job = api.wait(accepted["id"], timeout=120)
+
+    assert job["status"] == "completed", job
+    output = job["outputs"][0]
+    assert output["content_type"] == "image/png" and output["key"].endswith(".png")
+    assert download(output["url"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert output["note"] == "the provider returned JPEG; converted to PNG as asked"
+    assert (output["width"], output["height"]) == (512, 512)

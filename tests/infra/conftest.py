@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -9,7 +8,6 @@ import pytest
 @pytest.fixture(scope="session")
 def synthesized() -> tuple[Any, dict[str, Any]]:
     """The real app, cdk-nag AwsSolutions checks on: synth raises on any unacknowledged finding."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
     from aws_cdk.assertions import Template
 
     from infra.app import build_app

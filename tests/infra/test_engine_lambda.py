@@ -20,7 +20,7 @@ def test_given_the_engine_lambda_then_it_has_room_to_swap(synthesized) -> None:
     props = fn["Properties"]
     assert props["MemorySize"] >= 2048
     assert props["Timeout"] >= 60
-    assert props["Runtime"] == "python3.12"
+    assert props["Runtime"] == "python3.13" and props["Architectures"] == ["arm64"]
 
 
 def test_given_the_submit_step_then_it_may_invoke_only_the_engine_function(synthesized) -> None:

@@ -125,7 +125,9 @@ def test_given_functions_when_synthesised_then_each_gets_only_what_it_needs(synt
     # accept (start), cancel (stop, announce, free a batch slot), check a provider is configured
     assert {"states:StartExecution", "states:StopExecution", "events:PutEvents", "states:SendTaskSuccess"} <= api
     assert "secretsmanager:GetSecretValue" in api
-    assert "lambda:InvokeFunction" not in api
+    # the one function the API invokes is the eraser (DELETE /v1/jobs/{id}), never the engine
+    invoked = [st["Resource"] for st in _statements(tj, "ApiApiFn") if "lambda:InvokeFunction" in _actions([st])]
+    assert invoked and all("RetentionEraserFn" in json.dumps(r) for r in invoked)
     finisher = _actions(_statements(tj, "WorkflowFinisherFn"))
     assert "events:PutEvents" in finisher and "states:StartExecution" not in finisher
     webhook = _actions(_statements(tj, "ApiWebhookFn"))
@@ -155,6 +157,25 @@ def test_given_api_when_synthesised_then_drop_in_surfaces_proxy_to_the_compat_fu
     assert "multipart/form-data" in rest_api["Properties"]["BinaryMediaTypes"]
     props = tj["Resources"][compat_fn]["Properties"]
     assert props["Handler"] == "swapflow.handlers.compat.handler" and props["Timeout"] == 29
+
+
+def test_given_api_when_synthesised_then_the_playground_pages_are_served_by_the_api_function(synthesized) -> None:
+    _, tj = synthesized
+    api_resources = resources(tj, "AWS::ApiGateway::Resource")
+    methods = list(resources(tj, "AWS::ApiGateway::Method").values())
+    api_fn = next(k for k in resources(tj, "AWS::Lambda::Function") if k.startswith("ApiApiFn"))
+    (page,) = [k for k, r in api_resources.items() if r["Properties"]["PathPart"] == "playground"]
+    (asset,) = [k for k, r in api_resources.items() if r["Properties"]["ParentId"] == {"Ref": page}]
+    (docs,) = [k for k, r in api_resources.items() if r["Properties"]["PathPart"] == "docs"]
+    root = [m for m in methods if "RootResourceId" in json.dumps(m["Properties"]["ResourceId"])]
+    pages = ({"Ref": page}, {"Ref": asset}, {"Ref": docs})
+    served = [*root, *(m for m in methods if m["Properties"]["ResourceId"] in pages)]
+
+    assert len(served) == 4 and api_resources[asset]["Properties"]["PathPart"] == "{name}"
+    for method in served:  # no API key for the page itself: its calls carry the key the user pastes
+        assert method["Properties"]["HttpMethod"] == "GET"
+        assert method["Properties"]["AuthorizationType"] == "NONE"
+        assert api_fn in json.dumps(method["Properties"]["Integration"]["Uri"])
 
 
 def test_given_any_policy_when_synthesised_then_no_action_wildcard_and_star_resources_are_justified(
@@ -207,18 +228,108 @@ def test_given_api_when_synthesised_then_routes_are_lambda_proxies_with_logging(
             assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
 
 
-def test_given_functions_when_synthesised_then_python312_traced_with_retained_logs(synthesized) -> None:
+def test_given_functions_when_synthesised_then_python313_on_arm64_traced_with_retained_logs(synthesized) -> None:
     _, tj = synthesized
     functions = resources(tj, "AWS::Lambda::Function")
     # CDK's own handler that applies the input bucket's S3 notification configuration at deploy time
     (notifications_handler,) = [k for k in functions if k.startswith("BucketNotificationsHandler")]
     functions.pop(notifications_handler)
     # api, webhook, compat (drop-in surfaces), 2 workflow steps (run, record failure), engine,
-    # client-webhook first attempt and retries, batch runner step, manifest register, S3 trigger, ingest
-    assert len(functions) == 12
+    # client-webhook first attempt and retries, batch runner step, manifest register, S3 trigger, ingest,
+    # the eraser (deletion and retention)
+    assert len(functions) == 13
     for fn in functions.values():
         props = fn["Properties"]
-        assert props["Runtime"] == "python3.12"
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]  # what infra/bundling.py bundles the wheels for
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Handler"].startswith("swapflow.handlers.")
         assert "LoggingConfig" in props
+
+
+# ---- trust boundaries (DESIGN 7) ---------------------------------------------------------------------
+
+
+def _all_statements(tj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (lid, s)
+        for lid, policy in resources(tj, "AWS::IAM::Policy").items()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_given_any_role_when_synthesised_then_only_the_eraser_may_delete_and_none_abort_or_set_retention(
+    synthesized,
+) -> None:
+    _, tj = synthesized
+    for lid, s in _all_statements(tj):
+        actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        assert not [a for a in actions if a.startswith(("s3:Abort", "s3:PutObjectRetention"))], lid
+        if not lid.startswith("RetentionEraserFn"):  # deletion on request and on schedule (issue 17)
+            assert not [a for a in actions if a.startswith("s3:Delete")], lid
+
+
+def test_given_nag_acknowledgements_then_no_stack_wide_star_resource_acknowledgement() -> None:
+    assert not [f for f in NAG_ACKNOWLEDGEMENTS if "Resource::*" in f]
+    assert not [f for f in NAG_ACKNOWLEDGEMENTS if "DeleteObject" in f or "Abort" in f]
+
+
+def test_given_webhook_secrets_when_synthesised_then_only_the_signers_may_decrypt_them(synthesized) -> None:
+    _, tj = synthesized
+    (alias,) = resources(tj, "AWS::KMS::Alias").values()
+    assert alias["Properties"]["AliasName"] == "alias/Swapflow/webhook-secrets"
+    # The key the alias names (the stack also has the alarm topic's key).
+    (key_id,) = [k for k in resources(tj, "AWS::KMS::Key") if k in json.dumps(alias["Properties"]["TargetKeyId"])]
+    decrypting = {
+        lid
+        for lid, s in _all_statements(tj)
+        if "kms:Decrypt" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        and key_id in json.dumps(s["Resource"])
+    }
+    assert len(decrypting) == 2 and all(
+        lid.startswith(("ClientWebhooksDeliverFn", "ClientWebhooksFirstAttemptFn")) for lid in decrypting
+    )
+
+
+def test_given_the_event_bus_when_synthesised_then_only_our_roles_may_put_source_swapflow(synthesized) -> None:
+    _, tj = synthesized
+    (policy,) = resources(tj, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Condition"]["StringEquals"] == {"events:source": "swapflow"}
+    allowed = json.dumps(statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    publishers = {lid for lid, s in _all_statements(tj) if "events:PutEvents" in json.dumps(s["Action"])}
+    roles = {lid.replace("DefaultPolicy", "") for lid in publishers}
+    assert roles and all(role.rstrip("0123456789ABCDEF") in allowed for role in roles), (roles, allowed)
+
+
+def test_given_the_archive_bucket_when_synthesised_then_cors_allows_no_put(synthesized) -> None:
+    _, tj = synthesized
+    buckets = resources(tj, "AWS::S3::Bucket")
+    (archive,) = [b for lid, b in buckets.items() if lid.startswith("StorageArchiveBucket")]
+    for rule in archive["Properties"]["CorsConfiguration"]["CorsRules"]:
+        assert rule["AllowedMethods"] == ["GET"]
+
+
+def test_given_the_api_when_synthesised_then_gateway_answers_use_the_error_envelope(synthesized) -> None:
+    _, tj = synthesized
+    found = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources(tj, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(found) >= {
+        "REQUEST_TOO_LARGE",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "THROTTLED",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    }
+    too_large = found["REQUEST_TOO_LARGE"]
+    assert too_large["StatusCode"] == "413"
+    body = too_large["ResponseTemplates"]["application/json"]
+    assert '"code": "request_too_large"' in body and "10 MB" in body and "/v1/uploads" in body
+    assert found["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    assert '"not_found"' in found["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
+    assert found["THROTTLED"]["StatusCode"] == "429"
+    assert '"internal"' in found["DEFAULT_5XX"]["ResponseTemplates"]["application/json"]

@@ -83,6 +83,7 @@ def test_given_stack_when_synthesised_then_a_registry_holds_a_draft4_schema_per_
         "swapflow@SwapBatchCompleted",
         "swapflow@SwapJobCancelled",
         "swapflow@SwapJobCompleted",
+        "swapflow@SwapJobDeleted",
         "swapflow@SwapJobFailed",
         "swapflow@SwapRequestRejected",
     ]

@@ -90,3 +90,14 @@ def test_GIVEN_a_big_open_batch_WHEN_members_are_added_and_end_THEN_counts_sprea
     }
     assert big.status == "completed" and big.providers == ["engine"]
     assert repo.member("big", "job-40").error == {"code": "invalid_request"}
+
+
+def test_GIVEN_a_token_for_a_job_the_batch_lacks_WHEN_set_THEN_none_and_no_item_is_made(
+    repo: DynamoBatchRepository,
+) -> None:
+    repo.create(Batch("B2", "t", 1, ["engine"], 1.0), [(BatchMember(0, "J1"), "{}")])
+
+    assert repo.set_token("B2", "J-other", "tok") is None
+    member = repo.set_token("B2", "J1", "tok")
+    assert member is not None and member.token == "tok" and member.job_id == "J1"
+    assert [m.job_id for m in repo.members("B2")] == ["J1"]

@@ -28,7 +28,32 @@ IMAGE = StoredImage("inputs", "a.jpg", "image/jpeg", 8, 8)
 
 @pytest.fixture
 def table(jobs_table: Any) -> Any:
+    """The jobs table, and the stack's webhook-secrets KMS key beside it (the keys CLI seals secrets with it)."""
+    import boto3
+
+    kms = boto3.client("kms")
+    kms.create_alias(AliasName="alias/Swapflow/webhook-secrets", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
     return jobs_table
+
+
+def test_given_a_stored_record_too_deep_to_publish_when_read_or_listed_then_its_metadata_is_a_marker(
+    table: Any,
+) -> None:
+    """Records written before the depth cap: reading, listing and announcing them must never fail."""
+    repo = DynamoJobRepository(table)
+    (job_id,) = put_jobs(repo, "acme", 1)
+    deep = "[" * 990 + "]" * 990
+    table.update_item(
+        Key={"pk": f"JOB#{job_id}", "sk": "JOB"},
+        UpdateExpression="SET metadata = :m",
+        ExpressionAttributeValues={":m": '{"a": ' + deep + "}"},
+    )
+
+    job = repo.get(job_id)
+    listed, _ = repo.list_for_tenant("acme", None, 10, None)
+
+    assert "unavailable" in job.metadata and listed[0].metadata == job.metadata
+    assert json.loads(json.dumps(job.public_view()))["metadata"] == job.metadata
 
 
 def put_jobs(repo: DynamoJobRepository, tenant: str, count: int, start: float = 1_800_000_000) -> list[str]:
@@ -147,7 +172,7 @@ def test_given_an_expired_or_released_key_when_reserved_again_then_the_new_reque
 
 def test_given_a_limit_of_three_when_a_tenant_sends_more_in_one_second_then_the_rest_wait(table: Any) -> None:
     limiter = DynamoRateLimiter(table)
-    assert [limiter.admit("acme", 3, 100.1) for _ in range(5)] == [True, True, True, False, False]
+    assert [limiter.admit("acme", 3, 100.1) for _ in range(5)] == [1, 2, 3, None, None]
     assert limiter.admit("other", 3, 100.2)
     assert limiter.admit("acme", 3, 101.0)
 

@@ -8,11 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swapflow.jobs.exceptions import BatchNotFoundError
+from swapflow.jobs.inputs import InputLoader
 from swapflow.jobs.models import Batch, BatchMember
 from swapflow.jobs.validation import parse_job_request
+from swapflow.net import FetchError, FetchPolicy
 from swapflow.providers.exceptions import ProviderUnavailableError
 
+from tests.conftest import FIXTURES
 from tests.shared.fakes import FakeBlobs
+
+INPUT_BUCKET = "input-bucket"  # test_batches.INPUT
+JPEG = (FIXTURES / "source.jpg").read_bytes()
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -49,8 +55,12 @@ class FakeBatchRepository:
     def members(self, batch_id: str) -> list[BatchMember]:
         return sorted((copy.deepcopy(m) for m in self.members_by[batch_id].values()), key=lambda m: m.index)
 
-    def set_token(self, batch_id: str, job_id: str, token: str) -> None:
-        self.members_by[batch_id][job_id].token = token
+    def set_token(self, batch_id: str, job_id: str, token: str) -> BatchMember | None:
+        member = self.members_by.get(batch_id, {}).get(job_id)
+        if member is None:
+            return None
+        member.token = token
+        return copy.deepcopy(member)
 
     def transition(self, batch_id: str, job_id: str, status: str, outputs=None, error=None) -> bool:
         with self.lock:
@@ -102,12 +112,30 @@ class FakeDeadLetters:
         self.messages.append(body)
 
 
+def fetch_image(url: str, policy: FetchPolicy) -> bytes:
+    """The web as unit tests see it: images.example serves a real JPEG, every other host is unreachable."""
+    if url.startswith("https://images.example/"):
+        return JPEG
+    raise FetchError("url_unreachable", f"cannot connect to {url}: connection failed")
+
+
 @dataclass
 class FakeJobs:
-    """What BatchService uses of JobService."""
+    """What BatchService uses of JobService: the real InputLoader over in-memory blobs and a fake web."""
 
     blobs: FakeBlobs = field(default_factory=FakeBlobs)
     idempotency: Any = None
+    inputs: InputLoader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inputs = InputLoader(
+            self.blobs,
+            input_bucket=INPUT_BUCKET,
+            policy=FetchPolicy(),
+            max_pixels=40_000_000,
+            max_bytes=20 * 1024 * 1024,
+            fetch=fetch_image,
+        )
 
     def parse(self, body: Any) -> Any:
         return parse_job_request(body, providers={"engine", "akool", "wavespeed-pro"}, default_provider="engine")

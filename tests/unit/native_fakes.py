@@ -39,6 +39,7 @@ class FakeJobRepository:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.event_state: dict[str, str] = {}
+        self.results: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
 
     def put_new(self, job: Job) -> None:
@@ -51,15 +52,57 @@ class FakeJobRepository:
             raise JobNotFoundError(job_id)
         return copy.deepcopy(self.jobs[job_id])
 
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
+    def finish(
+        self,
+        job_id: str,
+        status: str,
+        outputs: list[Output],
+        error: JobError | None,
+        at: float,
+        *,
+        expires: tuple[float, float | None] | None = None,
+    ) -> bool:
         with self.lock:
             job = self.jobs[job_id]
             if job.status not in OPEN:
                 return False
+            inputs_at, outputs_at = expires or (None, None)
             self.jobs[job_id] = replace(
-                job, status=JobStatus(status), outputs=list(outputs), error=error, finished_at=at, updated_at=at
+                job,
+                status=JobStatus(status),
+                outputs=list(outputs),
+                error=error,
+                finished_at=at,
+                updated_at=at,
+                inputs_expire_at=inputs_at,
+                outputs_expire_at=outputs_at,
             )
             self.event_state[job_id] = "pending"
+            return True
+
+    def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
+        with self.lock:
+            job = self.jobs[job_id]
+            if job.status is JobStatus.QUEUED:
+                self.jobs[job_id] = replace(
+                    job, status=JobStatus.PROCESSING, provider_job_id=provider_job_id, provider=provider,
+                    submitted_at=at, updated_at=at,
+                )
+
+    def record_result(self, job_id: str, result: dict[str, Any]) -> None:
+        self.results.setdefault(job_id, copy.deepcopy(result))
+
+    def recorded_result(self, job_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.results.get(job_id))
+
+    def tombstone(self, job_id: str, at: float) -> bool:
+        with self.lock:
+            job = self.jobs[job_id]
+            if job.deleted_at:
+                return False
+            self.jobs[job_id] = replace(
+                job, deleted_at=at, metadata={}, webhook_url=None, correlation_id=None, idempotency_key=None
+            )
             return True
 
     def event_pending(self, job_id: str) -> bool:
@@ -92,10 +135,12 @@ class FakeJobRepository:
 class FakeWorkflow:
     def __init__(self) -> None:
         self.started: list[str] = []
+        self.inputs: dict[str, dict[str, Any]] = {}
         self.stopped: list[tuple[str, str]] = []
 
     def start(self, job_id: str, payload: dict[str, Any]) -> None:
         self.started.append(job_id)
+        self.inputs[job_id] = payload
 
     def send_failure(self, token: str, error: str, cause: str) -> bool:
         return True
@@ -114,7 +159,14 @@ class FakeInputs:
         self.stored: list[str] = []
 
     def store(
-        self, ref: str, field: str, key_stem: str, tenant: str | None = None, *, by_content: bool = False
+        self,
+        ref: str,
+        field: str,
+        key_stem: str,
+        tenant: str | None = None,
+        scopes: tuple[str, ...] = (),
+        *,
+        by_content: bool = False,
     ) -> StoredImage:
         from swapflow.jobs.exceptions import RequestInvalidError
 

@@ -10,11 +10,16 @@ from swapflow.handlers.api import app
 from swapflow.handlers.errors import STATUS_BY_CODE
 
 
+def _documented_path(path: str) -> str:
+    """`/v1/jobs/<job_id>` -> `/v1/jobs/{id}` (ids share one name); other parameters keep theirs."""
+    return re.sub(r"<(\w+)>", lambda m: "{id}" if m[1].endswith("id") else f"{{{m[1]}}}", path)
+
+
 def served_routes() -> set[tuple[str, str]]:
     """(METHOD, /path/{param}) of every /v1 route the api handler serves."""
     routes = getattr(app, "_static_routes", []) + getattr(app, "_dynamic_routes", [])
     return {
-        (route.method.upper(), re.sub(r"<(\w+)>", "{id}", route.path))
+        (route.method.upper(), _documented_path(route.path))
         for route in routes
         if route.path.startswith("/v1/")
     }
@@ -53,3 +58,15 @@ def test_given_an_operation_when_read_then_it_documents_auth_throttling_and_serv
             assert {"401", "429", "500"} <= set(operation["responses"]), (method, path)
     throttled = document["components"]["responses"]["E429"]
     assert "Retry-After" in throttled["headers"]
+
+
+def test_given_the_document_when_read_then_prefer_cancel_after_and_the_ratelimit_headers_are_described() -> None:
+    document = openapi_document()
+    create = document["paths"]["/v1/jobs"]["post"]
+    assert {"Idempotency-Key", "Prefer", "Cancel-After"} <= {p["name"] for p in create["parameters"]}
+    for status in ("200", "202"):
+        assert {"Preference-Applied", "RateLimit", "RateLimit-Policy"} <= set(create["responses"][status]["headers"])
+    throttled = document["components"]["responses"]["E429"]["headers"]
+    assert {"RateLimit", "RateLimit-Policy", "Retry-After"} <= set(throttled)
+    get = document["paths"]["/v1/jobs/{id}"]["get"]["responses"]["200"]
+    assert "RateLimit" in get["headers"]

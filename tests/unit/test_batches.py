@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from batch_fakes import FakeBatchRepository, FakeJobs, FakeWorkflow
+from batch_fakes import JPEG, FakeBatchRepository, FakeJobs, FakeWorkflow
 from swapflow.jobs.batches import BATCH_COMPLETED, BatchService, BatchTracker, ProviderLimits
 from swapflow.jobs.exceptions import BatchInvalidError, RequestInvalidError
 from swapflow.jobs.manifests import ManifestLocation, parse_manifest
@@ -139,12 +139,40 @@ def test_GIVEN_a_manifest_key_WHEN_located_THEN_answers_go_to_the_outbox_beside_
     assert loc.result_key == "outbox/shoots/day1.result.json"
     assert loc.error_key == "outbox/shoots/day1.error.json"
     assert loc.output_prefix == "outbox/shoots/day1/"
+    assert loc.folder == "inbox/shoots/"
     assert loc.resolve("photos/a.jpg", "source_image") == "s3://in/inbox/shoots/photos/a.jpg"
-    assert loc.resolve("../b.jpg", "source_image") == "s3://in/inbox/b.jpg"
-    assert loc.resolve("/shared/c.jpg", "source_image") == "s3://in/shared/c.jpg"
+    assert loc.resolve("photos/../b.jpg", "source_image") == "s3://in/inbox/shoots/b.jpg"
     assert loc.resolve(IMAGE, "source_image") == IMAGE
-    with pytest.raises(RequestInvalidError):
-        loc.resolve("../../../etc.jpg", "target_image")
+
+
+@pytest.mark.parametrize("ref", ["../b.jpg", "/shared/c.jpg", "../../../etc.jpg", "../shoots2/a.jpg", ".", ""])
+def test_GIVEN_a_manifest_path_outside_its_folder_WHEN_resolved_THEN_refused(ref: str) -> None:
+    with pytest.raises(RequestInvalidError, match="outside the manifest's folder") as caught:
+        ManifestLocation("in", "inbox/shoots/day1.json", "v1").resolve(ref, "target_image")
+    assert caught.value.field == "target_image"
+
+
+def test_GIVEN_manifest_s3_refs_elsewhere_in_the_bucket_WHEN_received_THEN_refused_like_missing_objects() -> None:
+    svc, repo, runner, jobs = make_service()
+    jobs.blobs.put(INPUT, "inbox/s/a.jpg", JPEG, "image/jpeg")
+    jobs.blobs.put(INPUT, "uploads/other-tenant/01ABCDEFGHJK/face.jpg", JPEG, "image/jpeg")
+    jobs.blobs.put(INPUT, "inputs/other-tenant/01ABCDEFGHJK/source.jpg", JPEG, "image/jpeg")
+    manifest = {
+        "defaults": {"source_image": "a.jpg"},
+        "jobs": [
+            {"target_image": f"s3://{INPUT}/uploads/other-tenant/01ABCDEFGHJK/face.jpg"},
+            {"target_image": f"s3://{INPUT}/inputs/other-tenant/01ABCDEFGHJK/source.jpg"},
+            {"target_image": f"s3://{INPUT}/inbox/s/missing.jpg"},
+        ],
+    }
+    jobs.blobs.put(INPUT, "inbox/s/m.json", json.dumps(manifest).encode(), "application/json")
+
+    assert svc.accept_manifest(ManifestLocation(INPUT, "inbox/s/m.json", "v1"), at=1.0) is None
+
+    errors = json.loads(jobs.blobs.get(INPUT, "outbox/s/m.error.json"))["errors"]
+    assert [e["path"] for e in errors] == [f"jobs[{i}].target_image" for i in range(3)]
+    assert len({e["message"] for e in errors}) == 1  # foreign and missing objects: the same answer
+    assert not repo.batches and not runner.started
 
 
 def test_GIVEN_one_job_request_WHEN_parsed_as_a_manifest_THEN_it_is_a_batch_of_one() -> None:
@@ -157,7 +185,7 @@ def test_GIVEN_one_job_request_WHEN_parsed_as_a_manifest_THEN_it_is_a_batch_of_o
 
 def test_GIVEN_a_manifest_with_a_missing_key_WHEN_received_THEN_error_json_lists_it_and_no_batch() -> None:
     svc, repo, runner, jobs = make_service()
-    jobs.blobs.put(INPUT, "inbox/s/a.jpg", b"jpeg", "image/jpeg")
+    jobs.blobs.put(INPUT, "inbox/s/a.jpg", JPEG, "image/jpeg")
     manifest = {"defaults": {"source_image": "a.jpg"}, "jobs": [{"target_image": "a.jpg"}, {"target_image": "b.jpg"}]}
     jobs.blobs.put(INPUT, "inbox/s/m.json", json.dumps(manifest).encode(), "application/json")
 
@@ -166,7 +194,10 @@ def test_GIVEN_a_manifest_with_a_missing_key_WHEN_received_THEN_error_json_lists
     error = json.loads(jobs.blobs.get(INPUT, "outbox/s/m.error.json"))
     assert error["manifest"]["key"] == "inbox/s/m.json"
     assert error["errors"] == [
-        {"path": "jobs[1].target_image", "message": f"s3://{INPUT}/inbox/s/b.jpg does not exist"}
+        {
+            "path": "jobs[1].target_image",
+            "message": "no such object among yours (never uploaded, expired, or not yours)",
+        }
     ]
     assert not repo.batches and not runner.started
 
@@ -214,3 +245,60 @@ def test_GIVEN_a_manifest_batch_WHEN_jobs_end_twice_and_concurrently_THEN_counte
     assert jobs.blobs.get(INPUT, f"outbox/d/{members[0].job_id}.png") == b"png!"
     assert result["jobs"][3]["error"]["code"] == "no_face_in_source"
     assert set(tracker.workflow.released) >= {f"token-{i}" for i in range(8)}  # type: ignore[attr-defined]
+
+
+# ---- issue 11: all-or-nothing image values, re-delivered manifests, stale runner inputs --------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nope", "must be an https URL, a data: URI or an upload ref"),
+        ("https://down.example/a.jpg", "connection failed"),
+        ("data:image/jpeg;base64,aGVsbG8=", "image"),
+        (f"s3://{INPUT}/uploads/other/01ABCDEFGHJK/a.jpg", "not yours"),
+    ],
+)
+def test_GIVEN_a_bad_image_value_WHEN_a_batch_is_posted_THEN_refused_now_like_post_v1_jobs(target, message) -> None:
+    svc, repo, runner, jobs = make_service()
+    jobs.blobs.put(INPUT, "uploads/other/01ABCDEFGHJK/a.jpg", JPEG, "image/jpeg")
+    body = {"defaults": {"source_image": IMAGE}, "jobs": [{"target_image": IMAGE}, {"target_image": target}]}
+
+    with pytest.raises(BatchInvalidError) as caught:
+        svc.accept("t", body)
+
+    ((error,),) = [caught.value.errors]
+    assert error["path"] == "jobs[1].target_image" and message in error["message"]
+    assert not repo.batches and not runner.started
+
+
+def test_GIVEN_a_batch_of_uploads_WHEN_posted_THEN_each_stored_object_is_checked_with_a_head_only() -> None:
+    svc, _repo, _, jobs = make_service()
+    jobs.blobs.put(INPUT, "uploads/t/01ABCDEFGHJK/a.jpg", JPEG, "image/jpeg")
+
+    batch, created = svc.accept("t", {"jobs": [{"source_image": "upload:01ABCDEFGHJK/a.jpg", "target_image": IMAGE}]})
+
+    assert created and batch.total == 1
+
+
+def test_GIVEN_a_manifest_delivered_again_with_another_event_time_WHEN_accepted_THEN_its_own_members_run() -> None:
+    """The batch id is held for the manifest version; the event time differs, so derived job ids would too."""
+    svc, repo, runner, _ = make_service()
+    body = {"jobs": [{"source_image": IMAGE, "target_image": IMAGE}]}
+    first, _ = svc.accept("t", body, batch_id="01BATCH", at=1.0)
+    runner.started.clear()
+
+    again, created = svc.accept("t", body, batch_id="01BATCH", at=2.0)
+
+    assert not created and again.id == first.id
+    ((_, payload),) = runner.started
+    assert payload["jobs"] == [m.job_id for m in repo.members("01BATCH")]
+
+
+def test_GIVEN_a_runner_input_naming_no_member_WHEN_run_THEN_its_slot_is_released_and_nothing_starts() -> None:
+    svc, _repo, _, _jobs = make_service()
+    svc.accept("t", {"jobs": [{"source_image": IMAGE, "target_image": IMAGE}]}, batch_id="01BATCH", at=1.0)
+
+    svc.run_item("01BATCH", "01NOTAMEMBER", "token-9")  # no ConditionalCheckFailedException escapes
+
+    assert svc.tracker.workflow.released == ["token-9"]

@@ -50,6 +50,9 @@ def test_given_akool_on_wavespeed_bodies_when_mapped_then_all_three_field_styles
         (ws.PRO, {"face_image": FACE}, "image"),
         (ws.PRO, {"image": IMG}, "face_image"),
         (ws.PRO, {"image": 5, "face_image": FACE}, "image"),
+        (ws.PRO, {"image": [IMG], "face_image": FACE}, "image"),  # the seed: a string, never a list
+        (ws.PRO, {"image": IMG, "face_image": [FACE]}, "face_image"),
+        (ws.BASIC, {"image": [IMG], "face_image": FACE}, "image"),
         (ws.PRO, {"image": IMG, "face_image": FACE, "output_format": "gif"}, "output_format"),
         (ws.PRO, {"image": IMG, "face_image": FACE, "enable_sync_mode": "yes"}, "enable_sync_mode"),
         (ws.BASIC, {"image": IMG, "face_image": FACE, "target_index": 11}, "target_index"),
@@ -104,9 +107,17 @@ def test_given_a_completed_job_when_shown_then_outputs_are_its_presigned_urls() 
         base_url=BASE,
     )
     assert data["outputs"] == ["https://s3/x.jpg"] and data["has_nsfw_contents"] == [False]
+    assert data["nsfw_checked"] == [False]  # the engine's output: nobody checked, so no verdict is claimed
     assert data["urls"] == {"get": f"{BASE}/api/v3/predictions/01JOB/result"}
     assert data["timings"] == {"inference": 812} and data["model"] == ws.PRO and data["error"] == ""
     assert "code" not in data
+
+
+@pytest.mark.parametrize(("flag", "shown", "checked"), [(True, True, True), (False, False, True), (None, False, False)])
+def test_given_the_providers_nsfw_flag_when_shown_then_it_is_passed_through(flag, shown, checked) -> None:
+    outputs = [{"url": "https://s3/x.jpg", "nsfw": flag}]
+    data = ws.prediction(view("completed", outputs=outputs), base_url=BASE)
+    assert data["has_nsfw_contents"] == [shown] and data["nsfw_checked"] == [checked]
 
 
 def test_given_a_failed_job_when_shown_then_the_error_never_says_http_5xx_or_429() -> None:

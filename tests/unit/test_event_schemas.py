@@ -56,7 +56,9 @@ class OneJobRepo:
             raise JobNotFoundError(job_id)
         return self.job
 
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
+    def finish(
+        self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float, **_: Any
+    ) -> bool:
         self.job = replace(self.job, status=JobStatus(status), outputs=outputs, error=error, finished_at=at)
         return True
 

@@ -226,3 +226,36 @@ def test_given_data_uri_over_cap_when_parsed_then_too_large() -> None:
     with pytest.raises(ImageError) as err:
         parse_data_uri("data:," + "a" * 5000, max_bytes=100)
     assert err.value.code == "image_too_large"
+
+
+def _encoded(image: Any, fmt: str) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def test_GIVEN_a_jpeg_output_WHEN_png_was_asked_THEN_it_is_converted_and_the_note_says_so() -> None:
+    from swapflow.images import conform
+
+    data = _encoded(Image.new("RGB", (40, 30), (200, 10, 10)), "JPEG")
+    converted, info, note = conform(data, sniff(data), "png")
+
+    assert converted.startswith(b"\x89PNG") and info == ImageInfo("png", "image/png", 40, 30)
+    assert note == "the provider returned JPEG; converted to PNG as asked"
+    assert conform(converted, info, "png") == (converted, info, None)  # already as asked: untouched
+
+
+def test_GIVEN_a_transparent_png_WHEN_jpeg_is_asked_THEN_it_is_flattened_on_white_not_black() -> None:
+    from swapflow.images import FLATTENED_NOTE, conform, has_alpha
+
+    image = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (5, 5, 15, 15))
+    data = _encoded(image, "PNG")
+    converted, info, note = conform(data, sniff(data), "jpeg")
+
+    assert has_alpha(data) and not has_alpha(converted)
+    flat = Image.open(io.BytesIO(converted)).convert("RGB")
+    assert info.content_type == "image/jpeg" and note == FLATTENED_NOTE
+    assert min(flat.getpixel((1, 1))) > 245  # was transparent: now white
+    blue = flat.getpixel((10, 10))
+    assert blue[2] > 200 and blue[0] < 60

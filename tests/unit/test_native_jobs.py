@@ -15,8 +15,12 @@ from swapflow.jobs.exceptions import (
     TenantThrottledError,
     UnauthorizedError,
 )
-from swapflow.jobs.models import JobStatus, Output
+from swapflow.jobs.inputs import InputLoader
+from swapflow.jobs.models import Job, JobStatus, Output, StoredImage, SwapSpec
 from swapflow.jobs.service import decode_cursor, encode_cursor, request_fingerprint
+from swapflow.net import FetchError, FetchPolicy
+
+from tests.shared.fakes import FakeBlobs
 
 BODY = {"source_image": "https://img.example/a.jpg", "target_image": "https://img.example/b.jpg"}
 
@@ -299,10 +303,12 @@ class Window:
     def __init__(self) -> None:
         self.counts: dict[tuple[str, int], int] = {}
 
-    def admit(self, tenant: str, limit: int, now: float) -> bool:
+    def admit(self, tenant: str, limit: int, now: float) -> int | None:
         slot = (tenant, int(now))
+        if self.counts.get(slot, 0) >= limit:
+            return None
         self.counts[slot] = self.counts.get(slot, 0) + 1
-        return self.counts[slot] <= limit
+        return self.counts[slot]
 
 
 def test_given_headers_when_reading_the_key_then_x_api_key_or_bearer_in_any_case() -> None:
@@ -330,6 +336,13 @@ def test_given_a_tenant_over_its_limit_when_admitting_then_throttled_until_the_n
     assert access.admit("sf_good") == "acme"
 
 
+def test_given_a_tenants_requests_when_admitted_then_each_says_what_is_left_of_this_seconds_budget() -> None:
+    access = Access(Keys(), Window(), rps=3, clock=Clock(100.2))
+    assert [access.admission("sf_good").remaining for _ in range(3)] == [2, 1, 0]
+    unlimited = Access(Keys(), Window(), rps=0).admission("sf_good")
+    assert (unlimited.tenant, unlimited.limit) == ("acme", 0)
+
+
 def test_given_both_key_headers_when_reading_the_key_then_x_api_key_wins_unless_bearer_is_preferred() -> None:
     both = {"X-Api-Key": "from-header", "Authorization": "Bearer from-bearer"}
     assert api_key_from(both) == "from-header"
@@ -337,3 +350,71 @@ def test_given_both_key_headers_when_reading_the_key_then_x_api_key_wins_unless_
     assert api_key_from({"authorization": "bearer only"}) == "only"
     assert api_key_from({"Authorization": "Basic abc"}, prefer_bearer=True) == ""
     assert api_key_from(None) == ""
+
+
+# ---- outputs the SSRF guard refuses (issue 11) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("refusal", "provider_code"),
+    [
+        (FetchError("url_not_allowed", "resolves to a non-public address (169.254.169.254)"), "output_url_not_allowed"),
+        (FetchError("too_large", "over the 20971520-byte limit"), "output_too_large"),
+    ],
+)  # fmt: skip
+def test_given_an_output_url_that_can_never_be_fetched_when_finishing_then_failed_at_once(
+    refusal, provider_code
+) -> None:
+    def web(url: str, policy: FetchPolicy) -> bytes:
+        raise refusal
+
+    inputs = InputLoader(FakeBlobs(), input_bucket="inputs", policy=FetchPolicy(), max_pixels=1, max_bytes=1, fetch=web)
+    svc = make_service(inputs=inputs)
+    image = StoredImage("inputs", "inputs/acme/j/source.jpg", "image/jpeg", 8, 8)
+    svc.repo.put_new(Job(id="01J", tenant="acme", provider="wavespeed-pro", spec=SwapSpec(image, image)))
+    svc.repo.record_result("01J", {"state": "succeeded", "outputs": [{"url": "http://169.254.169.254/x"}]})
+
+    ended = svc.finish("01J")  # no exception: the workflow does not retry it into `internal`
+
+    assert ended.status is JobStatus.FAILED and ended.error is not None
+    assert (ended.error.code, ended.error.provider_code) == ("provider_failed", provider_code)
+    assert [t for t, _ in svc.events.published] == ["Swap Job Failed"]
+
+
+def test_given_an_output_host_that_is_down_when_finishing_then_the_step_fails_for_the_workflow_to_retry() -> None:
+    def web(url: str, policy: FetchPolicy) -> bytes:
+        raise FetchError("url_unreachable", "connection failed")
+
+    inputs = InputLoader(FakeBlobs(), input_bucket="inputs", policy=FetchPolicy(), max_pixels=1, max_bytes=1, fetch=web)
+    svc = make_service(inputs=inputs)
+    image = StoredImage("inputs", "inputs/acme/j/source.jpg", "image/jpeg", 8, 8)
+    svc.repo.put_new(Job(id="01J", tenant="acme", provider="wavespeed-pro", spec=SwapSpec(image, image)))
+    svc.repo.record_result("01J", {"state": "succeeded", "outputs": [{"url": "https://cdn.example/x.jpg"}]})
+
+    with pytest.raises(FetchError):
+        svc.finish("01J")
+    assert svc.repo.get("01J").status is JobStatus.QUEUED
+
+
+def test_given_a_body_with_a_lone_surrogate_when_fingerprinted_then_no_error() -> None:
+    assert len(request_fingerprint({"a": "\ud800"})) == 64
+
+
+@pytest.mark.parametrize(
+    ("provider", "provider_job_id", "status", "family", "refusal"),
+    [
+        ("akool", "ak-1", JobStatus.PROCESSING, "wavespeed", "foreign"),  # a WaveSpeed-signed body, an Akool job
+        ("engine", None, JobStatus.COMPLETED, "akool", "foreign"),
+        ("auto", None, JobStatus.QUEUED, "akool", "foreign"),  # not yet on any provider
+        ("wavespeed-pro", None, JobStatus.QUEUED, "wavespeed", "not_ready"),  # any id would have been taken
+        ("wavespeed-pro", "ws-1", JobStatus.PROCESSING, "wavespeed", None),
+        ("wavespeed-akool", "ws-2", JobStatus.COMPLETED, "wavespeed", None),  # a duplicate: 200, no change
+    ],
+)
+def test_given_a_provider_callback_when_judged_then_only_its_own_providers_recorded_jobs_move(
+    provider, provider_job_id, status, family, refusal
+) -> None:
+    image = StoredImage("inputs", "k.jpg", "image/jpeg", 8, 8)
+    job = Job(id="01J", tenant="t", provider=provider, spec=SwapSpec(image, image), status=status)
+    job = Job(**{**job.__dict__, "provider_job_id": provider_job_id})
+    assert job.callback_refusal(family) == refusal

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import urllib3
 from swapflow import net
-from swapflow.net import FetchError, FetchPolicy, check_url, fetch, is_public_ip, post_json
+from swapflow.net import FetchError, FetchPolicy, check_url, fetch, is_public_ip, post_json, trusted_origins
 from urllib3 import HTTPHeaderDict
 
 PROD = FetchPolicy()
@@ -283,6 +283,41 @@ def test_given_idn_host_when_checked_then_resolved_as_punycode() -> None:
 
     check_url("https://bücher.example/a.png", PROD, resolver=resolve)
     assert seen == ["xn--bcher-kva.example"]
+
+
+LOOPBACK = lambda host, port: ["127.0.0.1"]  # noqa: E731  (every name here resolves to loopback)
+OWN = FetchPolicy.trusting(["http://127.0.0.1:4566", "http://127.0.0.1:8000/", "https://sim.localhost:9001/x"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:4566/bucket/a.jpg", "http://127.0.0.1:8000/v1/openapi.json", "https://sim.localhost:9001/o"],
+)
+def test_given_local_mode_when_a_url_is_one_of_the_stacks_endpoints_then_allowed(url: str) -> None:
+    assert check_url(url, OWN, resolver=LOOPBACK) == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/a.jpg",  # another port on loopback
+        "http://127.0.0.2:4566/a.jpg",  # another loopback address, same port
+        "http://localhost:4566/a.jpg",  # another name for it: the trust is by (host, port) as configured
+        "http://[::1]:4566/a.jpg",
+        "http://2130706433:4566/a.jpg",  # decimal spelling of 127.0.0.1
+        "http://10.0.0.1:4566/a.jpg",  # trust never extends beyond loopback
+    ],
+)
+def test_given_local_mode_when_a_loopback_url_is_not_the_stacks_then_refused(url: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        check_url(url, OWN, resolver=LOOPBACK)
+    assert caught.value.code == "url_not_allowed"
+
+
+def test_given_trusted_origins_when_built_then_default_ports_and_case_are_normalised() -> None:
+    assert trusted_origins(["https://API.example", "http://x:81/a", "", "http://[bad"]) == frozenset(
+        {("api.example", 443), ("x", 81)}
+    )
 
 
 def test_given_for_mode_when_local_then_http_and_loopback_allowed() -> None:

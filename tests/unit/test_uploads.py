@@ -114,9 +114,45 @@ def test_given_another_tenants_upload_when_loaded_then_it_is_refused(use) -> Non
 
     with pytest.raises(RequestInvalidError) as info:
         loader(blobs).load(ref, "target_image", "mallory")
+    with pytest.raises(RequestInvalidError) as missing:
+        loader(FakeBlobs()).load(ref.replace("acme", "mallory"), "target_image", "mallory")
 
-    assert info.value.code == ("upload_not_found" if use == "ref" else "url_not_allowed")
-    assert info.value.field == "target_image"
+    # Another tenant's object is answered exactly like a missing one: existence cannot be probed.
+    assert (info.value.code, info.value.message) == (missing.value.code, missing.value.message)
+    assert info.value.code == "upload_not_found" and info.value.field == "target_image"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "uploads/acme/01ABCDEFGHJK/a.jpg",  # another tenant's upload
+        "inputs/acme/01ABCDEFGHJK/source.jpg",  # another tenant's job input
+        "inbox/shoots/a.jpg",  # a manifest folder
+        "uploads/mallory/../acme/01ABCDEFGHJK/a.jpg",  # a climb out of one's own prefix
+        "uploads/mallory/01ABCDEFGHJK/missing.jpg",  # one's own, but missing
+    ],
+)
+def test_given_s3_refs_outside_the_tenant_prefix_when_loaded_then_all_get_the_missing_answer(key: str) -> None:
+    blobs = FakeBlobs()
+    for stored in ("uploads/acme/01ABCDEFGHJK/a.jpg", "inputs/acme/01ABCDEFGHJK/source.jpg", "inbox/shoots/a.jpg"):
+        blobs.put(BUCKET, stored, JPEG, "image/jpeg")
+
+    with pytest.raises(RequestInvalidError) as info:
+        loader(blobs).load(f"s3://{BUCKET}/{key}", "target_image", "mallory")
+
+    assert (info.value.code, info.value.field) == ("upload_not_found", "target_image")
+    assert "not yours" in info.value.message
+
+
+def test_given_an_own_s3_ref_or_a_manifest_scope_when_loaded_then_it_is_read() -> None:
+    blobs = FakeBlobs()
+    blobs.put(BUCKET, "uploads/mallory/01ABCDEFGHJK/a.jpg", JPEG, "image/jpeg")
+    blobs.put(BUCKET, "inbox/shoots/a.jpg", JPEG, "image/jpeg")
+
+    assert loader(blobs).load(f"s3://{BUCKET}/uploads/mallory/01ABCDEFGHJK/a.jpg", "x", "mallory") == JPEG
+    assert loader(blobs).load(f"s3://{BUCKET}/inbox/shoots/a.jpg", "x", "local", ("inbox/shoots/",)) == JPEG
+    with pytest.raises(RequestInvalidError):
+        loader(blobs).load(f"s3://{BUCKET}/inbox/shoots/a.jpg", "x", "local", ("inbox/other/",))
 
 
 def test_given_a_ticket_never_used_when_loaded_then_nothing_was_uploaded_is_the_answer() -> None:
@@ -136,6 +172,7 @@ def test_given_an_upload_bigger_than_declared_when_loaded_then_the_byte_cap_stil
 
 
 def test_given_the_jobs_of_a_batch_sharing_an_image_when_stored_by_content_then_one_copy_is_put() -> None:
+    scopes = ("inbox/shoot/",)  # a manifest's folder: where its jobs may read
     blobs = FakeBlobs()
     blobs.put(BUCKET, "inbox/shoot/me.jpg", JPEG, "image/jpeg")
     inputs = loader(blobs)
@@ -144,11 +181,13 @@ def test_given_the_jobs_of_a_batch_sharing_an_image_when_stored_by_content_then_
     blobs.put = lambda bucket, key, data, content_type: (puts.append(key), put(bucket, key, data, content_type))[1]  # type: ignore[method-assign]
 
     stored = [
-        inputs.store(f"s3://{BUCKET}/inbox/shoot/me.jpg", "source_image", "inputs/acme/B1", "acme", by_content=True)
+        inputs.store(
+            f"s3://{BUCKET}/inbox/shoot/me.jpg", "source_image", "inputs/acme/B1", "acme", scopes, by_content=True
+        )
         for _ in range(3)
     ]
 
     assert len({s.key for s in stored}) == 1 and puts == [stored[0].key]
     assert stored[0].key.startswith("inputs/acme/B1/") and blobs.get(BUCKET, stored[0].key) == JPEG
-    single = inputs.store(f"s3://{BUCKET}/inbox/shoot/me.jpg", "source_image", "inputs/acme/J1/source", "acme")
+    single = inputs.store(f"s3://{BUCKET}/inbox/shoot/me.jpg", "source_image", "inputs/acme/J1/source", "acme", scopes)
     assert single.key.startswith("inputs/acme/J1/source.")  # a single job keeps its own copy

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from swapflow.jobs.exceptions import RequestInvalidError
-from swapflow.jobs.validation import parse_job_request, parse_json_body
+from swapflow.jobs.validation import MAX_METADATA_DEPTH, json_depth, parse_job_request, parse_json_body
 
 PROVIDERS = ("engine", "akool", "wavespeed-akool", "wavespeed-pro")
 SRC = "https://images.example.com/a.jpg"
@@ -61,6 +63,11 @@ def test_given_jpg_alias_when_parsed_then_output_format_is_jpeg() -> None:
             "invalid_request",
             "metadata",
         ),
+        (  # 900 levels fit in 4,096 bytes: refused by depth, before anything recurses over them
+            {"source_image": SRC, "target_image": TGT, "metadata": {"a": json.loads("[" * 900 + "]" * 900)}},
+            "invalid_request",
+            "metadata",
+        ),
         (
             {"source_image": SRC, "target_image": TGT, "webhook_url": "ftp://x"},
             "invalid_request",
@@ -85,8 +92,50 @@ def test_given_faces_without_source_when_parsed_then_first_face_source_is_used()
     assert request.faces[0].target_face == 2
 
 
-@pytest.mark.parametrize("raw", [None, "", b"", "{not json", "\xff"])
+@pytest.mark.parametrize("raw", [None, "", b"", "{not json", "\xff", "[" * 100_000 + "]" * 100_000])
 def test_given_malformed_body_when_decoded_then_invalid_json(raw) -> None:
     with pytest.raises(RequestInvalidError) as info:
         parse_json_body(raw)
     assert info.value.code == "invalid_json"
+
+
+# ---- depth, size and unicode caps (issue 11) ---------------------------------------------------------
+
+
+def nested(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_given_metadata_at_the_depth_cap_when_parsed_then_accepted_and_one_deeper_refused() -> None:
+    ok = parse({"source_image": SRC, "target_image": TGT, "metadata": nested(MAX_METADATA_DEPTH)})
+    assert ok.metadata is not None and json_depth(ok.metadata) == MAX_METADATA_DEPTH
+    deep = refused({"source_image": SRC, "target_image": TGT, "metadata": nested(MAX_METADATA_DEPTH + 1)})
+    assert (deep.code, deep.field) == ("invalid_request", "metadata")
+
+
+@pytest.mark.parametrize(
+    "raw", [b"[" * 950 + b"]" * 950, b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 40 + b"1" + b"}" * 40]
+)
+def test_given_a_body_nested_too_deep_when_decoded_then_invalid_json_not_a_crash(raw: bytes) -> None:
+    with pytest.raises(RequestInvalidError) as caught:
+        parse_json_body(raw)
+    assert caught.value.code == "invalid_json" and "nests deeper" in caught.value.message
+
+
+@pytest.mark.parametrize("raw", [b'{"source_image": "\\ud800"}', b'{"\\udfff": 1}', b'{"m": ["ok", "\\ud83d"]}'])
+def test_given_a_lone_surrogate_when_decoded_then_invalid_json(raw: bytes) -> None:
+    with pytest.raises(RequestInvalidError, match="surrogate") as caught:
+        parse_json_body(raw)
+    assert caught.value.code == "invalid_json"
+
+
+def test_given_a_paired_surrogate_escape_when_decoded_then_it_is_the_character() -> None:
+    assert parse_json_body(b'{"face": "\\ud83d\\ude00"}') == {"face": "\U0001f600"}
+
+
+def test_given_json_depth_when_measured_then_scalars_zero_and_deep_values_without_recursion() -> None:
+    assert json_depth("x") == 0 and json_depth([]) == 1 and json_depth({"a": [1, {"b": 2}]}) == 3
+    assert json_depth(nested(50_000)) == 50_000

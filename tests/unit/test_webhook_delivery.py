@@ -11,7 +11,7 @@ import pytest
 from standardwebhooks import Webhook
 from swapflow.jobs.exceptions import JobNotFoundError, RequestInvalidError
 from swapflow.jobs.inputs import InputLoader
-from swapflow.jobs.models import Job, JobStatus, StoredImage, SwapSpec
+from swapflow.jobs.models import Job, JobStatus, Output, StoredImage, SwapSpec
 from swapflow.net import FetchPolicy
 from swapflow.storage.tenants import new_webhook_secret
 from swapflow.webhooks import (
@@ -21,20 +21,29 @@ from swapflow.webhooks import (
     SendResult,
     TerminalEvent,
 )
+from swapflow.webhooks.delivery import message_id, payload
 
 SECRET = new_webhook_secret()
 NOW = 1_780_000_000.0
 IMAGE = StoredImage("inputs", "k.jpg", "image/jpeg", 8, 8)
 
 
-def job(webhook_url: str | None = "https://hooks.example.com/swap", tenant: str = "acme") -> Job:
+def job(
+    webhook_url: str | None = "https://hooks.example.com/swap",
+    tenant: str = "acme",
+    status: JobStatus = JobStatus.COMPLETED,
+) -> Job:
     return Job(
         id="01JOB",
         tenant=tenant,
         provider="engine",
         spec=SwapSpec(IMAGE, IMAGE),
-        status=JobStatus.COMPLETED,
+        status=status,
         webhook_url=webhook_url,
+        metadata={"order": 7},
+        outputs=[Output("archive", "outputs/acme/01JOB/0.jpg", "image/jpeg", 8, 8, 100, "ab" * 32)]
+        if status is JobStatus.COMPLETED
+        else [],
     )
 
 
@@ -50,7 +59,7 @@ class Repo:
         self.found = found
 
     def get(self, job_id: str) -> Job:
-        if self.found is None:
+        if self.found is None or job_id != self.found.id:
             raise JobNotFoundError(job_id)
         return self.found
 
@@ -241,11 +250,52 @@ def test_given_a_tenant_without_secret_when_attempted_then_retried_with_the_reas
     assert receiver.got == []
 
 
-def test_given_each_terminal_state_then_message_ids_differ_and_the_type_is_the_detail_type() -> None:
-    failed = event("failed", "Swap Job Failed")
+def test_given_each_terminal_state_then_message_ids_differ_and_the_type_is_the_stored_jobs() -> None:
+    failed = job(status=JobStatus.FAILED)
 
-    assert failed.message_id == "msg_01JOB_failed" != event().message_id
-    assert json.loads(failed.body())["type"] == "Swap Job Failed"
+    assert message_id(failed) == "msg_01JOB_failed" != message_id(job())
+    assert json.loads(payload(failed, []))["type"] == "Swap Job Failed"
+
+
+def test_given_a_forged_event_for_an_ended_job_when_delivered_then_only_the_stored_job_is_sent() -> None:
+    """A `Swap Job Completed` put on the bus by anyone: another status, outputs pointing elsewhere."""
+    receiver = Receiver([SendResult(200)])
+    forged = TerminalEvent(
+        "forged-1",
+        "Swap Job Completed",
+        {
+            "version": 1,
+            "job": {"id": "01JOB", "status": "completed "},
+            "outputs": [{"url": "https://evil.example/x.jpg"}],
+            "metadata": {"pay": "now"},
+        },
+    )
+
+    result = webhooks(receiver, found=job(status=JobStatus.FAILED)).attempt(forged, 0, "exec-9")
+
+    ((_, body, headers),) = receiver.got
+    sent = json.loads(body)
+    assert result.outcome is Outcome.DELIVERED and headers["webhook-id"] == "msg_01JOB_failed"
+    assert sent["type"] == "Swap Job Failed" and sent["job"]["status"] == "failed"
+    assert sent["outputs"] == [] and sent["metadata"] == {"order": 7} and "evil" not in body.decode()
+
+
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.PROCESSING])
+def test_given_an_event_for_a_job_still_open_when_delivered_then_nothing_is_sent(status: JobStatus) -> None:
+    receiver = Receiver()
+
+    result = webhooks(receiver, found=job(status=status)).attempt(event(), 0, "exec-1")
+
+    assert result.outcome is Outcome.SKIPPED and receiver.got == []
+
+
+@pytest.mark.parametrize("detail", [{}, {"job": "01JOB"}, {"job": {"id": 7}}, {"job": None}])
+def test_given_an_event_without_a_job_id_when_delivered_then_it_is_skipped(detail: dict[str, Any]) -> None:
+    receiver = Receiver()
+
+    result = webhooks(receiver).attempt(TerminalEvent("e", "Swap Job Completed", detail), 0, "x")
+
+    assert result.outcome is Outcome.SKIPPED and receiver.got == []
 
 
 def test_given_result_when_serialised_then_the_state_machine_reads_outcome_attempt_and_wait() -> None:

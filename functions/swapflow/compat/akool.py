@@ -1,7 +1,7 @@
 """Akool's API shape: Face Swap Pro v4 submit, v3 `listbyids`, and `detect_faces` (DESIGN 4, the seed).
 
 - Envelope: HTTP 200 `{code: 1000, msg: "OK", data}`; errors are HTTP 200 too, with `code` 1003 (bad
-  parameter), 1101 (invalid key) or 1102 (no key).
+  parameter), 1005 (too frequent: over the tenant's request budget), 1101 (invalid key) or 1102 (no key).
 - `faceswapByImage`: sourceImage/targetImage arrays of {path, opts} (1..50). One pair without opts is
   a plain swap. Otherwise every item needs `opts` (Akool's rule) and the targets must be faces of one
   image: each target's opts picks a face of that image (the `crop_landmarks` or `landmarks_str`
@@ -22,6 +22,7 @@ from ..jobs.exceptions import RequestInvalidError
 
 OK = 1000
 BAD_PARAMETER = 1003
+TOO_FREQUENT = 1005  # Akool's rate-limit answer (HTTP 200): the per-tenant request budget
 INVALID_KEY = 1101
 MISSING_KEY = 1102
 MODEL_NAME = "akool_faceswap_image_hq"

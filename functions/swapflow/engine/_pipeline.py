@@ -21,6 +21,7 @@ class _Face:
     pts: np.ndarray  # 468 x 2
     score: float
     box: tuple[int, int, int, int]
+    depth: np.ndarray  # 468, smaller = nearer the camera
 
     @property
     def area(self) -> int:
@@ -32,21 +33,21 @@ class _Face:
         return (x + w / 2.0, y + h / 2.0)
 
 
-def _faces(rgb: np.ndarray) -> list[_Face]:
+def _faces(rgb: np.ndarray, largest_only: bool = False) -> list[_Face]:
     h, w = rgb.shape[:2]
     out: list[_Face] = []
-    for det in _mesh.detect(rgb):
+    for det in _mesh.detect(rgb, largest_only):
         res = _mesh.face_mesh(rgb, det)
         if res is None:
             continue
-        pts, _presence = res
+        pts, _presence, depth = res
         x0 = max(0, math.floor(pts[:, 0].min()))
         y0 = max(0, math.floor(pts[:, 1].min()))
         x1 = min(w, math.ceil(pts[:, 0].max()))
         y1 = min(h, math.ceil(pts[:, 1].max()))
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
-        out.append(_Face(pts=pts, score=det.score, box=(x0, y0, x1 - x0, y1 - y0)))
+        out.append(_Face(pts=pts, score=det.score, box=(x0, y0, x1 - x0, y1 - y0), depth=depth))
     out = _dedupe(out)
     out.sort(key=lambda f: (round(f.centre[0]), round(f.centre[1])))
     return out
@@ -86,23 +87,6 @@ def detect_faces(image: bytes) -> list[DetectedFace]:
     return [_to_public(f) for f in _faces(img.rgb)]
 
 
-def _yaw(pts: np.ndarray) -> float:
-    """Signed yaw proxy: nose position between the cheek edges along the eye axis (-0.5..0.5)."""
-    le = pts[list(_mesh.EYE_LEFT)].mean(0)
-    re = pts[list(_mesh.EYE_RIGHT)].mean(0)
-    axis = re - le
-    n = float(np.linalg.norm(axis))
-    if n < 1e-6:
-        return 0.0
-    axis /= n
-    a = float(pts[_mesh.CHEEK_LEFT] @ axis)
-    b = float(pts[_mesh.CHEEK_RIGHT] @ axis)
-    nose = float(pts[_mesh.NOSE_TIP] @ axis)
-    if abs(b - a) < 1e-6:
-        return 0.0
-    return (nose - a) / (b - a) - 0.5
-
-
 @dataclass
 class _Source:
     rgb: np.ndarray
@@ -110,11 +94,11 @@ class _Source:
     mirrored: tuple[np.ndarray, np.ndarray] | None = None  # (rgb, pts) once computed
 
     def for_target(self, dst_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ys, yt = _yaw(self.face.pts), _yaw(dst_pts)
+        ys, yt = _mesh.yaw(self.face.pts), _mesh.yaw(dst_pts)
         if ys * yt < 0 and abs(ys - yt) > MIRROR_YAW_GAP:
             if self.mirrored is None:
                 flipped = np.ascontiguousarray(self.rgb[:, ::-1])
-                faces = _faces(flipped)
+                faces = _faces(flipped, largest_only=True)
                 if faces:
                     best = max(faces, key=lambda f: f.area)
                     self.mirrored = (flipped, best.pts)
@@ -125,7 +109,7 @@ class _Source:
 
 def _load_source(data: bytes) -> _Source:
     img = io.decode(data, "source image")
-    faces = _faces(img.rgb)
+    faces = _faces(img.rgb, largest_only=True)
     if not faces:
         raise EngineError("no_face_in_source", "no face was found in the source image")
     return _Source(rgb=img.rgb, face=max(faces, key=lambda f: f.area))
@@ -145,7 +129,9 @@ def swap(source: bytes, target: bytes, options: SwapOptions = SwapOptions()) -> 
     fmt = io.normalise_format(options.output_format)
     tgt = io.decode(target, "target image")
     rgb = tgt.rgb.copy()
-    faces = _faces(tgt.rgb)
+    # Only the largest target face is needed in single-face mode without an explicit index.
+    largest_only = options.target_index is None and not options.faces and options.single_face_mode
+    faces = _faces(tgt.rgb, largest_only)
     if not faces:
         raise EngineError("no_face_in_target", "no face was found in the target image")
 
@@ -173,7 +159,7 @@ def swap(source: bytes, target: bytes, options: SwapOptions = SwapOptions()) -> 
     for src, i in plan:
         dst_pts = faces[i].pts
         src_rgb, src_pts = src.for_target(dst_pts)
-        _swap.swap_face(rgb, src_rgb, src_pts, dst_pts, options.face_enhance)
+        _swap.swap_face(rgb, src_rgb, src_pts, dst_pts, options.face_enhance, faces[i].depth)
 
     data, content_type = io.encode(rgb, tgt.alpha, fmt)
     h, w = rgb.shape[:2]

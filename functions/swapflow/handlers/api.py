@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..jobs.access import api_key_from
+from ..jobs.access import Admission, api_key_from
 from ..jobs.exceptions import (
     BatchInvalidError,
     BatchNotFoundError,
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
     JobNotFoundError,
+    JobStillRunningError,
     RequestInvalidError,
     TenantThrottledError,
     UnauthorizedError,
 )
 from ..jobs.models import Job
 from ..jobs.service import request_fingerprint
-from ..jobs.validation import parse_json_body
-from ..observability import logger, metrics
+from ..jobs.validation import parse_json_body, with_header_options
+from ..observability import logger, metrics, provider_metric, tracer
 from ..providers.exceptions import ProviderUnavailableError
 from ..wiring import access, service
-from .errors import describe, error_body, error_headers
+from .errors import describe, error_body, error_headers, ratelimit_headers
 
 app = APIGatewayRestResolver()
 
@@ -34,20 +36,30 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(status, "application/json", json.dumps(body), headers)
 
 
+# This request's admission: every answer carries its RateLimit headers (set per invocation, see handler).
+_admission: ContextVar[Admission | None] = ContextVar("admission", default=None)
+
+
 def _tenant() -> str:
     """The caller's tenant from its API key, within its per-second request budget."""
-    return access().admit(api_key_from(app.current_event.headers))
+    admission = access().admission(api_key_from(app.current_event.headers))
+    _admission.set(admission)
+    return admission.tenant
 
 
 def _header(name: str) -> str | None:
     return next((v for k, v in (app.current_event.headers or {}).items() if k.lower() == name.lower()), None)
 
 
-def _location(job_id: str) -> dict[str, str]:
-    """`Location` of the job, with the stage prefix API Gateway's own URL needs (`/prod`)."""
+def _stage() -> str:
+    """The stage prefix API Gateway's own URL needs (`/prod`; "" behind a custom domain)."""
     full = app.current_event.request_context.path or ""
-    stage = full[: -len(app.current_event.path)] if full.endswith(app.current_event.path) else ""
-    return {"Location": f"{stage}/v1/jobs/{job_id}"}
+    return full[: -len(app.current_event.path)] if full.endswith(app.current_event.path) else ""
+
+
+def _location(job_id: str) -> dict[str, str]:
+    """`Location` of the job, stage prefix included."""
+    return {"Location": f"{_stage()}/v1/jobs/{job_id}"}
 
 
 def _links(job_id: str) -> dict[str, str]:
@@ -64,19 +76,29 @@ def create_job() -> Response:
     tenant = _tenant()
     svc = service()
     body = parse_json_body(app.current_event.body)
-    request = svc.parse(body)
+    request, preferred_wait = with_header_options(
+        svc.parse(body),
+        body,
+        prefer=_header("Prefer"),
+        deadline=_header("Cancel-After"),
+        max_deadline=svc.settings.job_deadline_seconds,
+    )
     key = _header("Idempotency-Key")
     replayed = False
     if key is None:
-        job = svc.create_job(tenant, request)
+        job = svc.create_job(tenant, request, submitted_by=_key_id())
     else:
-        job, replayed = svc.create_job_once(tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body))
+        job, replayed = svc.create_job_once(
+            tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body), submitted_by=_key_id()
+        )
     if not replayed:
-        metrics.add_metric(name="JobsAccepted", unit="Count", value=1)
+        provider_metric("JobsAccepted", job.provider)
     logger.info(
         "job accepted", extra={"job_id": job.id, "provider": job.provider, "tenant": tenant, "replay": replayed}
     )
     headers = {**_location(job.id), **({"Idempotent-Replayed": "true"} if replayed else {})}
+    if preferred_wait is not None:
+        headers["Preference-Applied"] = f"wait={preferred_wait:.0f}"
     if request.wait:
         job = svc.wait_for_job(tenant, job.id, request.wait)
         if job.terminal:
@@ -112,16 +134,92 @@ def cancel_job(job_id: str) -> Response:
     tenant = _tenant()
     job = service().cancel_job(tenant, job_id)
     logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
-    metrics.add_metric(name="JobsCancelled", unit="Count", value=1)
+    provider_metric("JobsCancelled", job.provider)
     return _json(200, _job_body(job), _location(job.id))
+
+
+def _key_id() -> str | None:
+    from ..storage.tenants import caller_key_id
+
+    return caller_key_id(app.current_event.headers)
+
+
+def _cancel_flag() -> bool:
+    value = (app.current_event.query_string_parameters or {}).get("cancel") or "false"
+    if value not in ("true", "false"):
+        raise RequestInvalidError("invalid_request", "cancel must be true or false", "cancel")
+    return value == "true"
+
+
+@app.delete("/v1/jobs/<job_id>")
+def delete_job(job_id: str) -> Response:
+    """202 with the tombstone: photos are being deleted (every version); 409 while running unless ?cancel=true."""
+    tenant = _tenant()
+    job = service().delete_job(tenant, job_id, cancel=_cancel_flag(), by=_key_id())
+    logger.info("job deleted", extra={"job_id": job.id, "tenant": tenant})
+    return _json(202, service().view(job))
+
+
+@app.delete("/v1/batches/<batch_id>")
+def delete_batch(batch_id: str) -> Response:
+    """202: every job of the batch (or manifest) is being deleted as DELETE /v1/jobs/{id} does."""
+    from ..wiring import batches
+
+    tenant = _tenant()
+    svc = batches()
+    batch = svc.delete(tenant, batch_id, cancel=_cancel_flag(), by=_key_id())
+    logger.info("batch deleted", extra={"batch_id": batch.id, "tenant": tenant})
+    return _json(202, svc.view(batch, with_jobs=False))
 
 
 @app.get("/v1/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of the native API; no key needed."""
+    """The OpenAPI 3.1 document of the native API; no key needed. `servers` carries the stage prefix, so
+    Swagger UI's "Try it out" reaches `/prod/v1/...` in AWS."""
     from ..api_spec import openapi_document
 
-    return _json(200, openapi_document())
+    return _json(200, {**openapi_document(), "servers": [{"url": _stage() or "/"}]})
+
+
+# ---- pages: the playground and Swagger UI (no key: their API calls carry the key the user pastes) ----
+
+
+def _static(found: tuple[str, str] | None) -> Response:
+    if found is None:
+        return _json(404, error_body("not_found", "no such file"))
+    text, content_type = found
+    return Response(200, content_type, text, {"Cache-Control": "public, max-age=300"})
+
+
+@app.get("/")
+@app.get("/playground")
+def playground_page() -> Response:
+    from .. import playground
+
+    return _static(playground.page("index.html", _stage()))
+
+
+@app.get("/playground/<name>")
+def playground_asset(name: str) -> Response:
+    from .. import playground
+
+    return _static(playground.asset(playground.PLAYGROUND_ASSETS, name))
+
+
+@app.get("/v1/docs")
+@app.get("/docs")
+def docs_page() -> Response:
+    """Swagger UI over /v1/openapi.json, from vendored assets; no key needed."""
+    from .. import playground
+
+    return _static(playground.page("docs.html", _stage()))
+
+
+@app.get("/v1/docs/<name>")
+def docs_asset(name: str) -> Response:
+    from .. import playground
+
+    return _static(playground.asset(playground.DOCS_ASSETS, name))
 
 
 @app.post("/v1/uploads")
@@ -177,6 +275,7 @@ def get_batch(batch_id: str) -> Response:
         UnauthorizedError,
         ProviderUnavailableError,
         JobAlreadyTerminalError,
+        JobStillRunningError,
         TenantThrottledError,
         IdempotencyKeyReusedError,
         BatchNotFoundError,
@@ -199,6 +298,13 @@ def not_found(exc: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    _admission.set(None)
+    response = app.resolve(event, context)
+    admission = _admission.get()
+    if admission is not None and admission.limit:
+        headers = ratelimit_headers(admission.limit, admission.remaining, admission.reset_seconds)
+        response["multiValueHeaders"] = {**response["multiValueHeaders"], **{k: [v] for k, v in headers.items()}}
+    return response

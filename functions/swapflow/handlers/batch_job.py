@@ -9,11 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger
+from ..observability import logger, tracer
 from ..wiring import batches, jsonl_manifests
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
     """`job_id` from the batch runner; `index` (a JSONL manifest's line) from the manifest runner."""
     if "index" in event:

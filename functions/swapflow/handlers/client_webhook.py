@@ -13,12 +13,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger, metrics
+from ..observability import logger, metrics, tracer
 from ..webhooks import TerminalEvent
 from ..wiring import client_webhooks
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     direct = "detail-type" in event  # the EventBridge event, not the state machine's input

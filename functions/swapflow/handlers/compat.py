@@ -18,14 +18,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..compat import akool, provider_for, wait_until_terminal, wavespeed
 from ..jobs.access import api_key_from
-from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, UnauthorizedError
+from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, TenantThrottledError, UnauthorizedError
 from ..jobs.models import Job
 from ..jobs.validation import parse_json_body
-from ..observability import logger, metrics
+from ..observability import logger, metrics, provider_metric, tracer
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import get_settings
-from ..wiring import api_keys, service, uploads
-from .errors import describe
+from ..wiring import access, service, uploads
+from .errors import describe, error_headers
 
 app = APIGatewayRestResolver()
 
@@ -37,13 +37,23 @@ def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(status, "application/json", json.dumps(body))
 
 
-def _tenant() -> str:
+def _tenant(*, throttle: bool = True) -> str:
+    """The caller's tenant, within the same per-tenant request budget as the native API.
+
+    WaveSpeed result polls are not counted (`throttle=False`): the official SDK polls every second and a
+    429 there is fatal to it (DESIGN 3), so the budget bounds what costs (submits, uploads), not reads.
+    """
     # Akool: "If both ... have values, Authorization will be used first"
     key = api_key_from(app.current_event.headers, prefer_bearer=True)
-    tenant = api_keys().tenant_for(key) if key else None
-    if not tenant:
-        raise UnauthorizedError("a valid API key is required" if key else "an API key is required")
-    return tenant
+    if not key:
+        raise UnauthorizedError("an API key is required")
+    return access().admit(key, throttle=throttle)
+
+
+def _key_id() -> str | None:
+    from ..storage.tenants import caller_key_id
+
+    return caller_key_id(app.current_event.headers, prefer_bearer=True)
 
 
 def _body() -> Any:
@@ -90,8 +100,9 @@ def _submit_wavespeed(model: str) -> Response:
     provider = provider_for(model, settings.compat_provider, settings.default_provider)
     query = app.current_event.query_string_parameters or {}
     native = wavespeed.job_body(model, body, provider=provider, webhook_url=query.get("webhook"))
-    job = svc.create_job(tenant, svc.parse(native))
+    job = svc.create_job(tenant, svc.parse(native), submitted_by=_key_id())
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
+    provider_metric("JobsAccepted", job.provider)
     logger.info("compat job accepted", extra={"job_id": job.id, "model": model, "provider": provider})
     if not wavespeed.sync_requested(body):
         return _json(200, wavespeed.ok(_prediction(job)))
@@ -118,7 +129,7 @@ def wavespeed_basic() -> Response:
 
 @app.get("/api/v3/predictions/<job_id>/result")
 def wavespeed_result(job_id: str) -> Response:
-    return _json(200, wavespeed.ok(_prediction(service().get_job(_tenant(), job_id))))
+    return _json(200, wavespeed.ok(_prediction(service().get_job(_tenant(throttle=False), job_id))))
 
 
 @app.get("/api/v3/predictions/<job_id>")
@@ -191,8 +202,11 @@ def akool_faceswap() -> Response:
     if request.needs_faces:
         frame = _detect(request.targets[0].path, "targetImage", tenant, single_face=False)
     provider = provider_for(akool.MODEL_NAME, settings.compat_provider, settings.default_provider)
-    job = svc.create_job(tenant, svc.parse(akool.job_body(request, provider=provider, frame=frame)))
+    job = svc.create_job(
+        tenant, svc.parse(akool.job_body(request, provider=provider, frame=frame)), submitted_by=_key_id()
+    )
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
+    provider_metric("JobsAccepted", job.provider)
     logger.info("compat job accepted", extra={"job_id": job.id, "model": akool.MODEL_NAME, "provider": provider})
     return _json(200, akool.submitted(job.id))
 
@@ -236,15 +250,19 @@ def _wavespeed_route() -> bool:
     return (app.current_event.path or "").startswith(WAVESPEED_PREFIX)
 
 
-@app.exception_handler([RequestInvalidError, JobNotFoundError, UnauthorizedError, ProviderUnavailableError])
+@app.exception_handler(
+    [RequestInvalidError, JobNotFoundError, UnauthorizedError, ProviderUnavailableError, TenantThrottledError]
+)
 def domain_error(exc: Exception) -> Response:
     status, body = describe(exc)
     message = body["error"]["message"]
     if _wavespeed_route():
-        return _json(status, wavespeed.error(status, message))
+        return Response(status, "application/json", json.dumps(wavespeed.error(status, message)), error_headers(exc))
     if isinstance(exc, UnauthorizedError):
         code = akool.INVALID_KEY if api_key_from(app.current_event.headers) else akool.MISSING_KEY
         return _json(200, akool.error(code, message))
+    if isinstance(exc, TenantThrottledError):
+        return _json(200, akool.error(akool.TOO_FREQUENT, message))
     return _json(200, akool.error(akool.BAD_PARAMETER, message))
 
 
@@ -265,6 +283,7 @@ def not_found(exc: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -7,12 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger
+from ..observability import logger, tracer
 from ..settings import get_settings
 from ..wiring import service
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from ..providers.base import ProviderFailure, ProviderResult, ProviderState
     from ..providers.engine import run_engine

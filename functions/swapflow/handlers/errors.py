@@ -9,6 +9,7 @@ from ..jobs.exceptions import (
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
     JobNotFoundError,
+    JobStillRunningError,
     RequestInvalidError,
     TenantThrottledError,
     UnauthorizedError,
@@ -50,6 +51,8 @@ def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 422, error_body("provider_unavailable", str(exc), "provider")
     if isinstance(exc, JobAlreadyTerminalError):
         return 409, error_body("conflict", f"{exc}: only queued or processing jobs can be cancelled")
+    if isinstance(exc, JobStillRunningError):
+        return 409, error_body("conflict", str(exc), "cancel")
     if isinstance(exc, TenantThrottledError):
         return 429, error_body("throttled", str(exc))
     if isinstance(exc, IdempotencyKeyReusedError):
@@ -57,8 +60,16 @@ def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
     raise exc
 
 
+def ratelimit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:
+    """The tenant's request budget as IETF draft-ietf-httpapi-ratelimit-headers (-10) fields."""
+    return {
+        "RateLimit-Policy": f'"tenant";q={limit};w=1',
+        "RateLimit": f'"tenant";r={remaining};t={reset_seconds}',
+    }
+
+
 def error_headers(exc: Exception) -> dict[str, str] | None:
-    """Headers an error answer carries: Retry-After on 429."""
+    """Headers an error answer carries: Retry-After and the spent budget on 429."""
     if isinstance(exc, TenantThrottledError):
-        return {"Retry-After": str(exc.retry_after)}
+        return {"Retry-After": str(exc.retry_after), **ratelimit_headers(exc.limit, 0, exc.retry_after)}
     return None

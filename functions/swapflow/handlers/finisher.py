@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger, metrics
+from ..observability import logger, metrics, provider_metric, tracer
 from ..wiring import service
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job_id = event["job_id"]
     logger.append_keys(job_id=job_id)
     svc = service()
     job = svc.fail_from_step(job_id, event) if event.get("mode") == "fail" else svc.finish(job_id)
-    metrics.add_metric(name=f"Jobs{str(job.status).capitalize()}", unit="Count", value=1)
+    provider_metric(f"Jobs{str(job.status).capitalize()}", job.provider)
+    total_ms = job.timings()["total_ms"]
+    if total_ms is not None:  # submit to terminal state: the dashboard's p50/p95 job time
+        provider_metric("JobTime", job.provider, float(total_ms), MetricUnit.Milliseconds)
     return {"job_id": job_id, "status": str(job.status)}

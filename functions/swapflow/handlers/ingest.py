@@ -6,17 +6,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger, metrics
+from ..jobs.ingest import SwapRequestIngest
+from ..observability import logger, metrics, provider_metric, tracer
 from ..wiring import ingest
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handle(event: dict[str, Any], svc: SwapRequestIngest) -> dict[str, Any]:
+    """One event through `svc`; the seam tests call with their own ingest."""
     from ..jobs.exceptions import SwapRequestRejectedError
 
     logger.append_keys(event_id=event.get("id"), source=event.get("source"))
-    svc = ingest()
     try:
         job, created = svc.accept(event)
     except SwapRequestRejectedError as exc:
@@ -25,5 +24,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         svc.reject(event, exc)
         return {"rejected": True, "errors": exc.errors}
     metrics.add_metric(name="SwapRequestsAccepted" if created else "SwapRequestsDuplicate", unit="Count", value=1)
-    logger.info("swap request", extra={"job_id": job.id if job else None, "created": created})
+    if job and created:
+        provider_metric("JobsAccepted", job.provider)
+    # not `created`: LogRecord has an attribute of that name and logging refuses to overwrite it
+    logger.info("swap request", extra={"job_id": job.id if job else None, "new_job": created})
     return {"job_id": job.id if job else None, "created": created}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, ingest())

@@ -11,13 +11,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger
+from ..observability import logger, tracer
 from ..wiring import service
 
 QUIET_ERRORS = {"ProviderSlotBusyError", "ProviderBusyError"}  # waiting, not failing
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.append_keys(job_id=event["job_id"])
     svc = service()

@@ -12,7 +12,7 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger, metrics
+from ..observability import logger, metrics, tracer
 from ..wiring import batches, jsonl_manifests
 
 
@@ -25,6 +25,7 @@ def _event_time(record: dict[str, Any]) -> float:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from ..jobs.manifests import ManifestLocation, is_jsonl_manifest, is_manifest

@@ -1,7 +1,9 @@
 """Provider callbacks (POST /webhooks/{provider}?job=<id>): the provider's signature is the credential.
 
 Forged or stale -> 401/400 and no state change; duplicates and unknown jobs -> 200 (stops the
-provider's retries) with no second change.
+provider's retries) with no second change. A route only moves jobs of its own provider family, and
+only by the provider job id the submit recorded: a callback that arrives before that id is known gets
+409 (the provider retries; polling finds the result regardless) and changes nothing.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..observability import logger, metrics
+from ..observability import logger, metrics, tracer
 from ..wiring import service
 
 FAMILIES = {"akool": "akool", "wavespeed": "wavespeed-pro"}
+# Job.callback_refusal -> the answer: another provider's job is left alone (200 stops the retries); a job
+# whose provider id is not recorded yet asks the provider to retry (409; polling finds the result anyway).
+REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
+    "foreign": (200, {"received": True}),
+    "not_ready": (409, {"error": {"code": "not_ready", "message": "the job is not submitted yet; retry"}}),
+}
 
 
 def _respond(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -23,6 +31,7 @@ def _respond(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from ..jobs.exceptions import JobNotFoundError
@@ -38,7 +47,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     svc = service()
     try:
         job = svc.repo.get(job_id) if job_id else None
-        provider = svc.providers(job.provider if job and job.provider.startswith(family) else FAMILIES[family])
+        refusal = job.callback_refusal(family) if job else None
+        if refusal == "not_ready":  # nothing read or recorded, not even the delivery id: the retry counts
+            logger.info("webhook before the provider job id is known", extra={"job_id": job_id})
+            return _respond(*REFUSALS[refusal])
+        # The route's own provider verifies the signature (forged -> 401), whoever's job it names.
+        provider = svc.providers(job.provider if job and not refusal else FAMILIES[family])
         notice = provider.parse_webhook(headers, body)
     except JobNotFoundError:
         logger.warning("webhook for an unknown job", extra={"job_id": job_id})
@@ -53,7 +67,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="WebhooksDuplicate", unit="Count", value=1)
         logger.info("duplicate webhook delivery ignored", extra={"delivery_id": notice.delivery_id})
         return _respond(200, {"received": True, "duplicate": True})
-    if job is None or (job.provider_job_id and job.provider_job_id != notice.provider_job_id):
+    if refusal:
+        logger.warning("webhook for another provider's job: no change", extra={"job_id": job_id, "route": family})
+        return _respond(*REFUSALS[refusal])
+    if job is None or job.provider_job_id != notice.provider_job_id:
         logger.warning("webhook does not match a job", extra={"job_id": job_id})
         return _respond(200, {"received": True})
     woken = svc.complete_from_provider(job.id, notice.result)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from .exceptions import TenantThrottledError, UnauthorizedError
 from .ports import ApiKeys, RateLimiter
+
+WINDOW_SECONDS = 1
 
 
 def api_key_from(headers: Mapping[str, str] | None, *, prefer_bearer: bool = False) -> str:
@@ -21,6 +24,17 @@ def api_key_from(headers: Mapping[str, str] | None, *, prefer_bearer: bool = Fal
     return (bearer or header) if prefer_bearer else (header or bearer)
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A request let in: whose it is and what is left of the tenant's budget (the RateLimit headers)."""
+
+    tenant: str
+    limit: int  # requests per window; 0: no limit
+    remaining: int
+    reset_seconds: int = WINDOW_SECONDS  # until the current window ends
+    window_seconds: int = WINDOW_SECONDS
+
+
 class Access:
     """`admit(key)` -> tenant, or UnauthorizedError / TenantThrottledError (fixed one-second windows)."""
 
@@ -33,9 +47,15 @@ class Access:
         self.clock = clock
 
     def admit(self, api_key: str, *, throttle: bool = True) -> str:
+        return self.admission(api_key, throttle=throttle).tenant
+
+    def admission(self, api_key: str, *, throttle: bool = True) -> Admission:
         tenant = self.keys.tenant_for(api_key) if api_key else None
         if not tenant:
             raise UnauthorizedError()
-        if throttle and self.rps > 0 and not self.limiter.admit(tenant, self.rps, self.clock()):
-            raise TenantThrottledError(tenant, self.rps, retry_after=1)  # the next window opens within 1 s
-        return tenant
+        if not throttle or self.rps <= 0:
+            return Admission(tenant, 0, 0)
+        used = self.limiter.admit(tenant, self.rps, self.clock())
+        if used is None:
+            raise TenantThrottledError(tenant, self.rps, retry_after=WINDOW_SECONDS)  # the next window opens
+        return Admission(tenant, self.rps, max(self.rps - used, 0))

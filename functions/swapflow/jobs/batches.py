@@ -1,8 +1,9 @@
 """Batches: many job requests accepted at once, run under per-provider limits, ended by one event.
 
 Entry points: `POST /v1/batches` {jobs: [... up to 1,000 job requests], defaults?} and S3 manifests
-(jobs/manifests.py). Acceptance is all or nothing: every request is judged (fields, provider, that
-s3:// inputs exist) before anything is stored, and every problem is reported as {path, message}.
+(jobs/manifests.py). Acceptance is all or nothing: every request is judged as `POST /v1/jobs` judges it
+(fields, provider, each image value: stored objects inside the caller's prefixes, URLs and data: URIs
+fetched and decoded) before anything is stored, and every problem is reported as {path, message}.
 An accepted batch is stored (a batch record with counters, one member per job with its request) and
 its runner is started: one Step Functions execution (name = batch id) whose Distributed Map runs each
 job as its own execution, as many at once as its providers run (`ProviderLimits`); the global limits
@@ -18,22 +19,32 @@ end claims the batch's completion with a conditional write and publishes `Swap B
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import Settings
-from .exceptions import BatchInvalidError, BatchNotFoundError, BlobMissingError, JobNotFoundError, RequestInvalidError
+from .exceptions import (
+    BatchInvalidError,
+    BatchNotFoundError,
+    BlobMissingError,
+    JobNotFoundError,
+    JobStillRunningError,
+    RequestInvalidError,
+)
 from .manifests import ManifestLocation, error_document, parse_manifest
-from .models import Batch, BatchMember, Job, JobStatus, derived_id, new_job_id
+from .models import Batch, BatchMember, BatchStatus, Job, JobStatus, derived_id, new_job_id
 from .ports import BatchRepository, BlobStore, EventPublisher, Workflow
 
 if TYPE_CHECKING:
+    from .retention import JobEraser
     from .service import JobService
 
 LOG = logging.getLogger(__name__)
@@ -41,6 +52,7 @@ LOG = logging.getLogger(__name__)
 BATCH_COMPLETED = "Swap Batch Completed"
 IMAGE_FIELDS = ("source_image", "target_image")
 MAX_ERRORS = 100
+CHECK_WORKERS = 8  # image values of a batch judged at once (fetches of distinct URLs)
 # A member's request is kept on its DynamoDB item unless it is bigger than this (data: URIs): then in S3.
 MAX_INLINE_REQUEST_BYTES = 256 * 1024
 # result.json of a big manifest is rewritten about this many times while it runs (and always at the end).
@@ -210,7 +222,7 @@ class BatchService:
         manifest: ManifestLocation | None = None,
     ) -> tuple[Batch, bool]:
         """Judge, store and start a batch: (batch, created). An existing `batch_id` starts nothing new."""
-        requests = self.validate(body, manifest)
+        requests = self.validate(body, manifest, tenant)
         now = self.clock()
         at = now if at is None else at
         batch_id = batch_id or new_job_id(now)
@@ -230,9 +242,11 @@ class BatchService:
         created = self.repo.create(batch, members)
         if created and manifest:
             self.tracker.write_result(batch.id)
-        if not created:
+        job_ids = [m.job_id for m, _ in members]
+        if not created:  # the batch was made before (a re-delivered event): run its own members, not these
             batch = self.repo.get(batch_id)
-        self._start(batch, [m.job_id for m, _ in members])  # idempotent: a re-run after a crash
+            job_ids = [m.job_id for m in self.repo.members(batch_id)]
+        self._start(batch, job_ids)  # idempotent: a re-run after a crash
         return batch, created
 
     def accept_manifest(self, location: ManifestLocation, *, at: float) -> Batch | None:
@@ -268,8 +282,11 @@ class BatchService:
         held = records.held(tenant, key)
         return held[0] if held else records.reserve(tenant, key, "", batch_id)[0]
 
-    def validate(self, body: Any, manifest: ManifestLocation | None = None) -> list[dict[str, Any]]:
-        """Every job request of a batch body, defaults merged (and manifest refs resolved); all or nothing."""
+    def validate(
+        self, body: Any, manifest: ManifestLocation | None = None, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every job request of a batch body, defaults merged (and manifest refs resolved); all or nothing:
+        image values are judged as `POST /v1/jobs` judges them (see `_image_errors`)."""
         if not isinstance(body, dict):
             raise BatchInvalidError([{"path": "", "message": "a batch is a JSON object {jobs: [...], defaults?}"}])
         errors = [{"path": name, "message": "unknown field"} for name in sorted(set(body) - {"jobs", "defaults"})]
@@ -282,6 +299,7 @@ class BatchService:
         if errors or not isinstance(jobs, list):
             raise BatchInvalidError(errors)
         requests: list[dict[str, Any]] = []
+        indexes: list[int] = []
         first_use: dict[str, int] = {}
         for i, item in enumerate(jobs):
             path = f"jobs[{i}]"
@@ -294,12 +312,14 @@ class BatchService:
                 if manifest is not None:
                     merged = _resolve_images(merged, manifest)
                 request = self.jobs.parse(merged)
-                self._check_stored_inputs(merged)
             except RequestInvalidError as exc:
                 errors.append({"path": f"{path}.{exc.field}" if exc.field else path, "message": exc.message})
                 continue
             first_use.setdefault(request.provider, i)
             requests.append(merged)
+            indexes.append(i)
+        errors.extend(self._image_errors(requests, indexes, tenant, _scopes(manifest)))
+        errors.sort(key=_job_index)  # stable: each job's problems together, in the order found
         for provider, i in first_use.items():
             try:
                 self.jobs.available_providers(provider)
@@ -309,18 +329,32 @@ class BatchService:
             raise BatchInvalidError(errors[:MAX_ERRORS])
         return requests
 
-    def _check_stored_inputs(self, request: dict[str, Any]) -> None:
-        """s3:// inputs must be objects of the input bucket that exist (a cheap HEAD, now, not later)."""
-        for field, ref in _image_refs(request):
-            if not ref.startswith("s3://"):
-                continue
-            bucket, _, key = ref[5:].partition("/")
-            if bucket != self.settings.input_bucket or not key:
-                raise RequestInvalidError("url_not_allowed", "only objects in the input bucket can be read", field)
+    def _image_errors(
+        self, requests: list[dict[str, Any]], indexes: list[int], tenant: str | None, scopes: tuple[str, ...]
+    ) -> list[dict[str, str]]:
+        """Each distinct image value judged once, as POST /v1/jobs judges it: stored objects (uploads,
+        s3:// refs) by a HEAD inside the caller's prefixes, data: URIs and URLs fetched and decoded
+        (CHECK_WORKERS at a time). Nothing is stored: the job reads its inputs again when its turn comes."""
+        inputs = self.jobs.inputs
+
+        def judge(ref: str) -> str | None:
             try:
-                self.jobs.blobs.size(bucket, key)
-            except BlobMissingError:
-                raise RequestInvalidError("invalid_request", f"{ref} does not exist", field) from None
+                key = inputs.stored_key(ref, "image", tenant, scopes)
+                if key is not None:
+                    inputs.stored_size(key, "image")
+                else:
+                    inputs.check(inputs.load(ref, "image", tenant, scopes), "image")
+            except RequestInvalidError as exc:
+                return exc.message.removeprefix("image: ")
+            return None
+
+        refs = [
+            (f"jobs[{i}].{field}", ref) for i, r in zip(indexes, requests, strict=True) for field, ref in _image_refs(r)
+        ]
+        distinct = list(dict.fromkeys(ref for _, ref in refs))
+        with ThreadPoolExecutor(CHECK_WORKERS) as pool:
+            verdicts = dict(zip(distinct, pool.map(judge, distinct), strict=True))
+        return [{"path": path, "message": message} for path, ref in refs if (message := verdicts[ref])]
 
     def store_request(self, tenant: str, batch_id: str, index: int, request: dict[str, Any]) -> str:
         text = json.dumps(request, separators=(",", ":"))
@@ -369,6 +403,40 @@ class BatchService:
             view["jobs"] = [m.view() for m in self.repo.members(batch.id)]
         return view
 
+    def delete(self, tenant: str, batch_id: str, *, cancel: bool = False, by: str | None = None) -> Batch:
+        """Delete every job of a batch (or manifest): marked and stopped here, done by the deleting function
+        (`purge`) one job after another, so a 1,000-job batch fits neither in an API request nor in 1,000
+        invocations. A batch still running is refused unless `cancel`."""
+        batch = self.get(tenant, batch_id)
+        if batch.status is not BatchStatus.COMPLETED and not cancel:
+            raise JobStillRunningError(batch_id, str(batch.status))
+        if self.jobs.erase is None:
+            raise RuntimeError("no deleting function is configured (SWAPFLOW_ERASER_FUNCTION)")
+        # First the mark: a RunJob step now either sees it and starts nothing, or has already recorded its
+        # job (which `purge` then finds), or sees it right after recording and deletes its own job.
+        self.repo.mark_deleted(batch_id, time.time())
+        if batch.status is not BatchStatus.COMPLETED:
+            with contextlib.suppress(Exception):  # an ended or never started runner is fine
+                self.runner.stop(batch_id, "batch deleted by the client")
+        self.jobs.erase.request({"batch_id": batch_id, "tenant": tenant, "by": by})
+        return self.repo.get(batch_id)
+
+    def purge(self, tenant: str, batch_id: str, eraser: JobEraser, *, by: str | None = None) -> int:
+        """The deleting function's part: delete each job of the batch (cancelled first if open), then the
+        requests the batch stored. Returns how many jobs were deleted."""
+        self.get(tenant, batch_id)
+        deleted = 0
+        for member in self.repo.members(batch_id):
+            try:
+                self.jobs.delete_job(tenant, member.job_id, cancel=True, by=by, hand_off=False)
+            except JobNotFoundError:  # its turn never came: no job, no photos stored for it
+                continue
+            eraser.delete(member.job_id)
+            deleted += 1
+        self.repo.forget_requests(batch_id)
+        eraser.forget_batch(tenant, batch_id)
+        return deleted
+
     # ---- running (the batch runner's RunJob step) -------------------------------------------------
 
     def run_item(self, batch_id: str, job_id: str, token: str) -> None:
@@ -377,8 +445,11 @@ class BatchService:
         Safe to run twice: a job already recorded is (re)started, never created again; a job already
         ended releases the slot at once.
         """
-        self.repo.set_token(batch_id, job_id, token)
-        member = self.repo.member(batch_id, job_id)
+        member = self.repo.set_token(batch_id, job_id, token)
+        if member is None:  # not a member of this batch (a stale runner input): free the slot, start nothing
+            LOG.warning("batch %s has no job %s: its slot is released", batch_id, job_id)
+            self.tracker.release(BatchMember(-1, job_id, token=token))
+            return
         if member.terminal:
             self.tracker.release(member)
             return
@@ -393,10 +464,15 @@ class BatchService:
                 self.jobs.start_workflow(job)
             return
         batch = self.repo.get(batch_id)
+        if batch.deleted_at:
+            self.tracker.item_failed(batch, job_id, {"code": "cancelled", "message": "the batch was deleted"})
+            return
         try:
             request = self.jobs.parse(self._load_request(batch_id, job_id))
             shared = f"inputs/{batch.tenant}/{batch_id}"  # the batch's jobs share inputs stored once
-            prepared = self.jobs.prepare_job(batch.tenant, request, job_id=job_id, shared_inputs=shared)
+            prepared = self.jobs.prepare_job(
+                batch.tenant, request, job_id=job_id, shared_inputs=shared, scopes=_scopes(batch.manifest)
+            )
         except RequestInvalidError as exc:
             self.tracker.item_failed(batch, job_id, {"code": exc.code, "message": exc.message, "field": exc.field})
             return
@@ -407,6 +483,22 @@ class BatchService:
             self.tracker.item_failed(batch, job_id, {"code": "image_unreadable", "message": str(exc)})
             return
         self.jobs.start_job(replace(prepared, batch_id=batch_id))
+        if self.repo.get(batch_id).deleted_at:  # deleted while this job was being created: delete it too
+            self.jobs.delete_job(batch.tenant, job_id, cancel=True)
+
+
+def _job_index(error: dict[str, str]) -> int:
+    """The job an error {path: "jobs[3]...."} is about; -1 for the batch itself."""
+    path = error["path"]
+    return int(path[5 : path.index("]")]) if path.startswith("jobs[") and "]" in path else -1
+
+
+def _scopes(manifest: ManifestLocation | dict[str, Any] | None) -> tuple[str, ...]:
+    """Where a batch's jobs may read stored images besides the tenant's uploads: a manifest's folder."""
+    if manifest is None:
+        return ()
+    location = manifest if isinstance(manifest, ManifestLocation) else ManifestLocation.from_dict(manifest)
+    return (location.folder,)
 
 
 def _image_refs(request: dict[str, Any]) -> list[tuple[str, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RequestInvalidError(Exception):
     """A request refused before any job exists (4xx). `code` is machine-readable, `field` names the input."""
@@ -28,6 +30,15 @@ class JobAlreadyTerminalError(Exception):
         self.status = status
 
 
+class JobStillRunningError(Exception):
+    """Deleting a job that is still queued or processing without `?cancel=true`."""
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job {job_id} is still {status}: cancel it first, or delete with ?cancel=true")
+        self.job_id = job_id
+        self.status = status
+
+
 class UnauthorizedError(Exception):
     def __init__(self, message: str = "a valid API key is required") -> None:
         super().__init__(message)
@@ -41,6 +52,15 @@ class BlobMissingError(Exception):
         super().__init__(f"s3://{bucket}/{key} does not exist")
         self.bucket = bucket
         self.key = key
+
+
+class OutputRefusedError(Exception):
+    """A provider's output URL that can never be archived (the SSRF guard refuses it, or it is over the cap)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class TenantThrottledError(Exception):
@@ -89,3 +109,13 @@ class SwapRequestRejectedError(Exception):
         super().__init__("; ".join(f"{e['path'] or 'detail'}: {e['message']}" for e in errors))
         self.errors = errors
         self.correlation_id = correlation_id
+
+
+class BlobDeleteError(Exception):
+    """S3 refused to delete some object versions (the deletion is retried; nothing is reported done)."""
+
+    def __init__(self, bucket: str, prefix: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"could not delete {len(errors)} object versions under s3://{bucket}/{prefix}: {errors[:3]}")
+        self.bucket = bucket
+        self.prefix = prefix
+        self.errors = errors

@@ -3,6 +3,8 @@
 A manifest is one job request, or `{"jobs": [request, ...], "defaults": {...}}`, with the fields of
 `POST /v1/jobs`. Image fields may be keys relative to the manifest's folder (`photos/a.jpg` next to
 `inbox/shoots/day1.json` is `inbox/shoots/photos/a.jpg`), `s3://<input bucket>/<key>`, URLs or data: URIs.
+Stored images are read only inside the manifest's own folder (and the trigger tenant's uploads): a key
+elsewhere in the bucket is refused like a missing one.
 
 Everything a manifest produces goes to the input bucket's `outbox/`, beside where the user put it
 (the archive keeps its own copy under `outputs/<tenant>/<job id>/`, as for every job). For
@@ -84,14 +86,19 @@ class ManifestLocation:
     def from_dict(cls, data: dict[str, Any]) -> ManifestLocation:
         return cls(data["bucket"], data["key"], data.get("version_id"), data.get("etag"))
 
+    @property
+    def folder(self) -> str:
+        """`inbox/shoots/day1.json` -> `inbox/shoots/`: the only keys this manifest's jobs may read."""
+        return posixpath.dirname(self.key) + "/"
+
     def resolve(self, ref: str, path: str) -> str:
-        """An image field of the manifest as a job request sees it: relative keys become s3:// refs."""
+        """An image field of the manifest as a job request sees it: keys relative to the manifest's folder
+        become s3:// refs; one that leaves the folder (`../`, `/...`) is refused (DESIGN 7)."""
         if ref.startswith(_SCHEMES):
             return ref
-        key = ref[1:] if ref.startswith("/") else posixpath.join(posixpath.dirname(self.key), ref)
-        key = posixpath.normpath(key)
-        if key.startswith("../") or key in ("..", ".") or not key:
-            raise RequestInvalidError("invalid_request", f"{ref!r} points outside the bucket", path)
+        key = posixpath.normpath(posixpath.join(self.folder, ref)) if not ref.startswith("/") else ""
+        if not key.startswith(self.folder):
+            raise RequestInvalidError("invalid_request", f"{ref!r} points outside the manifest's folder", path)
         return f"s3://{self.bucket}/{key}"
 
 

@@ -46,6 +46,7 @@ JOB_ERROR_CODES = frozenset(
         "provider_failed",
         "provider_timeout",
         "cancelled",
+        "interrupted",
         "internal",
     }
 )
@@ -71,6 +72,7 @@ class StoredImage:
     content_type: str
     width: int
     height: int
+    sha256: str = ""  # of the bytes as received: named in the output's credentials, kept in the tombstone
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class SwapSpec:
     output_format: str = "jpeg"
     enable_base64_output: bool = False
     faces: tuple[FaceSpec, ...] = ()
+    deadline_seconds: int | None = None  # Cancel-After: from acceptance; None: SWAPFLOW_JOB_DEADLINE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,9 @@ class Output:
     height: int
     bytes: int
     sha256: str
+    note: str | None = None  # what the archiver did to deliver the asked format (conversion, flattening)
+    # The provider's NSFW flag for this output; None: not checked (the engine and Akool give none).
+    nsfw: bool | None = None
 
 
 @dataclass
@@ -123,10 +129,24 @@ class Job:
     updated_at: float = field(default_factory=time.time)
     submitted_at: float | None = None
     finished_at: float | None = None
+    submitted_by: str | None = None  # the API key id (key_...) that submitted it, for the audit trail
+    # Retention (jobs/retention.py): when the inputs and outputs go (None: not ended yet, or outputs kept),
+    # when they went, and when the job was deleted on request (the record is then a tombstone).
+    inputs_expire_at: float | None = None
+    outputs_expire_at: float | None = None
+    inputs_erased_at: float | None = None
+    outputs_erased_at: float | None = None
+    deleted_at: float | None = None
 
     @property
     def terminal(self) -> bool:
         return self.status.terminal
+
+    def input_hashes(self) -> dict[str, str]:
+        """SHA-256 of every input as received: what the audit trail and a tombstone keep of the photos."""
+        hashes = {"source_image": self.spec.source_image.sha256, "target_image": self.spec.target_image.sha256}
+        hashes.update({f"faces[{i}].source_image": f.source_image.sha256 for i, f in enumerate(self.spec.faces)})
+        return hashes
 
     def timings(self) -> dict[str, int | None]:
         queued = int(((self.submitted_at or self.updated_at) - self.created_at) * 1000)
@@ -135,6 +155,33 @@ class Job:
             int((self.finished_at - self.submitted_at) * 1000) if self.finished_at and self.submitted_at else None
         )
         return {"queued_ms": max(queued, 0), "provider_ms": provider, "total_ms": total}
+
+    def callback_refusal(self, family: str) -> str | None:
+        """Why a provider callback on route `family` may not move this job (DESIGN 7), or None:
+        `foreign` (another provider's job) or `not_ready` (open, its provider job id not yet recorded,
+        so the callback's id cannot be checked)."""
+        if not self.provider.startswith(family):
+            return "foreign"
+        if not self.provider_job_id and not self.terminal:
+            return "not_ready"
+        return None
+
+    def terminal_event(self, output_urls: list[str]) -> tuple[str, dict[str, Any]]:
+        """(detail type, detail) of this ended job's one terminal event (DESIGN 3): built from the job
+        record only, by the finisher that publishes it and by every consumer that acts on it."""
+        from ..events import JOB_CANCELLED, JOB_COMPLETED, JOB_FAILED
+
+        detail_type = {
+            JobStatus.COMPLETED: JOB_COMPLETED,
+            JobStatus.FAILED: JOB_FAILED,
+            JobStatus.CANCELLED: JOB_CANCELLED,
+        }[self.status]
+        view = self.public_view(output_urls)
+        detail = {"version": 1, "job": view, "outputs": view["outputs"], "error": view["error"]}
+        detail["metadata"] = self.metadata
+        if self.correlation_id:
+            detail["correlation_id"] = self.correlation_id
+        return detail_type, detail
 
     def public_view(self, output_urls: list[str] | None = None) -> dict[str, Any]:
         """The job as clients see it (API responses and event details): no tokens, no internals."""
@@ -148,8 +195,11 @@ class Job:
                 "height": out.height,
                 "bytes": out.bytes,
                 "sha256": out.sha256,
+                "nsfw": out.nsfw,
             }
-            if output_urls and i < len(output_urls):
+            if out.note:
+                item["note"] = out.note
+            if output_urls and i < len(output_urls) and self.outputs_erased_at is None and self.deleted_at is None:
                 item["url"] = output_urls[i]
             outputs.append(item)
         view: dict[str, Any] = {
@@ -163,7 +213,13 @@ class Job:
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
             "timings": self.timings(),
+            "expires_at": {
+                "inputs": _iso(self.inputs_expire_at) if self.inputs_expire_at else None,
+                "outputs": _iso(self.outputs_expire_at) if self.outputs_expire_at else None,
+            },
         }
+        if self.deleted_at:
+            view["deleted_at"] = _iso(self.deleted_at)
         if self.correlation_id:
             view["correlation_id"] = self.correlation_id
         if self.batch_id:
@@ -211,6 +267,7 @@ class Batch:
     completion: str | None = None  # None, "pending" (claimed, being published) or "sent"
     finished_at: float | None = None
     sealed: bool = True  # False while a JSONL manifest's members are still being registered
+    deleted_at: float | None = None  # deleted on request: jobs whose turn had not come never start
 
     @property
     def done(self) -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .models import Batch, BatchMember, Job, JobError, Output
+
+if TYPE_CHECKING:
+    from ..provenance import OutputFacts
 
 
 class JobRepository(Protocol):
@@ -25,8 +28,18 @@ class JobRepository(Protocol):
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None: ...
 
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
-        """Conditional terminal transition: False if the job already was terminal."""
+    def finish(
+        self,
+        job_id: str,
+        status: str,
+        outputs: list[Output],
+        error: JobError | None,
+        at: float,
+        *,
+        expires: tuple[float, float | None] | None = None,
+    ) -> bool:
+        """Conditional terminal transition: False if the job already was terminal. `expires`: when its
+        inputs and outputs are due for deletion (None: outputs kept), written in the same update."""
 
     def event_pending(self, job_id: str) -> bool: ...
 
@@ -40,6 +53,32 @@ class JobRepository(Protocol):
 
     def list_for_tenant(self, tenant: str, status: str | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
         """A tenant's jobs, newest first, starting after job id `after`; the flag says whether more follow."""
+
+    def tombstone(self, job_id: str, at: float) -> bool:
+        """Strip the personal fields (metadata, webhook_url, correlation_id, idempotency key, provider result)
+        and mark the job deleted; False if it already was. Ids, status, timestamps and hashes stay."""
+
+    def mark_erased(self, job_id: str, part: str, at: float) -> None:
+        """Record that the job's `inputs` or `outputs` are gone from storage."""
+
+    def claim_deleted_event(self, job_id: str) -> bool:
+        """Take the one `Swap Job Deleted` announcement; False if it was taken already."""
+
+    def due_for_erasure(self, now: float) -> list[Job]:
+        """Ended jobs whose inputs or outputs are past their expiry and still stored (the retention sweep),
+        and deleted jobs whose deletion is not yet announced done."""
+
+
+class EraseRequests(Protocol):
+    def request(self, payload: dict[str, Any]) -> None:
+        """Hand `{"job_id"}` or `{"batch_id"}` to the one function that deletes objects (asynchronously)."""
+
+
+class AuditLog(Protocol):
+    def record(self, tenant: str, entry: dict[str, Any], at: float) -> None:
+        """Append an entry to the tenant's audit trail (no personal data: ids, hashes, options)."""
+
+    def entries(self, tenant: str, since: float, until: float | None = None) -> list[dict[str, Any]]: ...
 
 
 class BlobStore(Protocol):
@@ -59,6 +98,14 @@ class BlobStore(Protocol):
     def presign_get(self, bucket: str, key: str, expires: int) -> str: ...
 
     def presign_put(self, bucket: str, key: str, content_type: str, expires: int) -> str: ...
+
+    def delete_all_versions(self, bucket: str, prefix: str) -> int:
+        """Delete every version (and delete marker) of every object under `prefix`; the count deleted."""
+
+
+class OutputMarker(Protocol):
+    def mark(self, data: bytes, facts: OutputFacts) -> bytes:
+        """The output bytes with their provenance (XMP and signed C2PA credentials) written in."""
 
 
 class Workflow(Protocol):
@@ -94,8 +141,9 @@ class ApiKeys(Protocol):
 
 
 class RateLimiter(Protocol):
-    def admit(self, tenant: str, limit: int, now: float) -> bool:
-        """Count one request in the tenant's current one-second window; False once it is over `limit`."""
+    def admit(self, tenant: str, limit: int, now: float) -> int | None:
+        """Count one request in the tenant's current one-second window: the requests counted there so far
+        (this one included), or None once it is over `limit`."""
 
 
 class BatchRepository(Protocol):
@@ -110,12 +158,19 @@ class BatchRepository(Protocol):
     def request(self, batch_id: str, job_id: str) -> str:
         """The member's request JSON as accepted."""
 
+    def forget_requests(self, batch_id: str) -> None:
+        """Empty every member's stored request (deletion on request)."""
+
+    def mark_deleted(self, batch_id: str, at: float) -> None:
+        """From now on the batch's jobs whose turn has not come never start (deletion on request)."""
+
     def member(self, batch_id: str, job_id: str) -> BatchMember: ...
 
     def members(self, batch_id: str) -> list[BatchMember]:
         """All members, in index order."""
 
-    def set_token(self, batch_id: str, job_id: str, token: str) -> None: ...
+    def set_token(self, batch_id: str, job_id: str, token: str) -> BatchMember | None:
+        """The member with the runner's token parked on it; None if the batch has no such member."""
 
     def create_open(self, batch: Batch, shards: int) -> bool:
         """A batch whose members are added later (JSONL manifests); False if it exists."""

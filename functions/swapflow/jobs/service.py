@@ -11,11 +11,12 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..providers.base import (
     FacePair,
@@ -29,18 +30,38 @@ from ..providers.base import (
 )
 from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUnavailableError
 from ..settings import Settings
-from .exceptions import IdempotencyKeyReusedError, JobAlreadyTerminalError, JobNotFoundError, RequestInvalidError
+from .exceptions import (
+    IdempotencyKeyReusedError,
+    JobAlreadyTerminalError,
+    JobNotFoundError,
+    JobStillRunningError,
+    OutputRefusedError,
+    RequestInvalidError,
+)
 from .inputs import InputLoader
 from .limits import ProviderGate, ProviderSlotBusyError
 from .models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec, new_job_id
-from .ports import BlobStore, EventPublisher, IdempotencyRecords, JobRepository, Workflow
+from .ports import (
+    AuditLog,
+    BlobStore,
+    EraseRequests,
+    EventPublisher,
+    IdempotencyRecords,
+    JobRepository,
+    OutputMarker,
+    Workflow,
+)
+from .retention import Retention
 from .validation import MAX_WAIT_SECONDS, JobRequest, parse_job_request
+
+if TYPE_CHECKING:
+    from ..provenance import OutputFacts
 
 ProviderFactory = Callable[[str], Provider]
 
 MAX_LIST_LIMIT = 100
 WAIT_POLL_SECONDS = 0.25
-REPLAY_WAIT_SECONDS = 5.0
+REPLAY_WAIT_SECONDS = 20.0  # a concurrent duplicate waits this long for the winner (API Gateway allows 29 s)
 # A Lambda response is capped at 6 MB: bigger outputs are served by URL only.
 MAX_BASE64_OUTPUT_BYTES = 4 * 1024 * 1024
 _JOB_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
@@ -110,6 +131,10 @@ class JobService:
         sleep: Callable[[float], None] = time.sleep,
         on_job_changed: Callable[[Job], None] | None = None,
         gate: ProviderGate | None = None,
+        marker: OutputMarker | None = None,
+        retention: Callable[[str], Retention] | None = None,
+        audit: AuditLog | None = None,
+        erase: EraseRequests | None = None,
     ) -> None:
         self.settings = settings
         self.repo = repo
@@ -128,6 +153,13 @@ class JobService:
         self.on_job_changed = on_job_changed
         # Global provider limits (jobs/limits.py): a lease per running job, released at its end.
         self.gate = gate
+        # Provenance (swapflow.provenance): every archived output is marked before it is written.
+        self.marker = marker
+        # Responsible use (jobs/retention.py): the tenant's retention fixes each ended job's expiry; the
+        # audit trail records submissions and deletions; `erase` hands deletions to the deleting function.
+        self.retention = retention or (lambda tenant: Retention())
+        self.audit = audit
+        self.erase = erase
 
     # ---- accepting jobs -------------------------------------------------------------------------
 
@@ -142,10 +174,16 @@ class JobService:
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         job_id: str | None = None,
+        submitted_by: str | None = None,
     ) -> Job:
         """Check and store the inputs, record the job `queued` and start its workflow (name = job id)."""
         job = self.prepare_job(
-            tenant, request, idempotency_key=idempotency_key, correlation_id=correlation_id, job_id=job_id
+            tenant,
+            request,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            job_id=job_id,
+            submitted_by=submitted_by,
         )
         return self.start_job(job)
 
@@ -158,9 +196,12 @@ class JobService:
         correlation_id: str | None = None,
         job_id: str | None = None,
         shared_inputs: str | None = None,
+        scopes: tuple[str, ...] = (),
+        submitted_by: str | None = None,
     ) -> Job:
         """Check the provider and store the inputs: the job as it will be recorded, not yet recorded.
 
+        Stored inputs are read only under the tenant's uploads prefix and `scopes` (a manifest's folder).
         `shared_inputs`: a key prefix where inputs are stored by content (a batch's jobs share them)."""
         self.available_providers(request.provider)  # a provider without credentials is refused now
         if request.webhook_url:
@@ -172,14 +213,14 @@ class JobService:
         def stem(name: str) -> str:
             return shared_inputs or f"{prefix}/{name}"
 
-        source = self.inputs.store(request.source_image, "source_image", stem("source"), tenant, **shared)
-        target = self.inputs.store(request.target_image, "target_image", stem("target"), tenant, **shared)
+        source = self.inputs.store(request.source_image, "source_image", stem("source"), tenant, scopes, **shared)
+        target = self.inputs.store(request.target_image, "target_image", stem("target"), tenant, scopes, **shared)
         faces = tuple(
             FaceSpec(
                 source
                 if face.source_image == request.source_image
                 else self.inputs.store(
-                    face.source_image, f"faces[{i}].source_image", stem(f"face{i}"), tenant, **shared
+                    face.source_image, f"faces[{i}].source_image", stem(f"face{i}"), tenant, scopes, **shared
                 ),
                 face.target_face,
             )
@@ -199,6 +240,7 @@ class JobService:
                 output_format=request.output_format,
                 enable_base64_output=request.enable_base64_output,
                 faces=faces,
+                deadline_seconds=request.deadline_seconds,
             ),
             metadata=dict(request.metadata or {}),
             webhook_url=request.webhook_url,
@@ -206,11 +248,14 @@ class JobService:
             correlation_id=correlation_id,
             created_at=now,
             updated_at=now,
+            submitted_by=submitted_by,
         )
         return job
 
     def start_job(self, job: Job) -> Job:
         """Record a prepared job `queued` and start its workflow (name = job id)."""
+        # Audited first: a failure here refuses the job before it exists, never leaves one unstarted.
+        self._audit(job, "job.submitted", provider=job.provider, inputs=job.input_hashes(), options=_options(job))
         self.repo.put_new(job)
         self.start_workflow(job)
         return job
@@ -220,11 +265,28 @@ class JobService:
 
         `wait` is how long each Run pass waits for the job's result before it looks again: long when
         the provider calls back (the engine, providers given our webhook URL), so that the callback,
-        not polling, ends the job; the poll interval when nothing will call back.
+        not polling, ends the job; the poll interval when nothing will call back. Never past the job's
+        deadline: the pass after it ends the job `provider_timeout` on time.
         """
         callback = self.settings.engine_callback if job.provider == "engine" else bool(self.public_url())
         wait = self.settings.callback_wait_seconds if callback else self.settings.poll_initial_seconds
+        wait = max(1, min(round(wait), math.ceil(self._deadline(job) - self.clock())))
         self.workflow.start(job.id, {"job_id": job.id, "wait": wait})
+
+    def _deadline(self, job: Job) -> float:
+        """When the job times out: the stack's deadline from its start, or its own Cancel-After if sooner."""
+        deadline = (job.submitted_at or job.created_at) + self.settings.job_deadline_seconds
+        if job.spec.deadline_seconds is not None:
+            deadline = min(deadline, job.created_at + job.spec.deadline_seconds)
+        return deadline
+
+    def _audit(self, job: Job, action: str, *, by: str | None = None, **facts: Any) -> None:
+        if self.audit is not None:
+            entry = {"action": action, "job_id": job.id, "key_id": by or job.submitted_by, **facts}
+            if job.batch_id:
+                entry["batch_id"] = job.batch_id
+            self.audit.record(job.tenant, entry, self.clock())
+
 
     def get_job(self, tenant: str, job_id: str) -> Job:
         """A tenant only ever sees its own jobs: another tenant's id is simply not found."""
@@ -233,11 +295,13 @@ class JobService:
             raise JobNotFoundError(job_id)
         return job
 
+    def output_urls(self, job: Job) -> list[str]:
+        return [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
+
     def view(self, job: Job, *, with_base64: bool = False) -> dict[str, Any]:
         """The public view; `with_base64` adds each output's bytes when the job asked for them."""
-        urls = [self.blobs.presign_get(o.bucket, o.key, self.settings.presign_seconds) for o in job.outputs]
-        view = job.public_view(urls)
-        if with_base64 and job.spec.enable_base64_output:
+        view = job.public_view(self.output_urls(job))
+        if with_base64 and job.spec.enable_base64_output and job.outputs_erased_at is None and not job.deleted_at:
             for item, out in zip(view["outputs"], job.outputs, strict=True):
                 if out.bytes <= MAX_BASE64_OUTPUT_BYTES:
                     item["base64"] = base64.b64encode(self.blobs.get(out.bucket, out.key)).decode("ascii")
@@ -246,7 +310,13 @@ class JobService:
     # ---- the native API's other use cases ---------------------------------------------------------
 
     def create_job_once(
-        self, tenant: str, request: JobRequest, *, idempotency_key: str, fingerprint: str
+        self,
+        tenant: str,
+        request: JobRequest,
+        *,
+        idempotency_key: str,
+        fingerprint: str,
+        submitted_by: str | None = None,
     ) -> tuple[Job, bool]:
         """Create the job unless this tenant's key already did: (job, replayed).
 
@@ -256,11 +326,11 @@ class JobService:
         """
         check_idempotency_key(idempotency_key)
         if self.idempotency is None:
-            return self.create_job(tenant, request, idempotency_key=idempotency_key), False
+            return self.create_job(tenant, request, idempotency_key=idempotency_key, submitted_by=submitted_by), False
         held = self.idempotency.held(tenant, idempotency_key)
         if held:
             return self._replay(tenant, idempotency_key, fingerprint, held), True
-        job = self.prepare_job(tenant, request, idempotency_key=idempotency_key)
+        job = self.prepare_job(tenant, request, idempotency_key=idempotency_key, submitted_by=submitted_by)
         holder = self.idempotency.reserve(tenant, idempotency_key, fingerprint, job.id)
         if holder[0] != job.id:
             return self._replay(tenant, idempotency_key, fingerprint, holder), True
@@ -317,11 +387,30 @@ class JobService:
         if job.terminal:
             raise JobAlreadyTerminalError(job_id, str(job.status))
         error = JobError("cancelled", "the job was cancelled by the client")
-        if not self.repo.finish(job_id, JobStatus.CANCELLED, [], error, self.clock()):
+        if not self._end(job, JobStatus.CANCELLED, [], error):
             raise JobAlreadyTerminalError(job_id, str(self.repo.get(job_id).status))
         with contextlib.suppress(Exception):  # best effort: a step still running finds the job terminal
             self.workflow.stop(job_id, "cancelled by the client")
         return self._announce(self.repo.get(job_id))
+
+    def delete_job(
+        self, tenant: str, job_id: str, *, cancel: bool = False, by: str | None = None, hand_off: bool = True
+    ) -> Job:
+        """Delete on request: the record becomes a tombstone now, the deleting function removes every stored
+        copy of the photos (all versions) and announces `Swap Job Deleted`. Idempotent; an open job is
+        refused (JobStillRunningError) unless `cancel`, which cancels it first. `hand_off=False`: the caller
+        is the deleting function itself and erases next."""
+        job = self.get_job(tenant, job_id)
+        if not job.terminal:
+            if not cancel:
+                raise JobStillRunningError(job_id, str(job.status))
+            with contextlib.suppress(JobAlreadyTerminalError):  # it ended meanwhile: delete it all the same
+                self.cancel_job(tenant, job_id)
+        if self.repo.tombstone(job_id, self.clock()):
+            self._audit(job, "job.deleted", by=by, inputs=job.input_hashes(), outputs=[o.sha256 for o in job.outputs])
+        if hand_off and self.erase is not None:
+            self.erase.request({"job_id": job_id})
+        return self.repo.get(job_id)
 
     # ---- workflow steps -------------------------------------------------------------------------
 
@@ -436,8 +525,7 @@ class JobService:
         if recorded and recorded["state"] != ProviderState.RUNNING:
             return Step(job.id, _step_state(recorded["state"]))
         provider = self.providers(job.provider)
-        started = job.submitted_at or job.created_at
-        if self.clock() >= started + self.settings.job_deadline_seconds:
+        if self.clock() >= self._deadline(job):
             if job.provider_job_id:
                 with contextlib.suppress(Exception):  # best effort: the job fails on its deadline anyway
                     provider.cancel(job.provider_job_id)
@@ -491,13 +579,25 @@ class JobService:
         if result.state is ProviderState.FAILED or not result.outputs:
             failure = result.failure or ProviderFailure("provider_failed", "the provider returned no output")
             return self.fail(job_id, JobError.of(failure.code, failure.message, failure.provider_code))
-        outputs = [self._archive(job, i, out) for i, out in enumerate(result.outputs)]
-        self.repo.finish(job_id, JobStatus.COMPLETED, outputs, None, self.clock())
+        try:
+            outputs = [self._archive(job, i, out) for i, out in enumerate(result.outputs)]
+        except OutputRefusedError as exc:  # retrying cannot help: the job fails now, on the provider
+            logging.getLogger(__name__).error(
+                "output of job %s refused: %s", job_id, exc.message, extra={"job_id": job_id, "reason": exc.code}
+            )
+            refused = JobError("provider_failed", f"the provider's output was refused: {exc.message}", exc.code)
+            return self.fail(job_id, refused)
+        self._end(job, JobStatus.COMPLETED, outputs, None)
         return self._announce(self.repo.get(job_id))
 
     def fail(self, job_id: str, error: JobError) -> Job:
-        self.repo.finish(job_id, JobStatus.FAILED, [], error, self.clock())
+        self._end(self.repo.get(job_id), JobStatus.FAILED, [], error)
         return self._announce(self.repo.get(job_id))
+
+    def _end(self, job: Job, status: JobStatus, outputs: list[Output], error: JobError | None) -> bool:
+        """The terminal transition, with the dates the tenant's retention gives its photos from now."""
+        now = self.clock()
+        return self.repo.finish(job.id, status, outputs, error, now, expires=self.retention(job.tenant).expiry(now))
 
     def fail_from_step(self, job_id: str, state: dict[str, Any]) -> Job:
         """The workflow's failure path: the step's own error, the recorded failure, or the caught one."""
@@ -524,9 +624,15 @@ class JobService:
             data = self.inputs.fetch_output(out.url)
         else:
             raise RequestInvalidError("internal", "provider output has neither a URL nor an S3 location")
-        info = self.inputs.sniff(data)
+        from .. import images
+
+        original = data
+        data, info, note = images.conform(data, self.inputs.sniff(data), job.spec.output_format)
+        if self.marker is not None:
+            data = self.marker.mark(data, _output_facts(job, index, info.content_type, info.width, info.height))
         key = f"{self.archive_key(job, index)}.{EXTENSIONS.get(info.content_type, 'bin')}"
-        if (out.bucket, out.key) != (self.settings.archive_bucket, key):  # the engine writes it in place
+        # The engine writes its output in place: put it again only when conforming or marking changed it.
+        if (out.bucket, out.key) != (self.settings.archive_bucket, key) or data != original:
             self.blobs.put(self.settings.archive_bucket, key, data, info.content_type)
         return Output(
             bucket=self.settings.archive_bucket,
@@ -536,6 +642,8 @@ class JobService:
             height=info.height,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
+            note=note,
+            nsfw=out.nsfw,
         )
 
     def _announce(self, job: Job) -> Job:
@@ -546,21 +654,7 @@ class JobService:
         self._release(job.provider, job.id)  # the provider slot goes to the next job (idempotent)
         if not self.repo.claim_event(job.id):
             return self._job_changed(job)
-        view = self.view(job)
-        detail_type = {
-            JobStatus.COMPLETED: "Swap Job Completed",
-            JobStatus.FAILED: "Swap Job Failed",
-            JobStatus.CANCELLED: "Swap Job Cancelled",
-        }[job.status]
-        detail = {
-            "version": 1,
-            "job": view,
-            "outputs": view["outputs"],
-            "error": view["error"],
-            "metadata": job.metadata,
-        }
-        if job.correlation_id:
-            detail["correlation_id"] = job.correlation_id
+        detail_type, detail = job.terminal_event(self.output_urls(job))
         try:
             self.events.publish(detail_type, detail)
         except Exception:
@@ -582,6 +676,38 @@ class JobService:
         return job
 
 
+def _options(job: Job) -> dict[str, Any]:
+    """What the client asked for, without any image or personal field (for the audit trail)."""
+    spec = job.spec
+    return {
+        "face_enhance": spec.face_enhance,
+        "target_index": spec.target_index,
+        "single_face_mode": spec.single_face_mode,
+        "output_format": spec.output_format,
+        "enable_base64_output": spec.enable_base64_output,
+        "faces": [f.target_face for f in spec.faces],
+        "webhook": bool(job.webhook_url),
+    }
+
+
+def _output_facts(job: Job, index: int, content_type: str, width: int, height: int) -> OutputFacts:
+    from ..provenance import OutputFacts
+
+    def ref(image: StoredImage) -> tuple[str, str]:
+        return image.content_type, image.sha256
+
+    return OutputFacts(
+        job_id=job.id,
+        provider=job.provider,
+        content_type=content_type,
+        width=width,
+        height=height,
+        title=f"{job.id}/{index}.{EXTENSIONS.get(content_type, 'bin')}",
+        source=ref(job.spec.source_image),
+        target=ref(job.spec.target_image),
+    )
+
+
 def check_idempotency_key(key: str) -> None:
     if not 1 <= len(key) <= 255 or not key.isprintable():
         raise RequestInvalidError(
@@ -592,7 +718,7 @@ def check_idempotency_key(key: str) -> None:
 def request_fingerprint(body: Any) -> str:
     """The same JSON document, however its keys are ordered or spaced, has the same fingerprint."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def encode_cursor(after_job_id: str) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .exceptions import RequestInvalidError
@@ -13,6 +15,8 @@ OUTPUT_FORMATS = ("jpeg", "png", "webp")
 MAX_FACES = 50
 MAX_WAIT_SECONDS = 25
 MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 8  # levels of objects/arrays inside `metadata` (itself the first)
+MAX_BODY_DEPTH = 32  # a request body nested deeper than this is not a job request
 MAX_IMAGE_FIELD_CHARS = 30 * 1024 * 1024  # a 20 MB image as base64 plus its data: prefix
 
 _FIELDS = {
@@ -53,15 +57,56 @@ class JobRequest:
     metadata: Mapping[str, Any] | None = None
     faces: tuple[FaceRequest, ...] = ()
     wait: float = 0
+    # `Cancel-After`: this job's own deadline in seconds from acceptance (None: the stack's deadline).
+    deadline_seconds: int | None = None
+
+
+def json_depth(value: Any) -> int:
+    """How deeply objects and arrays nest in `value` (0 for a scalar), without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True if any key or string holds an unpaired UTF-16 surrogate (valid JSON escapes, not storable text)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def parse_json_body(body: str | bytes | None) -> Any:
+    """The decoded body; nesting deeper than MAX_BODY_DEPTH and unpaired surrogates are refused (400)."""
     if body is None or body == "" or body == b"":
         raise RequestInvalidError("invalid_json", "the request body is empty; send a JSON object")
     try:
-        return json.loads(body)
+        doc = json.loads(body)
+    except RecursionError as exc:
+        raise RequestInvalidError("invalid_json", f"the body nests deeper than {MAX_BODY_DEPTH} levels") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestInvalidError("invalid_json", f"the request body is not valid JSON: {exc}") from exc
+    if json_depth(doc) > MAX_BODY_DEPTH:
+        raise RequestInvalidError("invalid_json", f"the body nests deeper than {MAX_BODY_DEPTH} levels")
+    if _has_lone_surrogate(doc):
+        raise RequestInvalidError("invalid_json", "the request body holds an unpaired UTF-16 surrogate")
+    return doc
 
 
 def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
@@ -138,6 +183,12 @@ def parse_job_request(body: Any, *, providers: Collection[str], default_provider
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise RequestInvalidError("invalid_request", "metadata must be a JSON object", "metadata")
+        if json_depth(metadata) > MAX_METADATA_DEPTH:
+            raise RequestInvalidError(
+                "invalid_request", f"metadata may nest at most {MAX_METADATA_DEPTH} levels deep", "metadata"
+            )
+        if _has_lone_surrogate(metadata):
+            raise RequestInvalidError("invalid_request", "metadata holds an unpaired UTF-16 surrogate", "metadata")
         if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
             raise RequestInvalidError(
                 "invalid_request", f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON", "metadata"
@@ -161,4 +212,55 @@ def parse_job_request(body: Any, *, providers: Collection[str], default_provider
         metadata=metadata,
         faces=tuple(faces),
         wait=float(wait),
+    )
+
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def prefer_wait(header: str | None) -> float | None:
+    """`Prefer: wait=N` (RFC 7240): N seconds, capped at MAX_WAIT_SECONDS. None when absent or malformed: a
+    preference the server cannot honour is ignored, never refused."""
+    for preference in (header or "").split(","):
+        name, _, value = preference.split(";")[0].partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return float(min(int(value.strip()), MAX_WAIT_SECONDS))
+    return None
+
+
+def cancel_after(header: str | None, max_seconds: int) -> int | None:
+    """`Cancel-After: 90` or `1m30s` (Replicate's form): the job's deadline, 1 s to the stack's deadline."""
+    if header is None:
+        return None
+    value = header.strip()
+    match = _DURATION.fullmatch(value) if value and not value.isdigit() else None
+    if value.isdigit():
+        seconds = float(value)
+    elif match:
+        hours, minutes, secs = match.groups()
+        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs or 0)
+    else:
+        seconds = -1.0
+    if not 1 <= seconds <= max_seconds:
+        raise RequestInvalidError(
+            "invalid_request",
+            f"Cancel-After must be a duration from 1 s to {max_seconds} s (e.g. 90 or 1m30s)",
+            "Cancel-After",
+        )
+    return math.ceil(seconds)
+
+
+def with_header_options(
+    request: JobRequest, body: Mapping[str, Any], *, prefer: str | None, deadline: str | None, max_deadline: int
+) -> tuple[JobRequest, float | None]:
+    """The request with `Prefer: wait` (when the body sets no `wait`) and `Cancel-After` applied, and the
+    wait taken from Prefer (for `Preference-Applied`)."""
+    preferred = prefer_wait(prefer) if "wait" not in body else None
+    return (
+        replace(
+            request,
+            wait=request.wait if preferred is None else preferred,
+            deadline_seconds=cancel_after(deadline, max_deadline),
+        ),
+        preferred,
     )

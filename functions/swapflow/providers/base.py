@@ -59,6 +59,8 @@ class ProviderOutput:
     url: str | None = None
     bucket: str | None = None
     key: str | None = None
+    # The provider's own NSFW verdict for this output; None: the provider did not check (no one did).
+    nsfw: bool | None = None
 
 
 @dataclass(frozen=True)

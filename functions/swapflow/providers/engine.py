@@ -59,6 +59,9 @@ def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> Provid
         source = read(spec.source_image.bucket, spec.source_image.key)
         target = read(spec.target_image.bucket, spec.target_image.key)
         faces = tuple(FaceTarget(read(f.source_image.bucket, f.source_image.key), f.target_face) for f in spec.faces)
+        # A JPEG cannot keep the target's transparency: produce PNG and let the archiver flatten it on
+        # white and say so in the output's note (images.conform), never a silent black background.
+        fmt = "png" if spec.output_format == "jpeg" and _has_alpha(target) else spec.output_format
         out = swap(
             source,
             target,
@@ -66,15 +69,24 @@ def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> Provid
                 target_index=spec.target_index,
                 single_face_mode=spec.single_face_mode,
                 face_enhance=spec.face_enhance,
-                output_format=spec.output_format,
+                output_format=fmt,
                 faces=faces,
             ),
         )
     except EngineError as exc:
         return ProviderResult(ProviderState.FAILED, failure=ProviderFailure(exc.code, exc.message))
-    key = f"{output_key}.{EXTENSIONS.get(spec.output_format, 'jpg')}"
+    key = f"{output_key}.{EXTENSIONS.get(fmt, 'jpg')}"
     location = write(key, out.data, out.content_type)
     return ProviderResult(
         ProviderState.SUCCEEDED,
         outputs=(ProviderOutput(content_type=out.content_type, bucket=location[0], key=location[1]),),
     )
+
+
+def _has_alpha(data: bytes) -> bool:
+    from ..images import has_alpha
+
+    try:
+        return has_alpha(data)
+    except Exception:  # not readable here: the engine's own decode reports it with its error code
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -90,12 +91,30 @@ BUILDERS: dict[str, Callable[[Settings, Clients], Provider]] = {
 
 
 class ProviderRegistry:
-    def __init__(self, settings: Settings, clients: Clients) -> None:
+    """Builds each provider on first use and again once `max_age_seconds` old, so credentials read from a
+    rotated secret reach the provider (the secret reads are cached for the same time); `wrap` decorates
+    each built provider (tracing and metrics, see observability.ObservedProvider)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clients: Clients,
+        *,
+        max_age_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        wrap: Callable[[Provider], Provider] = lambda provider: provider,
+    ) -> None:
         self.settings = settings
         self.clients = clients
-        self._built: dict[str, Provider] = {}
+        self.max_age_seconds = max_age_seconds
+        self.clock = clock
+        self.wrap = wrap
+        self._built: dict[str, tuple[float, Provider]] = {}
 
     def __call__(self, name: str) -> Provider:
-        if name not in self._built:
-            self._built[name] = BUILDERS[name](self.settings, self.clients)
-        return self._built[name]
+        now = self.clock()
+        built = self._built.get(name)
+        if built is None or now - built[0] >= self.max_age_seconds:
+            built = (now, self.wrap(BUILDERS[name](self.settings, self.clients)))
+            self._built[name] = built
+        return built[1]

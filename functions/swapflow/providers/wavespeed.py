@@ -234,16 +234,13 @@ class WaveSpeedProvider:
     def _result(self, data: Mapping[str, Any], content_type: str | None = None) -> ProviderResult:
         status = str(data.get("status") or "").lower()
         if status == "completed":
-            urls = [u for u in data.get("outputs") or [] if isinstance(u, str) and u]
-            if not urls:
+            outputs = _outputs(data, content_type)
+            if not outputs:
                 return ProviderResult(
                     ProviderState.FAILED,
                     failure=ProviderFailure("provider_failed", "wavespeed completed without outputs"),
                 )
-            return ProviderResult(
-                ProviderState.SUCCEEDED,
-                outputs=tuple(ProviderOutput(content_type=content_type or _guess_type(u), url=u) for u in urls),
-            )
+            return ProviderResult(ProviderState.SUCCEEDED, outputs=outputs)
         if status in ("failed", "cancelled", "canceled"):
             error = str(data.get("error") or f"task {status}")
             return ProviderResult(
@@ -251,6 +248,20 @@ class WaveSpeedProvider:
                 failure=ProviderFailure("provider_failed", job_safe(f"wavespeed: {error}"), provider_code=status),
             )
         return ProviderResult(ProviderState.RUNNING, retry_after=MIN_POLL_SECONDS)
+
+
+def _outputs(data: Mapping[str, Any], content_type: str | None) -> tuple[ProviderOutput, ...]:
+    """Each output URL with WaveSpeed's own `has_nsfw_contents` flag at the same index (None where it gave none)."""
+    raw = data.get("outputs") or []
+    flags = data.get("has_nsfw_contents")
+    flags = flags if isinstance(flags, list) and len(flags) == len(raw) else [None] * len(raw)
+    return tuple(
+        ProviderOutput(
+            content_type=content_type or _guess_type(url), url=url, nsfw=flag if isinstance(flag, bool) else None
+        )
+        for url, flag in zip(raw, flags, strict=True)
+        if isinstance(url, str) and url
+    )
 
 
 def _guess_type(url: str) -> str:

@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from swapflow.sim.akool import AkoolSimulator
-from swapflow.sim.common import FAULTS, BaseSimulator, print_banner, wait_forever
+from swapflow.sim.common import FAULTS, BaseSimulator, print_banner, stop_signal, wait_forever
 from swapflow.sim.wavespeed import WaveSpeedSimulator
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m swapflow.sim", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m swapflow.sim") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="Run a provider simulator on loopback until Ctrl-C.")
     parser.add_argument("provider", choices=["akool", "wavespeed"])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
@@ -44,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             "SWAPFLOW_WAVESPEED_API_KEY": args.api_key,
             "SWAPFLOW_WAVESPEED_WEBHOOK_SECRET": args.webhook_secret,
         }
+    done = stop_signal()
     base_url = sim.start()
     prefix = "SWAPFLOW_AKOOL" if args.provider == "akool" else "SWAPFLOW_WAVESPEED"
     print_banner(args.provider, base_url, {f"{prefix}_BASE_URL": base_url, **credentials}, sim.faults)
-    wait_forever(sim.stop)
+    wait_forever(sim.stop, done)
     return 0
 
 

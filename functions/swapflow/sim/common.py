@@ -417,12 +417,17 @@ def print_banner(name: str, base_url: str, credentials: Mapping[str, str], fault
     print(out.getvalue(), end="", flush=True)
 
 
-def wait_forever(stop: Callable[[], None]) -> None:
-    """Block until Ctrl-C or SIGTERM, then stop the simulator cleanly."""
+def stop_signal() -> threading.Event:
+    """An event set by SIGTERM; installed before the banner is printed, so a terminate right after it is clean."""
     import signal
 
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    return done
+
+
+def wait_forever(stop: Callable[[], None], done: threading.Event) -> None:
+    """Block until Ctrl-C or `done` (SIGTERM), then stop the simulator cleanly."""
     with contextlib.suppress(KeyboardInterrupt):
         while not done.wait(0.5):
             pass

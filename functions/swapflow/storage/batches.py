@@ -104,6 +104,7 @@ class DynamoBatchRepository:
             sealed=bool(item.get("sealed", True)),
             completion=item.get("completion"),
             finished_at=float(item["finished_at"]) if "finished_at" in item else None,
+            deleted_at=float(item["deleted_at"]) if "deleted_at" in item else None,
         )
 
     def _member_item(self, batch_id: str, job_id: str) -> dict[str, Any]:
@@ -122,6 +123,23 @@ class DynamoBatchRepository:
             error=json.loads(item["error"]) if item.get("error") else None,
             token=item.get("token"),
         )
+
+    def mark_deleted(self, batch_id: str, at: float) -> None:
+        self.table.update_item(
+            Key=self._key(batch_id),
+            UpdateExpression="SET deleted_at = if_not_exists(deleted_at, :at)",
+            ExpressionAttributeValues={":at": _num(at)},
+        )
+
+    def forget_requests(self, batch_id: str) -> None:
+        """Deletion: the members' accepted requests (they may hold data: URIs of faces) are emptied."""
+        for member in self.members(batch_id):
+            self.table.update_item(
+                Key=self._key(batch_id, member.job_id),
+                UpdateExpression="SET #r = :empty",
+                ExpressionAttributeNames={"#r": "request"},
+                ExpressionAttributeValues={":empty": "{}"},
+            )
 
     def request(self, batch_id: str, job_id: str) -> str:
         return str(self._member_item(batch_id, job_id)["request"])
@@ -209,14 +227,23 @@ class DynamoBatchRepository:
             ExpressionAttributeValues={":t": total, ":yes": True, ":p": json.dumps(providers)},
         )
 
-    def set_token(self, batch_id: str, job_id: str, token: str) -> None:
-        self.table.update_item(
-            Key=self._key(batch_id, job_id),
-            UpdateExpression="SET #t = :t",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#t": "token"},
-            ExpressionAttributeValues={":t": token},
-        )
+    def set_token(self, batch_id: str, job_id: str, token: str) -> BatchMember | None:
+        """Park the runner's token on the member and return it; None (nothing written) if there is no such
+        member, so a runner input naming a job the batch does not have cannot fail its execution."""
+        try:
+            item = self.table.update_item(
+                Key=self._key(batch_id, job_id),
+                UpdateExpression="SET #t = :t",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#t": "token"},
+                ExpressionAttributeValues={":t": token},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if _failed(exc, "ConditionalCheckFailedException"):
+                return None
+            raise
+        return self._to_member(item)
 
     def transition(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict
 from decimal import Decimal
@@ -40,6 +41,35 @@ def _spec_from(data: dict[str, Any]) -> SwapSpec:
     )
 
 
+def stored_metadata(raw: str | None) -> dict[str, Any]:
+    """A job's metadata as stored. A record written before the depth cap that cannot be read back within
+    it is shown as a marker, so it can never break the job's event, its view or the tenant's list."""
+    from ..jobs.validation import MAX_METADATA_DEPTH, json_depth
+
+    try:
+        value = json.loads(raw or "{}")
+    except (RecursionError, ValueError):
+        value = None
+    if isinstance(value, dict) and json_depth(value) <= MAX_METADATA_DEPTH:
+        return value
+    logging.getLogger(__name__).error("stored metadata unreadable or over the depth cap: replaced by a marker")
+    return {"unavailable": f"metadata could not be read within {MAX_METADATA_DEPTH} levels"}
+
+
+def _expiry_update(expires: tuple[float, float | None] | None, ttl_days: int) -> tuple[str, str, dict[str, Any]]:
+    """(SET part, REMOVE part, values) for a terminal job's retention dates. The record must outlive what it
+    points to: its ttl moves past the outputs' expiry (by the usual ttl days), and a job whose outputs are
+    kept keeps its record (so it can still be found and deleted by id)."""
+    if expires is None:
+        return "", "", {}
+    inputs_at, outputs_at = expires
+    values: dict[str, Any] = {":ie": _num(inputs_at)}
+    if outputs_at is None:
+        return ", inputs_expire_at = :ie", ", #ttl", values
+    values.update({":oe": _num(outputs_at), ":ttl": int(outputs_at) + ttl_days * 86400})
+    return ", inputs_expire_at = :ie, outputs_expire_at = :oe, #ttl = :ttl", "", values
+
+
 def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
@@ -68,7 +98,7 @@ class DynamoJobRepository:
             "gsi1sk": f"{job.id}",
             "ttl": int(job.created_at) + self.ttl_days * 86400,
         }
-        for name in ("webhook_url", "idempotency_key", "correlation_id", "batch_id"):
+        for name in ("webhook_url", "idempotency_key", "correlation_id", "batch_id", "submitted_by"):
             if getattr(job, name):
                 item[name] = getattr(job, name)
         self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -97,7 +127,7 @@ class DynamoJobRepository:
             provider_job_id=item.get("provider_job_id"),
             outputs=[Output(**o) for o in json.loads(item.get("outputs") or "[]")],
             error=JobError(**error) if error else None,
-            metadata=json.loads(item.get("metadata") or "{}"),
+            metadata=stored_metadata(item.get("metadata")),
             webhook_url=item.get("webhook_url"),
             idempotency_key=item.get("idempotency_key"),
             correlation_id=item.get("correlation_id"),
@@ -106,6 +136,12 @@ class DynamoJobRepository:
             updated_at=float(item["updated_at"]),
             submitted_at=opt_float("submitted_at"),
             finished_at=opt_float("finished_at"),
+            submitted_by=item.get("submitted_by"),
+            inputs_expire_at=opt_float("inputs_expire_at"),
+            outputs_expire_at=opt_float("outputs_expire_at"),
+            inputs_erased_at=opt_float("inputs_erased_at"),
+            outputs_erased_at=opt_float("outputs_erased_at"),
+            deleted_at=opt_float("deleted_at"),
         )
 
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
@@ -167,17 +203,28 @@ class DynamoJobRepository:
         raw = self._item(job_id).get("provider_result")
         return json.loads(raw) if raw else None
 
-    def finish(self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float) -> bool:
+    def finish(
+        self,
+        job_id: str,
+        status: str,
+        outputs: list[Output],
+        error: JobError | None,
+        at: float,
+        *,
+        expires: tuple[float, float | None] | None = None,
+    ) -> bool:
+        sets, removes, values = _expiry_update(expires, self.ttl_days)
         try:
             self.table.update_item(
                 Key=self._key(job_id),
                 UpdateExpression=(
                     "SET #s = :s, outputs = :o, #e = :e, finished_at = :at, updated_at = :at, "
-                    "event_state = :pending REMOVE task_token"
+                    f"event_state = :pending{sets} REMOVE task_token{removes}"
                 ),
                 ConditionExpression="#s IN (:q, :p)",
-                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeNames={"#s": "status", "#e": "error", **({"#ttl": "ttl"} if expires else {})},
                 ExpressionAttributeValues={
+                    **values,
                     ":s": str(status),
                     ":o": json.dumps([asdict(o) for o in outputs]),
                     ":e": json.dumps(asdict(error)) if error else "",
@@ -265,6 +312,64 @@ class DynamoJobRepository:
                 break
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [self._to_job(item) for item in items[:limit]], len(items) > limit
+
+    # ---- retention and deletion (jobs/retention.py) ------------------------------------------------
+
+    def _update_if(self, job_id: str, **update: Any) -> bool:
+        """One conditional update: False when its condition does not hold (the change was made already)."""
+        try:
+            self.table.update_item(Key=self._key(job_id), **update)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def tombstone(self, job_id: str, at: float) -> bool:
+        return self._update_if(
+            job_id,
+            UpdateExpression=(
+                "SET deleted_at = :at, updated_at = :at, metadata = :empty "
+                "REMOVE webhook_url, correlation_id, idempotency_key, provider_result, task_token, poll"
+            ),
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+            ExpressionAttributeValues={":at": _num(at), ":empty": "{}"},
+        )
+
+    def mark_erased(self, job_id: str, part: str, at: float) -> None:
+        attribute = {"inputs": "inputs_erased_at", "outputs": "outputs_erased_at"}[part]
+        self.table.update_item(
+            Key=self._key(job_id),
+            UpdateExpression=f"SET {attribute} = if_not_exists({attribute}, :at)",
+            ExpressionAttributeValues={":at": _num(at)},
+        )
+
+    def claim_deleted_event(self, job_id: str) -> bool:
+        return self._update_if(
+            job_id,
+            UpdateExpression="SET deleted_event = :sent",
+            ConditionExpression="attribute_not_exists(deleted_event)",
+            ExpressionAttributeValues={":sent": "sent"},
+        )
+
+    def due_for_erasure(self, now: float) -> list[Job]:
+        """A filtered scan (the sweep runs hourly, and a job record is small); also deletions on request whose
+        eraser invocation was lost (a tombstone not yet announced)."""
+        scan: dict[str, Any] = {
+            "FilterExpression": (
+                "sk = :job AND ((inputs_expire_at <= :now AND attribute_not_exists(inputs_erased_at)) "
+                "OR (outputs_expire_at <= :now AND attribute_not_exists(outputs_erased_at)) "
+                "OR (attribute_exists(deleted_at) AND attribute_not_exists(deleted_event)))"
+            ),
+            "ExpressionAttributeValues": {":job": "JOB", ":now": _num(now)},
+        }
+        jobs: list[Job] = []
+        while True:
+            page = self.table.scan(**scan)
+            jobs.extend(self._to_job(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return jobs
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class DynamoApiKeys:

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..jobs.exceptions import BlobMissingError
+from ..jobs.exceptions import BlobDeleteError, BlobMissingError
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -74,3 +74,20 @@ class S3BlobStore:
             ExpiresIn=min(expires, 7 * 24 * 3600),
         )
         return url
+
+    def delete_all_versions(self, bucket: str, prefix: str) -> int:
+        """Every version and delete marker under `prefix`, in batches of 1,000 (the DeleteObjects cap)."""
+        deleted = 0
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            doomed = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            ]
+            for start in range(0, len(doomed), 1000):
+                answer = self.client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True}
+                )
+                if answer.get("Errors"):
+                    raise BlobDeleteError(bucket, prefix, answer["Errors"])
+                deleted += len(doomed[start : start + 1000])
+        return deleted

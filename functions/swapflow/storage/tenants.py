@@ -4,9 +4,13 @@ Items:
 - `KEY#<sha256 of the key>` / `KEY`: tenant, key_id (`key_` + 12 hex of the hash), prefix (the key's
   first characters, for people), created_at, revoked/revoked_at; listed through the `by-tenant` index
   under `gsi1pk = APIKEYS`, `gsi1sk = <tenant>#<created ulid>`. The plaintext key is never stored.
-- `TENANT#<tenant>` / `TENANT`: `webhook_secret` (`whsec_` + base64 of 24 random bytes), created with
-  the tenant's first key, rotatable; read by outgoing client webhooks through `tenant_secret`; optional
-  `webhook_url`, the tenant's default receiver of job events (`default_webhook_url`).
+- `TENANT#<tenant>` / `TENANT`: `webhook_secret_enc`, the tenant's `whsec_` signing secret (`whsec_` +
+  base64 of 24 random bytes) encrypted with the stack's webhook-secrets KMS key (encryption context
+  {tenant}), created with the tenant's first key, rotatable; decrypted only by outgoing client webhooks
+  through `tenant_secret` (the one function granted kms:Decrypt: a Scan of the table by any other
+  function yields ciphertext). Without a key configured (unit tests) it is kept as plain `webhook_secret`.
+  Optional `webhook_url`, the tenant's default receiver of job events (`default_webhook_url`).
+  Also the tenant's retention (`retention_inputs_days`, `retention_outputs_days`, "keep" for kept outputs).
 - `RATE#<tenant>#<epoch second>` / `RATE`: a fixed one-second window counter (conditional ADD), ttl 60 s.
 """
 
@@ -16,14 +20,16 @@ import base64
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from ..jobs.access import api_key_from
 from ..jobs.models import new_job_id
+from ..jobs.retention import Retention
 from .dynamo import hash_key
 
 KEY_PREFIX = "sf_"
@@ -56,6 +62,11 @@ class TenantNotFoundError(LookupError):
         self.tenant = tenant
 
 
+def webhook_secrets_alias(stack_name: str) -> str:
+    """The KMS alias of a stack's webhook-secrets key (infra/constructs/storage.py creates it)."""
+    return f"alias/{stack_name}/webhook-secrets"
+
+
 def new_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(24)
 
@@ -67,6 +78,12 @@ def new_webhook_secret() -> str:
 
 def key_id_of(api_key: str) -> str:
     return "key_" + hash_key(api_key)[:12]
+
+
+def caller_key_id(headers: Mapping[str, str] | None, *, prefer_bearer: bool = False) -> str | None:
+    """The key id (never the key) of the API key a request carries: who did it, for the audit trail."""
+    key = api_key_from(headers, prefer_bearer=prefer_bearer)
+    return key_id_of(key) if key else None
 
 
 def check_tenant_name(name: str) -> str:
@@ -99,10 +116,38 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+class SecretCipher(Protocol):
+    def encrypt(self, tenant: str, secret: str) -> str: ...
+
+    def decrypt(self, tenant: str, stored: str) -> str: ...
+
+
+class KmsSecretCipher:
+    """Webhook secrets under the stack's KMS key; the tenant is the encryption context, so a ciphertext
+    copied onto another tenant's record does not decrypt."""
+
+    def __init__(self, kms: Any, key_id: str) -> None:
+        self.kms = kms
+        self.key_id = key_id
+
+    def encrypt(self, tenant: str, secret: str) -> str:
+        blob = self.kms.encrypt(KeyId=self.key_id, Plaintext=secret.encode(), EncryptionContext={"tenant": tenant})
+        return base64.b64encode(blob["CiphertextBlob"]).decode("ascii")
+
+    def decrypt(self, tenant: str, stored: str) -> str:
+        answer = self.kms.decrypt(CiphertextBlob=base64.b64decode(stored), EncryptionContext={"tenant": tenant})
+        return bytes(answer["Plaintext"]).decode()
+
+
 class DynamoTenants:
-    def __init__(self, table: Any, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, table: Any, *, cipher: SecretCipher | None = None, clock: Callable[[], float] = time.time):
         self.table = table
+        self.cipher = cipher
         self.clock = clock
+        self._secret_attr = "webhook_secret_enc" if cipher else "webhook_secret"
+
+    def _sealed(self, tenant: str, secret: str) -> str:
+        return self.cipher.encrypt(tenant, secret) if self.cipher else secret
 
     # ---- API keys --------------------------------------------------------------------------------
 
@@ -192,7 +237,10 @@ class DynamoTenants:
     def tenant_secret(self, tenant: str) -> str | None:
         """The tenant's `whsec_` Standard Webhooks signing secret (None for an unknown tenant)."""
         item = self.table.get_item(Key=self._tenant_key(tenant), ConsistentRead=True).get("Item") or {}
-        return item.get("webhook_secret") or None
+        stored = item.get(self._secret_attr)
+        if not stored:
+            return None
+        return self.cipher.decrypt(tenant, str(stored)) if self.cipher else str(stored)
 
     def default_webhook_url(self, tenant: str) -> str | None:
         """Where the tenant's jobs without a `webhook_url` of their own are announced (`webhook_url`), if set."""
@@ -214,6 +262,38 @@ class DynamoTenants:
                 raise TenantNotFoundError(tenant) from exc
             raise
 
+    def retention(self, tenant: str) -> Retention:
+        """The tenant's retention (jobs/retention.py defaults where it set none)."""
+        item = self.table.get_item(Key=self._tenant_key(tenant)).get("Item") or {}
+        default = Retention()
+        outputs = item.get("retention_outputs_days", default.outputs_days)
+        return Retention(
+            inputs_days=float(item.get("retention_inputs_days", default.inputs_days)),
+            outputs_days=None if outputs in (None, "keep") else float(outputs),
+        )
+
+    def set_retention(self, tenant: str, *, inputs_days: float | None, outputs_days: float | None, keep: bool) -> None:
+        """Change what is given (`keep`: outputs are never deleted by retention); jobs ending from now on use it."""
+        values: dict[str, Any] = {}
+        if inputs_days is not None:
+            values[":i"] = Decimal(str(inputs_days))
+        if keep or outputs_days is not None:
+            values[":o"] = "keep" if keep else Decimal(str(outputs_days))
+        sets = [f"retention_{n}_days = :{n[0]}" for n in ("inputs", "outputs") if f":{n[0]}" in values]
+        if not sets:
+            return
+        try:
+            self.table.update_item(
+                Key=self._tenant_key(tenant),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise TenantNotFoundError(tenant) from exc
+            raise
+
     def ensure_secret(self, tenant: str) -> str:
         """The tenant's secret, created now if it has none (a concurrent creator's secret wins)."""
         try:
@@ -221,10 +301,11 @@ class DynamoTenants:
                 Item={
                     **self._tenant_key(tenant),
                     "tenant": tenant,
-                    "webhook_secret": new_webhook_secret(),
+                    self._secret_attr: self._sealed(tenant, new_webhook_secret()),
                     "created_at": Decimal(str(round(self.clock(), 3))),
                 },
-                ConditionExpression="attribute_not_exists(webhook_secret)",
+                ConditionExpression="attribute_not_exists(#s)",
+                ExpressionAttributeNames={"#s": self._secret_attr},
             )
         except ClientError as exc:
             if not _conditional_failed(exc):
@@ -239,9 +320,13 @@ class DynamoTenants:
         try:
             self.table.update_item(
                 Key=self._tenant_key(tenant),
-                UpdateExpression="SET webhook_secret = :s, rotated_at = :now",
+                UpdateExpression="SET #s = :s, rotated_at = :now",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":s": secret, ":now": Decimal(str(round(self.clock(), 3)))},
+                ExpressionAttributeNames={"#s": self._secret_attr},
+                ExpressionAttributeValues={
+                    ":s": self._sealed(tenant, secret),
+                    ":now": Decimal(str(round(self.clock(), 3))),
+                },
             )
         except ClientError as exc:
             if _conditional_failed(exc):
@@ -257,18 +342,19 @@ class DynamoRateLimiter:
         self.table = table
         self.ttl_seconds = ttl_seconds
 
-    def admit(self, tenant: str, limit: int, now: float) -> bool:
+    def admit(self, tenant: str, limit: int, now: float) -> int | None:
         window = int(now)
         try:
-            self.table.update_item(
+            answer = self.table.update_item(
                 Key={"pk": f"RATE#{tenant}#{window}", "sk": "RATE"},
                 UpdateExpression="ADD n :one SET #ttl = :ttl",
                 ConditionExpression="attribute_not_exists(n) OR n < :limit",
                 ExpressionAttributeNames={"#ttl": "ttl"},
                 ExpressionAttributeValues={":one": 1, ":limit": limit, ":ttl": window + self.ttl_seconds},
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
             if _conditional_failed(exc):
-                return False
+                return None
             raise
-        return True
+        return int(answer["Attributes"]["n"])

@@ -59,7 +59,11 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class TerminalEvent:
-    """A job's terminal event as EventBridge carried it: its id, detail type and detail (DESIGN 3)."""
+    """A job's terminal event as EventBridge carried it: its id, detail type and detail (DESIGN 3).
+
+    Only its id and the job id are used: events are announcements, never commands (DESIGN 7), so what is
+    signed and sent is built from the stored job, whoever put the event on the bus and whatever it says.
+    """
 
     event_id: str
     detail_type: str
@@ -67,16 +71,20 @@ class TerminalEvent:
 
     @property
     def job_id(self) -> str:
-        return str(self.detail["job"]["id"])
+        job = self.detail.get("job") if isinstance(self.detail, dict) else None
+        job_id = job.get("id") if isinstance(job, dict) else None
+        return job_id if isinstance(job_id, str) else ""
 
-    @property
-    def message_id(self) -> str:
-        """`webhook-id`: one per job and terminal state, so stable across retries and re-emitted events."""
-        return f"msg_{self.job_id}_{self.detail['job']['status']}"
 
-    def body(self) -> bytes:
-        """The payload: the event detail with `type` = the detail type, as compact JSON."""
-        return json.dumps({"type": self.detail_type, **self.detail}, separators=(",", ":"), default=str).encode()
+def message_id(job: Job) -> str:
+    """`webhook-id`: one per job and terminal state, so stable across retries and re-emitted events."""
+    return f"msg_{job.id}_{job.status}"
+
+
+def payload(job: Job, output_urls: list[str]) -> bytes:
+    """The body: the job's terminal event detail (from the record) with `type` = the detail type."""
+    detail_type, detail = job.terminal_event(output_urls)
+    return json.dumps({"type": detail_type, **detail}, separators=(",", ":"), default=str).encode()
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class ClientWebhooks:
         tenants: WebhookTenants,
         claims: DeliveryClaims,
         send: Sender,
+        presign: Callable[[str, str], str] = lambda bucket, key: "",
         schedule: Sequence[int] = RETRY_SCHEDULE,
         clock: Callable[[], float] = time.time,
         retries: RetryStarter | None = None,
@@ -149,6 +158,7 @@ class ClientWebhooks:
         self.tenants = tenants
         self.claims = claims
         self.send = send
+        self.presign = presign  # (bucket, key) -> an output's download URL
         self.schedule = tuple(schedule)
         self.clock = clock
         self.retries = retries
@@ -167,28 +177,32 @@ class ClientWebhooks:
         return result
 
     def attempt(self, event: TerminalEvent, attempt: int, owner: str) -> AttemptResult:
-        """Make attempt number `attempt` (0-based) of `event`'s delivery; say what comes next."""
-        message_id = event.message_id
+        """Make attempt number `attempt` (0-based) of `event`'s delivery; say what comes next.
+
+        The event only names the job: the stored job decides whether anything is sent, and what."""
         try:
             job = self.repo.get(event.job_id)
         except JobNotFoundError:
-            return AttemptResult(Outcome.SKIPPED, attempt, webhook_id=message_id, error="the job no longer exists")
+            return AttemptResult(Outcome.SKIPPED, attempt, error="the job no longer exists")
+        webhook_id = message_id(job)
+        if not job.terminal:  # an event for a job that has not ended was not ours: nothing is sent
+            return AttemptResult(Outcome.SKIPPED, attempt, webhook_id=webhook_id, error="the job has not ended")
         url = job.webhook_url or self.tenants.default_webhook_url(job.tenant)
         if not url:
-            return AttemptResult(Outcome.SKIPPED, attempt, webhook_id=message_id)
+            return AttemptResult(Outcome.SKIPPED, attempt, webhook_id=webhook_id)
         if not self.claims.claim(event.event_id, owner):
-            return AttemptResult(Outcome.DUPLICATE, attempt, webhook_id=message_id)
-        body = event.body()
+            return AttemptResult(Outcome.DUPLICATE, attempt, webhook_id=webhook_id)
+        body = payload(job, [self.presign(o.bucket, o.key) for o in job.outputs])
         secret = self.tenants.tenant_secret(job.tenant)
         try:
             if not secret:
                 raise SigningSecretInvalidError(f"tenant {job.tenant} has no webhook signing secret")
-            headers = signed_headers(secret, message_id, int(self.clock()), body)
+            headers = signed_headers(secret, webhook_id, int(self.clock()), body)
         except SigningSecretInvalidError as exc:
             result = SendResult(None, str(exc))  # fixable by an operator: keep retrying on the schedule
         else:
             result = self.send(url, body, headers)
-        return self._next(result, attempt + 1, message_id)
+        return self._next(result, attempt + 1, webhook_id)
 
     def _next(self, result: SendResult, made: int, message_id: str) -> AttemptResult:
         if result.status is not None and 200 <= result.status < 300:

@@ -1,10 +1,40 @@
-"""Polling helpers for the local stack tests."""
+"""Helpers for the local stack tests: the embedded AWS as the tests start it, and polling."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+from tests.integration.local import records
+
+REGION = "us-east-1"
+
+
+@contextlib.contextmanager
+def embedded_aws(records_dir: Path, *, time_scale: float = 1.0, **env: str) -> Iterator[Any]:
+    """``EmbeddedAws`` as the local stack starts it, with fake credentials, the handlers' records
+    directory and ``env`` in the environment the execution environments inherit; all undone after."""
+    from infra.local import moto_patches
+    from infra.local.embedded import EmbeddedAws, fake_credentials
+
+    saved = dict(os.environ)
+    previous_scale = moto_patches.time_scale()
+    fake_credentials(REGION)
+    os.environ.update({records.ENV: str(records_dir), **env})
+    aws = EmbeddedAws(time_scale=time_scale)
+    try:
+        aws.start()
+        yield aws
+        moto_patches.wait_async_idle(10)
+    finally:
+        aws.stop()
+        moto_patches.apply(time_scale=previous_scale)
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

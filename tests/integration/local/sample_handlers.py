@@ -1,6 +1,7 @@
-"""Handlers of the sample stack; the patched moto imports and calls them in-process.
+"""Handlers of the sample stack; the local Lambda runtime runs them in its execution environments.
 
-They record what they saw in module-level lists so that the tests can assert on it.
+They run in worker processes, so what they saw goes to ``records`` (files the test process reads), not to
+module state the test could see.
 """
 
 from __future__ import annotations
@@ -8,20 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 import time
-from collections import defaultdict
 from typing import Any
 
 import boto3
 
-LOCK = threading.Lock()
-S3_EVENTS: list[dict[str, Any]] = []
-BUS_EVENTS: list[dict[str, Any]] = []
-TOKENS: list[dict[str, Any]] = []
-FLAKY_ATTEMPTS: dict[str, int] = defaultdict(int)
-CONTEXTS: list[dict[str, Any]] = []
-SLOW_DONE: list[str] = []
+from tests.integration.local import records
 
 
 class FlakyError(Exception):
@@ -30,16 +23,6 @@ class FlakyError(Exception):
 
 class FatalError(Exception):
     pass
-
-
-def reset() -> None:
-    with LOCK:
-        S3_EVENTS.clear()
-        BUS_EVENTS.clear()
-        TOKENS.clear()
-        FLAKY_ATTEMPTS.clear()
-        CONTEXTS.clear()
-        SLOW_DONE.clear()
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -52,14 +35,6 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> dict
 
 def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     path = event["path"]
-    with LOCK:
-        CONTEXTS.append(
-            {
-                "function_name": context.function_name,
-                "remaining": context.get_remaining_time_in_millis(),
-                "request_id": context.aws_request_id,
-            }
-        )
     if path.endswith("/boom"):
         raise RuntimeError("boom")
     if path.endswith("/echo"):
@@ -99,8 +74,7 @@ def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def s3_handler(event: dict[str, Any], context: Any) -> None:
     for record in event["Records"]:
         key = record["s3"]["object"]["key"]
-        with LOCK:
-            S3_EVENTS.append({"key": key, "bucket": record["s3"]["bucket"]["name"], "thread": threading.get_ident()})
+        records.record("s3", key=key, bucket=record["s3"]["bucket"]["name"])
         boto3.client("dynamodb").put_item(
             TableName=os.environ["TABLE_NAME"], Item={"pk": {"S": f"s3#{key}"}, "sk": {"S": "upload"}}
         )
@@ -110,8 +84,7 @@ def token_handler(event: dict[str, Any], context: Any) -> None:
     token = event["token"]
     data = event["input"]
     attempt = event.get("attempt", 0)
-    with LOCK:
-        TOKENS.append({"token": token, "attempt": attempt, "input": data})
+    records.record("tokens", token=token, attempt=attempt, input=data)
     if data.get("hold"):
         return
     sfn = boto3.client("stepfunctions")
@@ -126,25 +99,27 @@ def flaky_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job_id = event.get("job_id", "?")
     if mode == "fatal":
         raise FatalError(f"job {job_id} cannot be done")
-    with LOCK:
-        FLAKY_ATTEMPTS[job_id] += 1
-        attempt = FLAKY_ATTEMPTS[job_id]
+    records.record("flaky", job_id=job_id)  # a task's retries are sequential: the count is this attempt
+    attempt = sum(1 for r in records.read("flaky") if r["job_id"] == job_id)
     if attempt <= int(event.get("fail_times", 0)):
         raise FlakyError(f"attempt {attempt} failed")
     return {"attempts": attempt}
 
 
 def events_handler(event: dict[str, Any], context: Any) -> None:
-    with LOCK:
-        BUS_EVENTS.append(event)
+    records.record("bus", **event)
 
 
 def image_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"image": True, "function_name": context.function_name, "memory": context.memory_limit_in_mb}
+    return {
+        "image": True,
+        "function_name": context.function_name,
+        "memory": context.memory_limit_in_mb,
+        "pid": os.getpid(),
+    }
 
 
 def slow_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     time.sleep(float(event.get("sleep", 1.0)))
-    with LOCK:
-        SLOW_DONE.append(event.get("id", ""))
+    records.record("slow", id=event.get("id", ""))
     return {"slept": True}

@@ -1,7 +1,7 @@
 """A small CDK stack that exercises the local deployer, the moto patches and the gateway.
 
-The Lambda code is inline (nothing is bundled); the handlers are imported in-process from
-``tests.integration.local.sample_handlers`` by the patched moto.
+The Lambda code is inline (nothing is bundled); the local Lambda runtime imports the handlers from
+``tests.integration.local.sample_handlers`` in its execution environments.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class SampleStack(cdk.Stack):
                 self,
                 name,
                 runtime=lambda_.Runtime.PYTHON_3_12,
-                code=lambda_.Code.from_inline("# runs in-process locally"),
+                code=lambda_.Code.from_inline("# the handler is imported by name locally"),
                 handler=f"{HANDLERS}.{handler}",
                 timeout=cdk.Duration.seconds(30),
                 memory_size=256,
@@ -190,7 +190,8 @@ class SampleStack(cdk.Stack):
             payload=sfn.TaskInput.from_object(
                 {"token": sfn.JsonPath.task_token, "input.$": "$", "attempt.$": "$$.State.RetryCount"}
             ),
-            task_timeout=sfn.Timeout.duration(cdk.Duration.seconds(20)),
+            # 3 s at the tests' time scale: room for a cold start on a loaded machine
+            task_timeout=sfn.Timeout.duration(cdk.Duration.seconds(60)),
             result_path="$.token_result",
         )
         wait_token.add_retry(errors=["TokenRejected"], interval=cdk.Duration.seconds(1), max_attempts=2, backoff_rate=1)
@@ -213,7 +214,7 @@ class SampleStack(cdk.Stack):
             self, "Recovered", result=sfn.Result.from_object({"recovered": True}), result_path="$.recovered"
         )
         flaky.add_catch(recovered, errors=["FatalError"], result_path="$.error")
-        pause = sfn.Wait(self, "Pause", time=sfn.WaitTime.duration(cdk.Duration.seconds(2)))
+        pause = sfn.Wait(self, "Pause", time=sfn.WaitTime.duration(cdk.Duration.seconds(10)))
         record = tasks.DynamoUpdateItem(
             self,
             "Record",

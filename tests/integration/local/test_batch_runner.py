@@ -1,21 +1,20 @@
 """The batch runner's real state machine (infra/constructs/batches.py) in patched moto: a job holds its
 slot until its token comes back, so no more than MaxConcurrency jobs run at once, and a lost slot
-does not stop the batch. Locally this is what keeps a provider under its concurrency limit."""
+does not stop the batch. Locally this is what keeps a provider under its concurrency limit. The stand-in
+job function runs in the local Lambda runtime (embedded AWS)."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
-from typing import Any
+from collections.abc import Iterator
 
 import boto3
 import pytest
 
-from infra.local import moto_patches
-from tests.integration.local import batch_runner_handlers as h
-from tests.integration.local.helpers import wait_execution
+from tests.integration.local import records
+from tests.integration.local.helpers import embedded_aws, wait_execution
 
 
 def runner_definition(function_arn: str) -> str:
@@ -38,18 +37,8 @@ def runner_definition(function_arn: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def runner_arn() -> Any:
-    saved = dict(os.environ)
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    )
-    from moto import mock_aws
-
-    previous = moto_patches.time_scale()
-    moto_patches.apply(time_scale=0.05)
-    mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
-    mock.start()
-    try:
+def runner_arn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with embedded_aws(tmp_path_factory.mktemp("records"), time_scale=0.05):
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
             zf.writestr("index.py", "")
@@ -66,18 +55,11 @@ def runner_arn() -> Any:
         yield sfn.create_state_machine(
             name="runner", definition=runner_definition(fn["FunctionArn"]), roleArn="arn:aws:iam::123456789012:role/r"
         )["stateMachineArn"]
-        moto_patches.wait_async_idle(5)
-    finally:
-        mock.stop()
-        moto_patches.apply(time_scale=previous)
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def test_GIVEN_twelve_jobs_and_a_limit_of_three_WHEN_the_runner_runs_THEN_never_more_than_three_at_once(
     runner_arn: str,
 ) -> None:
-    h.STATE.update(running=0, peak=0, seen=[])
     jobs = [f"job-{i}" for i in range(12)] + ["boom"]
     sfn = boto3.client("stepfunctions")
     arn = sfn.start_execution(
@@ -89,5 +71,10 @@ def test_GIVEN_twelve_jobs_and_a_limit_of_three_WHEN_the_runner_runs_THEN_never_
     result = wait_execution(sfn, arn, timeout=60)
 
     assert result["status"] == "SUCCEEDED"  # the slot that failed ("boom") did not stop the batch
-    assert sorted(h.STATE["seen"]) == sorted(jobs[:-1])
-    assert h.STATE["peak"] == 3
+    log = records.read("jobs")
+    assert sorted(r["job_id"] for r in log if r["phase"] == "start") == sorted(jobs[:-1])
+    running = peak = 0
+    for entry in log:  # in the order the environments appended them
+        running += 1 if entry["phase"] == "start" else -1
+        peak = max(peak, running)
+    assert peak == 3

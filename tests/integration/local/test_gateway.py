@@ -231,3 +231,40 @@ def test_GIVEN_options_mock_WHEN_preflight_THEN_integration_response_headers(
     assert headers["Access-Control-Allow-Origin"] == "https://app"
     assert headers["Access-Control-Allow-Methods"] == "GET,POST"
     assert fake.calls == []
+
+
+def test_GIVEN_the_stacks_gateway_responses_WHEN_the_gateway_answers_itself_THEN_they_shape_each_answer(
+    fake: FakeLambda,
+) -> None:
+    """The template's AWS::ApiGateway::GatewayResponse resources, as the real stack synthesises them."""
+    from infra.constructs.api import GATEWAY_RESPONSES, gateway_response_template
+
+    responses = {
+        f"Gw{name}": {
+            "Type": "AWS::ApiGateway::GatewayResponse",
+            "Properties": {
+                "ResponseType": name,
+                "RestApiId": {"Ref": "Api"},
+                **({"StatusCode": status} if status else {}),
+                "ResponseTemplates": {"application/json": gateway_response_template(code, message)},
+                **(
+                    {"ResponseParameters": {"gatewayresponse.header.Retry-After": "'1'"}} if name == "THROTTLED" else {}
+                ),
+            },
+        }
+        for name, (status, code, message) in GATEWAY_RESPONSES.items()
+    }
+    dep = Deployment(region="us-east-1", account="123456789012", stack_name="S")
+    dep.functions = {"Fn": "main-fn", "Other": "other-fn"}
+    gateway = Gateway({"Resources": {**TEMPLATE["Resources"], **responses}}, dep, lambda_client=fake)
+
+    status, headers, body = gateway.handle("GET", "/nope", {}, None, None)
+    error = json.loads(body)["error"]
+    assert status == 404 and error["code"] == "not_found" and error["request_id"] == headers["x-amzn-RequestId"]
+    status, _, body = gateway.handle("POST", "/jobs", {}, None, b"x" * (MAX_BODY_BYTES + 1))
+    error = json.loads(body)["error"]
+    assert status == 413 and error["code"] == "request_too_large"
+    assert "10 MB" in error["message"] and "/v1/uploads" in error["message"]
+    fake.error = True  # the function failed: API Gateway's 502
+    status, _, body = gateway.handle("POST", "/jobs", {}, None, b"{}")
+    assert status == 502 and json.loads(body)["error"]["code"] == "internal"

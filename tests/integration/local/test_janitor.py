@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import boto3
-from moto import mock_aws
 
 from infra.local import moto_patches
+from tests.integration.local.helpers import embedded_aws
 
 
-def test_given_finished_and_waiting_executions_when_swept_then_only_finished_ones_are_forgotten() -> None:
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        moto_patches.apply()
+def test_given_finished_and_waiting_executions_when_swept_then_only_finished_ones_are_forgotten(
+    tmp_path: Path,
+) -> None:
+    with embedded_aws(tmp_path):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         role = "arn:aws:iam::123456789012:role/sfn"
         quick = sfn.create_state_machine(
@@ -28,7 +30,7 @@ def test_given_finished_and_waiting_executions_when_swept_then_only_finished_one
         )["stateMachineArn"]
         sfn.start_execution(stateMachineArn=quick, name="done")
         sfn.start_execution(stateMachineArn=slow, name="waiting")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while sfn.list_executions(stateMachineArn=quick)["executions"][0]["status"] == "RUNNING":
             assert time.monotonic() < deadline
             time.sleep(0.05)

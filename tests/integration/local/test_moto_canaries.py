@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import threading
 import time
 import uuid
 from typing import Any
@@ -21,11 +23,23 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.local import moto_patches
-from tests.integration.local import sample_handlers as h
+from tests.integration.local import records
 from tests.integration.local.helpers import wait_execution, wait_for
 
 # (module[:class], attribute) -> sha256 of the original source, recorded on moto 5.2.5.
 RECORDED_SOURCES: dict[tuple[str, str], str] = {
+    (
+        "moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker",
+        "_get_evaluation_entrypoint",
+    ): "2b25949ae855da8035b347b28ac72f90d7d6542bf26ef7e1f03a50ce6a981fde",
+    (
+        "moto.core.botocore_stubber:BotocoreStubber",
+        "process_request",
+    ): "f79a1a778c7e755f0c7f234cdab9e36312ed2b16d7051baf06b04872f79dd5b2",
+    (
+        "moto.moto_server.werkzeug_app:DomainDispatcherApplication",
+        "__call__",
+    ): "7b12179deceda48da3436e5e5d98f2c368344f1907c849f70b08da1ff367bef6",
     (
         "moto.awslambda.models:LambdaFunction",
         "_invoke_lambda",
@@ -142,11 +156,6 @@ def _start(local_sample: Any, payload: dict[str, Any]) -> str:
     )
 
 
-def _tokens_for(job_id: str) -> list[dict[str, Any]]:
-    with h.LOCK:
-        return [t for t in h.TOKENS if t["input"].get("job_id") == job_id]
-
-
 def test_GIVEN_installed_moto_WHEN_checked_THEN_it_is_the_version_the_patches_were_written_for() -> None:
     assert moto.__version__ == moto_patches.MOTO_VERSION == "5.2.5"
 
@@ -167,19 +176,70 @@ def test_GIVEN_apply_WHEN_called_again_THEN_idempotent_and_time_scale_changes() 
     moto_patches.apply(time_scale=0.05)
     assert LambdaFunction.__dict__["_invoke_lambda"] is first
     assert moto_patches.time_scale() == 0.05
-    assert moto_patches.applied() >= {"P1", "P1b", "P2", "P3", "P4", "P5", "P6", "T1"}
+    assert moto_patches.applied() >= {"P0", "P1", "P1b", "P2", "P3", "P4", "P5", "P6", "P7", "T1"}
 
 
 # ------------------------------------------------------------------------------ behaviour
 
 
-def test_GIVEN_P1_WHEN_function_invoked_THEN_handler_runs_in_process_but_moto_alone_needs_docker(
+@pytest.mark.parametrize("path", ["in-process", "endpoint"])
+def test_GIVEN_P0_WHEN_a_call_is_inside_a_backend_THEN_the_next_waits_but_moto_alone_lets_it_in(
+    local_sample: Any, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """moto's backends have no lock of their own: without P0 two requests are inside one at once (a read
+    then iterates an item another request is writing). The first GetItem is held inside the backend."""
+    import boto3
+    from moto.dynamodb.models import DynamoDBBackend
+
+    entered: list[int] = []
+    release = threading.Event()
+    get_item = DynamoDBBackend.get_item
+
+    def held_get_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        entered.append(threading.get_ident())
+        if len(entered) == 1:
+            release.wait(30)
+        return get_item(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", held_get_item)
+    endpoint = {"endpoint_url": local_sample.aws.url} if path == "endpoint" else {}
+    ddb = boto3.client("dynamodb", region_name="us-east-1", **endpoint)
+    key = {"pk": {"S": "p0"}, "sk": {"S": "p0"}}
+
+    def two_calls(expect_both_inside: bool) -> int:
+        entered.clear()
+        release.clear()
+        calls = [
+            threading.Thread(target=ddb.get_item, kwargs={"TableName": local_sample.outputs["TableName"], "Key": key})
+            for _ in range(2)
+        ]
+        calls[0].start()
+        wait_for(lambda: entered, 30)
+        calls[1].start()
+        if expect_both_inside:
+            wait_for(lambda: len(entered) == 2, 30)
+        else:
+            calls[1].join(0.5)  # it would be inside by now if nothing held it back
+        inside = len(entered)
+        release.set()
+        for call in calls:
+            call.join(30)
+        return inside
+
+    assert two_calls(expect_both_inside=False) == 1
+    with moto_patches.suspended("P0"):
+        assert two_calls(expect_both_inside=True) == 2
+
+
+def test_GIVEN_P1_WHEN_function_invoked_THEN_it_runs_in_an_environment_but_moto_alone_needs_docker(
     local_sample: Any,
 ) -> None:
     lam = local_sample.client("lambda")
     name = local_sample.outputs["ImageFnName"]
-    patched = lam.invoke(FunctionName=name, Payload=b"{}")
-    assert json.loads(patched["Payload"].read())["image"] is True
+    patched = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert patched["image"] is True
+    assert patched["pid"] in local_sample.aws.runtime.stats()[name]["pids"]  # a worker of the runtime
+    assert patched["pid"] != os.getpid()
     with moto_patches.suspended("P1"), pytest.raises(Exception):  # noqa: B017
         # moto's own code wants Docker (and for image functions fails before even trying)
         unpatched = lam.invoke(FunctionName=name, Payload=b"{}")
@@ -206,17 +266,17 @@ def test_GIVEN_P3_WHEN_stopped_during_token_wait_THEN_aborted_but_moto_alone_end
     job_id = f"p3-{uuid.uuid4().hex[:6]}"
     with moto_patches.suspended("P3"):
         arn = _start(local_sample, {"job_id": job_id, "hold": True})
-        wait_for(lambda: _tokens_for(job_id))
+        wait_for(lambda: records.tokens_for(job_id))
         sfn.stop_execution(executionArn=arn)
         assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
         final = wait_execution(sfn, arn)
     assert final["status"] == "FAILED"  # the token timeout overwrote the stop
     job_id = f"p3-{uuid.uuid4().hex[:6]}"
     arn = _start(local_sample, {"job_id": job_id, "hold": True})
-    wait_for(lambda: _tokens_for(job_id))
+    wait_for(lambda: records.tokens_for(job_id))
     sfn.stop_execution(executionArn=arn)
     assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
-    time.sleep(1.5)  # past the (scaled) token timeout
+    time.sleep(3.5)  # past the (scaled) token timeout of 3 s
     assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
 
 
@@ -238,7 +298,7 @@ def test_GIVEN_P4_WHEN_event_matches_lambda_rule_THEN_delivered_but_moto_alone_c
         )
 
     def delivered(job_id: str) -> bool:
-        return any(e["detail"].get("job_id") == job_id for e in list(h.BUS_EVENTS))
+        return any(e["detail"].get("job_id") == job_id for e in records.read("bus"))
 
     with moto_patches.suspended("P4"):
         with pytest.raises(NotImplementedError):  # moto: "Expr not defined" for Lambda targets
@@ -256,11 +316,11 @@ def test_GIVEN_P5_WHEN_token_task_retried_THEN_fresh_token_but_moto_alone_reuses
     job_id = f"p5-{uuid.uuid4().hex[:6]}"
     with moto_patches.suspended("P5", "P6"):
         wait_execution(sfn, _start(local_sample, {"job_id": job_id, "reject_first": True}))
-    tokens = _tokens_for(job_id)
+    tokens = records.tokens_for(job_id)
     assert len(tokens) == 2 and tokens[0]["token"] == tokens[1]["token"]
     job_id = f"p5-{uuid.uuid4().hex[:6]}"
     assert wait_execution(sfn, _start(local_sample, {"job_id": job_id, "reject_first": True}))["status"] == "SUCCEEDED"
-    tokens = _tokens_for(job_id)
+    tokens = records.tokens_for(job_id)
     assert len(tokens) == 2 and tokens[0]["token"] != tokens[1]["token"]
 
 
@@ -270,7 +330,7 @@ def test_GIVEN_P6_WHEN_callback_after_timeout_THEN_task_timed_out_but_moto_alone
     sfn = local_sample.client("stepfunctions")
     job_id = f"p6-{uuid.uuid4().hex[:6]}"
     assert wait_execution(sfn, _start(local_sample, {"job_id": job_id, "hold": True}))["error"] == "States.Timeout"
-    token = _tokens_for(job_id)[0]["token"]
+    token = records.tokens_for(job_id)[0]["token"]
     with pytest.raises(ClientError) as err:
         sfn.send_task_success(taskToken=token, output="{}")
     assert err.value.response["Error"]["Code"] == "TaskTimedOut"
@@ -289,7 +349,7 @@ def test_GIVEN_P6_WHEN_token_already_completed_THEN_second_callback_fails_but_mo
     # an empty Map ends at once; use the main path instead with a held token
     wait_execution(sfn, arn)
     arn = _start(local_sample, {"job_id": job_id, "hold": True})
-    token = wait_for(lambda: _tokens_for(job_id))[0]["token"]
+    token = wait_for(lambda: records.tokens_for(job_id))[0]["token"]
     # the Flaky task follows: keep the execution running long enough with a failing first attempt
     sfn.send_task_success(taskToken=token, output="{}")
     with moto_patches.suspended("P6"):
@@ -300,9 +360,9 @@ def test_GIVEN_P6_WHEN_token_already_completed_THEN_second_callback_fails_but_mo
     wait_execution(sfn, arn)
 
 
-def test_GIVEN_T1_WHEN_wait_and_timeouts_scaled_THEN_a_2s_wait_takes_a_tenth(local_sample: Any) -> None:
+def test_GIVEN_T1_WHEN_wait_and_timeouts_scaled_THEN_a_10s_wait_takes_a_twentieth(local_sample: Any) -> None:
     sfn = local_sample.client("stepfunctions")
     started = time.monotonic()
     desc = wait_execution(sfn, _start(local_sample, {"job_id": f"t1-{uuid.uuid4().hex[:6]}"}))
     assert desc["status"] == "SUCCEEDED"
-    assert time.monotonic() - started < 1.5  # Wait 2 s + Retry intervals would be >= 2 s unscaled
+    assert time.monotonic() - started < 10  # the Wait alone is 10 s unscaled

@@ -195,6 +195,21 @@ def test_given_a_signed_webhook_when_parsed_then_the_notice_says_succeeded() -> 
     assert notice.result.state is ProviderState.SUCCEEDED
 
 
+def test_given_wavespeeds_nsfw_flags_when_a_webhook_is_parsed_then_each_output_keeps_its_own() -> None:
+    body = json.loads(BODY)
+    body.update(outputs=["https://cdn.test/a.jpg", "https://cdn.test/b.jpg"], has_nsfw_contents=[True, False])
+    raw = json.dumps(body).encode()
+    notice = provider(FakeHttp()).parse_webhook(headers_for(raw), raw)
+    assert [o.nsfw for o in notice.result.outputs] == [True, False]
+
+
+def test_given_no_nsfw_flags_when_a_webhook_is_parsed_then_the_outputs_say_not_checked() -> None:
+    body = {k: v for k, v in json.loads(BODY).items() if k != "has_nsfw_contents"}
+    raw = json.dumps(body).encode()
+    notice = provider(FakeHttp()).parse_webhook(headers_for(raw), raw)
+    assert [o.nsfw for o in notice.result.outputs] == [None]
+
+
 def test_given_a_tampered_body_when_parsed_then_401() -> None:
     with pytest.raises(WebhookRejectedError) as caught:
         provider(FakeHttp()).parse_webhook(headers_for(BODY), BODY.replace(b"completed", b"failed"))
