@@ -185,3 +185,18 @@ def test_given_a_batch_when_its_requests_are_forgotten_then_no_member_keeps_its_
     repo.forget_requests("B1")
 
     assert [repo.request("B1", job_id) for job_id in ("J0", "J1")] == ["{}", "{}"]
+
+
+def test_given_a_batch_job_whose_inputs_are_shared_by_content_when_erased_then_those_copies_go_too(world) -> None:
+    s3, repo = world["s3"], world["repo"]
+    job_id = new_job_id(NOW - DAY)
+    shared = StoredImage(INPUTS, f"inputs/acme/B1/{'d' * 64}.jpg", "image/jpeg", 8, 8, "d" * 64)
+    s3.put_object(Bucket=INPUTS, Key=shared.key, Body=b"photo")
+    s3.put_object(Bucket=INPUTS, Key="inputs/acme/B1/other.jpg", Body=b"another job's photo")
+    job = Job(id=job_id, tenant="acme", provider="engine", spec=SwapSpec(shared, shared), batch_id="B1")
+    repo.put_new(replace(job, created_at=NOW - DAY, updated_at=NOW - DAY))
+
+    world["eraser"].erase(repo.get(job_id), ("inputs",))
+
+    assert versions(s3, INPUTS, shared.key) == 0
+    assert versions(s3, INPUTS, "inputs/acme/B1/other.jpg") == 1

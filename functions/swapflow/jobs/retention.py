@@ -64,6 +64,16 @@ def parse_days(value: str, *, allow_keep: bool) -> float | None:
     return days
 
 
+
+def _shared_inputs(job: Job) -> set[str]:
+    """The job's inputs stored outside its own prefix: a batch's copies kept once by content
+    (`inputs/<tenant>/<batch>/<sha256>.<ext>`). They go with the job's: a later job of the batch that
+    needs the same photo stores it again."""
+    spec = job.spec
+    images = (spec.source_image, spec.target_image, *(f.source_image for f in spec.faces))
+    own = f"inputs/{job.tenant}/{job.id}/"
+    return {image.key for image in images if image.key and not image.key.startswith(own)}
+
 class JobEraser:
     """The one place objects are deleted: a job's inputs, its outputs, or both (then it is announced)."""
 
@@ -94,6 +104,8 @@ class JobEraser:
         if INPUTS in parts:
             deleted += self.blobs.delete_all_versions(self.input_bucket, f"inputs/{job.tenant}/{job.id}/")
             deleted += self.blobs.delete_all_versions(self.input_bucket, f"staging/{job.id}/")
+            for key in _shared_inputs(job):
+                deleted += self.blobs.delete_all_versions(self.input_bucket, key)
             self.repo.mark_erased(job.id, INPUTS, self.clock())
         if OUTPUTS in parts:
             deleted += self.blobs.delete_all_versions(self.archive_bucket, f"outputs/{job.tenant}/{job.id}/")
