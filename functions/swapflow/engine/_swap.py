@@ -35,10 +35,17 @@ GRAIN_MAX = 2.0  # grey levels: the most grain match_detail adds
 SKIN_D2 = 2.0  # squared Mahalanobis distance still counted as fully skin ...
 SKIN_SOFT = 2.0  # ... and how fast the likelihood falls beyond it
 SKIN_BAND = 0.08  # fraction of the face size at the mask's edge where non-skin keeps the target
-WORK_MAX = 288.0  # face size (sqrt of the hull area, px) above which stages 2-5 run scaled down
+# Stages 2-5 run at a working face size (sqrt of the hull area, px) when the target face is
+# larger: about the source face's own size (warping it larger adds no detail; the target's
+# detail, mouth interior and surroundings stay full-size), within these bounds.
+WORK_MIN = 192.0
+WORK_MAX = 288.0
+WORK_PER_SOURCE = 1.25
 ROI_MARGIN = 0.12  # fraction of the face size around the mesh box that the blend may touch
 # Lower face outline (cheeks and jaw): the part of FACE_OVAL the contour warp moves.
 JAW = _mesh.FACE_OVAL[7:30]
+# Every mesh point off the face outline: the contour warp pins them (zero displacement).
+INNER = np.setdiff1d(np.arange(468), _mesh.FACE_OVAL)
 
 
 def delaunay(pts: np.ndarray) -> np.ndarray:
@@ -107,8 +114,10 @@ class Roi:
 
 
 def _grid(roi: Roi) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates over ``roi`` as a 1 x W row and an H x 1 column (they broadcast)."""
     h, w = roi.shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32) + roi.x0, np.arange(h, dtype=np.float32) + roi.y0)
+    gx = np.arange(w, dtype=np.float32)[None, :] + np.float32(roi.x0)
+    gy = np.arange(h, dtype=np.float32)[:, None] + np.float32(roi.y0)
     return gx, gy
 
 
@@ -149,8 +158,8 @@ def mesh_maps(
     table[1:] = aff.transpose(0, 2, 1).reshape(-1, 6)
     gx, gy = _grid(roi)
     c = [np.take(table[:, k], ids) for k in range(6)]
-    map_x = c[0] * gx + c[1] * gy + c[2]
-    map_y = c[3] * gx + c[4] * gy + c[5]
+    map_x = np.ascontiguousarray(c[0] * gx + c[1] * gy + c[2])
+    map_y = np.ascontiguousarray(c[3] * gx + c[4] * gy + c[5])
     return map_x, map_y, inside
 
 
@@ -206,8 +215,8 @@ def rigid_upper_face(
     sel = weight > 1e-3
     if not sel.any():
         return
-    gx, gy = _grid(roi)
-    gx, gy, wt = gx[sel], gy[sel], weight[sel]
+    ys, xs = np.nonzero(sel)
+    gx, gy, wt = (xs + roi.x0).astype(np.float32), (ys + roi.y0).astype(np.float32), weight[sel]
     rx = m[0, 0] * gx + m[0, 1] * gy + m[0, 2]
     ry = m[1, 0] * gx + m[1, 1] * gy + m[1, 2]
     map_x[sel] = wt * rx + (1.0 - wt) * map_x[sel]
@@ -239,8 +248,7 @@ def contour_field(
     gh, gw = max(2, math.ceil(h / f)), max(2, math.ceil(w / f))
     num = np.zeros((gh, gw, 2), np.float32)
     den = np.zeros((gh, gw), np.float32)
-    inner = np.setdiff1d(np.arange(len(dst_pts)), list(_mesh.FACE_OVAL))
-    for pts, val in ((dst_pts[jaw], disp), (dst_pts[inner], np.zeros((len(inner), 2)))):
+    for pts, val in ((dst_pts[jaw], disp), (dst_pts[INNER], np.zeros((len(INNER), 2)))):
         q = np.clip(np.round((pts - roi.origin) / f).astype(int), 0, [gw - 1, gh - 1])
         np.add.at(num, (q[:, 1], q[:, 0]), val)
         np.add.at(den, (q[:, 1], q[:, 0]), 1.0)
@@ -485,7 +493,7 @@ def swap_face(
             region = np.where(moved[..., None], liquified, original)
             q = np.clip(np.round(dst_pts - roi.origin).astype(int), 0, [roi.shape[1] - 1, roi.shape[0] - 1])
             dst_pts = dst_pts + np.stack([dx[q[:, 1], q[:, 0]], dy[q[:, 1], q[:, 0]]], axis=1)
-    k = WORK_MAX / size_t
+    k = float(np.clip(WORK_PER_SOURCE * size_s, WORK_MIN, WORK_MAX)) / size_t
     if k >= 0.9:
         done = compose(region, source, src_pts, dst_pts, dst_depth, roi, size_t, face_enhance)
         if done is not None:
@@ -512,10 +520,16 @@ def swap_face(
     m = up(done.blend)[..., None]
     out = (1.0 - m) * (ref + up(done.out - small.astype(np.float32))) + m * up(done.out)
     stat = up(done.stat.astype(np.uint8)) > 0
-    detailed = match_detail(out, ref, stat)
-    if face_enhance:
-        detailed = enhance(detailed, size_t)
-    out = out + m * (detailed - out)
+    # Detail (and enhancement) only where the face goes: the bounding box of the blend mask,
+    # padded by the filters' reach, not the whole region.
+    x, y, bw, bh = cv2.boundingRect(((m[..., 0] > 1e-3) | stat).astype(np.uint8))
+    if bw and bh:
+        pad = 12
+        win = (slice(max(0, y - pad), min(h_r, y + bh + pad)), slice(max(0, x - pad), min(w_r, x + bw + pad)))
+        detailed = match_detail(out[win], ref[win], stat[win])
+        if face_enhance:
+            detailed = enhance(detailed, size_t)
+        out[win] += m[win] * (detailed - out[win])
     keep = up(done.keep)[..., None]
     out = out * (1.0 - keep) + ref * keep
     target[roi.y0 : roi.y1, roi.x0 : roi.x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
