@@ -40,7 +40,7 @@ SKIN_BAND = 0.08  # fraction of the face size at the mask's edge where non-skin 
 # detail, mouth interior and surroundings stay full-size), within these bounds.
 WORK_MIN = 192.0
 WORK_MAX = 288.0
-WORK_PER_SOURCE = 1.25
+WORK_PER_SOURCE = 1.0
 ROI_MARGIN = 0.12  # fraction of the face size around the mesh box that the blend may touch
 # Lower face outline (cheeks and jaw): the part of FACE_OVAL the contour warp moves.
 JAW = _mesh.FACE_OVAL[7:30]
@@ -198,29 +198,41 @@ def rigid_upper_face(
     strength = float(np.clip(1.0 - abs(_mesh.yaw(src_pts) - _mesh.yaw(dst_pts)) / RIGID_MAX_YAW_GAP, 0.0, 1.0))
     if strength <= 0.0:
         return
-    h, w = roi.shape
-    up = dst_pts[idx] - roi.origin
+    # Work on the rigid box plus the fade's reach only, not the whole region.
+    up = dst_pts[idx]
     pad = 0.08 * size
-    lo = np.floor(up.min(0) - pad).astype(int)
-    hi = np.ceil(up.max(0) + pad).astype(int)
+    reach = pad + 3 * 0.06 * size
+    box = Roi(
+        max(roi.x0, math.floor(up[:, 0].min() - reach)),
+        max(roi.y0, math.floor(up[:, 1].min() - reach)),
+        min(roi.x1, math.ceil(up[:, 0].max() + reach) + 1),
+        min(roi.y1, math.ceil(up[:, 1].max() + reach) + 1),
+    )
+    if box.x1 - box.x0 < 2 or box.y1 - box.y0 < 2:
+        return
+    h, w = box.shape
+    lo = np.floor(up.min(0) - pad - box.origin).astype(int)
+    hi = np.ceil(up.max(0) + pad - box.origin).astype(int)
     weight = np.zeros((h, w), np.float32)
     cv2.rectangle(weight, (int(lo[0]), int(lo[1])), (int(hi[0]), int(hi[1])), 1.0, thickness=-1)
     weight = _smooth_blur(weight, 0.06 * size)
     eyes = np.maximum(
-        _poly_mask((h, w), dst_pts[list(_mesh.EYE_LEFT_RING)], roi, grow=0.02 * size),
-        _poly_mask((h, w), dst_pts[list(_mesh.EYE_RIGHT_RING)], roi, grow=0.02 * size),
+        _poly_mask((h, w), dst_pts[list(_mesh.EYE_LEFT_RING)], box, grow=0.02 * size),
+        _poly_mask((h, w), dst_pts[list(_mesh.EYE_RIGHT_RING)], box, grow=0.02 * size),
     )
     weight *= 1.0 - _smooth_blur(eyes.astype(np.float32) / 255.0, 0.03 * size)
-    weight *= inside * strength
+    win = (slice(box.y0 - roi.y0, box.y1 - roi.y0), slice(box.x0 - roi.x0, box.x1 - roi.x0))
+    weight *= inside[win] * strength
     sel = weight > 1e-3
     if not sel.any():
         return
     ys, xs = np.nonzero(sel)
-    gx, gy, wt = (xs + roi.x0).astype(np.float32), (ys + roi.y0).astype(np.float32), weight[sel]
+    gx, gy, wt = (xs + box.x0).astype(np.float32), (ys + box.y0).astype(np.float32), weight[sel]
     rx = m[0, 0] * gx + m[0, 1] * gy + m[0, 2]
     ry = m[1, 0] * gx + m[1, 1] * gy + m[1, 2]
-    map_x[sel] = wt * rx + (1.0 - wt) * map_x[sel]
-    map_y[sel] = wt * ry + (1.0 - wt) * map_y[sel]
+    mx, my = map_x[win], map_y[win]  # views: written through
+    mx[sel] = wt * rx + (1.0 - wt) * mx[sel]
+    my[sel] = wt * ry + (1.0 - wt) * my[sel]
 
 
 def contour_field(
@@ -328,7 +340,7 @@ def match_detail(patch: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.nda
         # white noise of std s has a Laplacian of RMS ~ 4.5 s
         sigma = min(GRAIN_MAX, math.sqrt(short) / 4.5)
         rng = np.random.default_rng(0)  # deterministic: the same inputs give the same bytes
-        out = out + (rng.standard_normal(patch.shape[:2]).astype(np.float32) * sigma)[..., None]
+        out = out + (rng.standard_normal(patch.shape[:2], dtype=np.float32) * np.float32(sigma))[..., None]
     return np.clip(out, 0, 255)
 
 
@@ -497,7 +509,7 @@ def swap_face(
     if k >= 0.9:
         done = compose(region, source, src_pts, dst_pts, dst_depth, roi, size_t, face_enhance)
         if done is not None:
-            target[roi.y0 : roi.y1, roi.x0 : roi.x1] = np.clip(done.out + 0.5, 0, 255).astype(np.uint8)
+            target[roi.y0 : roi.y1, roi.x0 : roi.x1] = _to_u8(done.out)
         return
     # A large face: everything but detail runs at a working scale (the source holds no more
     # detail than that anyway), the change is brought back to full size, and the target's
@@ -518,7 +530,9 @@ def swap_face(
 
     ref = region.astype(np.float32)
     m = up(done.blend)[..., None]
-    out = (1.0 - m) * (ref + up(done.out - small.astype(np.float32))) + m * up(done.out)
+    # outside the face: the region plus the blend's (low-frequency) change; inside: the face
+    out = ref + up(done.out - small.astype(np.float32))
+    out += m * (up(done.out) - out)
     stat = up(done.stat.astype(np.uint8)) > 0
     # Detail (and enhancement) only where the face goes: the bounding box of the blend mask,
     # padded by the filters' reach, not the whole region.
@@ -530,9 +544,20 @@ def swap_face(
         if face_enhance:
             detailed = enhance(detailed, size_t)
         out[win] += m[win] * (detailed - out[win])
-    keep = up(done.keep)[..., None]
-    out = out * (1.0 - keep) + ref * keep
-    target[roi.y0 : roi.y1, roi.x0 : roi.x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    keep = up(done.keep)
+    x, y, bw, bh = cv2.boundingRect((keep > 1e-3).astype(np.uint8))
+    if bw and bh:
+        win = (slice(y, y + bh), slice(x, x + bw))
+        kw = keep[win][..., None]
+        out[win] = out[win] * (1.0 - kw) + ref[win] * kw
+    target[roi.y0 : roi.y1, roi.x0 : roi.x1] = _to_u8(out)
+
+
+def _to_u8(a: np.ndarray) -> np.ndarray:
+    """Round and saturate a float image to uint8 (in place on ``a``)."""
+    a += 0.5
+    np.clip(a, 0, 255, out=a)
+    return a.astype(np.uint8)
 
 
 @dataclass
