@@ -314,7 +314,7 @@ def detail_energy(grey: np.ndarray, mask: np.ndarray) -> float:
     texture and grain of skin, what looks sharp or soft, not the few strong edges (eyes,
     glasses frames) whose placement differs between two people."""
     sel = mask.astype(bool)
-    step = max(1, int(math.sqrt(sel.sum() / 20000)))
+    step = max(1, int(math.sqrt(np.count_nonzero(sel) / 10000)))
     lap = cv2.Laplacian(grey, cv2.CV_32F)[::step, ::step][sel[::step, ::step]]
     return float(1.4826 * np.median(np.abs(lap))) if lap.size else 0.0
 
@@ -423,13 +423,13 @@ def skin_likelihood(lab: np.ndarray, sample: np.ndarray, size: float) -> np.ndar
     distance in LAB, lightness given twice the spread so shading still counts as skin).
     Computed at about 1/100 of the face size per pixel (it gates a soft mask) and upsampled."""
     h, w = lab.shape[:2]
-    f = max(1, int(size // 100))
+    f = max(1, round(size / 100))
     if f > 1:
         small = (max(1, w // f), max(1, h // f))
         lab = cv2.resize(lab, small, interpolation=cv2.INTER_AREA)
         sample = cv2.resize(sample.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST)
     sel = sample.astype(bool)
-    if int(sel.sum()) < 32:
+    if np.count_nonzero(sel) < 32:
         return np.ones((h, w), np.float32)
     x = lab[sel].astype(np.float64)
     mu = x.mean(0)
@@ -590,14 +590,14 @@ def compose(
     rigid_upper_face(map_x, map_y, inside, src_pts, dst_pts, roi, size_t)
     warped = cv2.remap(source, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
     masks = face_masks(inside, src_pts, dst_pts, roi, size_t)
-    stat = masks.core if masks.core.sum() >= 16 else inside
+    stat = masks.core if np.count_nonzero(masks.core) >= 16 else inside
     ref_lab = _lab(region)
     src_lab = _lab(warped)
     # Near the mask's edge and on the forehead only skin replaces skin: the target's fringe
     # or beard and the source's hair stay out of the swap instead of leaving a hard step.
     k = _odd(SKIN_BAND * size_t)
     deep = cv2.erode(masks.hull.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    if int((deep.astype(bool) & stat).sum()) >= 32:
+    if np.count_nonzero(deep.astype(bool) & stat) >= 32:
         sample = deep.astype(bool) & stat
         skin = skin_likelihood(ref_lab, sample, size_t) * skin_likelihood(src_lab, sample, size_t)
         edge = np.clip(1.0 - _smooth_blur(deep.astype(np.float32), 0.04 * size_t) * 1.5, 0.0, 1.0)
