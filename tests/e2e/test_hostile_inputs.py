@@ -258,7 +258,7 @@ def cases(h: Hostile) -> list[tuple[str, str, Callable[[], Answer], Callable[[An
         ("decompression bomb (900 MP PNG)", "native", lambda: h.job(target_image=png_header_bomb()), native("image_too_large")),
         ("data: URI that is text", "native", lambda: h.job(target_image="data:image/jpeg;base64,aGVsbG8="), native("invalid_image")),
         # ---- gateway answers ----------------------------------------------------------------------------------
-        ("GET / (no route)", "native", lambda: h.get("/"), native("not_found")),
+        ("GET /nothing-here (no route; / is the playground)", "native", lambda: h.get("/nothing-here"), native("not_found")),
         ("POST /v2/jobs (no route)", "native", lambda: h.post("/v2/jobs", {}), native("not_found")),
         ("another tenant's job", "native", lambda: h.get(f"/v1/jobs/{h.victim_job}"), native("not_found")),
         # ---- S3 manifests and the event bus -----------------------------------------------------------------

@@ -76,7 +76,8 @@ def decode(data: bytes, what: str = "image") -> Decoded:
                 if img.mode in ("I;16", "I;16B", "I;16L", "I"):
                     wide = np.asarray(img, dtype=np.float64) / 256
                     img = Image.fromarray(wide.clip(0, 255).astype(np.uint8))
-                rgb = np.ascontiguousarray(np.asarray(img.convert("RGB")))
+                # convert() copies the whole image even when it is already RGB
+                rgb = np.ascontiguousarray(np.asarray(img if img.mode == "RGB" else img.convert("RGB")))
     except EngineError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

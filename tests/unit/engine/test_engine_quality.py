@@ -148,3 +148,22 @@ def test_given_face_enhance_when_swapped_then_it_sharpens_without_halos(source_j
     lo, hi = cv2.erode(plain, k).astype(int) - 3, cv2.dilate(plain, k).astype(int) + 3
     outside_range = ((sharp.astype(int) < lo) | (sharp.astype(int) > hi)).any(axis=2)
     assert outside_range[face].mean() < 0.005
+
+
+def test_given_a_group_photo_when_every_face_is_swapped_then_each_is_replaced_without_a_seam(source_jpg):
+    """Four real faces side by side (about 120 px each): every one is swapped, each boundary
+    steps less than a hard paste, and the faces stay where they were."""
+    group = photo("group")
+    before = detect_faces(group)
+    res = swap(source_jpg, group, SwapOptions(single_face_mode=False, output_format="png"))
+    out, tgt = rgb(res.data), rgb(group)
+    assert len(before) == 4 and res.faces_swapped == 4
+    for face in before:
+        pts = np.asarray(face.landmarks)
+        inside = quality.hull_mask(out.shape, pts, -0.1)
+        assert np.abs(out[inside].astype(int) - tgt[inside]).mean() > 4  # really replaced
+        assert quality.seam_step(out, tgt, pts)["step"] < 6.0
+    after = detect_faces(res.data)
+    assert len(after) == 4
+    for a, b in zip(before, after, strict=True):
+        assert abs(a.box[0] - b.box[0]) < 0.2 * a.box[2] and abs(a.box[1] - b.box[1]) < 0.2 * a.box[3]
