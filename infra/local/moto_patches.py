@@ -319,6 +319,13 @@ def patch_stop_execution() -> None:
 
     def stop(self: Any, stop_date: datetime.datetime, error: str | None, cause: str | None) -> None:
         was_running = self.exec_status == ExecutionStatus.RUNNING
+        # A stop right after the start can find the worker thread not yet in its program (no `env`):
+        # moto then raises AttributeError. The thread needs no AWS call to get there, so wait for it.
+        deadline = time.monotonic() + 10
+        while was_running and self.exec_worker is not None and self.exec_worker.env is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         orig_stop(self, stop_date, error, cause)
         worker = self.exec_worker
         env = getattr(worker, "env", None)

@@ -74,6 +74,7 @@ def lambda_pids(module: str) -> list[int]:
     return found
 
 
+@pytest.mark.timeout(900)  # a minute of load, then every job is waited for until it ends
 def test_GIVEN_3_tenants_x_8_clients_on_every_entry_point_WHEN_a_minute_passes_THEN_nothing_mixes_and_jobs_end_once(
     load_stack: RunningStack, sims: Any
 ) -> None:
