@@ -61,7 +61,10 @@ class Api(Construct):
             "WebhookFn",
             handler="webhook.handler",
             environment=environment,
-            timeout=Duration.seconds(15),
+            # A callback finishes its job where it lands (archive, conform, sign): the run pass's work and
+            # memory. Past API Gateway's 29 s the provider's retry is a duplicate; the finish still ends.
+            memory_size=1024,
+            timeout=Duration.seconds(60),
             description="swapflow: provider callbacks",
         )
         self.compat_fn = python_function(

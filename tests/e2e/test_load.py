@@ -57,6 +57,10 @@ def load_stack(sims: Any, template_path: str, tmp_path_factory: pytest.TempPathF
         SWAPFLOW_TENANT_RPS="0",  # many clients of one tenant: the throttle has its own test
         SWAPFLOW_TIME_SCALE="0.1",  # a killed engine invocation is retried in seconds, not a minute
         SWAPFLOW_POLL_INITIAL_SECONDS="5",
+        # the simulators here run at a high tier: the stack's global limits (own e2e test) stay out of the way
+        SWAPFLOW_PROVIDER_CONCURRENCY="*=16",
+        SWAPFLOW_PROVIDER_RATE_PER_MINUTE="*=0",
+        SWAPFLOW_CALLBACK_WAIT_SECONDS="3",  # a lost callback costs seconds, not half a minute
     ) as running:
         yield running
 
