@@ -59,6 +59,37 @@ def test_GIVEN_two_starts_a_minute_WHEN_slots_are_free_THEN_the_third_start_wait
     limiter.acquire("wavespeed-pro", "c")
 
 
+def test_GIVEN_a_slow_submit_WHEN_it_returns_THEN_its_start_counts_from_then_so_the_window_outlasts_the_providers(
+    jobs_table: Any,
+) -> None:
+    clock = Clock()
+    limiter = gate(jobs_table, clock, concurrency=10)
+    limiter.acquire("wavespeed-pro", "a")
+    limiter.acquire("wavespeed-pro", "b")
+    clock.now += 5  # a's request took 5 s: the provider received it somewhere in between
+    limiter.submitted("wavespeed-pro", "a")
+    limiter.submitted("wavespeed-pro", "b")
+    limiter.release("wavespeed-pro", "a")
+    limiter.release("wavespeed-pro", "b")
+    clock.now += 57  # 62 s after the leases, 57 s after the submits returned
+    with pytest.raises(ProviderSlotBusyError) as busy:
+        limiter.acquire("wavespeed-pro", "c")
+    assert busy.value.retry_after == pytest.approx(4)
+    clock.now += 4.5
+    limiter.acquire("wavespeed-pro", "c")
+
+
+def test_GIVEN_a_start_log_from_before_starts_named_jobs_WHEN_read_THEN_those_starts_still_count(
+    jobs_table: Any,
+) -> None:
+    clock = Clock()
+    jobs_table.put_item(
+        Item={"pk": "LIMIT#wavespeed-pro", "sk": "LIMIT", "state": '{"leases":{},"starts":[990.0,995.0]}', "version": 3}
+    )
+    with pytest.raises(ProviderSlotBusyError):
+        gate(jobs_table, clock, concurrency=10).acquire("wavespeed-pro", "c")
+
+
 def test_GIVEN_a_crashed_holder_WHEN_its_lease_expires_THEN_the_slot_is_reclaimed(jobs_table: Any) -> None:
     clock = Clock()
     limiter = gate(jobs_table, clock, concurrency=1, rate=0, lease=900)

@@ -6,7 +6,10 @@ until the job reaches a terminal state (`release`, called when its one terminal 
 and expires on its own after the job's deadline plus a margin, so a crashed finisher cannot leak a
 slot for long. Starts are a sliding log of the last M start times: a new start is admitted only when
 fewer than M happened in the last 60 s, which is what a provider counting "tasks a minute" sees (a
-token bucket would allow M + 1 in some 60 s windows).
+token bucket would allow M + 1 in some 60 s windows). A start is logged when its lease is taken and
+stamped again when the submit has returned (`submitted`): the provider received the request between
+the two, so the later time never lets the window close before the provider's does, however slow the
+request was.
 
 There is no waiting here: a refused job's Run step fails with `ProviderSlotBusyError` and the state
 machine retries it with backoff (no Lambda sleeps). The state of one provider is one small record
@@ -22,8 +25,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 RATE_WINDOW_SECONDS = 60.0
-# Added to the window: a start is counted when its lease is taken, a moment before the provider sees the
-# request, so the provider's own window could otherwise hold one start too many.
+# Added to the window: clocks of the provider and of Lambda differ a little.
 RATE_WINDOW_MARGIN_SECONDS = 1.0
 # Compare-and-set attempts per acquire before the caller is told to come back (heavy contention).
 MAX_CAS_ATTEMPTS = 8
@@ -41,16 +43,24 @@ class ProviderSlotBusyError(Exception):
 
 @dataclass(frozen=True)
 class LeaseState:
-    """One provider's leases (job id -> expiry) and recent start times."""
+    """One provider's leases (job id -> expiry) and recent starts (job id, time), oldest first."""
 
     leases: dict[str, float] = field(default_factory=dict)
-    starts: tuple[float, ...] = ()
+    starts: tuple[tuple[str, float], ...] = ()
 
     def live(self, now: float, window: float) -> LeaseState:
         return LeaseState(
             {job: exp for job, exp in self.leases.items() if exp > now},
-            tuple(t for t in self.starts if t > now - window),
+            tuple(start for start in self.starts if start[1] > now - window),
         )
+
+    def restamped(self, job_id: str, at: float) -> LeaseState | None:
+        """The job's latest start moved to `at` (None if the log has no start of it: nothing to move)."""
+        for i in range(len(self.starts) - 1, -1, -1):
+            if self.starts[i][0] == job_id:
+                starts = (*self.starts[:i], *self.starts[i + 1 :], (job_id, max(at, self.starts[i][1])))
+                return LeaseState(self.leases, starts)
+        return None
 
 
 class LeaseStore(Protocol):
@@ -110,15 +120,25 @@ class ProviderGate:
             if len(state.leases) >= limit.concurrency:
                 raise ProviderSlotBusyError(provider)
             if limit.rate_per_minute and len(state.starts) >= limit.rate_per_minute:
-                retry_after = min(state.starts) + self.window - now
+                retry_after = min(t for _, t in state.starts) + self.window - now
                 raise ProviderSlotBusyError(provider, retry_after)
             taken = LeaseState(
                 {**state.leases, job_id: now + self.lease_seconds},
-                (*state.starts, now)[-max(limit.rate_per_minute, 1) :] if limit.rate_per_minute else (),
+                (*state.starts, (job_id, now))[-max(limit.rate_per_minute, 1) :] if limit.rate_per_minute else (),
             )
             if self.store.write(provider, taken, version):
                 return
         raise ProviderSlotBusyError(provider, retry_after)
+
+    def submitted(self, provider: str, job_id: str) -> None:
+        """The job's submit returned: its start counts from now (best effort under heavy contention)."""
+        if not self.limit(provider).rate_per_minute:
+            return  # no start log to move
+        for _ in range(MAX_CAS_ATTEMPTS):
+            stored, version = self.store.read(provider)
+            moved = stored.restamped(job_id, self.clock())
+            if moved is None or self.store.write(provider, moved, version):
+                return
 
     def release(self, provider: str, job_id: str) -> None:
         self.store.release(provider, job_id)

@@ -26,6 +26,7 @@ from ..providers.base import (
     ProviderOutput,
     ProviderResult,
     ProviderState,
+    Submission,
     SwapRequest,
 )
 from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUnavailableError
@@ -472,7 +473,7 @@ class JobService:
                 busy = exc
                 continue
             try:
-                submission = self.providers(name).submit(self._swap_request(job, name))
+                submission = self._submit(name, job)
             except ProviderBusyError as exc:
                 self._release(name, job.id)
                 if not auto:
@@ -498,6 +499,14 @@ class JobService:
     def _acquire(self, provider: str, job_id: str) -> None:
         if self.gate is not None:
             self.gate.acquire(provider, job_id)
+
+    def _submit(self, name: str, job: Job) -> Submission:
+        """Submit under the job's lease; its start is stamped when the request returned, whatever the answer."""
+        try:
+            return self.providers(name).submit(self._swap_request(job, name))
+        finally:
+            if self.gate is not None:
+                self.gate.submitted(name, job.id)
 
     def _release(self, provider: str, job_id: str) -> None:
         if self.gate is not None:

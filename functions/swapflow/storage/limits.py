@@ -30,7 +30,11 @@ class DynamoLeaseStore:
         if not item:
             return LeaseState(), 0
         data = json.loads(item["state"])
-        return LeaseState(dict(data["leases"]), tuple(data["starts"])), int(item["version"])
+        # a start logged before starts named their job (a bare time) keeps counting, under no job
+        starts = tuple(
+            ("", float(s)) if isinstance(s, (int, float)) else (str(s[0]), float(s[1])) for s in data["starts"]
+        )
+        return LeaseState(dict(data["leases"]), starts), int(item["version"])
 
     def write(self, provider: str, state: LeaseState, version: int) -> bool:
         body = json.dumps({"leases": state.leases, "starts": list(state.starts)}, separators=(",", ":"))
