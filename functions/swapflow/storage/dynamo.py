@@ -84,6 +84,38 @@ class DynamoJobRepository:
         return {"pk": f"JOB#{job_id}", "sk": "JOB"}
 
     def put_new(self, job: Job) -> None:
+        self.table.put_item(Item=self._new_item(job), ConditionExpression="attribute_not_exists(pk)")
+
+    def put_queued(self, jobs: list[Job]) -> None:
+        """A batch's jobs recorded at acceptance (not staged), in BatchWriteItem chunks of 25; writing
+        the same jobs again (a retried registration, before any of them started) changes nothing."""
+        with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as writer:
+            for job in jobs:
+                writer.put_item(Item={**self._new_item(job), "staged": False})
+
+    def stage(self, job: Job) -> bool:
+        """A recorded batch job's stored inputs (its whole spec), once; False if it is no longer queued."""
+        try:
+            self.table.update_item(
+                Key=self._key(job.id),
+                UpdateExpression="SET spec = :spec, staged = :yes, updated_at = :now",
+                ConditionExpression="#s = :q AND staged = :no",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":spec": json.dumps(asdict(job.spec)),
+                    ":yes": True,
+                    ":no": False,
+                    ":q": str(JobStatus.QUEUED),
+                    ":now": _num(job.updated_at),
+                },
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def _new_item(self, job: Job) -> dict[str, Any]:
         item: dict[str, Any] = {
             **self._key(job.id),
             "id": job.id,
@@ -101,7 +133,7 @@ class DynamoJobRepository:
         for name in ("webhook_url", "idempotency_key", "correlation_id", "batch_id", "submitted_by"):
             if getattr(job, name):
                 item[name] = getattr(job, name)
-        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return item
 
     def _item(self, job_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key=self._key(job_id), ConsistentRead=True).get("Item")
@@ -142,6 +174,7 @@ class DynamoJobRepository:
             inputs_erased_at=opt_float("inputs_erased_at"),
             outputs_erased_at=opt_float("outputs_erased_at"),
             deleted_at=opt_float("deleted_at"),
+            staged=bool(item.get("staged", True)),
         )
 
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
