@@ -123,7 +123,7 @@ def list_jobs() -> Response:
 def _limit(default: int, most: int) -> int:
     """`?limit=` as an integer (the domain checks its range)."""
     raw = (app.current_event.query_string_parameters or {}).get("limit") or str(default)
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") fails
         raise RequestInvalidError("invalid_request", f"limit must be an integer from 1 to {most}", "limit")
     return int(raw)
 

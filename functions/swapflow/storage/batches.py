@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from ..jobs.exceptions import BatchNotFoundError
 from ..jobs.models import COUNTED, Batch, BatchMember
+from .dynamo import query_page
 
 TERMINAL = ("completed", "failed", "cancelled")
 MEMBER_FIELDS = "#i, job_id, #s, outputs, #e"
@@ -145,14 +146,8 @@ class DynamoBatchRepository:
         }
         if after:
             query["ExclusiveStartKey"] = self._key(batch_id, after)
-        items: list[dict[str, Any]] = []
-        while len(items) <= limit:
-            page = self.table.query(**query)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [self._to_member(i) for i in items[:limit]], len(items) > limit
+        items, more = query_page(self.table, query, limit)
+        return [self._to_member(i) for i in items], more
 
     def _query(
         self, batch_id: str, prefix: str, projection: str, names: dict[str, str] | None = None

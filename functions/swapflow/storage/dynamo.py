@@ -70,6 +70,18 @@ def _expiry_update(expires: tuple[float, float | None] | None, ttl_days: int) ->
     return ", inputs_expire_at = :ie, outputs_expire_at = :oe, #ttl = :ttl", "", values
 
 
+def query_page(table: Any, query: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` items of a Query (read on while a filter leaves a page short), and whether more follow."""
+    items: list[dict[str, Any]] = []
+    while len(items) <= limit:
+        page = table.query(**query)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items[:limit], len(items) > limit
+
+
 def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
@@ -337,14 +349,8 @@ class DynamoJobRepository:
         if status:
             query["ExpressionAttributeNames"] = {"#s": "status"}
             values[":s"] = status
-        items: list[dict[str, Any]] = []
-        while len(items) <= limit:
-            page = self.table.query(**query)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [self._to_job(item) for item in items[:limit]], len(items) > limit
+        items, more = query_page(self.table, query, limit)
+        return [self._to_job(item) for item in items], more
 
     # ---- retention and deletion (jobs/retention.py) ------------------------------------------------
 
