@@ -4,11 +4,12 @@ Entry points: `POST /v1/batches` {jobs: [... up to 1,000 job requests], defaults
 (jobs/manifests.py). Acceptance is all or nothing: every request is judged as `POST /v1/jobs` judges it
 (fields, provider, each image value: stored objects inside the caller's prefixes, URLs and data: URIs
 fetched and decoded) before anything is stored, and every problem is reported as {path, message}.
-An accepted batch is stored (a batch record with counters, one member per job with its request) and
-its runner is started: one Step Functions execution (name = batch id) whose Distributed Map runs each
-job as its own execution, as many at once as its providers run (`ProviderLimits`); the global limits
-(jobs/limits.py) hold across batches. A job is created (its
-inputs fetched, checked and stored) when its turn comes, so accepting 1,000 jobs takes a second.
+An accepted batch is stored (a batch record with counters, one member per job with its request, and
+each job's record `queued`, so it is listed and readable from the start) and its runner is started:
+one Step Functions execution (name = batch id) whose Distributed Map runs each job as its own
+execution, as many at once as its providers run (`ProviderLimits`); the global limits (jobs/limits.py)
+hold across batches. A job is staged (its inputs fetched, checked and stored onto its record) when its
+turn comes, so accepting 1,000 jobs takes a second. `cancel` ends every open job of a batch.
 
 `BatchTracker` is told by `JobService` when a batch job starts processing and when it ends; it moves
 the member (a write conditional on its state) and the batch's atomic counts (idempotent sets of job
