@@ -239,6 +239,9 @@ class SwapflowStack(Stack):
             for secret in secrets:
                 secret.grant_read(fn)
         workflow.state_machine.grant_start_execution(batches.run_job_fn)
+        # A job staged as its batch was being cancelled is cancelled there: its execution is stopped.
+        workflow.state_machine.grant_execution(batches.run_job_fn, "states:StopExecution")
+        self._acknowledge_executions_wildcard(batches.run_job_fn, workflow.state_machine)
         workflow.state_machine.grant_start_execution(triggers.ingest_fn)
         notifications.bus.grant_put_events_to(triggers.ingest_fn)  # Swap Request Rejected
         # A job that cannot even be created ends its batch item here, so this may end the batch too.

@@ -29,6 +29,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "No API key, or one that is unknown or revoked."),
     "not_found": (404, "No such job for this tenant (another tenant's job is not found either), or no such route."),
     "conflict": (409, "The job already ended (completed, failed or cancelled) and cannot be cancelled."),
+    "batch_ended": (409, "Every job of the batch had already ended (and it was never cancelled)."),
     "idempotency_conflict": (
         409,
         "The Idempotency-Key was used in the last 24 h with a different body, or its first request is "
@@ -329,7 +330,12 @@ _SCHEMAS: dict[str, Any] = {
             "counts": _ref("BatchCounts"),
             "created_at": {"type": "string"},
             "finished_at": {"type": "string"},
-            "urls": {"type": "object", "properties": {"get": {"type": "string"}}},
+            "cancelled_at": {"type": "string", "description": "When POST /v1/batches/{id}/cancel was first asked."},
+            "urls": {"type": "object", "properties": {"get": {"type": "string"}, "cancel": {"type": "string"}}},
+            "next_token": {
+                "type": ["string", "null"],
+                "description": "GET only: pass as `next_token` for the next page of jobs; null on the last.",
+            },
             "jobs": {
                 "type": "array",
                 "items": {
@@ -498,9 +504,18 @@ _PATHS: dict[str, Any] = {
     "/v1/batches/{id}": {
         "get": {
             "operationId": "getBatch",
-            "summary": "A batch with its counts and each job's status",
-            "parameters": [{**_JOB_ID, "description": "The batch id."}],
-            "responses": {"200": _json_body(_ref("Batch"), "The batch."), **_errors(404)},
+            "summary": "A batch with its counts and a page of its jobs",
+            "description": "Counts are always the whole batch's; `jobs` is one page in index order.",
+            "parameters": [
+                {**_JOB_ID, "description": "The batch id."},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                },
+                {"name": "next_token", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {"200": _json_body(_ref("Batch"), "The batch."), **_errors(400, 404)},
         },
         "delete": {
             "operationId": "deleteBatch",
@@ -510,6 +525,21 @@ _PATHS: dict[str, Any] = {
             "parameters": [{**_JOB_ID, "description": "The batch id."}, _CANCEL],
             "responses": {"202": _json_body(_ref("Batch"), "The batch; deletion under way."), **_errors(400, 404, 409)},
         },
+    },
+    "/v1/batches/{id}/cancel": {
+        "post": {
+            "operationId": "cancelBatch",
+            "summary": "Cancel every job of a batch that has not ended",
+            "description": "Each queued or processing job ends `cancelled` with one `Swap Job Cancelled` (a "
+            "running provider job finishes at the provider; its result is discarded), then one "
+            "`Swap Batch Completed`. Idempotent: a batch cancelled before answers 202 again. A batch that "
+            "ended without a cancel: 409 `batch_ended`, as cancelling an ended job is a 409.",
+            "parameters": [{**_JOB_ID, "description": "The batch id."}],
+            "responses": {
+                "202": _json_body(_ref("Batch"), "The batch; its open jobs are being cancelled."),
+                **_errors(404, 409),
+            },
+        }
     },
     "/v1/uploads": {
         "post": {
@@ -551,7 +581,6 @@ _PATHS: dict[str, Any] = {
         }
     },
 }
-
 
 
 def _with_budget_headers(paths: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..jobs.access import Admission, api_key_from
 from ..jobs.exceptions import (
+    BatchEndedError,
     BatchInvalidError,
     BatchNotFoundError,
     IdempotencyKeyReusedError,
@@ -112,14 +113,19 @@ def list_jobs() -> Response:
     """The caller's jobs, newest first: ?status=&limit= (1..100, default 20)&cursor=."""
     tenant = _tenant()
     query = app.current_event.query_string_parameters or {}
-    raw_limit = query.get("limit") or "20"
-    if not raw_limit.isdigit():
-        raise RequestInvalidError("invalid_request", "limit must be an integer from 1 to 100", "limit")
     svc = service()
     jobs, cursor = svc.list_jobs(
-        tenant, status=query.get("status") or None, limit=int(raw_limit), cursor=query.get("cursor") or None
+        tenant, status=query.get("status") or None, limit=_limit(20, 100), cursor=query.get("cursor") or None
     )
     return _json(200, {"jobs": [{**svc.view(j), "urls": _links(j.id)} for j in jobs], "next_cursor": cursor})
+
+
+def _limit(default: int, most: int) -> int:
+    """`?limit=` as an integer (the domain checks its range)."""
+    raw = (app.current_event.query_string_parameters or {}).get("limit") or str(default)
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") fails
+        raise RequestInvalidError("invalid_request", f"limit must be an integer from 1 to {most}", "limit")
+    return int(raw)
 
 
 @app.get("/v1/jobs/<job_id>")
@@ -261,11 +267,28 @@ def create_batch() -> Response:
 
 @app.get("/v1/batches/<batch_id>")
 def get_batch(batch_id: str) -> Response:
-    """The batch with its counts and each job's {index, id, status, outputs, error}."""
+    """The batch with its counts and a page of its jobs {index, id, status, outputs, error}:
+    ?limit= (1..1000, default 100)&next_token=."""
+    from ..jobs.batches import MAX_PAGE, PAGE_SIZE
     from ..wiring import batches
 
     svc = batches()
-    return _json(200, svc.view(svc.get(_tenant(), batch_id)))
+    batch = svc.get(_tenant(), batch_id)
+    token = (app.current_event.query_string_parameters or {}).get("next_token") or None
+    return _json(200, svc.view(batch, limit=_limit(PAGE_SIZE, MAX_PAGE), next_token=token))
+
+
+@app.post("/v1/batches/<batch_id>/cancel")
+def cancel_batch(batch_id: str) -> Response:
+    """202 with the batch: every job not yet ended is being cancelled; 409 `batch_ended` for a batch that
+    had ended without a cancel; a batch cancelled before answers 202 again, changing nothing."""
+    from ..wiring import batches
+
+    tenant = _tenant()
+    svc = batches()
+    batch = svc.cancel(tenant, batch_id)
+    logger.info("batch cancelled", extra={"batch_id": batch.id, "tenant": tenant})
+    return _json(202, svc.view(batch, with_jobs=False))
 
 
 @app.exception_handler(
@@ -279,6 +302,7 @@ def get_batch(batch_id: str) -> Response:
         TenantThrottledError,
         IdempotencyKeyReusedError,
         BatchNotFoundError,
+        BatchEndedError,
     ]
 )
 def domain_error(exc: Exception) -> Response:

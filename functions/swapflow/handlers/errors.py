@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..jobs.exceptions import (
+    BatchEndedError,
     BatchNotFoundError,
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
@@ -51,6 +52,8 @@ def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 422, error_body("provider_unavailable", str(exc), "provider")
     if isinstance(exc, JobAlreadyTerminalError):
         return 409, error_body("conflict", f"{exc}: only queued or processing jobs can be cancelled")
+    if isinstance(exc, BatchEndedError):
+        return 409, error_body("batch_ended", str(exc))
     if isinstance(exc, JobStillRunningError):
         return 409, error_body("conflict", str(exc), "cancel")
     if isinstance(exc, TenantThrottledError):

@@ -216,14 +216,11 @@ class JobService:
 
         source = self.inputs.store(request.source_image, "source_image", stem("source"), tenant, scopes, **shared)
         target = self.inputs.store(request.target_image, "target_image", stem("target"), tenant, scopes, **shared)
-        faces = tuple(
-            FaceSpec(
-                source
-                if face.source_image == request.source_image
-                else self.inputs.store(
-                    face.source_image, f"faces[{i}].source_image", stem(f"face{i}"), tenant, scopes, **shared
-                ),
-                face.target_face,
+        face_sources = tuple(
+            source
+            if face.source_image == request.source_image
+            else self.inputs.store(
+                face.source_image, f"faces[{i}].source_image", stem(f"face{i}"), tenant, scopes, **shared
             )
             for i, face in enumerate(request.faces)
         )
@@ -232,17 +229,7 @@ class JobService:
             id=job_id,
             tenant=tenant,
             provider=request.provider,
-            spec=SwapSpec(
-                source_image=source,
-                target_image=target,
-                face_enhance=request.face_enhance,
-                target_index=request.target_index,
-                single_face_mode=request.single_face_mode,
-                output_format=request.output_format,
-                enable_base64_output=request.enable_base64_output,
-                faces=faces,
-                deadline_seconds=request.deadline_seconds,
-            ),
+            spec=swap_spec(request, source, target, face_sources),
             metadata=dict(request.metadata or {}),
             webhook_url=request.webhook_url,
             idempotency_key=idempotency_key,
@@ -260,6 +247,15 @@ class JobService:
         self.repo.put_new(job)
         self.start_workflow(job)
         return job
+
+    def start_staged(self, job: Job) -> bool:
+        """A batch job recorded at acceptance, now prepared: its stored inputs written onto its record (no
+        second record, no event) and its workflow started. False if it ended meanwhile (cancelled)."""
+        if not self.repo.stage(job):
+            return False
+        self._audit(job, "job.submitted", provider=job.provider, inputs=job.input_hashes(), options=_options(job))
+        self.start_workflow(job)
+        return True
 
     def start_workflow(self, job: Job) -> None:
         """Start (or, for an existing execution, do nothing) the job's workflow, named after the job.
@@ -685,6 +681,23 @@ class JobService:
         return job
 
 
+def swap_spec(
+    request: JobRequest, source: StoredImage, target: StoredImage, face_sources: tuple[StoredImage, ...]
+) -> SwapSpec:
+    """The job's spec from its request and its stored inputs (`PENDING_IMAGE`s before a batch job's turn)."""
+    return SwapSpec(
+        source_image=source,
+        target_image=target,
+        face_enhance=request.face_enhance,
+        target_index=request.target_index,
+        single_face_mode=request.single_face_mode,
+        output_format=request.output_format,
+        enable_base64_output=request.enable_base64_output,
+        faces=tuple(FaceSpec(image, face.target_face) for image, face in zip(face_sources, request.faces, strict=True)),
+        deadline_seconds=request.deadline_seconds,
+    )
+
+
 def _options(job: Job) -> dict[str, Any]:
     """What the client asked for, without any image or personal field (for the audit trail)."""
     spec = job.spec
@@ -734,15 +747,15 @@ def encode_cursor(after_job_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": after_job_id}).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-    """The job id a page starts after; anything that is not a cursor we issued is refused."""
+def decode_cursor(cursor: str, field: str = "cursor") -> str:
+    """The job id a page starts after; anything that is not a cursor we issued is refused (naming `field`)."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         after = data["after"]
     except (ValueError, TypeError, KeyError) as exc:
-        raise RequestInvalidError("invalid_request", "cursor is not one this API returned", "cursor") from exc
+        raise RequestInvalidError("invalid_request", f"{field} is not one this API returned", field) from exc
     if not isinstance(after, str) or not _JOB_ID.fullmatch(after):
-        raise RequestInvalidError("invalid_request", "cursor is not one this API returned", "cursor")
+        raise RequestInvalidError("invalid_request", f"{field} is not one this API returned", field)
     return after
 
 
