@@ -3,7 +3,7 @@
 moto's CloudFormation cannot load a CDK template, so ``deploy()`` walks the template's resources in
 dependency order, resolves the intrinsic functions itself (``infra.local.template.intrinsics``) and hands
 each resource to the creator of its type (``infra.local.template.resources``), which calls boto3.
-It must run inside an active ``moto.mock_aws`` (with the patches of ``infra.local.moto_patches``
+It must run inside an active ``moto.mock_aws`` (with ``infra.local.patches``
 applied, so that the Lambda functions run in-process).
 
 Resources that mean nothing locally (IAM policies, permissions, API Gateway, which
@@ -21,8 +21,7 @@ from typing import Any
 
 import boto3
 
-from infra.local import patch_item_reader
-from infra.local.moto_patches import PER_FUNCTION_ENV_VARS
+from infra.local.patches.lambda_runtime import PER_FUNCTION_ENV_VARS
 from infra.local.template.intrinsics import DeployError, Intrinsics, strip, suffix
 from infra.local.template.resources import CREATORS, SKIP_NOTES, prefix_note
 
@@ -197,7 +196,6 @@ def deploy(
     ``account`` only shapes the ARNs the resolver builds itself; moto's own account is taken from
     its environment (``MOTO_ACCOUNT_ID``, default 123456789012), so keep the two equal.
     """
-    patch_item_reader.apply()  # the template's manifest runner reads JSONL (moto lacks it)
     return Deployer(
         template,
         region=region,
