@@ -73,17 +73,7 @@ class Deployer(Intrinsics):
         parameters: dict[str, str] | None,
         session: Any,
     ) -> None:
-        self.dep = Deployment(region=region, account=account, stack_name=stack_name)
-        super().__init__(
-            template,
-            region=region,
-            account=account,
-            stack_name=stack_name,
-            parameters=parameters,
-            physical=self.dep.physical,
-            attrs=self.dep.attrs,
-            skipped=self.dep.skipped,
-        )
+        super().__init__(template, Deployment(region=region, account=account, stack_name=stack_name), parameters)
         self.session = session or boto3.session.Session(region_name=region)
         self._clients: dict[str, Any] = {}
         self.function_envs: dict[str, dict[str, str]] = {}

@@ -59,17 +59,22 @@ class HeaderDict(dict[str, str]):
                 yield name, value
 
 
+def _mapping_pairs(mapping: Mapping[Any, Any]) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs of a mapping whose values may be lists (one pair per value)."""
+    pairs: list[tuple[str, str]] = []
+    for k, v in mapping.items():
+        if isinstance(v, (list, tuple)):
+            pairs.extend((str(k), str(x)) for x in v)
+        else:
+            pairs.append((str(k), str(v)))
+    return pairs
+
+
 def header_pairs(headers: Any) -> list[tuple[str, str]]:
     if headers is None:
         return []
     if isinstance(headers, Mapping):
-        pairs: list[tuple[str, str]] = []
-        for k, v in headers.items():
-            if isinstance(v, (list, tuple)):
-                pairs.extend((str(k), str(x)) for x in v)
-            else:
-                pairs.append((str(k), str(v)))
-        return pairs
+        return _mapping_pairs(headers)
     if hasattr(headers, "items") and callable(headers.items):
         return [(str(k), str(v)) for k, v in headers.items()]
     return [(str(k), str(v)) for k, v in headers]
@@ -82,13 +87,7 @@ def query_pairs(query: Any) -> list[tuple[str, str]]:
         text = query.decode() if isinstance(query, bytes) else query
         return parse_qsl(text.lstrip("?"), keep_blank_values=True)
     if isinstance(query, Mapping):
-        pairs: list[tuple[str, str]] = []
-        for k, v in query.items():
-            if isinstance(v, (list, tuple)):
-                pairs.extend((str(k), str(x)) for x in v)
-            else:
-                pairs.append((str(k), str(v)))
-        return pairs
+        return _mapping_pairs(query)
     return [(str(k), str(v)) for k, v in query]
 
 
@@ -107,6 +106,16 @@ def is_binary(content_type: str, binary_media_types: tuple[str, ...], raw: bytes
     return False
 
 
+def _single_and_multi(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The event's two views of repeated names: the last value of each, and all of them."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for k, v in pairs:
+        single[k] = v
+        multi.setdefault(k, []).append(v)
+    return single, multi
+
+
 def build_event(
     route: Route,
     method: str,
@@ -123,19 +132,10 @@ def build_event(
 ) -> dict[str, Any]:
     """The API Gateway REST Lambda proxy event."""
     header_list = header_pairs(headers)
-    single_headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    for k, v in header_list:
-        single_headers[k] = v
-        multi_headers.setdefault(k, []).append(v)
+    single_headers, multi_headers = _single_and_multi(header_list)
     host = next((v for k, v in header_list if k.lower() == "host"), "localhost")
     content_type = next((v for k, v in header_list if k.lower() == "content-type"), "")
-    query_list = query_pairs(query)
-    single_query: dict[str, str] = {}
-    multi_query: dict[str, list[str]] = {}
-    for k, v in query_list:
-        single_query[k] = v
-        multi_query.setdefault(k, []).append(v)
+    single_query, multi_query = _single_and_multi(query_pairs(query))
     is_b64 = bool(raw) and is_binary(content_type, route.binary_media_types, raw)
     if not raw:
         body_out: str | None = None

@@ -1,7 +1,7 @@
 """CloudFormation's intrinsic functions, conditions and resource order, resolved locally.
 
 ``Intrinsics`` resolves ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join`` and the other functions and
-conditions against what the deployer has created so far (``physical``, ``attrs``, ``skipped``), and orders
+conditions against what the deployer has created so far (its ``Deployment``), and orders
 the template's resources so that each comes after what it references.
 """
 
@@ -13,7 +13,10 @@ import json
 import logging
 import re
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infra.local.deployer import Deployment
 
 LOG = logging.getLogger(__name__)
 
@@ -62,27 +65,14 @@ def strip(value: Any) -> Any:
 class Intrinsics:
     """The template's intrinsics resolved against the resources created so far."""
 
-    def __init__(
-        self,
-        template: dict[str, Any],
-        *,
-        region: str,
-        account: str,
-        stack_name: str,
-        parameters: dict[str, str] | None,
-        physical: dict[str, str],
-        attrs: dict[tuple[str, str], str],
-        skipped: dict[str, str],
-    ) -> None:
+    def __init__(self, template: dict[str, Any], dep: Deployment, parameters: dict[str, str] | None) -> None:
         self.template = template
         self.resources: dict[str, dict[str, Any]] = template.get("Resources", {}) or {}
-        self.region = region
-        self.account = account
-        self.stack_name = stack_name
+        self.dep = dep
+        self.region = dep.region
+        self.account = dep.account
+        self.stack_name = dep.stack_name
         self.parameters = dict(parameters or {})
-        self.physical = physical
-        self.attrs = attrs
-        self.skipped = skipped
         self.conditions: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ intrinsics
@@ -170,21 +160,21 @@ class Intrinsics:
                     return [s.strip() for s in str(default).split(",")]
                 return default
             raise DeployError(f"Parameter {name} has no Default and no value was given")
-        if name in self.physical:
-            return self.physical[name]
+        if name in self.dep.physical:
+            return self.dep.physical[name]
         if name in self.resources:
             raise UnresolvableError(f"Ref {name} before it was created")
         raise DeployError(f"Ref to unknown logical id {name!r}")
 
     def get_att(self, logical_id: str, attr: str) -> Any:
         key = (logical_id, attr)
-        if key in self.attrs:
-            return self.attrs[key]
-        if logical_id in self.skipped:
+        if key in self.dep.attrs:
+            return self.dep.attrs[key]
+        if logical_id in self.dep.skipped:
             return f"arn:aws:skipped:{self.region}:{self.account}:{logical_id}/{attr}"
-        if logical_id in self.physical:
+        if logical_id in self.dep.physical:
             LOG.warning("GetAtt %s.%s: attribute not known locally; using a placeholder", logical_id, attr)
-            return f"{self.physical[logical_id]}/{attr}"
+            return f"{self.dep.physical[logical_id]}/{attr}"
         if logical_id in self.resources:
             raise UnresolvableError(f"GetAtt {logical_id}.{attr} before it was created")
         raise DeployError(f"GetAtt of unknown logical id {logical_id!r}")
