@@ -65,8 +65,8 @@ def main() -> None:
     from meter import LambdaMeter, Phases, RequestMeter
     from overhead import engine_ms
 
-    from infra.local import moto_patches
     from infra.local.client import ApiClient
+    from infra.local.patches import lambda_runtime
     from infra.local.runner import LocalConfig, LocalStack, synthesize
 
     swap_s = engine_ms() / 1000  # the engine alone on the bench photos, one core (bench/overhead.py)
@@ -94,7 +94,7 @@ def main() -> None:
         for _ in range(CALIBRATION_JOBS):  # one at a time: each handler's duration with a CPU to itself
             one = api.request("POST", "/v1/batches", {"jobs": [images]})[2]
             watch.wait(one["id"], time.perf_counter(), every=1e9)
-        moto_patches.wait_async_idle(10)
+        lambda_runtime.wait_async_idle(10)
         phases.phase = "batch"
         watch.polls = 0
         body = {"defaults": images, "jobs": [{"metadata": {"n": i}} for i in range(jobs)]}
@@ -105,7 +105,7 @@ def main() -> None:
             raise RuntimeError(f"POST /v1/batches answered {status}: {accepted}")
         counts = watch.wait(accepted["id"], started)
         wall = time.perf_counter() - started
-        moto_patches.wait_async_idle(10)
+        lambda_runtime.wait_async_idle(10)
         phases.phase = "done"
         compute_bound = swap_s * jobs / cores
         results.update(

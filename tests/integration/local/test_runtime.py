@@ -20,8 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local import moto_patches
 from infra.local.deployer import Deployment
+from infra.local.patches import lambda_runtime
 from infra.local.runtime import FunctionSpec, LambdaRuntime
 from tests.integration.local import records
 from tests.integration.local.helpers import embedded_aws, wait_for
@@ -113,7 +113,7 @@ def test_GIVEN_sequential_invocations_WHEN_run_THEN_the_first_is_cold_and_the_re
     fns: Functions,
 ) -> None:
     name = fns.create("whoami")
-    spec = moto_patches.function_spec(_moto_function(name))
+    spec = lambda_runtime.function_spec(_moto_function(name))
 
     first = fns.aws.runtime.invoke(spec, {})
     rest = [fns.aws.runtime.invoke(spec, {}) for _ in range(3)]
@@ -258,7 +258,7 @@ def test_GIVEN_an_event_invocation_that_keeps_failing_WHEN_retries_are_spent_THE
 
     resp = fns.lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event).encode())
     assert resp["StatusCode"] == 202
-    assert moto_patches.wait_async_idle(60)
+    assert lambda_runtime.wait_async_idle(60)
 
     attempts = [r for r in records.read("fail") if r["id"] == event["id"]]
     (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
