@@ -38,7 +38,7 @@ def client(name: str) -> Any:
 def table() -> Any:
     import boto3
 
-    return boto3.resource("dynamodb").Table(get_settings().require("table_name"))
+    return boto3.resource("dynamodb").Table(get_settings().require("table"))
 
 
 def presign_client(settings: Settings) -> Any:
