@@ -220,6 +220,21 @@ class Setting:
     default: Any
     doc: str
 
+    @property
+    def default_text(self) -> str:
+        """The default as the variable would spell it (what `from_env` parses back to the default)."""
+        return _spelled(self.default)
+
+
+def _spelled(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(f"{v[0]}={_spelled(v[1])}" if isinstance(v, tuple) else _spelled(v) for v in value)
+    return str(value)
+
 
 def settings_table() -> tuple[Setting, ...]:
     defaults = Settings()
