@@ -131,7 +131,7 @@ def service() -> JobService:
     from .jobs.service import JobService
     from .observability import ObservedProvider
     from .provenance import Provenance
-    from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
+    from .providers.registry import AUTO, PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
     from .storage.idempotency import DynamoIdempotencyRecords
     from .storage.limits import DynamoLeaseStore
@@ -156,7 +156,7 @@ def service() -> JobService:
             max_age_seconds=settings.secret_max_age_seconds,
             wrap=ObservedProvider,
         ),
-        provider_names=(*PROVIDER_NAMES, "auto"),
+        provider_names=(*PROVIDER_NAMES, AUTO),
         inputs=InputLoader(
             blobs,
             input_bucket=settings.input_bucket,

@@ -18,9 +18,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from swapflow.providers import crypto
 from swapflow.providers._transport import Answer, JsonClient, job_safe
@@ -45,6 +43,9 @@ from swapflow.providers.exceptions import (
 )
 from swapflow.providers.spec import Capabilities, Clients, ProviderSpec, credentials
 from swapflow.settings import Settings
+
+if TYPE_CHECKING:
+    import urllib3
 
 DEFAULT_BASE_URL = "https://openapi.akool.com"
 MODEL_NAME = "akool_faceswap_image_hq"

@@ -24,10 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import urllib3
 
 from swapflow.providers import crypto
 from swapflow.providers._transport import Answer, JsonClient, header, job_safe
@@ -45,6 +43,9 @@ from swapflow.providers.base import (
 from swapflow.providers.exceptions import ProviderBusyError, ProviderError, WebhookRejectedError
 from swapflow.providers.spec import Capabilities, Clients, ProviderSpec, credentials
 from swapflow.settings import Settings
+
+if TYPE_CHECKING:
+    import urllib3
 
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
 WEBHOOK_WINDOW_SECONDS = 300
