@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 ENV_PREFIX = "SWAPFLOW_"
+PROVIDER_VARIABLES = "provider_variables"  # the field holding the variables providers declare
 
 
 def env_name(name: str) -> str:
@@ -111,6 +112,12 @@ def _default_rate_per_minute() -> tuple[tuple[str, float], ...]:
     return default_rate_per_minute()
 
 
+def _provider_variables() -> dict[str, Setting]:
+    from .providers.registry import provider_variables
+
+    return provider_variables()
+
+
 def _url(value: str) -> str:
     return value.rstrip("/")
 
@@ -138,8 +145,6 @@ class Settings:
     batch_state_machine_arn: str = setting("", "the batch runner")
     manifest_state_machine_arn: str = setting("", "the JSONL manifest runner (jobs/jsonl.py)")
     ingest_dlq_url: str = setting("", "the dead-letter queue of refused `Swap Requested` events")
-    akool_secret_arn: str = setting("", "the Akool credentials' Secrets Manager secret (AWS)")
-    wavespeed_secret_arn: str = setting("", "the WaveSpeed credentials' Secrets Manager secret (AWS)")
     signing_secret_arn: str = setting("", "the C2PA signing key's Secrets Manager secret (AWS)")
     eraser_function: str = setting("", "the eraser Lambda deletions on request are handed to")
     # --- the operator's --------------------------------------------------------------------------------
@@ -177,15 +182,16 @@ class Settings:
     provider_rate_per_minute: tuple[tuple[str, float], ...] = computed(
         _default_rate_per_minute, "jobs of a provider started per minute (all paths; `0`: no limit)"
     )
-    akool_base_url: str = setting("https://openapi.akool.com", "any Akool-compatible server", parse=_url)
-    akool_api_key: str = setting("", "Akool credentials (locally; in AWS the Akool secret)")
-    akool_client_id: str = setting("", "Akool webhook credentials")
-    akool_client_secret: str = setting("", "Akool webhook credentials")
-    wavespeed_base_url: str = setting("https://api.wavespeed.ai", "any WaveSpeed-compatible server", parse=_url)
-    wavespeed_api_key: str = setting("", "WaveSpeed credentials (locally; in AWS the WaveSpeed secret)")
-    wavespeed_webhook_secret: str = setting("", "WaveSpeed webhook secret (fetched from WaveSpeed if unset)")
     signing_dir: str = setting(".swapflow/signing", "local stack only: where the C2PA signing key lives")
     secret_max_age_seconds: int = setting(300, "provider secrets are re-read (and providers rebuilt) this often")
+    # The variables each provider declares in its record (SWAPFLOW_<FAMILY>_BASE_URL, _<CREDENTIAL>,
+    # _SECRET_ARN; providers/spec.py), as set: (variable, value) pairs. Read them with `provider_value`.
+    provider_variables: tuple[tuple[str, str], ...] = field(default=(), metadata={"doc": "", "parse": None})
+
+    def provider_value(self, family: str, key: str, default: str = "") -> str:
+        """A provider family's variable (`akool`, `api_key` -> SWAPFLOW_AKOOL_API_KEY), else `default`."""
+        name = env_name(f"{family}_{key}")
+        return next((value for variable, value in self.provider_variables if variable == name), default)
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -198,6 +204,8 @@ class Settings:
         e = dict(os.environ if env is None else env)
         values: dict[str, Any] = {}
         for f in fields(cls):
+            if f.name == PROVIDER_VARIABLES:
+                continue
             name = env_name(f.name)
             raw = e.get(name, "")
             if not raw:
@@ -208,6 +216,7 @@ class Settings:
         if not values.get("local"):
             values.pop("time_scale", None)  # waits are shrunk on the local stack only
         values["signing_dir"] = default_signing_dir(e)
+        values[PROVIDER_VARIABLES] = tuple((name, e[name]) for name in _provider_variables() if e.get(name))
         return cls(**values)
 
 
@@ -237,10 +246,14 @@ def _spelled(value: Any) -> str:
 
 
 def settings_table() -> tuple[Setting, ...]:
+    """Every variable: the Settings fields, then those the providers declare."""
     defaults = Settings()
-    return tuple(
-        Setting(f.name, env_name(f.name), getattr(defaults, f.name), f.metadata["doc"]) for f in fields(Settings)
+    own = tuple(
+        Setting(f.name, env_name(f.name), getattr(defaults, f.name), f.metadata["doc"])
+        for f in fields(Settings)
+        if f.name != PROVIDER_VARIABLES
     )
+    return own + tuple(_provider_variables().values())
 
 
 @lru_cache(maxsize=1)

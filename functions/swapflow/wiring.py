@@ -91,7 +91,9 @@ def fetch_policy(settings: Settings) -> Any:
 
     if not settings.local:
         return FetchPolicy(max_bytes=settings.max_image_bytes)
-    own = (settings.aws_endpoint, settings.public_url, settings.akool_base_url, settings.wavespeed_base_url)
+    from .providers.registry import base_urls
+
+    own = (settings.aws_endpoint, settings.public_url, *base_urls(settings))
     return FetchPolicy.trusting(own, max_bytes=settings.max_image_bytes)
 
 

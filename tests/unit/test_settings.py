@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from swapflow.providers.registry import base_urls
 from swapflow.settings import SettingMissingError, Settings, env_name, settings_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +68,9 @@ def test_given_every_setting_when_read_then_it_has_a_doc_and_its_default_spelled
     table = settings_table()
 
     assert all(s.doc and s.env == env_name(s.name) for s in table)
-    assert Settings.from_env({s.env: s.default_text for s in table}) == Settings()
+    spelled = Settings.from_env({s.env: s.default_text for s in table})
+    assert replace(spelled, provider_variables=()) == Settings()
+    assert base_urls(spelled) == base_urls(Settings()) == ("https://openapi.akool.com", "https://api.wavespeed.ai")
 
 
 def test_given_a_missing_required_setting_when_required_then_the_error_names_the_real_variable() -> None:
@@ -107,3 +111,16 @@ def test_given_variables_when_read_then_types_fix_ups_and_local_only_rules_apply
     )
     assert (got.engine_callback, got.time_scale, got.webhook_retry_schedule) == (False, 1.0, (0, 5, 300))
     assert Settings.from_env({"SWAPFLOW_LOCAL": "1", "SWAPFLOW_TIME_SCALE": "0.1"}).time_scale == 0.1
+
+
+def test_given_a_provider_family_when_its_variables_are_set_then_its_provider_reads_them() -> None:
+    settings = Settings.from_env(
+        {"SWAPFLOW_AKOOL_BASE_URL": "http://127.0.0.1:9999/", "SWAPFLOW_AKOOL_API_KEY": "ak", "SWAPFLOW_OTHER": "x"}
+    )
+
+    assert settings.provider_value("akool", "api_key") == "ak"
+    assert base_urls(settings) == ("http://127.0.0.1:9999", "https://api.wavespeed.ai")
+    assert dict(settings.provider_variables) == {
+        "SWAPFLOW_AKOOL_BASE_URL": "http://127.0.0.1:9999/",
+        "SWAPFLOW_AKOOL_API_KEY": "ak",
+    }

@@ -350,7 +350,7 @@ def parse_faces(frame: Mapping[str, Any], image_url: str) -> list[DetectedFace]:
 def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider:
     creds = credentials(settings, clients, spec)
     return AkoolProvider(
-        settings.akool_base_url,
+        spec.url(settings),
         creds["api_key"],
         client_id=creds.get("client_id") or None,
         client_secret=creds.get("client_secret") or None,
@@ -365,6 +365,8 @@ PROVIDERS = (
         build=_build,
         capabilities=Capabilities(faces=MAX_FACES, target_index=True),
         credentials=("api_key", "client_id", "client_secret"),
+        base_url=DEFAULT_BASE_URL,
+        title="Akool",
         verifies_webhooks=True,
         concurrency=5.0,
         fallback_rank=10,

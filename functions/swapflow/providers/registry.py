@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from types import ModuleType
 
-from ..settings import Settings
+from ..settings import Setting, Settings
 from .base import Provider
 from .spec import Asked, Clients, ProviderSpec, Refusal
 
@@ -72,6 +72,25 @@ def default_concurrency() -> tuple[tuple[str, float], ...]:
 
 def default_rate_per_minute() -> tuple[tuple[str, float], ...]:
     return tuple((s.name, s.rate_per_minute) for s in SPECS.values() if s.rate_per_minute)
+
+
+def secret_families() -> tuple[ProviderSpec, ...]:
+    """One spec per provider family with credentials: each such family has one secret in AWS."""
+    first: dict[str, ProviderSpec] = {}
+    for spec in SPECS.values():
+        if spec.credentials:
+            first.setdefault(spec.family, spec)
+    return tuple(first.values())
+
+
+def provider_variables() -> dict[str, Setting]:
+    """The variables the providers declare (a family's are declared once), by name."""
+    return {v.env: v for spec in SPECS.values() for v in spec.variables()}
+
+
+def base_urls(settings: Settings) -> tuple[str, ...]:
+    """The services the providers reach (local mode trusts them as the stack's own endpoints)."""
+    return tuple(dict.fromkeys(spec.url(settings) for spec in SPECS.values() if spec.base_url))
 
 
 def refusal(provider: str, request: Asked, *, auto_chain: Iterable[str] = ()) -> Refusal | None:

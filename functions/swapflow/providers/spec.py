@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..settings import Settings, env_name
+from ..settings import Setting, Settings, env_name
 from .base import Provider, ReplayGuard
 from .exceptions import ProviderUnavailableError
 
@@ -85,6 +85,10 @@ class ProviderSpec:
     capabilities: Capabilities
     # Credential keys read from SWAPFLOW_<FAMILY>_<KEY> or the family's secret; the first is required.
     credentials: tuple[str, ...] = ()
+    # The service's URL (SWAPFLOW_<FAMILY>_BASE_URL overrides it: a simulator, a compatible server).
+    base_url: str = ""
+    # Who the family is in docs ("Akool", "WaveSpeed").
+    title: str = ""
     # This provider checks the signatures of callbacks on /webhooks/<family> (one per family).
     verifies_webhooks: bool = False
     # Completes jobs through our internal callback (the engine), not a public webhook URL.
@@ -100,14 +104,31 @@ class ProviderSpec:
     def provider(self, settings: Settings, clients: Clients) -> Provider:
         return self.build(self, settings, clients)
 
+    def url(self, settings: Settings) -> str:
+        """The service's base URL: SWAPFLOW_<FAMILY>_BASE_URL, else the spec's."""
+        return settings.provider_value(self.family, "base_url", self.base_url).rstrip("/")
+
+    def variables(self) -> tuple[Setting, ...]:
+        """The variables this provider reads: its base URL, each credential, the family's secret (AWS)."""
+        if not self.credentials:
+            return ()
+        who = self.title or self.family
+        docs = [("base_url", self.base_url, f"any {who}-compatible server")]
+        docs += [(key, "", f"{who} {key} (locally; in AWS in the {who} secret)") for key in self.credentials]
+        docs.append(("secret_arn", "", f"the {who} credentials' Secrets Manager secret (AWS; set by the stack)"))
+        return tuple(
+            Setting(f"{self.family}_{key}", env_name(f"{self.family}_{key}"), default, doc)
+            for key, default, doc in docs
+        )
+
 
 def credentials(settings: Settings, clients: Clients, spec: ProviderSpec) -> dict[str, str]:
     """The spec's credentials: environment first (local runs), then the family's Secrets Manager secret
     (AWS); ProviderUnavailableError naming the variable when the required (first) one is missing."""
-    values = {key: str(getattr(settings, f"{spec.family}_{key}", "") or "") for key in spec.credentials}
+    values = {key: settings.provider_value(spec.family, key) for key in spec.credentials}
     values = {key: value for key, value in values.items() if value}
     required = spec.credentials[0]
-    arn = str(getattr(settings, f"{spec.family}_secret_arn", "") or "")
+    arn = settings.provider_value(spec.family, "secret_arn")
     if arn and not values.get(required):
         values.update({k: v for k, v in clients.secrets(arn).items() if v})
     if not values.get(required):

@@ -279,7 +279,7 @@ def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider
     creds = credentials(settings, clients, spec)
     return WaveSpeedProvider(
         spec.name,
-        settings.wavespeed_base_url,
+        spec.url(settings),
         creds["api_key"],
         webhook_secret=creds.get("webhook_secret") or None,
         replay_guard=clients.replay_guard(spec.family),
@@ -294,6 +294,8 @@ PROVIDERS = tuple(
         build=_build,
         capabilities=CAPABILITIES,
         credentials=("api_key", "webhook_secret"),
+        base_url=DEFAULT_BASE_URL,
+        title="WaveSpeed",
         verifies_webhooks=index == 0,  # the models share the account's webhook secret: one checks the route
         concurrency=2.0,
         rate_per_minute=2.0,
