@@ -2,8 +2,10 @@
 
 Each setting is defined once, as a field of `Settings`: its name gives the variable (`table` is
 SWAPFLOW_TABLE, see `env_name`), its annotation the type the text is parsed as, `setting(...)` its
-default and its doc. `SETTINGS` lists them for the README configuration table, which a unit test
-(tests/unit/test_settings.py) keeps equal. A missing required setting fails loudly with its variable.
+default and its doc. A provider family's variables (base URL, credentials, secret) are declared by its
+record instead (providers/spec.py) and held in `provider_variables`. `settings_table()` lists both for
+the README configuration table, which tests/unit/test_settings.py keeps equal. A missing required
+setting fails loudly with its variable.
 Names are the ones the CDK stack sets (infra/constructs) and the local runner sets (infra/local).
 """
 

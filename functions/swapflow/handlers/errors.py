@@ -69,10 +69,10 @@ def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
     answer = next((ANSWERS[kind] for kind in type(exc).__mro__ if kind in ANSWERS), None)
     if answer is None:
         raise exc
-    message = f"{exc}{answer.hint}"
-    if answer.code is None and isinstance(exc, RequestInvalidError):
+    if answer.code is None:  # a RequestInvalidError: its own code and field, the status by its code
+        assert isinstance(exc, RequestInvalidError)
         return STATUS_BY_CODE.get(exc.code, answer.status), error_body(exc.code, exc.message, exc.field)
-    return answer.status, error_body(answer.code or "internal", message, answer.field)
+    return answer.status, error_body(answer.code, f"{exc}{answer.hint}", answer.field)
 
 
 def ratelimit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:
