@@ -40,6 +40,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unsupported_media_type": (415, "An upload's content type is not image/jpeg, image/png or image/webp."),
     "url_unreachable": (422, "An image URL could not be fetched (DNS, connection, timeout, HTTP error)."),
     "provider_unavailable": (422, "The provider has no credentials configured (the message names the setting)."),
+    "unsupported_by_provider": (
+        422,
+        "The provider cannot serve the request (e.g. `target_index` or `faces` on a one-face provider); the "
+        "field names the option, the message the providers that can.",
+    ),
     "throttled": (429, "More requests this second than the tenant's limit; see Retry-After."),
     "internal": (500, "An unexpected error; the request can be retried."),
 }

@@ -328,6 +328,12 @@ TRIGGERS = {
     # A URL the local stack may fetch (its own AWS endpoint: DESIGN 7) that answers 404.
     "url_unreachable": lambda s: ("POST", "/v1/jobs", {**BODY, "source_image": f"{s.aws_endpoint}/nobucket/a.jpg"}, {}),
     "provider_unavailable": lambda s: ("POST", "/v1/jobs", {**BODY, "provider": "akool"}, {}),
+    "unsupported_by_provider": lambda s: (
+        "POST",
+        "/v1/jobs",
+        {**BODY, "provider": "wavespeed-pro", "target_index": 1},
+        {},
+    ),
 }
 
 

@@ -167,7 +167,9 @@ class Job:
         """Why a provider callback on route `family` may not move this job (DESIGN 7), or None:
         `foreign` (another provider's job) or `not_ready` (open, its provider job id not yet recorded,
         so the callback's id cannot be checked)."""
-        if not self.provider.startswith(family):
+        from ..providers.registry import family_of
+
+        if family_of(self.provider) != family:
             return "foreign"
         if not self.provider_job_id and not self.terminal:
             return "not_ready"

@@ -30,6 +30,8 @@ from ..providers.base import (
     SwapRequest,
 )
 from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUnavailableError
+from ..providers.registry import AUTO, family_of, internal_callback, refusal
+from ..providers.spec import Asked
 from ..settings import Settings
 from .exceptions import (
     IdempotencyKeyReusedError,
@@ -69,7 +71,6 @@ _JOB_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 # `provider: "auto"` follows settings.auto_providers, moving on when a provider is out of quota,
 # refuses our credentials, or stays busy.
-AUTO = "auto"
 FALLBACK_CODES = frozenset({"provider_quota", "provider_auth"})
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -165,7 +166,12 @@ class JobService:
     # ---- accepting jobs -------------------------------------------------------------------------
 
     def parse(self, body: Any) -> JobRequest:
-        return parse_job_request(body, providers=self.provider_names, default_provider=self.settings.default_provider)
+        return parse_job_request(
+            body,
+            providers=self.provider_names,
+            default_provider=self.settings.default_provider,
+            auto_chain=self.settings.auto_providers,
+        )
 
     def create_job(
         self,
@@ -265,7 +271,7 @@ class JobService:
         not polling, ends the job; the poll interval when nothing will call back. Never past the job's
         deadline: the pass after it ends the job `provider_timeout` on time.
         """
-        callback = self.settings.engine_callback if job.provider == "engine" else bool(self.public_url())
+        callback = self.settings.engine_callback if internal_callback(job.provider) else bool(self.public_url())
         wait = self.settings.callback_wait_seconds if callback else self.settings.poll_initial_seconds
         wait = max(1, min(round(wait), math.ceil(self._deadline(job) - self.clock())))
         self.workflow.start(job.id, {"job_id": job.id, "wait": wait})
@@ -439,7 +445,7 @@ class JobService:
 
         spec = job.spec
         base = self.public_url()
-        family = provider.split("-")[0]
+        family = family_of(provider)
         return SwapRequest(
             job_id=job.id,
             source=ref(spec.source_image),
@@ -460,7 +466,7 @@ class JobService:
         busy: ProviderBusyError | ProviderSlotBusyError | None = None
         error: ProviderError | None = None
         # `auto` walks the fallback chain on quota, auth and busy providers; a named provider does not.
-        for name in self.available_providers(job.provider):
+        for name in self.available_providers(job.provider, job.spec):
             try:
                 self._acquire(name, job.id)
             except ProviderSlotBusyError as exc:
@@ -508,9 +514,12 @@ class JobService:
         if self.gate is not None:
             self.gate.release(provider, job_id)
 
-    def available_providers(self, name: str) -> list[str]:
-        """The providers a job on `name` may use, in order; refused (4xx) if none is configured."""
+    def available_providers(self, name: str, asked: Asked | None = None) -> list[str]:
+        """The providers a job on `name` may use, in order; refused (4xx) if none is configured. `auto`
+        skips the providers that cannot serve `asked` (the job's faces and options)."""
         names = list(self.settings.auto_providers) if name == AUTO else [name]
+        if name == AUTO and asked is not None:
+            names = [n for n in names if refusal(n, asked) is None]
         available: list[str] = []
         missing: ProviderUnavailableError | None = None
         for candidate in names:

@@ -132,8 +132,11 @@ def _image_ref(value: Any, name: str) -> str:
     return value.strip()
 
 
-def parse_job_request(body: Any, *, providers: Collection[str], default_provider: str) -> JobRequest:
-    """Turn a decoded JSON body into a JobRequest or raise RequestInvalidError naming the field."""
+def parse_job_request(
+    body: Any, *, providers: Collection[str], default_provider: str, auto_chain: Collection[str] = ()
+) -> JobRequest:
+    """Turn a decoded JSON body into a JobRequest or raise RequestInvalidError naming the field; a request
+    its provider cannot serve (on `auto`: no provider of `auto_chain`) is refused too (DESIGN 3)."""
     if not isinstance(body, dict):
         raise RequestInvalidError("invalid_request", "the request body must be a JSON object")
     unknown = sorted(set(body) - _FIELDS)
@@ -199,7 +202,7 @@ def parse_job_request(body: Any, *, providers: Collection[str], default_provider
             "invalid_request", f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}", "wait"
         )
 
-    return JobRequest(
+    request = JobRequest(
         provider=provider,
         source_image=_image_ref(source, "source_image"),
         target_image=_image_ref(body.get("target_image"), "target_image"),
@@ -213,6 +216,17 @@ def parse_job_request(body: Any, *, providers: Collection[str], default_provider
         faces=tuple(faces),
         wait=float(wait),
     )
+    refuse_unservable(request, auto_chain)
+    return request
+
+
+def refuse_unservable(request: JobRequest, auto_chain: Collection[str]) -> None:
+    """RequestInvalidError `unsupported_by_provider` (422) naming the field a provider cannot serve."""
+    from ..providers.registry import refusal
+
+    refused = refusal(request.provider, request, auto_chain=auto_chain)
+    if refused is not None:
+        raise RequestInvalidError("unsupported_by_provider", refused.message, refused.field)
 
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
