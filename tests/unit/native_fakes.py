@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from swapflow.jobs.exceptions import JobNotFoundError
+from swapflow.jobs.intake import JobIntake
+from swapflow.jobs.lifecycle import JobLifecycle
 from swapflow.jobs.models import Job, JobError, JobStatus, Output, StoredImage
+from swapflow.jobs.queries import JobQueries
 from swapflow.jobs.service import JobService
 from swapflow.settings import Settings
 
@@ -85,8 +88,12 @@ class FakeJobRepository:
             job = self.jobs[job_id]
             if job.status is JobStatus.QUEUED:
                 self.jobs[job_id] = replace(
-                    job, status=JobStatus.PROCESSING, provider_job_id=provider_job_id, provider=provider,
-                    submitted_at=at, updated_at=at,
+                    job,
+                    status=JobStatus.PROCESSING,
+                    provider_job_id=provider_job_id,
+                    provider=provider,
+                    submitted_at=at,
+                    updated_at=at,
                 )
 
     def record_result(self, job_id: str, result: dict[str, Any]) -> None:
@@ -197,7 +204,32 @@ class FakeIdempotency:
                 del self.records[(tenant, key)]
 
 
-def make_service(**overrides: Any) -> JobService:
+@dataclass
+class Rig:
+    """The job service built on fakes, with the fakes at hand to arrange and assert with."""
+
+    jobs: JobService
+    repo: Any
+    blobs: Any
+    workflow: Any
+    events: Any
+    idempotency: Any
+    clock: Clock
+
+    @property
+    def intake(self) -> JobIntake:
+        return self.jobs.intake
+
+    @property
+    def queries(self) -> JobQueries:
+        return self.jobs.queries
+
+    @property
+    def lifecycle(self) -> JobLifecycle:
+        return self.jobs.lifecycle
+
+
+def make_service(**overrides: Any) -> Rig:
     clock = overrides.pop("clock", None) or Clock()
     parts: dict[str, Any] = {
         "settings": Settings(archive_bucket="archive", input_bucket="inputs"),
@@ -213,4 +245,5 @@ def make_service(**overrides: Any) -> JobService:
         "sleep": clock.sleep,
         **overrides,
     }
-    return JobService(**parts)
+    fakes = {name: parts[name] for name in ("repo", "blobs", "workflow", "events", "idempotency")}
+    return Rig(JobService.build(**parts), clock=clock, **fakes)

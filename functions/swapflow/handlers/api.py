@@ -21,8 +21,8 @@ from ..jobs.exceptions import (
     TenantThrottledError,
     UnauthorizedError,
 )
+from ..jobs.idempotency import request_fingerprint
 from ..jobs.models import Job
-from ..jobs.service import request_fingerprint
 from ..jobs.validation import parse_json_body, with_header_options
 from ..observability import logger, metrics, provider_metric, tracer
 from ..providers.exceptions import ProviderUnavailableError
@@ -67,28 +67,28 @@ def _links(job_id: str) -> dict[str, str]:
 
 
 def _job_body(job: Job) -> dict[str, Any]:
-    return {**service().view(job, with_base64=True), "urls": _links(job.id)}
+    return {**service().queries.view(job, with_base64=True), "urls": _links(job.id)}
 
 
 @app.post("/v1/jobs")
 def create_job() -> Response:
     """202 {id, status, metadata, urls}; 200 with the whole job when a `wait` ends in time."""
     tenant = _tenant()
-    svc = service()
+    intake = service().intake
     body = parse_json_body(app.current_event.body)
     request, preferred_wait = with_header_options(
-        svc.parse(body),
+        intake.parse(body),
         body,
         prefer=_header("Prefer"),
         deadline=_header("Cancel-After"),
-        max_deadline=svc.settings.job_deadline_seconds,
+        max_deadline=intake.settings.job_deadline_seconds,
     )
     key = _header("Idempotency-Key")
     replayed = False
     if key is None:
-        job = svc.create_job(tenant, request, submitted_by=_key_id())
+        job = intake.create_job(tenant, request, submitted_by=_key_id())
     else:
-        job, replayed = svc.create_job_once(
+        job, replayed = intake.create_job_once(
             tenant, request, idempotency_key=key, fingerprint=request_fingerprint(body), submitted_by=_key_id()
         )
     if not replayed:
@@ -100,7 +100,7 @@ def create_job() -> Response:
     if preferred_wait is not None:
         headers["Preference-Applied"] = f"wait={preferred_wait:.0f}"
     if request.wait:
-        job = svc.wait_for_job(tenant, job.id, request.wait)
+        job = service().queries.wait_for_job(tenant, job.id, request.wait)
         if job.terminal:
             return _json(200, _job_body(job), headers)
     accepted = {"id": job.id, "status": str(job.status), "metadata": job.metadata, "urls": _links(job.id)}
@@ -115,16 +115,16 @@ def list_jobs() -> Response:
     raw_limit = query.get("limit") or "20"
     if not raw_limit.isdigit():
         raise RequestInvalidError("invalid_request", "limit must be an integer from 1 to 100", "limit")
-    svc = service()
-    jobs, cursor = svc.list_jobs(
+    queries = service().queries
+    jobs, cursor = queries.list_jobs(
         tenant, status=query.get("status") or None, limit=int(raw_limit), cursor=query.get("cursor") or None
     )
-    return _json(200, {"jobs": [{**svc.view(j), "urls": _links(j.id)} for j in jobs], "next_cursor": cursor})
+    return _json(200, {"jobs": [{**queries.view(j), "urls": _links(j.id)} for j in jobs], "next_cursor": cursor})
 
 
 @app.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
-    job = service().get_job(_tenant(), job_id)
+    job = service().queries.get_job(_tenant(), job_id)
     return _json(200, _job_body(job))
 
 
@@ -132,7 +132,7 @@ def get_job(job_id: str) -> Response:
 def cancel_job(job_id: str) -> Response:
     """200 with the job, now `cancelled`; 409 `conflict` when it had already ended."""
     tenant = _tenant()
-    job = service().cancel_job(tenant, job_id)
+    job = service().lifecycle.cancel_job(tenant, job_id)
     logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
     provider_metric("JobsCancelled", job.provider)
     return _json(200, _job_body(job), _location(job.id))
@@ -155,9 +155,9 @@ def _cancel_flag() -> bool:
 def delete_job(job_id: str) -> Response:
     """202 with the tombstone: photos are being deleted (every version); 409 while running unless ?cancel=true."""
     tenant = _tenant()
-    job = service().delete_job(tenant, job_id, cancel=_cancel_flag(), by=_key_id())
+    job = service().lifecycle.delete_job(tenant, job_id, cancel=_cancel_flag(), by=_key_id())
     logger.info("job deleted", extra={"job_id": job.id, "tenant": tenant})
-    return _json(202, service().view(job))
+    return _json(202, service().queries.view(job))
 
 
 @app.delete("/v1/batches/<batch_id>")

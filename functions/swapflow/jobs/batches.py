@@ -7,14 +7,11 @@ fetched and decoded) before anything is stored, and every problem is reported as
 An accepted batch is stored (a batch record with counters, one member per job with its request) and
 its runner is started: one Step Functions execution (name = batch id) whose Distributed Map runs each
 job as its own execution, as many at once as its providers run (`ProviderLimits`); the global limits
-(jobs/limits.py) hold across batches. A job is created (its
-inputs fetched, checked and stored) when its turn comes, so accepting 1,000 jobs takes a second.
+(jobs/limits.py) hold across batches. A job is created (its inputs fetched, checked and stored) when its
+turn comes, so accepting 1,000 jobs takes a second.
 
-`BatchTracker` is told by `JobService` when a batch job starts processing and when it ends; it moves
-the member (a write conditional on its state) and the batch's atomic counts (idempotent sets of job
-ids, so each transition counts once however often it is reported), delivers manifest outputs to the outbox, rewrites the
-manifest's result.json, and releases the job's concurrency slot. Whoever brings the last job to its
-end claims the batch's completion with a conditional write and publishes `Swap Batch Completed`: once.
+Batches create jobs through the job intake and delete them through the job lifecycle, like the API;
+their progress and their one `Swap Batch Completed` are kept by `BatchTracker` (jobs/batch_tracker.py).
 """
 
 from __future__ import annotations
@@ -24,13 +21,14 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import Settings
+from .batch_tracker import BATCH_COMPLETED, BatchTracker, completed_detail, json_bytes
 from .exceptions import (
     BatchInvalidError,
     BatchNotFoundError,
@@ -39,156 +37,27 @@ from .exceptions import (
     JobStillRunningError,
     RequestInvalidError,
 )
+from .idempotency import Idempotency
+from .limits import ProviderLimits
 from .manifests import ManifestLocation, error_document, parse_manifest
-from .models import Batch, BatchMember, BatchStatus, Job, JobStatus, derived_id, new_job_id
-from .ports import BatchRepository, BlobStore, EventPublisher, Workflow
+from .models import Batch, BatchMember, BatchStatus, derived_id, iso_time, new_job_id
+from .ports import BatchRepository, BlobStore, Workflow
 
 if TYPE_CHECKING:
+    from .intake import JobIntake
+    from .lifecycle import JobLifecycle
+    from .queries import JobQueries
     from .retention import JobEraser
-    from .service import JobService
+
+__all__ = ["BATCH_COMPLETED", "BatchService", "BatchTracker", "ProviderLimits", "completed_detail"]
 
 LOG = logging.getLogger(__name__)
 
-BATCH_COMPLETED = "Swap Batch Completed"
 IMAGE_FIELDS = ("source_image", "target_image")
 MAX_ERRORS = 100
 CHECK_WORKERS = 8  # image values of a batch judged at once (fetches of distinct URLs)
 # A member's request is kept on its DynamoDB item unless it is bigger than this (data: URIs): then in S3.
 MAX_INLINE_REQUEST_BYTES = 256 * 1024
-# result.json of a big manifest is rewritten about this many times while it runs (and always at the end).
-REWRITES_PER_BATCH = 20
-
-
-class ProviderLimits:
-    """How many jobs of a batch run at once: its providers' concurrency (settings, DESIGN 4).
-
-    A batch slot is held for a job's whole life, so one batch never has more of a provider's jobs open
-    than the provider runs at once; the limits across batches and single jobs (running and started a
-    minute) are enforced by the job workflow's provider leases (jobs/limits.py). A batch that mixes
-    providers runs under the strictest concurrency.
-    """
-
-    def __init__(self, concurrency: Iterable[tuple[str, float]]):
-        self.concurrency = dict(concurrency)
-
-    def for_providers(self, providers: Iterable[str]) -> int:
-        """Max concurrency for a batch on these providers."""
-        names = list(providers) or ["*"]
-        return max(1, int(min(self.concurrency.get(p, self.concurrency.get("*", 1)) for p in names)))
-
-
-class BatchTracker:
-    """The finisher path's batch bookkeeping (called through `JobService.on_job_changed`)."""
-
-    def __init__(
-        self,
-        *,
-        repo: BatchRepository,
-        blobs: BlobStore,
-        events: EventPublisher,
-        workflow: Workflow,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.repo = repo
-        self.blobs = blobs
-        self.events = events
-        self.workflow = workflow
-        self.clock = clock
-
-    def job_changed(self, job: Job) -> None:
-        """Idempotent: a job's start and end each count once however often they are reported."""
-        if not job.batch_id:
-            return
-        if job.status is JobStatus.PROCESSING:
-            self.repo.transition(job.batch_id, job.id, str(JobStatus.PROCESSING))
-            return
-        if not job.terminal:
-            return
-        batch = self.repo.get(job.batch_id)
-        outputs = self._deliver(batch, job)
-        self._ended(batch, job.id, str(job.status), outputs, asdict(job.error) if job.error else None)
-
-    def item_failed(self, batch: Batch, job_id: str, error: dict[str, Any]) -> None:
-        """A job that could not even be created when its turn came (its inputs were unreadable)."""
-        self._ended(batch, job_id, str(JobStatus.FAILED), [], error)
-
-    def release(self, member: BatchMember) -> None:
-        """End the runner's wait for this job: its concurrency slot goes to the next one."""
-        if not member.token:
-            return
-        try:
-            self.workflow.send_success(member.token, {"job_id": member.job_id, "status": member.status})
-        except Exception:  # best effort: an unreleased slot ends at the runner's slot timeout
-            LOG.exception("batch slot of job %s not released", member.job_id)
-
-    def _deliver(self, batch: Batch, job: Job) -> list[dict[str, Any]]:
-        """The outputs as the batch reports them; a manifest's are copied to its outbox folder."""
-        outputs = []
-        location = ManifestLocation.from_dict(batch.manifest) if batch.manifest else None
-        for i, out in enumerate(job.outputs):
-            item = asdict(out)
-            if location is not None:
-                ext = out.key.rsplit(".", 1)[-1]
-                key = f"{location.output_prefix}{job.id}{f'-{i}' if i else ''}.{ext}"
-                self.blobs.copy(out.bucket, out.key, location.bucket, key)
-                item.update(bucket=location.bucket, key=key)
-            outputs.append(item)
-        return outputs
-
-    def _ended(
-        self, batch: Batch, job_id: str, status: str, outputs: list[dict[str, Any]], error: dict[str, Any] | None
-    ) -> None:
-        changed = self.repo.transition(batch.id, job_id, status, outputs, error)
-        batch = self.repo.get(batch.id)
-        if batch.manifest and changed and _rewrite_due(batch):
-            self.write_result(batch.id)
-            if self.repo.get(batch.id).completion:  # the final result.json may have been written meanwhile
-                self.write_result(batch.id)
-        if batch.sealed and batch.done >= batch.total:
-            self.complete(batch, job_id)
-        self.release(self.repo.member(batch.id, job_id))
-
-    def complete(self, batch: Batch, by: str) -> None:
-        """Claim the batch's completion (one winner) and publish its one `Swap Batch Completed`."""
-        if not self.repo.claim_completion(batch.id, by, self.clock()):
-            return
-        batch = self.repo.get(batch.id)
-        if batch.manifest:
-            self.write_result(batch.id)
-        self.events.publish(BATCH_COMPLETED, completed_detail(batch))
-        self.repo.mark_completion_sent(batch.id)
-
-    def write_result(self, batch_id: str) -> None:
-        """result.json of a manifest batch: the whole batch as it stands now."""
-        batch = self.repo.get(batch_id)
-        if not batch.manifest:
-            return
-        location = ManifestLocation.from_dict(batch.manifest)
-        document = {
-            "manifest": batch.manifest,
-            "batch_id": batch.id,
-            "status": str(batch.status),
-            "counts": batch.counts_view(),
-            "jobs": [m.view() for m in self.repo.members(batch.id)],
-        }
-        self.blobs.put(location.bucket, location.result_key, _json_bytes(document), "application/json")
-
-
-def completed_detail(batch: Batch) -> dict[str, Any]:
-    """The `Swap Batch Completed` detail (schemas/events/swap-batch-completed.json)."""
-    location = ManifestLocation.from_dict(batch.manifest) if batch.manifest else None
-    return {
-        "version": 1,
-        "batch": {
-            "id": batch.id,
-            "status": str(batch.status),
-            "counts": batch.counts_view(),
-            "created_at": _iso(batch.created_at),
-            "finished_at": _iso(batch.finished_at) if batch.finished_at else None,
-        },
-        "manifest": batch.manifest,
-        "result": {"bucket": location.bucket, "key": location.result_key} if location else None,
-    }
 
 
 class BatchService:
@@ -196,14 +65,22 @@ class BatchService:
         self,
         *,
         settings: Settings,
-        jobs: JobService,
+        intake: JobIntake,
+        queries: JobQueries,
+        lifecycle: JobLifecycle,
+        blobs: BlobStore,
+        idempotency: Idempotency,
         repo: BatchRepository,
         runner: Workflow,
         tracker: BatchTracker,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.jobs = jobs
+        self.intake = intake
+        self.queries = queries
+        self.lifecycle = lifecycle
+        self.blobs = blobs
+        self.idempotency = idempotency
         self.repo = repo
         self.runner = runner
         self.tracker = tracker
@@ -253,7 +130,7 @@ class BatchService:
         """An object put under inbox/: its batch, or None when it was refused (error.json) or gone."""
         tenant = self.settings.trigger_tenant
         try:
-            body = parse_manifest(self.jobs.blobs.get(location.bucket, location.key))
+            body = parse_manifest(self.blobs.get(location.bucket, location.key))
             batch_id = self._claim_manifest(tenant, location, at)
             batch, created = self.accept(tenant, body, batch_id=batch_id, at=at, manifest=location)
         except BlobMissingError:
@@ -267,7 +144,7 @@ class BatchService:
             LOG.info("manifest accepted", extra={"batch_id": batch.id, "jobs": batch.total, "new": created})
             return batch
         document = error_document(location, errors)
-        self.jobs.blobs.put(location.bucket, location.error_key, _json_bytes(document), "application/json")
+        self.blobs.put(location.bucket, location.error_key, json_bytes(document), "application/json")
         return None
 
     def _claim_manifest(self, tenant: str, location: ManifestLocation, at: float) -> str:
@@ -275,12 +152,8 @@ class BatchService:
         record keyed by (bucket, key, version id or ETag), so a re-delivered S3 event (whatever its
         eventTime) names the batch the first delivery made and starts nothing new."""
         batch_id = location.batch_id(at)
-        records = self.jobs.idempotency
-        if records is None:
-            return batch_id
         key = "manifest:" + hashlib.sha256(location.identity.encode()).hexdigest()
-        held = records.held(tenant, key)
-        return held[0] if held else records.reserve(tenant, key, "", batch_id)[0]
+        return self.idempotency.claim(tenant, key, batch_id)
 
     def validate(
         self, body: Any, manifest: ManifestLocation | None = None, tenant: str | None = None
@@ -311,7 +184,7 @@ class BatchService:
             try:
                 if manifest is not None:
                     merged = _resolve_images(merged, manifest)
-                request = self.jobs.parse(merged)
+                request = self.intake.parse(merged)
             except RequestInvalidError as exc:
                 errors.append({"path": f"{path}.{exc.field}" if exc.field else path, "message": exc.message})
                 continue
@@ -322,7 +195,7 @@ class BatchService:
         errors.sort(key=_job_index)  # stable: each job's problems together, in the order found
         for provider, i in first_use.items():
             try:
-                self.jobs.available_providers(provider)
+                self.intake.available_providers(provider)
             except ProviderUnavailableError as exc:
                 errors.append({"path": f"jobs[{i}].provider", "message": str(exc)})
         if errors:
@@ -335,7 +208,7 @@ class BatchService:
         """Each distinct image value judged once, as POST /v1/jobs judges it: stored objects (uploads,
         s3:// refs) by a HEAD inside the caller's prefixes, data: URIs and URLs fetched and decoded
         (CHECK_WORKERS at a time). Nothing is stored: the job reads its inputs again when its turn comes."""
-        inputs = self.jobs.inputs
+        inputs = self.intake.inputs
 
         def judge(ref: str) -> str | None:
             try:
@@ -361,13 +234,13 @@ class BatchService:
         if len(text) <= MAX_INLINE_REQUEST_BYTES:
             return text
         key = f"batches/{tenant}/{batch_id}/{index}.json"
-        self.jobs.blobs.put(self.settings.input_bucket, key, text.encode(), "application/json")
+        self.blobs.put(self.settings.input_bucket, key, text.encode(), "application/json")
         return json.dumps({"$stored": key})
 
     def _load_request(self, batch_id: str, job_id: str) -> dict[str, Any]:
         request: dict[str, Any] = json.loads(self.repo.request(batch_id, job_id))
         if set(request) == {"$stored"}:
-            request = json.loads(self.jobs.blobs.get(self.settings.input_bucket, request["$stored"]))
+            request = json.loads(self.blobs.get(self.settings.input_bucket, request["$stored"]))
         return request
 
     def _start(self, batch: Batch, job_ids: list[str]) -> None:
@@ -390,11 +263,11 @@ class BatchService:
             "id": batch.id,
             "status": str(batch.status),
             "counts": batch.counts_view(),
-            "created_at": _iso(batch.created_at),
+            "created_at": iso_time(batch.created_at),
             "urls": {"get": f"/v1/batches/{batch.id}"},
         }
         if batch.finished_at and batch.completion:
-            view["finished_at"] = _iso(batch.finished_at)
+            view["finished_at"] = iso_time(batch.finished_at)
         if batch.manifest:
             location = ManifestLocation.from_dict(batch.manifest)
             view["manifest"] = batch.manifest
@@ -410,7 +283,7 @@ class BatchService:
         batch = self.get(tenant, batch_id)
         if batch.status is not BatchStatus.COMPLETED and not cancel:
             raise JobStillRunningError(batch_id, str(batch.status))
-        if self.jobs.erase is None:
+        if self.lifecycle.erase is None:
             raise RuntimeError("no deleting function is configured (SWAPFLOW_ERASER_FUNCTION)")
         # First the mark: a RunJob step now either sees it and starts nothing, or has already recorded its
         # job (which `purge` then finds), or sees it right after recording and deletes its own job.
@@ -418,7 +291,7 @@ class BatchService:
         if batch.status is not BatchStatus.COMPLETED:
             with contextlib.suppress(Exception):  # an ended or never started runner is fine
                 self.runner.stop(batch_id, "batch deleted by the client")
-        self.jobs.erase.request({"batch_id": batch_id, "tenant": tenant, "by": by})
+        self.lifecycle.erase.request({"batch_id": batch_id, "tenant": tenant, "by": by})
         return self.repo.get(batch_id)
 
     def purge(self, tenant: str, batch_id: str, eraser: JobEraser, *, by: str | None = None) -> int:
@@ -428,7 +301,7 @@ class BatchService:
         deleted = 0
         for member in self.repo.members(batch_id):
             try:
-                self.jobs.delete_job(tenant, member.job_id, cancel=True, by=by, hand_off=False)
+                self.lifecycle.delete_job(tenant, member.job_id, cancel=True, by=by, hand_off=False)
             except JobNotFoundError:  # its turn never came: no job, no photos stored for it
                 continue
             eraser.delete(member.job_id)
@@ -454,23 +327,23 @@ class BatchService:
             self.tracker.release(member)
             return
         try:
-            job = self.jobs.repo.get(job_id)
+            job = self.queries.by_id(job_id)
         except JobNotFoundError:
             job = None
         if job is not None:
             if job.terminal:
                 self.tracker.job_changed(job)
             else:
-                self.jobs.start_workflow(job)
+                self.intake.start_workflow(job)
             return
         batch = self.repo.get(batch_id)
         if batch.deleted_at:
             self.tracker.item_failed(batch, job_id, {"code": "cancelled", "message": "the batch was deleted"})
             return
         try:
-            request = self.jobs.parse(self._load_request(batch_id, job_id))
+            request = self.intake.parse(self._load_request(batch_id, job_id))
             shared = f"inputs/{batch.tenant}/{batch_id}"  # the batch's jobs share inputs stored once
-            prepared = self.jobs.prepare_job(
+            prepared = self.intake.prepare_job(
                 batch.tenant, request, job_id=job_id, shared_inputs=shared, scopes=_scopes(batch.manifest)
             )
         except RequestInvalidError as exc:
@@ -482,9 +355,9 @@ class BatchService:
         except BlobMissingError as exc:
             self.tracker.item_failed(batch, job_id, {"code": "image_unreadable", "message": str(exc)})
             return
-        self.jobs.start_job(replace(prepared, batch_id=batch_id))
+        self.intake.start_job(replace(prepared, batch_id=batch_id))
         if self.repo.get(batch_id).deleted_at:  # deleted while this job was being created: delete it too
-            self.jobs.delete_job(batch.tenant, job_id, cancel=True)
+            self.lifecycle.delete_job(batch.tenant, job_id, cancel=True)
 
 
 def _job_index(error: dict[str, str]) -> int:
@@ -525,16 +398,3 @@ def _resolve_images(request: dict[str, Any], location: ManifestLocation) -> dict
             for i, face in enumerate(faces)
         ]
     return resolved
-
-
-def _rewrite_due(batch: Batch) -> bool:
-    every = max(1, batch.total // REWRITES_PER_BATCH)
-    return batch.done < batch.total and (batch.total <= 50 or batch.done % every == 0)  # the last: _complete
-
-
-def _json_bytes(document: Any) -> bytes:
-    return json.dumps(document, indent=2, default=str).encode()
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
