@@ -43,6 +43,7 @@ class FakeJobRepository:
         self.jobs: dict[str, Job] = {}
         self.event_state: dict[str, str] = {}
         self.results: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, str] = {}
         self.lock = threading.Lock()
 
     def put_new(self, job: Job) -> None:
@@ -81,6 +82,7 @@ class FakeJobRepository:
                 outputs_expire_at=outputs_at,
             )
             self.event_state[job_id] = "pending"
+            self.tokens.pop(job_id, None)
             return True
 
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
@@ -96,8 +98,18 @@ class FakeJobRepository:
                     updated_at=at,
                 )
 
-    def record_result(self, job_id: str, result: dict[str, Any]) -> None:
-        self.results.setdefault(job_id, copy.deepcopy(result))
+    def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
+        self.get(job_id)
+        self.tokens[job_id] = token
+        return self.recorded_result(job_id)
+
+    def record_result(self, job_id: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """As DynamoDB: the first result of an open job only; (token, poll) when a Run pass is parked."""
+        with self.lock:
+            if job_id in self.results or self.get(job_id).status not in OPEN:
+                return None
+            self.results[job_id] = copy.deepcopy(result)
+        return (self.tokens[job_id], {}) if job_id in self.tokens else None
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.results.get(job_id))
@@ -144,15 +156,19 @@ class FakeWorkflow:
         self.started: list[str] = []
         self.inputs: dict[str, dict[str, Any]] = {}
         self.stopped: list[tuple[str, str]] = []
+        self.succeeded: list[tuple[str, dict[str, Any]]] = []
+        self.failed: list[tuple[str, str]] = []
 
     def start(self, job_id: str, payload: dict[str, Any]) -> None:
         self.started.append(job_id)
         self.inputs[job_id] = payload
 
     def send_failure(self, token: str, error: str, cause: str) -> bool:
+        self.failed.append((token, error))
         return True
 
     def send_success(self, token: str, output: dict[str, Any]) -> bool:
+        self.succeeded.append((token, output))
         return True
 
     def stop(self, job_id: str, cause: str) -> None:
