@@ -8,18 +8,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from ..settings import Settings
 from .exceptions import IdempotencyKeyReusedError, JobNotFoundError, RequestInvalidError
-from .idempotency import Idempotency, check_idempotency_key
+from .idempotency import Idempotency, check_idempotency_key, request_fingerprint
 from .inputs import InputLoader
 from .models import FaceSpec, Job, SwapSpec, new_job_id
 from .plan import PollPlan, ProviderChain
 from .ports import AuditLog, JobRepository, Workflow
-from .validation import JobRequest, parse_job_request
+from .validation import JobRequest, parse_job_request, with_header_options
 
 REPLAY_WAIT_SECONDS = 20.0  # a concurrent duplicate waits this long for the winner (API Gateway allows 29 s)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A `POST /v1/jobs` as accepted: the job, whether it was an Idempotency-Key replay, how long the
+    caller asked to wait for it, and the wait `Prefer` set (for `Preference-Applied`)."""
+
+    job: Job
+    replayed: bool
+    wait: float
+    preferred_wait: float | None
 
 
 class JobIntake:
@@ -57,6 +69,37 @@ class JobIntake:
     def available_providers(self, name: str) -> list[str]:
         """The providers a job on `name` may use, in order; refused (4xx) if none is configured."""
         return self.chain.available(name)
+
+    def submit(
+        self,
+        tenant: str,
+        body: Any,
+        *,
+        prefer: str | None = None,
+        cancel_after: str | None = None,
+        idempotency_key: str | None = None,
+        submitted_by: str | None = None,
+    ) -> Submitted:
+        """The native API's submit: the body and its headers (`Prefer: wait`, `Cancel-After`,
+        `Idempotency-Key`) judged as one request, then the job created (once per key)."""
+        request, preferred = with_header_options(
+            self.parse(body),
+            body,
+            prefer=prefer,
+            deadline=cancel_after,
+            max_deadline=self.settings.job_deadline_seconds,
+        )
+        if idempotency_key is None:
+            job, replayed = self.create_job(tenant, request, submitted_by=submitted_by), False
+        else:
+            job, replayed = self.create_job_once(
+                tenant,
+                request,
+                idempotency_key=idempotency_key,
+                fingerprint=request_fingerprint(body),
+                submitted_by=submitted_by,
+            )
+        return Submitted(job, replayed, request.wait, preferred)
 
     def create_job(
         self,
