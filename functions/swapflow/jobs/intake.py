@@ -101,26 +101,9 @@ class JobIntake:
             )
         return Submitted(job, replayed, request.wait, preferred)
 
-    def create_job(
-        self,
-        tenant: str,
-        request: JobRequest,
-        *,
-        idempotency_key: str | None = None,
-        correlation_id: str | None = None,
-        job_id: str | None = None,
-        submitted_by: str | None = None,
-    ) -> Job:
+    def create_job(self, tenant: str, request: JobRequest, *, submitted_by: str | None = None) -> Job:
         """Check and store the inputs, record the job `queued` and start its workflow (name = job id)."""
-        job = self.prepare_job(
-            tenant,
-            request,
-            idempotency_key=idempotency_key,
-            correlation_id=correlation_id,
-            job_id=job_id,
-            submitted_by=submitted_by,
-        )
-        return self.start_job(job)
+        return self.start_job(self.prepare_job(tenant, request, submitted_by=submitted_by))
 
     def create_job_once(
         self,

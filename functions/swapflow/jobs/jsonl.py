@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .batch_requests import MAX_ERRORS
 from .batch_tracker import json_bytes
-from .batches import MAX_ERRORS, BatchService
+from .batches import BatchService
 from .exceptions import BatchInvalidError, BlobMissingError, RequestInvalidError
 from .manifests import INBOX, JSONL_SUFFIX, UPLOADS, ManifestLocation, error_document
 from .models import Batch, BatchMember, derived_id, new_job_id
