@@ -93,7 +93,7 @@ class CompatService:
         self, tenant: str, headers: Mapping[str, str], raw: bytes, filename: str | None
     ) -> dict[str, Any]:
         """Store the bytes WaveSpeed's SDK sends (multipart or raw) as the tenant's upload."""
-        data, name, _declared = file_part(headers, raw, filename)
+        data, name, _declared = file_part({k.lower(): v for k, v in headers.items()}, raw, filename)
         if not data:
             raise RequestInvalidError("invalid_request", "the upload is empty", "file")
         info = self.inputs.check(data, "file")

@@ -4,10 +4,8 @@ base URL clients reached us at. Shared by handlers/compat_wavespeed.py and handl
 from __future__ import annotations
 
 import base64
-import json
-from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from ..jobs.access import api_key_from
 from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, TenantThrottledError, UnauthorizedError
@@ -16,6 +14,9 @@ from ..observability import logger, metrics, provider_metric
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import get_settings
 from ..wiring import access
+from .api_request import json_response, query
+
+__all__ = ["json_response", "query"]
 
 # The domain errors a drop-in surface answers in its own envelope (handlers/errors.py gives the status).
 COMPAT_ERRORS: list[type[Exception]] = [
@@ -25,12 +26,6 @@ COMPAT_ERRORS: list[type[Exception]] = [
     ProviderUnavailableError,
     TenantThrottledError,
 ]
-
-SYNC_SAFETY_SECONDS = 3.0  # a sync wait ends this long before the Lambda's own timeout
-
-
-def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(status, "application/json", json.dumps(body), headers)
 
 
 def tenant(app: APIGatewayRestResolver, *, throttle: bool = True) -> str:
@@ -69,10 +64,6 @@ def base_url(app: APIGatewayRestResolver) -> str:
     return f"https://{host}/{stage}" if host.endswith(".amazonaws.com") and stage else f"https://{host}"
 
 
-def lower_headers(app: APIGatewayRestResolver) -> dict[str, str]:
-    return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
-
-
 def accepted(job: Job, model: str) -> Job:
     """Count and log a drop-in job as accepted."""
     metrics.add_metric(name="CompatJobsAccepted", unit="Count", value=1)
@@ -81,10 +72,6 @@ def accepted(job: Job, model: str) -> Job:
     return job
 
 
-def time_left(app: APIGatewayRestResolver) -> float:
-    """Seconds a sync wait may take in this invocation."""
-    return float(app.lambda_context.get_remaining_time_in_millis() / 1000 - SYNC_SAFETY_SECONDS)
-
-
-def query(app: APIGatewayRestResolver) -> dict[str, str]:
-    return dict(app.current_event.query_string_parameters or {})
+def time_left(app: APIGatewayRestResolver, safety_seconds: float = 3.0) -> float:
+    """Seconds a sync wait may take in this invocation: it ends before the Lambda's own timeout."""
+    return float(app.lambda_context.get_remaining_time_in_millis() / 1000 - safety_seconds)

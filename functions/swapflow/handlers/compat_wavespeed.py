@@ -51,7 +51,7 @@ def upload_ticket() -> Response:
 
 @app.post("/api/v3/media/upload/binary")
 def upload_binary() -> Response:
-    caller, filename, headers = req.tenant(app), req.query(app).get("filename"), req.lower_headers(app)
+    caller, filename, headers = req.tenant(app), req.query(app).get("filename"), app.current_event.headers or {}
     return req.json_response(200, wavespeed.ok(compat().upload_binary(caller, headers, req.raw_body(app), filename)))
 
 
