@@ -183,9 +183,9 @@ def service() -> JobService:
     from .observability import ObservedProvider
     from .provenance import Provenance
     from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
-    from .storage.dynamo import DynamoReplayGuard
     from .storage.idempotency import DynamoIdempotencyRecords
     from .storage.limits import DynamoLeaseStore
+    from .storage.replay import DynamoReplayGuard
 
     settings = get_settings()
     return JobService.build(
