@@ -109,24 +109,25 @@ class SwapflowStack(Stack):
 
         # Least privilege, per function.
         table, inputs, archive = storage.table, storage.input_bucket, storage.archive_bucket
-        for fn in [*workflow.functions, api.api_fn, api.webhook_fn, api.compat_fn]:
+        for fn in [*workflow.functions, api.api_fn, api.webhook_fn, *api.compat_fns]:
             table.grant_read_write_data(fn)
         # Provider secrets: the API functions check a provider is configured before accepting a job.
-        for fn in (workflow.run_fn, api.webhook_fn, api.api_fn, api.compat_fn):
+        for fn in (workflow.run_fn, api.webhook_fn, api.api_fn, *api.compat_fns):
             for secret in secrets:
                 secret.grant_read(fn)
             fn.add_to_role_policy(read_public_url)
         grant_read_put(api.api_fn, inputs)
-        grant_read_put(api.compat_fn, inputs)  # the drop-in surfaces: the same needs as the api function
+        for fn in api.compat_fns:  # the drop-in surfaces: the same needs as the api function
+            grant_read_put(fn, inputs)
+            archive.grant_read(fn)
+            workflow.state_machine.grant_start_execution(fn)
         for fn in self._finishers(workflow, api, engine):  # the inputs: in _grant_batches
             grant_read_put(fn, archive)
             notifications.bus.grant_put_events_to(fn)
         archive.grant_read(api.api_fn)
-        archive.grant_read(api.compat_fn)
         workflow.state_machine.grant_start_execution(api.api_fn)
         workflow.state_machine.grant_execution(api.api_fn, "states:StopExecution")  # POST /v1/jobs/{id}/cancel
         self._acknowledge_executions_wildcard(api.api_fn, workflow.state_machine)
-        workflow.state_machine.grant_start_execution(api.compat_fn)
         grant_task_callbacks(api.webhook_fn)
         # Cancel: announce `Swap Job Cancelled` and free a batch slot waiting on the job's token.
         notifications.bus.grant_put_events_to(api.api_fn)
@@ -183,7 +184,7 @@ class SwapflowStack(Stack):
                 *workflow.functions,
                 api.api_fn,
                 api.webhook_fn,
-                api.compat_fn,
+                *api.compat_fns,
                 engine.function,
                 webhooks.deliver_fn,
                 webhooks.first_attempt_fn,

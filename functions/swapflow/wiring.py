@@ -1,6 +1,7 @@
 """The composition root: builds the service from settings and AWS clients, once per cold start.
 
-Handlers call `service()`; tests build `JobService` themselves with their own clients.
+Handlers call `service()` and take the part they need (intake, queries, lifecycle); tests build
+`JobService.build(...)` themselves on fakes.
 """
 
 from __future__ import annotations
@@ -13,18 +14,24 @@ from typing import TYPE_CHECKING, Any
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from .compat.service import CompatService
+    from .events import EventBridgePublisher
     from .jobs.access import Access
-    from .jobs.batches import BatchService, BatchTracker
+    from .jobs.batch_tracker import BatchTracker
+    from .jobs.batches import BatchService
     from .jobs.ingest import SwapRequestIngest
+    from .jobs.inputs import InputLoader
     from .jobs.jsonl import JsonlManifests
     from .jobs.retention import JobEraser
     from .jobs.service import JobService
     from .jobs.uploads import UploadService
     from .provenance.keys import SigningKey
     from .storage.audit import DynamoAuditLog
-    from .storage.dynamo import DynamoApiKeys
+    from .storage.dynamo import DynamoApiKeys, DynamoJobRepository
+    from .storage.s3 import S3BlobStore
     from .storage.tenants import DynamoTenants
     from .webhooks import ClientWebhooks
+    from .workflow import StepFunctionsWorkflow
 
 
 @cache
@@ -125,29 +132,70 @@ def signing_key() -> SigningKey:
 
 
 @cache
+def blobs() -> S3BlobStore:
+    from .storage.s3 import S3BlobStore
+
+    return S3BlobStore(client("s3"), presign_client=presign_client(get_settings()))
+
+
+@cache
+def job_repo() -> DynamoJobRepository:
+    from .storage.dynamo import DynamoJobRepository
+
+    return DynamoJobRepository(table(), ttl_days=get_settings().job_ttl_days)
+
+
+@cache
+def job_workflow() -> StepFunctionsWorkflow:
+    """The job state machine: each job's execution (name = job id), its task tokens, its stop."""
+    from .workflow import StepFunctionsWorkflow
+
+    return StepFunctionsWorkflow(client("stepfunctions"), get_settings().state_machine_arn)
+
+
+@cache
+def events() -> EventBridgePublisher:
+    from .events import EventBridgePublisher
+
+    return EventBridgePublisher(client("events"), get_settings().event_bus)
+
+
+@cache
+def input_loader() -> InputLoader:
+    """Reads, checks and stores job inputs (uploads, URLs, data: URIs) and fetches provider outputs."""
+    from .jobs.inputs import InputLoader
+
+    settings = get_settings()
+    return InputLoader(
+        blobs(),
+        input_bucket=settings.input_bucket,
+        policy=fetch_policy(settings),
+        max_pixels=settings.max_image_pixels,
+        max_bytes=settings.max_image_bytes,
+        aws_endpoint=settings.aws_endpoint if settings.local else "",
+        callback_policy=webhook_policy(settings),
+    )
+
+
+@cache
 def service() -> JobService:
     from .erase_requests import LambdaEraseRequests
-    from .events import EventBridgePublisher
-    from .jobs.inputs import InputLoader
     from .jobs.limits import RATE_WINDOW_MARGIN_SECONDS, RATE_WINDOW_SECONDS, ProviderGate
     from .jobs.service import JobService
     from .observability import ObservedProvider
     from .provenance import Provenance
     from .providers.registry import AUTO, PROVIDER_NAMES, Clients, ProviderRegistry
-    from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
     from .storage.idempotency import DynamoIdempotencyRecords
     from .storage.limits import DynamoLeaseStore
-    from .storage.s3 import S3BlobStore
-    from .workflow import StepFunctionsWorkflow
+    from .storage.replay import DynamoReplayGuard
 
     settings = get_settings()
-    blobs = S3BlobStore(client("s3"), presign_client=presign_client(settings))
-    return JobService(
+    return JobService.build(
         settings=settings,
-        repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
-        blobs=blobs,
-        workflow=StepFunctionsWorkflow(client("stepfunctions"), settings.state_machine_arn),
-        events=EventBridgePublisher(client("events"), settings.event_bus),
+        repo=job_repo(),
+        blobs=blobs(),
+        workflow=job_workflow(),
+        events=events(),
         providers=ProviderRegistry(
             settings,
             Clients(
@@ -159,15 +207,7 @@ def service() -> JobService:
             wrap=ObservedProvider,
         ),
         provider_names=(*PROVIDER_NAMES, AUTO),
-        inputs=InputLoader(
-            blobs,
-            input_bucket=settings.input_bucket,
-            policy=fetch_policy(settings),
-            max_pixels=settings.max_image_pixels,
-            max_bytes=settings.max_image_bytes,
-            aws_endpoint=settings.aws_endpoint if settings.local else "",
-            callback_policy=webhook_policy(settings),
-        ),
+        inputs=input_loader(),
         public_url=public_url,
         idempotency=DynamoIdempotencyRecords(table()),
         on_job_changed=lambda job: batch_tracker().job_changed(job),
@@ -187,6 +227,22 @@ def service() -> JobService:
 
 
 @cache
+def compat() -> CompatService:
+    """The drop-in WaveSpeed and Akool surfaces (compat/service.py) over the same job intake and queries."""
+    from .compat.service import CompatService
+
+    jobs = service()
+    return CompatService(
+        settings=get_settings(),
+        intake=jobs.intake,
+        queries=jobs.queries,
+        inputs=input_loader(),
+        blobs=blobs(),
+        uploads=uploads,
+    )
+
+
+@cache
 def audit_log() -> DynamoAuditLog:
     from .storage.audit import DynamoAuditLog
 
@@ -199,11 +255,10 @@ def eraser() -> JobEraser:
     from .jobs.retention import JobEraser
 
     settings = get_settings()
-    svc = service()
     return JobEraser(
-        repo=svc.repo,
-        blobs=svc.blobs,
-        events=svc.events,
+        repo=job_repo(),
+        blobs=blobs(),
+        events=events(),
         input_bucket=settings.require("input_bucket"),
         archive_bucket=settings.require("archive_bucket"),
         batches=batch_tracker().repo,
@@ -218,7 +273,7 @@ def uploads() -> UploadService:
 
     settings = get_settings()
     return UploadService(
-        service().blobs,
+        blobs(),
         bucket=settings.require("input_bucket"),
         max_bytes=settings.max_image_bytes,
         download_expires=settings.presign_seconds,
@@ -228,18 +283,15 @@ def uploads() -> UploadService:
 @cache
 def client_webhooks() -> ClientWebhooks:
     """Outgoing client webhooks: one HTTP attempt per call, through the same SSRF guard as image URLs."""
-    from .storage.dynamo import DynamoJobRepository
-    from .storage.s3 import S3BlobStore
     from .storage.webhooks import DynamoDeliveryClaims
     from .webhooks import RETRY_SCHEDULE, ClientWebhooks, http_sender
     from .workflow import StepFunctionsWebhookRetries
 
     settings = get_settings()
     arn = settings.webhook_state_machine_arn
-    blobs = S3BlobStore(client("s3"), presign_client=presign_client(settings))
     return ClientWebhooks(
-        repo=DynamoJobRepository(table(), ttl_days=settings.job_ttl_days),
-        presign=lambda bucket, key: blobs.presign_get(bucket, key, settings.presign_seconds),
+        repo=job_repo(),
+        presign=lambda bucket, key: blobs().presign_get(bucket, key, settings.presign_seconds),
         tenants=tenants(),
         claims=DynamoDeliveryClaims(table()),
         send=http_sender(webhook_policy(settings)),
@@ -251,17 +303,14 @@ def client_webhooks() -> ClientWebhooks:
 @cache
 def batch_tracker() -> BatchTracker:
     """Batch counters, outbox deliveries and the one `Swap Batch Completed` (jobs/batches.py)."""
-    from .events import EventBridgePublisher
-    from .jobs.batches import BatchTracker
+    from .jobs.batch_tracker import BatchTracker
     from .storage.batches import DynamoBatchRepository
 
-    settings = get_settings()
-    svc = service()
     return BatchTracker(
-        repo=DynamoBatchRepository(table(), ttl_days=settings.job_ttl_days),
-        blobs=svc.blobs,
-        events=EventBridgePublisher(client("events"), settings.event_bus),
-        workflow=svc.workflow,
+        repo=DynamoBatchRepository(table(), ttl_days=get_settings().job_ttl_days),
+        blobs=blobs(),
+        events=events(),
+        workflow=job_workflow(),
     )
 
 
@@ -273,9 +322,14 @@ def batches() -> BatchService:
 
     settings = get_settings()
     tracker = batch_tracker()
+    jobs = service()
     return BatchService(
         settings=settings,
-        jobs=service(),
+        intake=jobs.intake,
+        queries=jobs.queries,
+        lifecycle=jobs.lifecycle,
+        blobs=blobs(),
+        idempotency=jobs.idempotency,
         repo=tracker.repo,
         runner=StepFunctionsWorkflow(client("stepfunctions"), settings.batch_state_machine_arn),
         tracker=tracker,
@@ -299,14 +353,16 @@ def jsonl_manifests() -> JsonlManifests:
 def ingest() -> SwapRequestIngest:
     """`Swap Requested` events -> jobs; rejected ones -> the ingest DLQ and `Swap Request Rejected`."""
     from .deadletters import SqsDeadLetters
-    from .events import EventBridgePublisher
     from .jobs.ingest import SwapRequestIngest
 
     settings = get_settings()
+    jobs = service()
     return SwapRequestIngest(
-        jobs=service(),
+        intake=jobs.intake,
+        queries=jobs.queries,
+        idempotency=jobs.idempotency,
         dead_letters=SqsDeadLetters(client("sqs"), settings.require("ingest_dlq_url")),
-        events=EventBridgePublisher(client("events"), settings.event_bus),
+        events=events(),
         tenant=settings.trigger_tenant,
     )
 

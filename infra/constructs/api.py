@@ -1,8 +1,8 @@
-"""The HTTPS entry point: API Gateway REST in front of the api, webhook and compat Lambdas.
+"""The HTTPS entry point: API Gateway REST in front of the api, webhook and drop-in Lambdas.
 
-The compat Lambda serves the drop-in WaveSpeed (`/api/v3/...`) and Akool (`/api/open/...`,
-`/interface/...`) surfaces; it ships the engine bundle because Akool's detect_faces runs the engine's
-detector in-process (the engine is imported only by that route, so the other routes start light).
+One Lambda per drop-in surface: WaveSpeed (`/api/v3/...`) and Akool (`/api/open/...`, `/interface/...`,
+and any other `/api/...` path, answered in Akool's envelope as before). The Akool one ships the engine
+bundle because its detect_faces runs the engine's detector in-process (imported only by that route).
 """
 
 from __future__ import annotations
@@ -67,20 +67,30 @@ class Api(Construct):
             timeout=Duration.seconds(60),
             description="swapflow: provider callbacks",
         )
-        self.compat_fn = python_function(
+        self.wavespeed_fn = python_function(
             self,
-            "CompatFn",
-            handler="compat.handler",
+            "CompatWavespeedFn",
+            handler="compat_wavespeed.handler",
+            environment=environment,
+            memory_size=1024,  # base64 outputs: up to 4 MB read and encoded in the answer
+            timeout=Duration.seconds(29),
+            description="swapflow: the WaveSpeed-compatible drop-in API",
+        )
+        self.akool_fn = python_function(
+            self,
+            "CompatAkoolFn",
+            handler="compat_akool.handler",
             environment=environment,
             memory_size=1536,
             timeout=Duration.seconds(29),
             code=function_code(with_engine=True),
-            description="swapflow: WaveSpeed- and Akool-compatible drop-in API",
+            description="swapflow: the Akool-compatible drop-in API",
         )
+        self.compat_fns = (self.wavespeed_fn, self.akool_fn)
         self.rest_api = self._build_rest_api()
         self._build_gateway_responses()
         self._build_routes(self.api_fn, self.webhook_fn)
-        self._build_compat_routes(self.compat_fn)
+        self._build_compat_routes()
 
     def _build_rest_api(self) -> apigw.RestApi:
         access_logs = logs.LogGroup(
@@ -138,8 +148,11 @@ class Api(Construct):
         webhooks = self.rest_api.root.add_resource("webhooks").add_resource("{provider}")
         webhooks.add_method("POST", apigw.LambdaIntegration(webhook_fn))
 
-    def _build_compat_routes(self, compat_fn: lambda_.IFunction) -> None:
+    def _build_compat_routes(self) -> None:
         """Drop-in surfaces at the paths their clients already use (base URL swap only)."""
-        integration = apigw.LambdaIntegration(compat_fn)
-        for prefix in ("api", "interface"):
-            self.rest_api.root.add_resource(prefix).add_proxy(default_integration=integration, any_method=True)
+        akool = apigw.LambdaIntegration(self.akool_fn)
+        api = self.rest_api.root.add_resource("api")
+        api.add_proxy(default_integration=akool, any_method=True)
+        self.rest_api.root.add_resource("interface").add_proxy(default_integration=akool, any_method=True)
+        wavespeed = apigw.LambdaIntegration(self.wavespeed_fn)
+        api.add_resource("v3").add_proxy(default_integration=wavespeed, any_method=True)

@@ -135,28 +135,50 @@ def test_given_functions_when_synthesised_then_each_gets_only_what_it_needs(synt
     assert "states:StartExecution" not in webhook
     submit = _actions(_statements(tj, "WorkflowRunJobFn"))
     assert "lambda:InvokeFunction" in submit and "secretsmanager:GetSecretValue" in submit
-    compat = _actions(_statements(tj, "ApiCompatFn"))
-    assert {"states:StartExecution", "s3:PutObject", "dynamodb:GetItem"} <= compat
-    assert "secretsmanager:GetSecretValue" in compat
-    assert not {"events:PutEvents", "states:SendTaskSuccess", "states:StopExecution"} & compat
-    assert "lambda:InvokeFunction" not in compat
+    for surface in ("ApiCompatWavespeedFn", "ApiCompatAkoolFn"):
+        compat = _actions(_statements(tj, surface))
+        assert {"states:StartExecution", "s3:PutObject", "dynamodb:GetItem"} <= compat
+        assert "secretsmanager:GetSecretValue" in compat
+        assert not {"events:PutEvents", "states:SendTaskSuccess", "states:StopExecution"} & compat
+        assert "lambda:InvokeFunction" not in compat
 
 
-def test_given_api_when_synthesised_then_drop_in_surfaces_proxy_to_the_compat_function(synthesized) -> None:
+def test_given_api_when_synthesised_then_each_drop_in_surface_proxies_to_its_own_function(synthesized) -> None:
     _, tj = synthesized
     api_resources = resources(tj, "AWS::ApiGateway::Resource")
     methods = resources(tj, "AWS::ApiGateway::Method").values()
-    compat_fn = next(k for k in resources(tj, "AWS::Lambda::Function") if k.startswith("ApiCompatFn"))
-    for prefix in ("api", "interface"):
-        (parent,) = [k for k, r in api_resources.items() if r["Properties"]["PathPart"] == prefix]
-        (proxy,) = [k for k, r in api_resources.items() if r["Properties"]["ParentId"] == {"Ref": parent}]
+    functions = resources(tj, "AWS::Lambda::Function")
+    wavespeed_fn = next(k for k in functions if k.startswith("ApiCompatWavespeedFn"))
+    akool_fn = next(k for k in functions if k.startswith("ApiCompatAkoolFn"))
+
+    def proxy_function(*path: str) -> str:
+        parent: Any = None
+        for part in path:
+            parent = {
+                "Ref": next(
+                    k
+                    for k, r in api_resources.items()
+                    if r["Properties"]["PathPart"] == part and (parent is None or r["Properties"]["ParentId"] == parent)
+                )
+            }
+        (proxy,) = [
+            k
+            for k, r in api_resources.items()
+            if r["Properties"]["ParentId"] == parent and r["Properties"]["PathPart"] == "{proxy+}"
+        ]
         (method,) = [m for m in methods if m["Properties"]["ResourceId"] == {"Ref": proxy}]
         assert method["Properties"]["HttpMethod"] == "ANY"
-        assert compat_fn in json.dumps(method["Properties"]["Integration"]["Uri"])
+        uri = json.dumps(method["Properties"]["Integration"]["Uri"])
+        return next(fn for fn in (wavespeed_fn, akool_fn) if fn in uri)
+
+    assert proxy_function("api", "v3") == wavespeed_fn
+    assert proxy_function("api") == akool_fn  # /api/open/... and any other /api path
+    assert proxy_function("interface") == akool_fn
     (rest_api,) = resources(tj, "AWS::ApiGateway::RestApi").values()
     assert "multipart/form-data" in rest_api["Properties"]["BinaryMediaTypes"]
-    props = tj["Resources"][compat_fn]["Properties"]
-    assert props["Handler"] == "swapflow.handlers.compat.handler" and props["Timeout"] == 29
+    assert functions[wavespeed_fn]["Properties"]["Handler"] == "swapflow.handlers.compat_wavespeed.handler"
+    assert functions[akool_fn]["Properties"]["Handler"] == "swapflow.handlers.compat_akool.handler"
+    assert {functions[fn]["Properties"]["Timeout"] for fn in (wavespeed_fn, akool_fn)} == {29}
 
 
 def test_given_api_when_synthesised_then_the_playground_pages_are_served_by_the_api_function(synthesized) -> None:
@@ -234,10 +256,10 @@ def test_given_functions_when_synthesised_then_python313_on_arm64_traced_with_re
     # CDK's own handler that applies the input bucket's S3 notification configuration at deploy time
     (notifications_handler,) = [k for k in functions if k.startswith("BucketNotificationsHandler")]
     functions.pop(notifications_handler)
-    # api, webhook, compat (drop-in surfaces), 2 workflow steps (run, record failure), engine,
+    # api, webhook, 2 drop-in surfaces (WaveSpeed, Akool), 2 workflow steps (run, record failure), engine,
     # client-webhook first attempt and retries, batch runner step, manifest register, S3 trigger, ingest,
     # the eraser (deletion and retention)
-    assert len(functions) == 13
+    assert len(functions) == 14
     for fn in functions.values():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.13"

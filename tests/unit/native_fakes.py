@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from swapflow.jobs.exceptions import JobNotFoundError
+from swapflow.jobs.intake import JobIntake
+from swapflow.jobs.lifecycle import JobLifecycle
 from swapflow.jobs.models import Job, JobError, JobStatus, Output, StoredImage
+from swapflow.jobs.queries import JobQueries
 from swapflow.jobs.service import JobService
 from swapflow.settings import Settings
 
@@ -40,6 +43,7 @@ class FakeJobRepository:
         self.jobs: dict[str, Job] = {}
         self.event_state: dict[str, str] = {}
         self.results: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, str] = {}
         self.lock = threading.Lock()
 
     def put_new(self, job: Job) -> None:
@@ -91,6 +95,7 @@ class FakeJobRepository:
                 outputs_expire_at=outputs_at,
             )
             self.event_state[job_id] = "pending"
+            self.tokens.pop(job_id, None)
             return True
 
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
@@ -98,12 +103,26 @@ class FakeJobRepository:
             job = self.jobs[job_id]
             if job.status is JobStatus.QUEUED:
                 self.jobs[job_id] = replace(
-                    job, status=JobStatus.PROCESSING, provider_job_id=provider_job_id, provider=provider,
-                    submitted_at=at, updated_at=at,
+                    job,
+                    status=JobStatus.PROCESSING,
+                    provider_job_id=provider_job_id,
+                    provider=provider,
+                    submitted_at=at,
+                    updated_at=at,
                 )
 
-    def record_result(self, job_id: str, result: dict[str, Any]) -> None:
-        self.results.setdefault(job_id, copy.deepcopy(result))
+    def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
+        self.get(job_id)
+        self.tokens[job_id] = token
+        return self.recorded_result(job_id)
+
+    def record_result(self, job_id: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """As DynamoDB: the first result of an open job only; (token, poll) when a Run pass is parked."""
+        with self.lock:
+            if job_id in self.results or self.get(job_id).status not in OPEN:
+                return None
+            self.results[job_id] = copy.deepcopy(result)
+        return (self.tokens[job_id], {}) if job_id in self.tokens else None
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.results.get(job_id))
@@ -150,15 +169,19 @@ class FakeWorkflow:
         self.started: list[str] = []
         self.inputs: dict[str, dict[str, Any]] = {}
         self.stopped: list[tuple[str, str]] = []
+        self.succeeded: list[tuple[str, dict[str, Any]]] = []
+        self.failed: list[tuple[str, str]] = []
 
     def start(self, job_id: str, payload: dict[str, Any]) -> None:
         self.started.append(job_id)
         self.inputs[job_id] = payload
 
     def send_failure(self, token: str, error: str, cause: str) -> bool:
+        self.failed.append((token, error))
         return True
 
     def send_success(self, token: str, output: dict[str, Any]) -> bool:
+        self.succeeded.append((token, output))
         return True
 
     def stop(self, job_id: str, cause: str) -> None:
@@ -210,7 +233,32 @@ class FakeIdempotency:
                 del self.records[(tenant, key)]
 
 
-def make_service(**overrides: Any) -> JobService:
+@dataclass
+class Rig:
+    """The job service built on fakes, with the fakes at hand to arrange and assert with."""
+
+    jobs: JobService
+    repo: Any
+    blobs: Any
+    workflow: Any
+    events: Any
+    idempotency: Any
+    clock: Clock
+
+    @property
+    def intake(self) -> JobIntake:
+        return self.jobs.intake
+
+    @property
+    def queries(self) -> JobQueries:
+        return self.jobs.queries
+
+    @property
+    def lifecycle(self) -> JobLifecycle:
+        return self.jobs.lifecycle
+
+
+def make_service(**overrides: Any) -> Rig:
     clock = overrides.pop("clock", None) or Clock()
     parts: dict[str, Any] = {
         "settings": Settings(archive_bucket="archive", input_bucket="inputs"),
@@ -226,4 +274,5 @@ def make_service(**overrides: Any) -> JobService:
         "sleep": clock.sleep,
         **overrides,
     }
-    return JobService(**parts)
+    fakes = {name: parts[name] for name in ("repo", "blobs", "workflow", "events", "idempotency")}
+    return Rig(JobService.build(**parts), clock=clock, **fakes)

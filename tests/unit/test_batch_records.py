@@ -15,6 +15,7 @@ from native_fakes import make_service as make_jobs
 from swapflow.events import BATCH_COMPLETED, JOB_CANCELLED, JOB_FAILED
 from swapflow.jobs.batches import BatchService, BatchTracker
 from swapflow.jobs.exceptions import BatchEndedError, BatchNotFoundError, RequestInvalidError
+from swapflow.jobs.idempotency import Idempotency
 from swapflow.jobs.models import JobStatus, derived_id
 from swapflow.settings import Settings
 
@@ -44,7 +45,11 @@ class World:
         )
         self.batches = BatchService(
             settings=Settings(input_bucket=INPUT_BUCKET),
-            jobs=self.jobs,
+            intake=self.jobs.intake,
+            queries=self.jobs.queries,
+            lifecycle=self.jobs.lifecycle,
+            blobs=self.blobs,
+            idempotency=Idempotency(self.jobs.idempotency),
             repo=self.batch_repo,
             runner=self.runner,
             tracker=self.tracker,
@@ -71,12 +76,12 @@ def test_GIVEN_an_accepted_batch_WHEN_no_job_started_yet_THEN_every_job_is_queue
 
     assert len(job_ids) == 20 and not world.jobs.workflow.started  # type: ignore[attr-defined]
     for job_id in job_ids:
-        job = world.jobs.get_job("t", job_id)
+        job = world.jobs.queries.get_job("t", job_id)
         assert job.status is JobStatus.QUEUED and job.batch_id == batch_id and job.metadata == {"shoot": "day1"}
-    listed, _ = world.jobs.list_jobs("t", limit=100)
+    listed, _ = world.jobs.queries.list_jobs("t", limit=100)
     assert {j.id for j in listed} == set(job_ids)
     with pytest.raises(Exception, match="not found"):
-        world.jobs.get_job("other", job_ids[0])
+        world.jobs.queries.get_job("other", job_ids[0])
 
 
 def test_GIVEN_a_recorded_job_WHEN_its_turn_comes_twice_THEN_the_same_record_is_staged_once_and_nothing_is_announced():
@@ -100,7 +105,7 @@ def test_GIVEN_a_job_whose_inputs_went_WHEN_its_turn_comes_THEN_it_fails_with_on
 
     world.batches.run_item(batch_id, job_id, "slot-0")
 
-    job = world.jobs.get_job("t", job_id)
+    job = world.jobs.queries.get_job("t", job_id)
     assert job.status is JobStatus.FAILED and job.error is not None and job.error.code == "image_unreadable"
     assert len(world.published(JOB_FAILED)) == 1 and world.runner.released == ["slot-0"]
     (done,) = world.published(BATCH_COMPLETED)
@@ -116,7 +121,7 @@ def test_GIVEN_a_batch_mid_run_WHEN_cancelled_twice_THEN_each_open_job_one_cance
     batch = world.batches.cancel("t", batch_id)
     again = world.batches.cancel("t", batch_id)
 
-    assert [world.jobs.get_job("t", j).status for j in job_ids] == [JobStatus.CANCELLED] * 3
+    assert [world.jobs.queries.get_job("t", j).status for j in job_ids] == [JobStatus.CANCELLED] * 3
     assert sorted(d["job"]["id"] for d in world.published(JOB_CANCELLED)) == sorted(job_ids)
     (done,) = world.published(BATCH_COMPLETED)
     assert done["batch"]["counts"] == {
@@ -147,7 +152,7 @@ def test_GIVEN_a_cancelled_batch_WHEN_a_job_the_cancel_did_not_reach_gets_its_tu
     for i, job_id in enumerate(job_ids):
         world.batches.run_item(batch_id, job_id, f"slot-{i}")
 
-    assert [world.jobs.get_job("t", j).status for j in job_ids] == [JobStatus.CANCELLED] * 2
+    assert [world.jobs.queries.get_job("t", j).status for j in job_ids] == [JobStatus.CANCELLED] * 2
     assert set(world.blobs.objects) == stored and len(world.published(JOB_CANCELLED)) == 2
     assert len(world.published(BATCH_COMPLETED)) == 1 and world.runner.released == ["slot-0", "slot-1"]
 
@@ -157,7 +162,7 @@ def test_GIVEN_batches_WHEN_cancelled_by_another_tenant_or_after_they_ended_THEN
     batch_id, (job_id,) = world.accept(1)
     with pytest.raises(BatchNotFoundError):
         world.batches.cancel("other", batch_id)
-    world.jobs.cancel_job("t", job_id)  # its last job ended: the batch ended without a batch cancel
+    world.jobs.lifecycle.cancel_job("t", job_id)  # its last job ended: the batch ended without a batch cancel
 
     with pytest.raises(BatchEndedError):
         world.batches.cancel("t", batch_id)
@@ -167,7 +172,7 @@ def test_GIVEN_batches_WHEN_cancelled_by_another_tenant_or_after_they_ended_THEN
 def test_GIVEN_a_batch_WHEN_viewed_in_pages_THEN_jobs_come_in_index_order_and_counts_cover_the_whole_batch() -> None:
     world = World()
     batch_id, job_ids = world.accept(5)
-    world.jobs.cancel_job("t", job_ids[4])
+    world.jobs.lifecycle.cancel_job("t", job_ids[4])
     batch = world.batches.get("t", batch_id)
 
     pages, token = [], None

@@ -10,6 +10,7 @@ import pytest
 from batch_fakes import JPEG, FakeBatchRepository, FakeJobs, FakeWorkflow
 from swapflow.jobs.batches import BATCH_COMPLETED, BatchService, BatchTracker, ProviderLimits
 from swapflow.jobs.exceptions import BatchInvalidError, RequestInvalidError
+from swapflow.jobs.idempotency import Idempotency
 from swapflow.jobs.manifests import ManifestLocation, parse_manifest
 from swapflow.jobs.models import Job, JobError, JobStatus, Output, StoredImage, SwapSpec, derived_id
 from swapflow.settings import Settings
@@ -25,7 +26,11 @@ def make_service(**settings: Any) -> tuple[BatchService, FakeBatchRepository, Fa
     tracker = BatchTracker(repo=repo, blobs=jobs.blobs, events=FakeEvents(), workflow=FakeWorkflow())
     svc = BatchService(
         settings=Settings(input_bucket=INPUT, **settings),
-        jobs=jobs,  # type: ignore[arg-type]
+        intake=jobs,  # type: ignore[arg-type]
+        queries=jobs,  # type: ignore[arg-type]
+        lifecycle=jobs,  # type: ignore[arg-type]
+        blobs=jobs.blobs,
+        idempotency=Idempotency(jobs.idempotency),
         repo=repo,
         runner=runner,
         tracker=tracker,

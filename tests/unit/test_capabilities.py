@@ -52,7 +52,7 @@ def test_given_a_request_its_provider_cannot_serve_when_parsed_then_422_naming_t
     svc, _ = service(auto=("wavespeed-pro", "wavespeed-akool"))
 
     with pytest.raises(RequestInvalidError) as caught:
-        svc.create_job("acme", svc.parse({**BODY, **body}))
+        svc.intake.create_job("acme", svc.intake.parse({**BODY, **body}))
 
     status, answer = describe(caught.value)
     assert (status, answer["error"]["code"], answer["error"]["field"]) == (422, "unsupported_by_provider", field)
@@ -62,9 +62,9 @@ def test_given_a_request_its_provider_cannot_serve_when_parsed_then_422_naming_t
 
 def test_given_auto_and_a_face_index_when_submitted_then_the_chain_skips_providers_without_target_index() -> None:
     svc, providers = service(auto=("wavespeed-pro", "wavespeed-akool", "engine"))
-    job = svc.create_job("acme", svc.parse({**BODY, "provider": "auto", "target_index": 0}))
+    job = svc.intake.create_job("acme", svc.intake.parse({**BODY, "provider": "auto", "target_index": 0}))
 
-    step = svc.submit_to_provider(svc.repo.get(job.id))
+    step = svc.lifecycle.submit_to_provider(svc.repo.get(job.id))
 
     assert step.state == "running"
     assert [len(providers[n].submitted) for n in ("wavespeed-pro", "wavespeed-akool", "engine")] == [0, 0, 1]

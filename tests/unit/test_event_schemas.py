@@ -14,6 +14,7 @@ from batch_fakes import FakeBatchRepository, FakeDeadLetters, FakeJobs, FakeWork
 from swapflow import events as event_names
 from swapflow.jobs.batches import BATCH_COMPLETED, BatchTracker
 from swapflow.jobs.exceptions import JobNotFoundError, SwapRequestRejectedError
+from swapflow.jobs.idempotency import Idempotency
 from swapflow.jobs.ingest import REQUEST_REJECTED, SwapRequestIngest
 from swapflow.jobs.models import Batch, BatchMember, Job, JobError, JobStatus, Output, StoredImage, SwapSpec
 from swapflow.jobs.service import JobService
@@ -84,9 +85,10 @@ def emitted_job_event(status: JobStatus, **job_fields: Any) -> tuple[str, dict[s
         **job_fields,
     )
     events = FakeEvents()
-    svc = JobService(
+    repo = OneJobRepo(job)
+    svc = JobService.build(
         settings=Settings(),
-        repo=OneJobRepo(job),  # type: ignore[arg-type]
+        repo=repo,  # type: ignore[arg-type]
         blobs=FakeBlobs(),
         workflow=FakeWorkflow(),  # type: ignore[arg-type]
         events=events,
@@ -96,8 +98,8 @@ def emitted_job_event(status: JobStatus, **job_fields: Any) -> tuple[str, dict[s
     )
     out = Output("archive", f"outputs/t/{job.id}/0.jpg", "image/jpeg", 512, 512, 70438, "a" * 64)
     error = None if status is JobStatus.COMPLETED else JobError("no_face_in_source", "no face in the source")
-    svc.repo.finish(job.id, status, [out] if status is JobStatus.COMPLETED else [], error, now + 1)
-    svc._announce(svc.repo.get(job.id))
+    repo.finish(job.id, status, [out] if status is JobStatus.COMPLETED else [], error, now + 1)
+    svc.announcer.announce(repo.get(job.id))
     ((detail_type, detail),) = events.published
     return detail_type, detail
 
@@ -137,7 +139,15 @@ def test_GIVEN_a_batch_whose_last_job_ended_WHEN_announced_THEN_swap_batch_compl
 
 def test_GIVEN_an_invalid_swap_request_WHEN_rejected_THEN_the_rejection_matches_its_schema() -> None:
     events, dead = FakeEvents(), FakeDeadLetters()
-    ingest = SwapRequestIngest(jobs=FakeJobs(), dead_letters=dead, events=events, tenant="t")  # type: ignore[arg-type]
+    jobs = FakeJobs()
+    ingest = SwapRequestIngest(
+        intake=jobs,  # type: ignore[arg-type]
+        queries=jobs,  # type: ignore[arg-type]
+        idempotency=Idempotency(None),
+        dead_letters=dead,
+        events=events,
+        tenant="t",
+    )
     event = {
         "id": "e-1",
         "source": "acme.orders",

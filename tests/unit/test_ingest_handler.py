@@ -29,8 +29,14 @@ def _event(correlation_id: str = "order-1") -> dict[str, Any]:
 def test_GIVEN_a_swap_request_and_its_duplicate_WHEN_handled_THEN_both_answer_and_log_the_job(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    jobs = make_service().jobs
     ingest = SwapRequestIngest(
-        jobs=make_service(), dead_letters=ListDeadLetters(), events=FakeEvents(), tenant="default"
+        intake=jobs.intake,
+        queries=jobs.queries,
+        idempotency=jobs.idempotency,
+        dead_letters=ListDeadLetters(),
+        events=FakeEvents(),
+        tenant="default",
     )
     caplog.set_level(logging.INFO, logger="swapflow")
 

@@ -39,9 +39,9 @@ def service(recorder: Recorder, retention: Retention = DEFAULT) -> Any:
 def test_given_a_tenants_retention_when_a_job_ends_then_its_view_and_event_show_when_photos_go() -> None:
     recorder = Recorder()
     svc = service(recorder, Retention(inputs_days=2, outputs_days=None))
-    job = svc.create_job("acme", svc.parse(BODY), submitted_by="key_0123456789ab")
+    job = svc.intake.create_job("acme", svc.intake.parse(BODY), submitted_by="key_0123456789ab")
 
-    ended = svc.cancel_job("acme", job.id)
+    ended = svc.lifecycle.cancel_job("acme", job.id)
 
     assert ended.inputs_expire_at == pytest.approx(svc.clock() + 2 * DAY)
     assert ended.outputs_expire_at is None
@@ -54,19 +54,19 @@ def test_given_a_tenants_retention_when_a_job_ends_then_its_view_and_event_show_
 def test_given_a_running_job_when_deleted_then_refused_unless_cancel_and_then_tombstoned_and_handed_on() -> None:
     recorder = Recorder()
     svc = service(recorder)
-    job = svc.create_job("acme", svc.parse({**BODY, "metadata": {"name": "Jane"}}))
+    job = svc.intake.create_job("acme", svc.intake.parse({**BODY, "metadata": {"name": "Jane"}}))
 
     with pytest.raises(JobStillRunningError):
-        svc.delete_job("acme", job.id)
-    deleted = svc.delete_job("acme", job.id, cancel=True, by="key_aaaaaaaaaaaa")
-    again = svc.delete_job("acme", job.id)
+        svc.lifecycle.delete_job("acme", job.id)
+    deleted = svc.lifecycle.delete_job("acme", job.id, cancel=True, by="key_aaaaaaaaaaaa")
+    again = svc.lifecycle.delete_job("acme", job.id)
 
     assert deleted.status == "cancelled" and deleted.deleted_at and deleted.metadata == {}
     assert again.deleted_at == deleted.deleted_at
     assert recorder.requests == [{"job_id": job.id}, {"job_id": job.id}]  # the eraser is idempotent
     assert recorder.actions() == ["job.submitted", "job.deleted"]  # one deletion entry
     with pytest.raises(JobNotFoundError):
-        svc.delete_job("other", job.id)
+        svc.lifecycle.delete_job("other", job.id)
 
 
 @pytest.mark.parametrize(("text", "keep", "days"), [("7", False, 7.0), ("0.5", False, 0.5), ("keep", True, None)])

@@ -15,9 +15,10 @@ from swapflow.jobs.exceptions import (
     TenantThrottledError,
     UnauthorizedError,
 )
+from swapflow.jobs.idempotency import request_fingerprint
 from swapflow.jobs.inputs import InputLoader
 from swapflow.jobs.models import Job, JobStatus, Output, StoredImage, SwapSpec
-from swapflow.jobs.service import decode_cursor, encode_cursor, request_fingerprint
+from swapflow.jobs.queries import decode_cursor, encode_cursor
 from swapflow.net import FetchError, FetchPolicy
 
 from tests.shared.fakes import FakeBlobs
@@ -26,7 +27,7 @@ BODY = {"source_image": "https://img.example/a.jpg", "target_image": "https://im
 
 
 def submit(svc, tenant: str = "acme", **extra):
-    return svc.create_job(tenant, svc.parse({**BODY, **extra}))
+    return svc.intake.create_job(tenant, svc.intake.parse({**BODY, **extra}))
 
 
 def complete(svc, job_id: str, data: bytes = b"\xff\xd8jpeg-bytes") -> None:
@@ -45,11 +46,11 @@ def test_given_jobs_of_two_tenants_when_listing_page_by_page_then_newest_first_o
     for _ in range(5):
         mine.append(submit(svc).id)
         submit(svc, tenant="other")
-        svc.sleep(1)
+        svc.clock.sleep(1)
 
     seen, cursor = [], None
     while True:
-        jobs, cursor = svc.list_jobs("acme", limit=2, cursor=cursor)
+        jobs, cursor = svc.queries.list_jobs("acme", limit=2, cursor=cursor)
         seen.extend(j.id for j in jobs)
         if cursor is None:
             break
@@ -63,7 +64,7 @@ def test_given_a_status_filter_when_listing_then_only_jobs_in_that_status() -> N
     submit(svc)
     complete(svc, done)
 
-    jobs, cursor = svc.list_jobs("acme", status="completed")
+    jobs, cursor = svc.queries.list_jobs("acme", status="completed")
 
     assert [j.id for j in jobs] == [done] and cursor is None
 
@@ -74,7 +75,7 @@ def test_given_a_status_filter_when_listing_then_only_jobs_in_that_status() -> N
 )
 def test_given_bad_list_parameters_when_listing_then_refused_naming_the_parameter(kwargs, field) -> None:
     with pytest.raises(RequestInvalidError) as info:
-        make_service().list_jobs("acme", **kwargs)
+        make_service().queries.list_jobs("acme", **kwargs)
     assert (info.value.code, info.value.field) == ("invalid_request", field)
 
 
@@ -93,7 +94,7 @@ def test_given_a_queued_job_when_cancelled_then_it_ends_cancelled_stops_the_work
     svc = make_service()
     job = submit(svc, metadata={"order": 7})
 
-    cancelled = svc.cancel_job("acme", job.id)
+    cancelled = svc.lifecycle.cancel_job("acme", job.id)
 
     assert cancelled.status == JobStatus.CANCELLED
     assert cancelled.error and cancelled.error.code == "cancelled"
@@ -101,7 +102,7 @@ def test_given_a_queued_job_when_cancelled_then_it_ends_cancelled_stops_the_work
     assert [t for t, _ in svc.events.published] == ["Swap Job Cancelled"]
     assert svc.events.published[0][1]["metadata"] == {"order": 7}
     # the workflow's finisher, if it still runs, finds the job terminal and emits nothing more
-    svc.finish(job.id)
+    svc.lifecycle.finish(job.id)
     assert len(svc.events.published) == 1
 
 
@@ -113,7 +114,7 @@ def test_given_the_workflow_cannot_be_stopped_when_cancelling_then_the_job_is_st
         raise RuntimeError("throttled")
 
     svc.workflow.stop = refuse
-    assert svc.cancel_job("acme", job.id).status == JobStatus.CANCELLED
+    assert svc.lifecycle.cancel_job("acme", job.id).status == JobStatus.CANCELLED
     assert [t for t, _ in svc.events.published] == ["Swap Job Cancelled"]
 
 
@@ -123,7 +124,7 @@ def test_given_a_finished_job_when_cancelled_then_conflict_and_nothing_changes()
     complete(svc, job.id)
 
     with pytest.raises(JobAlreadyTerminalError):
-        svc.cancel_job("acme", job.id)
+        svc.lifecycle.cancel_job("acme", job.id)
     assert svc.repo.get(job.id).status == JobStatus.COMPLETED
     assert svc.workflow.stopped == []
 
@@ -132,9 +133,9 @@ def test_given_another_tenants_job_when_cancelled_or_read_then_not_found() -> No
     svc = make_service()
     job = submit(svc, tenant="other")
     with pytest.raises(JobNotFoundError):
-        svc.cancel_job("acme", job.id)
+        svc.lifecycle.cancel_job("acme", job.id)
     with pytest.raises(JobNotFoundError):
-        svc.get_job("acme", job.id)
+        svc.queries.get_job("acme", job.id)
     assert svc.repo.get(job.id).status == JobStatus.QUEUED
 
 
@@ -151,9 +152,9 @@ def test_given_publishing_fails_when_the_finisher_retries_then_the_event_goes_ou
 
     svc.events.publish = flaky
     with pytest.raises(ConnectionError):
-        svc.cancel_job("acme", job.id)
-    svc.finish(job.id)  # the retry
-    svc.finish(job.id)  # and a duplicate
+        svc.lifecycle.cancel_job("acme", job.id)
+    svc.lifecycle.finish(job.id)  # the retry
+    svc.lifecycle.finish(job.id)  # and a duplicate
     assert [t for t, _ in svc.events.published] == ["Swap Job Cancelled"]
 
 
@@ -167,7 +168,7 @@ def test_given_a_job_that_ends_in_two_seconds_when_waiting_ten_then_the_ended_jo
     started = clock()
     clock.at.append((started + 2, lambda: complete(svc, job.id)))
 
-    waited = svc.wait_for_job("acme", job.id, 10)
+    waited = svc.queries.wait_for_job("acme", job.id, 10)
 
     assert waited.status == JobStatus.COMPLETED
     assert clock() - started < 3
@@ -179,7 +180,7 @@ def test_given_a_job_that_does_not_end_when_waiting_then_it_comes_back_open_afte
     job = submit(svc)
     started = clock()
 
-    waited = svc.wait_for_job("acme", job.id, 1.5)
+    waited = svc.queries.wait_for_job("acme", job.id, 1.5)
 
     assert waited.status == JobStatus.QUEUED
     assert 1.5 <= clock() - started < 2
@@ -191,18 +192,18 @@ def test_given_base64_output_asked_when_viewing_the_job_then_each_output_carries
     complete(svc, job.id, b"\xff\xd8swapped")
     stored = svc.repo.get(job.id)
 
-    view = svc.view(stored, with_base64=True)
+    view = svc.queries.view(stored, with_base64=True)
 
     assert base64.b64decode(view["outputs"][0]["base64"]) == b"\xff\xd8swapped"
     assert view["metadata"] == {"k": "v"}
-    assert "base64" not in svc.view(stored)["outputs"][0]  # lists and events stay small
+    assert "base64" not in svc.queries.view(stored)["outputs"][0]  # lists and events stay small
 
 
 def test_given_base64_not_asked_when_viewing_then_outputs_have_urls_only() -> None:
     svc = make_service()
     job = submit(svc)
     complete(svc, job.id)
-    view = svc.view(svc.repo.get(job.id), with_base64=True)
+    view = svc.queries.view(svc.repo.get(job.id), with_base64=True)
     assert "base64" not in view["outputs"][0] and view["outputs"][0]["url"]
 
 
@@ -210,7 +211,9 @@ def test_given_base64_not_asked_when_viewing_then_outputs_have_urls_only() -> No
 
 
 def once(svc, key: str, body: dict, tenant: str = "acme"):
-    return svc.create_job_once(tenant, svc.parse(body), idempotency_key=key, fingerprint=request_fingerprint(body))
+    return svc.intake.create_job_once(
+        tenant, svc.intake.parse(body), idempotency_key=key, fingerprint=request_fingerprint(body)
+    )
 
 
 def test_given_the_same_key_and_body_twice_when_submitting_then_one_job_and_one_execution() -> None:
@@ -246,9 +249,9 @@ def test_given_a_bad_request_when_submitted_with_a_key_then_the_key_stays_free()
 def test_given_a_concurrent_winner_when_the_loser_reserves_then_it_answers_with_the_winners_job() -> None:
     clock = Clock()
     svc = make_service(clock=clock)
-    winner = svc.prepare_job("acme", svc.parse(BODY), idempotency_key="k-1")
+    winner = svc.intake.prepare_job("acme", svc.intake.parse(BODY), idempotency_key="k-1")
     svc.idempotency.reserve("acme", "k-1", request_fingerprint(BODY), winner.id)
-    clock.at.append((clock() + 0.3, lambda: svc.start_job(winner)))  # the winner records its job a moment later
+    clock.at.append((clock() + 0.3, lambda: svc.intake.start_job(winner)))  # the winner records its job a moment later
     real_held = svc.idempotency.held
     svc.idempotency.held = lambda tenant, key: None  # the loser checked before the winner reserved
 
@@ -374,7 +377,7 @@ def test_given_an_output_url_that_can_never_be_fetched_when_finishing_then_faile
     svc.repo.put_new(Job(id="01J", tenant="acme", provider="wavespeed-pro", spec=SwapSpec(image, image)))
     svc.repo.record_result("01J", {"state": "succeeded", "outputs": [{"url": "http://169.254.169.254/x"}]})
 
-    ended = svc.finish("01J")  # no exception: the workflow does not retry it into `internal`
+    ended = svc.lifecycle.finish("01J")  # no exception: the workflow does not retry it into `internal`
 
     assert ended.status is JobStatus.FAILED and ended.error is not None
     assert (ended.error.code, ended.error.provider_code) == ("provider_failed", provider_code)
@@ -392,7 +395,7 @@ def test_given_an_output_host_that_is_down_when_finishing_then_the_step_fails_fo
     svc.repo.record_result("01J", {"state": "succeeded", "outputs": [{"url": "https://cdn.example/x.jpg"}]})
 
     with pytest.raises(FetchError):
-        svc.finish("01J")
+        svc.lifecycle.finish("01J")
     assert svc.repo.get("01J").status is JobStatus.QUEUED
 
 

@@ -42,10 +42,12 @@ def test_given_a_bad_or_too_long_cancel_after_when_read_then_refused_naming_the_
 def test_given_prefer_wait_and_a_body_wait_when_applied_then_the_body_wins_and_no_preference_is_applied() -> None:
     svc = make_service()
     request, applied = with_header_options(
-        svc.parse({**BODY, "wait": 2}), {**BODY, "wait": 2}, prefer="wait=20", deadline=None, max_deadline=900
+        svc.intake.parse({**BODY, "wait": 2}), {**BODY, "wait": 2}, prefer="wait=20", deadline=None, max_deadline=900
     )
     assert (request.wait, applied) == (2.0, None)
-    request, applied = with_header_options(svc.parse(BODY), BODY, prefer="wait=20", deadline=None, max_deadline=900)
+    request, applied = with_header_options(
+        svc.intake.parse(BODY), BODY, prefer="wait=20", deadline=None, max_deadline=900
+    )
     assert (request.wait, applied) == (20.0, 20.0)
 
 
@@ -69,14 +71,14 @@ class SlowProvider:
 def test_given_cancel_after_when_the_provider_runs_past_it_then_the_job_fails_provider_timeout_on_time() -> None:
     clock, provider, workflow = Clock(1000.0), SlowProvider(), FakeWorkflow()
     svc = make_service(clock=clock, providers=lambda name: provider, workflow=workflow)
-    request, _ = with_header_options(svc.parse(BODY), BODY, prefer=None, deadline="5", max_deadline=900)
-    job = svc.create_job("acme", request)
+    request, _ = with_header_options(svc.intake.parse(BODY), BODY, prefer=None, deadline="5", max_deadline=900)
+    job = svc.intake.create_job("acme", request)
     assert workflow.inputs[job.id]["wait"] <= 5  # the first pass looks again by the deadline at the latest
 
-    assert svc.submit_to_provider(svc.repo.get(job.id)).state == "running"
+    assert svc.lifecycle.submit_to_provider(svc.repo.get(job.id)).state == "running"
     clock.sleep(4)
-    assert svc.poll_status(svc.repo.get(job.id)).state == "running"
+    assert svc.lifecycle.poll_status(svc.repo.get(job.id)).state == "running"
     clock.sleep(1)
-    step = svc.poll_status(svc.repo.get(job.id))
+    step = svc.lifecycle.poll_status(svc.repo.get(job.id))
     assert step.state == "failed" and step.error and step.error["code"] == "provider_timeout"
     assert provider.cancelled == ["p1"]  # the provider was asked to stop too

@@ -1,5 +1,6 @@
 """Drop-in surfaces: WaveSpeed's and Akool's request bodies, envelopes and status words, mapped onto
-ordinary swapflow jobs. Pure mapping only (no AWS, no Lambda events): handlers/compat.py serves them.
+ordinary swapflow jobs. The mapping modules are pure (no AWS, no Lambda events); compat/service.py runs
+the use cases; handlers/compat_wavespeed.py and handlers/compat_akool.py serve them.
 """
 
 from __future__ import annotations

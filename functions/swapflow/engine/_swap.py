@@ -17,6 +17,19 @@ import cv2
 import numpy as np
 
 from swapflow.engine import _mesh
+from swapflow.engine._colour import (
+    _blur,
+    _lab,
+    _odd,
+    _rgb,
+    _smooth_blur,
+    enhance,
+    lab_transfer,
+    match_detail,
+    match_light,
+    pyramid_blend,
+)
+from swapflow.engine._geometry import Roi, _grid, _poly_mask, close_mouth, delaunay, face_size, mesh_maps
 
 MOUTH_OPEN = 0.08  # inner-lip gap / mouth width above which the target's mouth interior is kept
 # The eyelids follow the target's contour through the mesh warp; the target's eye interior
@@ -28,10 +41,6 @@ CONTOUR_GAIN = 0.6  # share of the source's jaw/cheek outline carried onto the t
 CONTOUR_MAX = 0.04  # ... moving it at most this fraction of the face size
 CONTOUR_MAX_YAW_GAP = 0.12  # poses further apart than this: outline differences are pose, not shape
 RIGID_MAX_YAW_GAP = 0.15  # the rigid upper face fades out as the yaw proxies differ by up to this
-DETAIL_SIGMA = 0.8  # px: the finest band that match_detail levels
-DETAIL_STEPS = 2  # unsharp steps towards the target's detail level
-DETAIL_MAX_GAIN = 1.4  # per step: more reads as over-sharpened
-GRAIN_MAX = 2.0  # grey levels: the most grain match_detail adds
 SKIN_D2 = 2.0  # squared Mahalanobis distance still counted as fully skin ...
 SKIN_SOFT = 2.0  # ... and how fast the likelihood falls beyond it
 SKIN_BAND = 0.08  # fraction of the face size at the mask's edge where non-skin keeps the target
@@ -44,133 +53,6 @@ ROI_MARGIN = 0.12  # fraction of the face size around the mesh box that the blen
 JAW = _mesh.FACE_OVAL[7:30]
 # Every mesh point off the face outline: the contour warp pins them (zero displacement).
 INNER = np.setdiff1d(np.arange(468), _mesh.FACE_OVAL)
-
-
-def delaunay(pts: np.ndarray) -> np.ndarray:
-    """Triangles (K x 3 vertex indices) of the Delaunay triangulation of ``pts``."""
-    lo = np.floor(pts.min(0)) - 2
-    hi = np.ceil(pts.max(0)) + 2
-    subdiv = cv2.Subdiv2D((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]) + 1, int(hi[1] - lo[1]) + 1))
-    p32 = np.ascontiguousarray(pts, dtype=np.float32)
-    subdiv.insert([(float(x), float(y)) for x, y in p32])
-    tri = np.ascontiguousarray(np.asarray(subdiv.getTriangleList(), np.float32).reshape(-1, 2))
-    # Vertices come back as the inserted float32 coordinates: match them bit for bit (one
-    # int64 key per x,y pair), then fall back to a nearest search for any that were rounded.
-    keys = p32.view(np.int64).ravel()
-    order = np.argsort(keys)
-    want = tri.view(np.int64).ravel()
-    pos = np.clip(np.searchsorted(keys[order], want), 0, len(keys) - 1)
-    idx = order[pos]
-    miss = keys[idx] != want
-    if miss.any():
-        d = ((tri[miss][:, None, :] - p32[None]) ** 2).sum(2)
-        near = d.argmin(1)
-        idx[miss] = np.where(d[np.arange(len(near)), near] <= 1e-2, near, -1)
-    idx = idx.reshape(-1, 3)
-    ok = (idx >= 0).all(1) & (idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])
-    return idx[ok].astype(np.int32).reshape(-1, 3)
-
-
-def face_size(pts: np.ndarray) -> float:
-    hull = cv2.convexHull(pts.astype(np.float32))
-    return math.sqrt(max(cv2.contourArea(hull), 1.0))
-
-
-def _odd(n: float) -> int:
-    k = max(1, round(n))
-    return k if k % 2 == 1 else k + 1
-
-
-def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, sigmaY=sigma)
-
-
-def _smooth_blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    """A wide Gaussian blur computed at reduced resolution (cheap for sigma >> 1 px)."""
-    f = max(1, int(sigma // 4))
-    if f == 1:
-        return _blur(img, sigma)
-    h, w = img.shape[:2]
-    small = cv2.resize(img, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(_blur(small, sigma / f), (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-@dataclass
-class Roi:
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    @property
-    def origin(self) -> np.ndarray:
-        return np.array([self.x0, self.y0], np.float64)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.y1 - self.y0, self.x1 - self.x0)
-
-
-def _grid(roi: Roi) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates over ``roi`` as a 1 x W row and an H x 1 column (they broadcast)."""
-    h, w = roi.shape
-    gx = np.arange(w, dtype=np.float32)[None, :] + np.float32(roi.x0)
-    gy = np.arange(h, dtype=np.float32)[:, None] + np.float32(roi.y0)
-    return gx, gy
-
-
-def _signed_area(tri: np.ndarray) -> np.ndarray:
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-
-
-def mesh_maps(
-    src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray, roi: Roi, depth: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pixel source coordinates (map_x, map_y) that land the source mesh on ``dst_pts``, and
-    the inside-the-mesh mask, over ``roi``. ``depth`` (the target mesh's z) orders overlapping
-    triangles of a turned face far to near, so the visible surface wins."""
-    h, w = roi.shape
-    t = dst_pts[tris]  # K x 3 x 2
-    s = src_pts[tris]
-    tm = np.concatenate([t, np.ones((len(tris), 3, 1))], axis=2)  # K x 3 x 3
-    det = np.linalg.det(tm)
-    ok = np.abs(det) > 1e-6
-    aff = np.zeros((len(tris), 3, 2))
-    aff[ok] = np.linalg.solve(tm[ok], s[ok])
-    # rasterise triangle ids (1-based; 0 = outside) at 1/16 px precision
-    ids = np.zeros((h, w), np.int32)
-    shift = 4
-    fixed = np.round((t - roi.origin) * (1 << shift)).astype(np.int32)
-    # Triangles whose winding flips between source and target are folded over (the far side
-    # of a turned nose or cheek): they go first, then the rest far to near.
-    folded = np.sign(_signed_area(t)) != np.sign(_signed_area(s))
-    far = -depth[tris].mean(1) if depth is not None else np.zeros(len(tris))
-    order = np.lexsort((-far, ~folded))
-    for k in order[ok[order]]:
-        cv2.fillConvexPoly(ids, fixed[k], int(k) + 1, lineType=cv2.LINE_8, shift=shift)
-    inside = ids > 0
-    # one row of affine coefficients per triangle id (row 0: outside, maps to -1, -1)
-    table = np.zeros((len(tris) + 1, 6), np.float32)
-    table[0, 2] = table[0, 5] = -1.0
-    table[1:] = aff.transpose(0, 2, 1).reshape(-1, 6)
-    gx, gy = _grid(roi)
-    c = [np.take(table[:, k], ids) for k in range(6)]
-    map_x = np.ascontiguousarray(c[0] * gx + c[1] * gy + c[2])
-    map_y = np.ascontiguousarray(c[3] * gx + c[4] * gy + c[5])
-    return map_x, map_y, inside
-
-
-def _poly_mask(shape: tuple[int, int], pts: np.ndarray, roi: Roi, grow: float = 0.0) -> np.ndarray:
-    """Filled polygon (uint8 0/255) over ``roi``; ``grow`` px dilates (>0) or erodes (<0) it."""
-    m: np.ndarray = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [np.round((pts - roi.origin) * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-    k = _odd(2 * abs(grow) + 1)
-    if grow >= 0.5:
-        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    elif grow <= -0.5:
-        m = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    return m
 
 
 def rigid_upper_face(
@@ -276,106 +158,6 @@ def contour_field(
     return big[..., 0], big[..., 1]
 
 
-def lab_transfer(patch: np.ndarray, ref: np.ndarray, stat_mask: np.ndarray) -> np.ndarray:
-    """Reinhard colour transfer in LAB (float, 0..100 / -127..127): match ``patch`` stats
-    inside ``stat_mask`` to ``ref``'s."""
-    mask = stat_mask.astype(np.uint8)
-    if int(cv2.countNonZero(mask)) < 16:
-        return patch
-    pm, psd = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(patch, mask=mask))
-    rm, rsd = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(ref, mask=mask))
-    psd, rsd = psd + 1e-3, rsd + 1e-3
-    # Lightness contrast moves little (the target's shading comes from match_light, counting it
-    # here too blows out highlights); chroma may drop to zero (a grey target stays grey).
-    gain = np.clip(rsd / psd, [0.8, 0.0, 0.0], [1.25, 2.0, 2.0])
-    out = (patch - pm) * gain.astype(np.float32) + rm
-    out[..., 0] = np.clip(out[..., 0], 0, 100)
-    return out
-
-
-def match_light(patch: np.ndarray, ref: np.ndarray, weight: np.ndarray, size: float) -> np.ndarray:
-    """Replace the patch's low-frequency lightness by the target's (shading, light direction),
-    keeping the source's mid and high frequencies; ``weight`` excludes mouth and eyes."""
-    sigma = 0.12 * size
-    wb = _smooth_blur(weight, sigma)
-    ok = wb > 1e-3
-    lp = _smooth_blur(patch[..., 0] * weight, sigma)
-    lr = _smooth_blur(ref[..., 0] * weight, sigma)
-    delta = np.where(ok, (lr - lp) / np.maximum(wb, 1e-3), 0.0)
-    out = patch.copy()
-    out[..., 0] = np.clip(patch[..., 0] + delta, 0, 100)
-    return out
-
-
-def detail_energy(grey: np.ndarray, mask: np.ndarray) -> float:
-    """Robust spread of the Laplacian inside ``mask`` (1.4826 x median |Laplacian|): the fine
-    texture and grain of skin, what looks sharp or soft, not the few strong edges (eyes,
-    glasses frames) whose placement differs between two people."""
-    sel = mask.astype(bool)
-    step = max(1, int(math.sqrt(np.count_nonzero(sel) / 10000)))
-    lap = cv2.Laplacian(grey, cv2.CV_32F)[::step, ::step][sel[::step, ::step]]
-    return float(1.4826 * np.median(np.abs(lap))) if lap.size else 0.0
-
-
-def match_detail(patch: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Bring the patch's finest detail to the target's level there: the warp's resampling (and
-    a lower-resolution source) soften it, a sharper source is toned down. What gain cannot
-    restore (detail the source never had) is made up with fine luminance grain, as a
-    compositor matches film grain, capped so it never reads as noise."""
-    er = detail_energy(cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY), mask)
-    out = patch
-    for _ in range(DETAIL_STEPS):  # an unsharp gain moves the Laplacian sub-linearly: go in steps
-        ep = detail_energy(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), mask)
-        if ep < 1e-3 or er < 1e-3 or abs(er / ep - 1.0) < 0.05:
-            break
-        gain = float(np.clip(er / ep, 0.7, DETAIL_MAX_GAIN))
-        low = _blur(out, DETAIL_SIGMA)
-        out = low + gain * (out - low)
-    else:
-        ep = detail_energy(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), mask)
-    short = er**2 - ep**2
-    if short > 0 and ep > 1e-3:
-        # white noise of std s has a Laplacian of RMS ~ 4.5 s
-        sigma = min(GRAIN_MAX, math.sqrt(short) / 4.5)
-        rng = np.random.default_rng(0)  # deterministic: the same inputs give the same bytes
-        out = out + (rng.standard_normal(patch.shape[:2], dtype=np.float32) * np.float32(sigma))[..., None]
-    return np.clip(out, 0, 255)
-
-
-def enhance(patch: np.ndarray, size: float) -> np.ndarray:
-    """Edge-preserving denoise, then an unsharp mask clamped to the local 3x3 range (no halos)."""
-    den = cv2.bilateralFilter(patch.astype(np.float32), d=5, sigmaColor=18, sigmaSpace=3)
-    sigma = max(1.0, size / 150.0)
-    sharp = den + 1.0 * (den - _blur(den, sigma))
-    kernel = np.ones((3, 3), np.uint8)
-    return np.clip(sharp, cv2.erode(den, kernel), cv2.dilate(den, kernel))
-
-
-def pyramid_blend(base: np.ndarray, patch: np.ndarray, mask: np.ndarray, levels: int) -> np.ndarray:
-    """Multi-band blend: each Laplacian band of ``patch - base`` is weighted by the mask blurred
-    to that band's scale (wide transitions for light, narrow ones for detail)."""
-    diff = patch - base
-    gd = [diff]
-    gm = [mask]
-    for _ in range(levels):
-        gd.append(cv2.pyrDown(gd[-1]))
-        gm.append(cv2.pyrDown(gm[-1]))
-    out = gd[-1] * gm[-1][..., None]
-    for i in range(levels - 1, -1, -1):
-        dsize = (gd[i].shape[1], gd[i].shape[0])
-        band = gd[i] - cv2.pyrUp(gd[i + 1], dstsize=dsize)
-        out = cv2.pyrUp(out, dstsize=dsize) + band * gm[i][..., None]
-    return base + out
-
-
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-
-
-def _rgb(lab: np.ndarray) -> np.ndarray:
-    return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0, 0, 255)
-
-
 def _pre_shrink(source: np.ndarray, src_pts: np.ndarray, size_s: float, size_t: float) -> tuple[np.ndarray, np.ndarray]:
     """Shrink a much larger source face with area interpolation so the warp does not alias."""
     margin = 0.6 * size_s
@@ -388,24 +170,6 @@ def _pre_shrink(source: np.ndarray, src_pts: np.ndarray, size_s: float, size_t: 
     nw, nh = max(2, round(crop.shape[1] * f)), max(2, round(crop.shape[0] * f))
     small = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA)
     return small, (src_pts - np.array([sx0, sy0])) * np.array([nw / crop.shape[1], nh / crop.shape[0]])
-
-
-def close_mouth(source: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """The source's teeth would be squeezed into the target's closed lips as a pale line:
-    paint the source's mouth interior over from the lips around it (on a copy)."""
-    ring = pts[list(_mesh.INNER_LIPS)]
-    outer = pts[list(_mesh.OUTER_LIPS)]
-    x0, y0 = np.floor(outer.min(0)).astype(int) - 3
-    x1, y1 = np.ceil(outer.max(0)).astype(int) + 4
-    x0, y0 = max(0, x0), max(0, y0)
-    x1, y1 = min(source.shape[1], x1), min(source.shape[0], y1)
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return source
-    box = Roi(int(x0), int(y0), int(x1), int(y1))
-    hole = _poly_mask(box.shape, ring, box, grow=1.5)
-    out = source.copy()
-    out[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(source[y0:y1, x0:x1]), hole, 3, cv2.INPAINT_TELEA)
-    return out
 
 
 @dataclass

@@ -17,8 +17,8 @@ from ..wiring import service
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job_id = event["job_id"]
     logger.append_keys(job_id=job_id)
-    svc = service()
-    job = svc.fail_from_step(job_id, event) if event.get("mode") == "fail" else svc.finish(job_id)
+    lifecycle = service().lifecycle
+    job = lifecycle.fail_from_step(job_id, event) if event.get("mode") == "fail" else lifecycle.finish(job_id)
     provider_metric(f"Jobs{str(job.status).capitalize()}", job.provider)
     total_ms = job.timings()["total_ms"]
     if total_ms is not None:  # submit to terminal state: the dashboard's p50/p95 job time

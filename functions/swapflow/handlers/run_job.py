@@ -21,11 +21,11 @@ QUIET_ERRORS = {"ProviderSlotBusyError", "ProviderBusyError"}  # waiting, not fa
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.append_keys(job_id=event["job_id"])
-    svc = service()
+    lifecycle = service().lifecycle
     try:
-        svc.run_step(event["job_id"], event["token"])
+        lifecycle.run_step(event["job_id"], event["token"])
     except Exception as exc:
         name = type(exc).__name__
         if name not in QUIET_ERRORS:
             logger.exception("run pass failed")
-        svc.workflow.send_failure(event["token"], name, str(exc))
+        lifecycle.pass_failed(event["token"], exc)

@@ -17,11 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
 from .exceptions import JobNotFoundError, RequestInvalidError, SwapRequestRejectedError
+from .idempotency import request_fingerprint
 from .models import Job
 from .ports import DeadLetters, EventPublisher
+from .validation import JobRequest
 
 if TYPE_CHECKING:
-    from .service import JobService
+    from .idempotency import Idempotency
+    from .intake import JobIntake
+    from .queries import JobQueries
 
 SWAP_REQUESTED = "Swap Requested"
 REQUEST_REJECTED = "Swap Request Rejected"
@@ -29,8 +33,19 @@ MAX_CORRELATION_ID = 128
 
 
 class SwapRequestIngest:
-    def __init__(self, *, jobs: JobService, dead_letters: DeadLetters, events: EventPublisher, tenant: str) -> None:
-        self.jobs = jobs
+    def __init__(
+        self,
+        *,
+        intake: JobIntake,
+        queries: JobQueries,
+        idempotency: Idempotency,
+        dead_letters: DeadLetters,
+        events: EventPublisher,
+        tenant: str,
+    ) -> None:
+        self.intake = intake
+        self.queries = queries
+        self.idempotency = idempotency
         self.dead_letters = dead_letters
         self.events = events
         self.tenant = tenant
@@ -40,8 +55,6 @@ class SwapRequestIngest:
 
         Raises SwapRequestRejectedError with every reason found.
         """
-        from .service import request_fingerprint
-
         detail = event.get("detail")
         if not isinstance(detail, dict):
             raise SwapRequestRejectedError([{"path": "detail", "message": "the detail must be a JSON object"}])
@@ -53,7 +66,7 @@ class SwapRequestIngest:
             correlation_id = correlation_id if isinstance(correlation_id, str) else None
         body = {k: v for k, v in detail.items() if k != "correlation_id"}
         try:
-            request = self.jobs.parse(body)
+            request = self.intake.parse(body)
         except RequestInvalidError as exc:
             errors.append({"path": exc.field or "", "message": exc.message})
         if errors:
@@ -61,34 +74,28 @@ class SwapRequestIngest:
         assert correlation_id is not None
         key = "event:" + hashlib.sha256(f"{event.get('source')}\n{correlation_id}".encode()).hexdigest()
         fingerprint = request_fingerprint(body)
-        records = self.jobs.idempotency
-        held = records.held(self.tenant, key) if records else None
-        if held:
-            return self._duplicate(held, fingerprint, correlation_id), False
+        job, replayed = self.idempotency.once(
+            self.tenant,
+            key,
+            fingerprint,
+            prepare=lambda: self._prepare(request, correlation_id),
+            start=self.intake.start_job,
+            replay=self._duplicate,
+            reused=lambda job_id: _reused(correlation_id, job_id),
+        )
+        return job, not replayed
+
+    def _prepare(self, request: JobRequest, correlation_id: str) -> Job:
         try:
-            job = self.jobs.prepare_job(self.tenant, request, correlation_id=correlation_id)
+            return self.intake.prepare_job(self.tenant, request, correlation_id=correlation_id)
         except RequestInvalidError as exc:
             raise SwapRequestRejectedError([{"path": exc.field or "", "message": exc.message}], correlation_id) from exc
         except ProviderUnavailableError as exc:
             raise SwapRequestRejectedError([{"path": "provider", "message": str(exc)}], correlation_id) from exc
-        if records:
-            holder = records.reserve(self.tenant, key, fingerprint, job.id)
-            if holder[0] != job.id:
-                return self._duplicate(holder, fingerprint, correlation_id), False
-        try:
-            return self.jobs.start_job(job), True
-        except Exception:
-            if records:
-                records.release(self.tenant, key, job.id)
-            raise
 
-    def _duplicate(self, holder: tuple[str, str], fingerprint: str, correlation_id: str) -> Job | None:
-        job_id, held_fingerprint = holder
-        if held_fingerprint != fingerprint:
-            message = f"correlation_id {correlation_id!r} was already used for a different request (job {job_id})"
-            raise SwapRequestRejectedError([{"path": "correlation_id", "message": message}], correlation_id)
+    def _duplicate(self, job_id: str) -> Job | None:
         try:
-            return self.jobs.repo.get(job_id)
+            return self.queries.by_id(job_id)
         except JobNotFoundError:  # the first delivery is still creating it
             return None
 
@@ -103,3 +110,8 @@ class SwapRequestIngest:
         self.dead_letters.send({"reason": str(exc), "errors": exc.errors, "event": event})
         self.events.publish(REQUEST_REJECTED, detail)
         return detail
+
+
+def _reused(correlation_id: str, job_id: str) -> SwapRequestRejectedError:
+    message = f"correlation_id {correlation_id!r} was already used for a different request (job {job_id})"
+    return SwapRequestRejectedError([{"path": "correlation_id", "message": message}], correlation_id)

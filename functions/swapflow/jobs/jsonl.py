@@ -30,7 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .batches import MAX_ERRORS, BatchService, _json_bytes
+from .batch_requests import MAX_ERRORS
+from .batch_tracker import json_bytes
+from .batches import BatchService
 from .exceptions import BatchInvalidError, BlobMissingError, RequestInvalidError
 from .manifests import INBOX, JSONL_SUFFIX, UPLOADS, ManifestLocation, error_document
 from .models import Batch, new_job_id
@@ -80,7 +82,7 @@ class JsonlManifests:
     ) -> None:
         self.batches = batches
         self.repo = batches.repo
-        self.blobs = batches.jobs.blobs
+        self.blobs = batches.blobs
         self.runner = runner
         self.clock = clock
         self.pass_seconds = pass_seconds
@@ -196,7 +198,7 @@ class JsonlManifests:
         return errors
 
     def _refuse(self, batch: Batch, location: ManifestLocation, errors: list[dict[str, str]]) -> Place:
-        document = _json_bytes(error_document(location, errors[:MAX_ERRORS]))
+        document = json_bytes(error_document(location, errors[:MAX_ERRORS]))
         self.blobs.put(location.bucket, location.error_key, document, "application/json")
         self.repo.seal(batch.id, 0, [])
         self.batches.tracker.complete(self.repo.get(batch.id), "registration")

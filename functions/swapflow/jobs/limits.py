@@ -147,3 +147,21 @@ class ProviderGate:
         """The live leases of a provider (job id -> expiry): for tests and operators."""
         state, _ = self.store.read(provider)
         return state.live(self.clock(), self.window).leases
+
+
+class ProviderLimits:
+    """How many jobs of a batch run at once: its providers' concurrency (settings, DESIGN 4).
+
+    A batch slot is held for a job's whole life, so one batch never has more of a provider's jobs open
+    than the provider runs at once; the limits across batches and single jobs (running and started a
+    minute) are enforced by the job workflow's provider leases (jobs/limits.py). A batch that mixes
+    providers runs under the strictest concurrency.
+    """
+
+    def __init__(self, concurrency: Iterable[tuple[str, float]]):
+        self.concurrency = dict(concurrency)
+
+    def for_providers(self, providers: Iterable[str]) -> int:
+        """Max concurrency for a batch on these providers."""
+        names = list(providers) or ["*"]
+        return max(1, int(min(self.concurrency.get(p, self.concurrency.get("*", 1)) for p in names)))

@@ -219,16 +219,16 @@ class Job:
             "outputs": outputs,
             "error": asdict(self.error) if self.error else None,
             "metadata": self.metadata,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": iso_time(self.created_at),
+            "updated_at": iso_time(self.updated_at),
             "timings": self.timings(),
             "expires_at": {
-                "inputs": _iso(self.inputs_expire_at) if self.inputs_expire_at else None,
-                "outputs": _iso(self.outputs_expire_at) if self.outputs_expire_at else None,
+                "inputs": iso_time(self.inputs_expire_at) if self.inputs_expire_at else None,
+                "outputs": iso_time(self.outputs_expire_at) if self.outputs_expire_at else None,
             },
         }
         if self.deleted_at:
-            view["deleted_at"] = _iso(self.deleted_at)
+            view["deleted_at"] = iso_time(self.deleted_at)
         if self.correlation_id:
             view["correlation_id"] = self.correlation_id
         if self.batch_id:
@@ -236,7 +236,7 @@ class Job:
         return view
 
 
-def _iso(ts: float) -> str:
+def iso_time(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
 
 

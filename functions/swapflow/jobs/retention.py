@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import JOB_DELETED
 from .exceptions import JobNotFoundError
-from .models import Job, _iso
+from .models import Job, iso_time
 from .ports import AuditLog, BlobStore, EventPublisher, JobRepository
 
 if TYPE_CHECKING:
@@ -187,9 +187,9 @@ def deleted_detail(job: Job) -> dict[str, Any]:
             "tenant": job.tenant,
             "status": str(job.status),
             "provider": job.provider,
-            "created_at": _iso(job.created_at),
-            "finished_at": _iso(job.finished_at) if job.finished_at else None,
-            "deleted_at": _iso(job.deleted_at) if job.deleted_at else None,
+            "created_at": iso_time(job.created_at),
+            "finished_at": iso_time(job.finished_at) if job.finished_at else None,
+            "deleted_at": iso_time(job.deleted_at) if job.deleted_at else None,
             "inputs": job.input_hashes(),
             "outputs": [o.sha256 for o in job.outputs],
         },

@@ -21,8 +21,6 @@ shrink it with the stack's time scale); `tier_refusals` counts those answers.
 from __future__ import annotations
 
 import collections
-import contextlib
-import io
 import json
 import threading
 import time
@@ -34,6 +32,9 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import urllib3
+
+from swapflow.sim.engine import EXTENSIONS, EngineFailure, face_target, run_engine, sniff_type
+from swapflow.sim.process import print_banner, stop_signal, wait_forever
 
 FAULTS = frozenset(
     {
@@ -93,44 +94,6 @@ class SimJob:
     created_at: float = field(default_factory=time.time)
     done: threading.Event = field(default_factory=threading.Event)
 
-
-class EngineFailure(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def run_engine(source: bytes, target: bytes, **options: Any) -> tuple[bytes, str]:
-    """swapflow.engine.swap, or -- while the engine is not importable -- the target image unchanged."""
-    try:
-        from swapflow import engine
-
-        out = engine.swap(source, target, engine.SwapOptions(**options))
-    except ImportError:  # FALLBACK: no engine yet; echo the target so the plumbing can still be tested
-        return target, sniff_type(target)
-    except Exception as exc:
-        if type(exc).__name__ == "EngineError":
-            raise EngineFailure(getattr(exc, "code", "internal"), getattr(exc, "message", str(exc))) from exc
-        raise
-    return out.data, out.content_type
-
-
-def face_target(source: bytes, target_face: int) -> Any:
-    from swapflow.engine import FaceTarget
-
-    return FaceTarget(source=source, target_face=target_face)
-
-
-def sniff_type(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/jpeg"
-
-
-EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
 
 Route = Callable[[Request], Response]
 
@@ -408,27 +371,13 @@ def parse_multipart_file(content_type: str, body: bytes) -> tuple[bytes, str, st
     return None
 
 
-def print_banner(name: str, base_url: str, credentials: Mapping[str, str], faults: Iterable[str]) -> None:
-    out = io.StringIO()
-    out.write(f"{name} simulator listening on {base_url}\n")
-    for key, value in credentials.items():
-        out.write(f"  {key}={value}\n")
-    out.write(f"  faults={','.join(sorted(faults)) or 'none'}\n")
-    print(out.getvalue(), end="", flush=True)
-
-
-def stop_signal() -> threading.Event:
-    """An event set by SIGTERM; installed before the banner is printed, so a terminate right after it is clean."""
-    import signal
-
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    return done
-
-
-def wait_forever(stop: Callable[[], None], done: threading.Event) -> None:
-    """Block until Ctrl-C or `done` (SIGTERM), then stop the simulator cleanly."""
-    with contextlib.suppress(KeyboardInterrupt):
-        while not done.wait(0.5):
-            pass
-    stop()
+__all__ = [
+    "EXTENSIONS",
+    "EngineFailure",
+    "face_target",
+    "print_banner",
+    "run_engine",
+    "sniff_type",
+    "stop_signal",
+    "wait_forever",
+]

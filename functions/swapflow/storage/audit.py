@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from ..jobs.models import _iso, new_job_id
+from ..jobs.models import iso_time, new_job_id
 
 AUDIT_DAYS = 400
 
@@ -24,7 +24,7 @@ class DynamoAuditLog:
         self.table.put_item(
             Item={
                 "pk": f"AUDIT#{tenant}",
-                "sk": f"{_iso(at)}#{new_job_id(at)}",
+                "sk": f"{iso_time(at)}#{new_job_id(at)}",
                 "at": Decimal(str(round(at, 3))),
                 "entry": json.dumps(entry, separators=(",", ":")),
                 "ttl": int(at) + self.days * 86400,
@@ -33,10 +33,10 @@ class DynamoAuditLog:
 
     def entries(self, tenant: str, since: float, until: float | None = None) -> list[dict[str, Any]]:
         """Oldest first: {at, tenant, ...entry}."""
-        upper = _iso(until) + "~" if until is not None else "~"  # "~" sorts after every ISO time
+        upper = iso_time(until) + "~" if until is not None else "~"  # "~" sorts after every ISO time
         query: dict[str, Any] = {
             "KeyConditionExpression": "pk = :p AND sk BETWEEN :from AND :to",
-            "ExpressionAttributeValues": {":p": f"AUDIT#{tenant}", ":from": _iso(since), ":to": upper},
+            "ExpressionAttributeValues": {":p": f"AUDIT#{tenant}", ":from": iso_time(since), ":to": upper},
         }
         out: list[dict[str, Any]] = []
         while True:

@@ -422,27 +422,3 @@ class DynamoApiKeys:
         if not item or item.get("revoked"):
             return None
         return str(item["tenant"])
-
-
-class DynamoReplayGuard:
-    """Remembers webhook delivery ids (nonces) for the replay window: a second delivery is refused."""
-
-    def __init__(self, table: Any, provider: str) -> None:
-        self.table = table
-        self.provider = provider
-
-    def first_time(self, key: str, ttl_seconds: int) -> bool:
-        try:
-            self.table.put_item(
-                Item={
-                    "pk": f"SEEN#{self.provider}#{key}",
-                    "sk": "SEEN",
-                    "ttl": int(time.time()) + ttl_seconds,
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True

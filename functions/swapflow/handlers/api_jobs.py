@@ -1,0 +1,76 @@
+"""The native API's /v1/jobs routes: submit (with `wait`), list, get, cancel, delete."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from ..jobs.queries import MAX_LIST_LIMIT
+from ..jobs.validation import parse_json_body
+from ..observability import logger, provider_metric
+from ..wiring import service
+from . import api_request as req
+
+router = Router()
+
+
+@router.post("/v1/jobs")
+def create_job() -> Response:
+    """202 {id, status, metadata, urls}; 200 with the whole job when a `wait` ends in time."""
+    tenant, body = req.tenant(router), parse_json_body(router.current_event.body)
+    submitted = service().intake.submit(
+        tenant,
+        body,
+        prefer=req.header(router, "Prefer"),
+        cancel_after=req.header(router, "Cancel-After"),
+        idempotency_key=req.header(router, "Idempotency-Key"),
+        submitted_by=req.key_id(router),
+    )
+    job, replayed = submitted.job, submitted.replayed
+    if not replayed:
+        provider_metric("JobsAccepted", job.provider)
+    facts = {"job_id": job.id, "provider": job.provider, "tenant": tenant, "replay": replayed}
+    logger.info("job accepted", extra=facts)
+    headers = {**req.location(router, job.id), **({"Idempotent-Replayed": "true"} if replayed else {})}
+    if submitted.preferred_wait is not None:
+        headers["Preference-Applied"] = f"wait={submitted.preferred_wait:.0f}"
+    if submitted.wait:
+        job = service().queries.wait_for_job(tenant, job.id, submitted.wait)
+        if job.terminal:
+            return req.json_response(200, req.job_body(job), headers)
+    accepted = {"id": job.id, "status": str(job.status), "metadata": job.metadata, "urls": req.links(job.id)}
+    return req.json_response(202, accepted, headers)
+
+
+@router.get("/v1/jobs")
+def list_jobs() -> Response:
+    """The caller's jobs, newest first: ?status=&limit= (1..100, default 20)&cursor=."""
+    tenant, query = req.tenant(router), req.query(router)
+    limit = req.limit(router, 20, MAX_LIST_LIMIT)
+    status, cursor = query.get("status") or None, query.get("cursor") or None
+    jobs, after = service().queries.list_jobs(tenant, status=status, limit=limit, cursor=cursor)
+    return req.json_response(200, {"jobs": [req.job_body(j, with_base64=False) for j in jobs], "next_cursor": after})
+
+
+@router.get("/v1/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return req.json_response(200, req.job_body(service().queries.get_job(req.tenant(router), job_id)))
+
+
+@router.post("/v1/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    """200 with the job, now `cancelled`; 409 `conflict` when it had already ended."""
+    tenant = req.tenant(router)
+    job = service().lifecycle.cancel_job(tenant, job_id)
+    logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
+    provider_metric("JobsCancelled", job.provider)
+    return req.json_response(200, req.job_body(job), req.location(router, job.id))
+
+
+@router.delete("/v1/jobs/<job_id>")
+def delete_job(job_id: str) -> Response:
+    """202 with the tombstone: photos are being deleted (every version); 409 while running unless ?cancel=true."""
+    tenant = req.tenant(router)
+    job = service().lifecycle.delete_job(tenant, job_id, cancel=req.cancel_flag(router), by=req.key_id(router))
+    logger.info("job deleted", extra={"job_id": job.id, "tenant": tenant})
+    return req.json_response(202, service().queries.view(job))
