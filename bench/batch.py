@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "functions"), str(ROOT / "bench")]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
+UPLOADS = "uploads/local/bench"
 CALIBRATION_JOBS = int(os.environ.get("BENCH_CALIBRATION_JOBS", "6"))
 
 
@@ -87,8 +88,9 @@ def main() -> None:
         bucket = stack.outputs["InputBucketName"]
         s3 = boto3.client("s3")
         for name in ("source", "target"):
-            s3.put_object(Bucket=bucket, Key=f"bench/{name}.jpg", Body=(FIXTURES / f"{name}.jpg").read_bytes())
-        images = {"source_image": f"s3://{bucket}/bench/source.jpg", "target_image": f"s3://{bucket}/bench/target.jpg"}
+            s3.put_object(Bucket=bucket, Key=f"{UPLOADS}/{name}.jpg", Body=(FIXTURES / f"{name}.jpg").read_bytes())
+        # the local tenant's uploads (a job may only name its own objects)
+        images = {kind: f"s3://{bucket}/{UPLOADS}/{kind.split('_')[0]}.jpg" for kind in ("source_image", "target_image")}
         api = ApiClient(stack.api_url, stack.config.api_key)
         watch = BatchWatch(stack.outputs["TableName"])
         for _ in range(CALIBRATION_JOBS):  # one at a time: each handler's duration with a CPU to itself

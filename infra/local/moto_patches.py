@@ -241,6 +241,13 @@ def patch_parse_once() -> None:
     patch(_replace, original)
 
 
+def patch_fast_dispatch() -> None:
+    """P8: per-request work whose answer never changes, done once (see ``infra.local.fast_dispatch``)."""
+    from .fast_dispatch import patch_fast_dispatch as patch
+
+    patch(_replace)
+
+
 def patch_serialized_aws() -> None:
     """P0: one request at a time into moto's backends (see ``infra.local.serialized_aws``)."""
     patch_serialized_dispatch(_replace, original)
@@ -697,6 +704,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "P5": patch_fresh_task_token_on_retry,
     "P6": patch_task_callbacks,
     "P7": patch_parse_once,
+    "P8": patch_fast_dispatch,
     "T1": patch_time_scaling,
 }
 

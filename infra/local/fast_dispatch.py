@@ -1,0 +1,108 @@
+"""P8: what moto spends on every request, cut where the answer cannot change (measured in bench/batch.py).
+
+A profile of the stack process during an engine batch (cProfile on thread CPU time, every thread) put
+about nine tenths of its CPU in serving AWS requests, and three costs there repeat on every request
+with the same result each time:
+
+* ``moto.backends.list_of_moto_modules`` lists moto's package directory and stats each of its ~170
+  entries, twice per request (``DomainDispatcherApplication.get_backend_for_host``): the directory
+  does not change while the process runs, so it is read once;
+* ``moto.core.utils.method_names_from_class`` runs ``inspect.getmembers`` over the response class on
+  every ``call_action``: a class's methods are listed once per class;
+* the JSON serializer walks DynamoDB's ``AttributeValue`` shape member by member for every attribute
+  of every item (ten members, each through five alias providers), although moto's item JSON already
+  has the wire form. A plain value (one of S, N, BOOL, NULL, SS, NS, M, L, nested the same way) is
+  written as the serializer would write it; anything else (binary, DynamoType objects, no or several
+  type keys) goes the original way. tests/integration/local/test_fast_dispatch.py checks both give
+  the same bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_STRINGS = frozenset({"S", "N"})
+_STRING_SETS = frozenset({"SS", "NS"})
+_FLAGS = frozenset({"BOOL", "NULL"})
+
+
+def _string(value: Any) -> Any:
+    """What the serializer writes for a string member (``_serialize_type_string``)."""
+    return str(value) if value not in (None, {}, []) else value
+
+
+def attribute_value_wire(value: Any) -> Any:
+    """The wire form of one AttributeValue, or None when it is not a plain one (the slow path decides)."""
+    if type(value) is not dict or len(value) != 1:
+        return None
+    ((kind, inner),) = value.items()
+    if kind in _STRINGS:
+        return {kind: _string(inner)} if type(inner) in (str, int, float) else None
+    if kind in _FLAGS:
+        return {kind: inner} if type(inner) is bool else None
+    if kind in _STRING_SETS:
+        if type(inner) is not list or any(type(v) not in (str, int, float) for v in inner):
+            return None
+        return {kind: [_string(v) for v in inner]}
+    if kind == "M":
+        if type(inner) is not dict:
+            return None
+        members = {}
+        for name, member in inner.items():
+            wire = attribute_value_wire(member)
+            if wire is None:
+                return None
+            members[name] = wire
+        return {"M": members}
+    if kind == "L":
+        if type(inner) is not list:
+            return None
+        items = []
+        for member in inner:
+            wire = attribute_value_wire(member)
+            if wire is None:
+                return None
+            items.append(wire)
+        return {"L": items}
+    return None  # B, BS: blobs are base64-encoded by the serializer's own rules
+
+
+def patch_fast_dispatch(replace: Callable[[Any, str, Any], Any]) -> None:
+    import moto.backends
+    import moto.core.responses
+    from moto.core.serialize import BaseJSONSerializer
+
+    modules = tuple(moto.backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    replace(moto.backends, "list_of_moto_modules", list_of_moto_modules)
+
+    names_of = moto.core.responses.method_names_from_class
+    by_class: dict[type, list[str]] = {}
+    lock = threading.Lock()
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        names = by_class.get(clazz)
+        if names is None:
+            names = names_of(clazz)
+            with lock:
+                by_class[clazz] = names
+        return list(names)
+
+    replace(moto.core.responses, "method_names_from_class", method_names_from_class)
+
+    serialize_structure = BaseJSONSerializer.__dict__["_serialize_type_structure"]
+
+    def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if shape.name == "AttributeValue" and key:
+            wire = attribute_value_wire(value)
+            if wire is not None:
+                serialized[self.get_serialized_name(shape, key)] = wire
+                return
+        serialize_structure(self, serialized, value, shape, key)
+
+    replace(BaseJSONSerializer, "_serialize_type_structure", _serialize_type_structure)
