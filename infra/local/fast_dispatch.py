@@ -14,14 +14,27 @@ with the same result each time:
   has the wire form. A plain value (one of S, N, BOOL, NULL, SS, NS, M, L, nested the same way) is
   written as the serializer would write it; anything else (binary, DynamoType objects, no or several
   type keys) goes the original way. tests/integration/local/test_fast_dispatch.py checks both give
-  the same bytes.
+  the same bytes;
+* the state machine interpreter builds a new boto3 client (``boto_client_for``) for every Lambda
+  task, service integration and ItemReader read, some milliseconds each: one client per region and
+  service is kept and shared (boto3 clients are thread-safe; the function ignores its credentials).
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
+
+#: The interpreter's modules that call ``boto_client_for`` (each bound the name when imported).
+CLIENT_USERS = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+)
 
 _STRINGS = frozenset({"S", "N"})
 _STRING_SETS = frozenset({"SS", "NS"})
@@ -106,3 +119,28 @@ def patch_fast_dispatch(replace: Callable[[Any, str, Any], Any]) -> None:
         serialize_structure(self, serialized, value, shape, key)
 
     replace(BaseJSONSerializer, "_serialize_type_structure", _serialize_type_structure)
+    _share_interpreter_clients(replace)
+
+
+def _share_interpreter_clients(replace: Callable[[Any, str, Any], Any]) -> None:
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    for name in CLIENT_USERS:
+        importlib.import_module(name)
+    build = boto_client.boto_client_for
+    clients: dict[tuple[str, str, bool, int], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, bool(botocore_stubber.enabled), int(moto_server_port()))
+        with lock:
+            client = clients.get(key)
+            if client is None:
+                client = clients[key] = build(region, service, state_credentials)
+        return client
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is build:
+            replace(module, "boto_client_for", boto_client_for)

@@ -20,6 +20,9 @@ from tests.integration.local.helpers import embedded_aws
 REGION = "us-east-1"
 # moto 5.2.5's sources that P8 stands in for: when one changes, re-check the patch, then re-record.
 RECORDED = {
+    ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for"): (
+        "1f44dc2ac8aa2179df62365a6e5ea377f1770ea828a0f107440a2554f1b4edb8"
+    ),
     ("moto.backends", "list_of_moto_modules"): "4f741a10b06500e840c3aaa1b4f02706e6f2bfbababc0e8a2a7b9c9d0e8957dc",
     ("moto.core.utils", "method_names_from_class"): "9dbac89d082b655fee902c450e69de9dbadf9699ad06411298494984b55138c3",
     (
@@ -82,7 +85,9 @@ def test_GIVEN_P8_WHEN_the_patched_moto_sources_are_hashed_THEN_they_are_the_rec
 def _wire(client: Any, operation: str, **params: Any) -> bytes:
     """The raw response body of one call (what the SDK parses)."""
     seen: list[bytes] = []
-    client.meta.events.register(f"after-call.dynamodb.{operation}", lambda http_response, **_: seen.append(http_response.content))
+    client.meta.events.register(
+        f"after-call.dynamodb.{operation}", lambda http_response, **_: seen.append(http_response.content)
+    )
     try:
         getattr(client, xform_name(operation))(**params)
     finally:
@@ -94,7 +99,14 @@ def _wire(client: Any, operation: str, **params: Any) -> bytes:
     ("operation", "params"),
     [
         ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "JOB#1"}, "sk": {"S": "JOB"}}}),
-        ("Query", {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "JOB#1"}}}),
+        (
+            "Query",
+            {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "JOB#1"}},
+            },
+        ),
         ("Scan", {"TableName": "t"}),
         (
             "UpdateItem",
@@ -165,3 +177,16 @@ def test_GIVEN_P8_WHEN_requests_are_served_THEN_moto_package_directory_is_not_li
     with moto_patches.suspended("P8"):
         client.list_tables()
     assert listed
+
+
+def test_GIVEN_P8_WHEN_the_interpreter_asks_for_a_client_twice_THEN_it_gets_one_but_moto_alone_builds_two() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    moto_patches.apply(time_scale=moto_patches.time_scale())
+    first = lambda_eval_utils.boto_client_for(REGION, "lambda")
+    assert lambda_eval_utils.boto_client_for(REGION, "lambda") is first
+    assert lambda_eval_utils.boto_client_for(REGION, "events") is not first
+    with moto_patches.suspended("P8"):
+        assert lambda_eval_utils.boto_client_for(REGION, "lambda") is not lambda_eval_utils.boto_client_for(
+            REGION, "lambda"
+        )
