@@ -69,6 +69,7 @@ def main() -> None:
 
     sim = wavespeed_simulator(
         0.0,  # answers at once: what is measured is the orchestration
+        retention_seconds=60.0,  # what the provider keeps of an ended task: a minute, then forgotten
         SWAPFLOW_PROVIDER_CONCURRENCY=f"{args.provider}=16,*=16",
         # Finished executions are forgotten after a minute (default 15): what stays is the jobs' data.
         SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS=os.environ.get("SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "60"),

@@ -104,14 +104,20 @@ class RequestMeter:
         return {op: round(n / jobs, 2) for op, n in sorted(self.counts[phase].items())}
 
 
-def wavespeed_simulator(processing_seconds: float, **env: str) -> Any:
+def wavespeed_simulator(processing_seconds: float, retention_seconds: float | None = None, **env: str) -> Any:
     """A started WaveSpeed simulator, and this process's environment pointed at it (before the stack
-    starts): the benches' stand-in for a hosted provider, with no tier and no request limit."""
+    starts): the benches' stand-in for a hosted provider, with no tier and no request limit; with
+    `retention_seconds` it forgets ended tasks and their files (a long bench stays flat)."""
     import os
 
     from swapflow.sim.wavespeed import WaveSpeedSimulator
 
-    sim = WaveSpeedSimulator(api_key="k", webhook_secret="whsec_YmVuY2g", processing_seconds=processing_seconds)
+    sim = WaveSpeedSimulator(
+        api_key="k",
+        webhook_secret="whsec_YmVuY2g",
+        processing_seconds=processing_seconds,
+        retention_seconds=retention_seconds,
+    )
     sim.start()
     os.environ.update(
         {
