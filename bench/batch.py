@@ -60,23 +60,6 @@ class BatchWatch:
             time.sleep(0.2)
 
 
-def engine_cpu_ms() -> float:
-    """The engine's CPU per swap on the bench photos (median of 5, this process alone): what the idle-machine
-    ratio compares with CPU per job, since both are CPU (the wall-clock bound stretches with the load)."""
-    import statistics
-
-    from swapflow.engine import swap
-
-    source, target = (FIXTURES / "source.jpg").read_bytes(), (FIXTURES / "target.jpg").read_bytes()
-    swap(source, target)
-    runs = []
-    for _ in range(5):
-        began = time.process_time()
-        swap(source, target)
-        runs.append((time.process_time() - began) * 1000)
-    return statistics.median(runs)
-
-
 def idle_machine_ratio(engine_ms: float, cpu_ms: dict[str, float], cores: int) -> float:
     """The ratio the same CPU per job gives with this machine's cores to itself: a job's CPU spread over
     the cores, but never below the stack process's own share (one interpreter lock, one core)."""
@@ -100,7 +83,7 @@ def main() -> None:
     from infra.local.runner import LocalConfig, LocalStack, synthesize
 
     swap_s = engine_ms() / 1000  # the engine alone on the bench photos, one core (bench/overhead.py)
-    swap_cpu_ms = engine_cpu_ms()
+    swap_cpu_ms = engine_ms(time.process_time)  # its CPU: what the idle-machine ratio compares
     cores = os.cpu_count() or 1
     template = synthesize()
     template_file = Path(tempfile.mkdtemp()) / "template.json"
