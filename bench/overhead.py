@@ -34,28 +34,44 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(values), 1), "p95": pct(values, 0.95), "n": len(values)}
 
 
-def cold_imports() -> dict[str, float]:
+def cold_import(module: str) -> dict[str, float]:
+    """One module's import in a fresh interpreter: ms (median of 5) and the memory it added (MB, max RSS over
+    a bare interpreter's), what a Lambda cold start pays before the handler runs."""
     code = (
-        "import time, sys, importlib; t = time.perf_counter(); importlib.import_module(sys.argv[1]); "
-        "print((time.perf_counter() - t) * 1000)"
+        "import resource, time, sys, importlib; base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "t = time.perf_counter(); importlib.import_module(sys.argv[1]); ms = (time.perf_counter() - t) * 1000; "
+        "print(ms, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "AWS_DEFAULT_REGION": "us-east-1"}
-    out = {}
-    for name in HANDLERS:
-        runs = [
-            float(
-                subprocess.run(
-                    [sys.executable, "-c", code, f"swapflow.handlers.{name}"],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
-            for _ in range(5)
-        ]
-        out[name] = round(statistics.median(runs), 1)
+    runs = [
+        [float(v) for v in subprocess.run(
+            [sys.executable, "-c", code, module], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()]
+        for _ in range(5)
+    ]  # fmt: skip
+    return {
+        "ms": round(statistics.median(r[0] for r in runs), 1),
+        "mb": round(statistics.median(r[1] for r in runs), 1),
+    }
+
+
+def cold_imports() -> dict[str, dict[str, float]]:
+    """Every handler module, and pydantic alone (what the API contract's models cost on their own)."""
+    out = {name: cold_import(f"swapflow.handlers.{name}") for name in HANDLERS}
+    out["pydantic (alone)"] = cold_import("pydantic")
     return out
+
+
+def imports_only() -> None:
+    """`bench/overhead.py --imports`: the cold-import table alone (no stack), to bench/results/cold_imports.json."""
+    results = cold_imports()
+    print(f"{'module':20} {'ms':>8} {'MB':>6}")
+    for name, row in results.items():
+        print(f"{name:20} {row['ms']:8.1f} {row['mb']:6.1f}")
+    out = ROOT / "bench" / "results" / "cold_imports.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written to {out}")
 
 
 def engine_ms() -> float:
@@ -148,4 +164,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    imports_only() if "--imports" in sys.argv else main()

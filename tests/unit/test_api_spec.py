@@ -45,7 +45,7 @@ def test_given_the_error_table_when_compared_then_every_code_is_documented_with_
     for code in ("invalid_json", "invalid_request", "unauthorized", "not_found", "conflict", "throttled"):
         assert (
             code
-            in openapi_document()["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+            in openapi_document()["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"]
         )
 
 
