@@ -26,14 +26,16 @@ from pydantic_core import PydanticCustomError
 
 from .jobs.exceptions import RequestInvalidError
 from .jobs.models import JOB_ERROR_CODES, BatchStatus, JobStatus
+from .jobs.validation import (
+    MAX_FACES,
+    MAX_IMAGE_FIELD_CHARS,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_WAIT_SECONDS,
+    has_lone_surrogate,
+    json_depth,
+)
 
-OUTPUT_FORMATS = ("jpeg", "png", "webp")
-MAX_FACES = 50
-MAX_WAIT_SECONDS = 25
-MAX_METADATA_BYTES = 4096
-MAX_METADATA_DEPTH = 8  # levels of objects/arrays inside `metadata` (itself the first)
-MAX_BODY_DEPTH = 32  # a request body nested deeper than this is not a job request
-MAX_IMAGE_FIELD_CHARS = 30 * 1024 * 1024  # a 20 MB image as base64 plus its data: prefix
 UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 _IMAGE_DOC = (
@@ -54,40 +56,6 @@ class _Answer(BaseModel):
     """An answer's shape, for the document (answers are built by the domain's views)."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-# ---- the checks pydantic's constraints cannot say -------------------------------------------------------
-
-
-def json_depth(value: Any) -> int:
-    """How deeply objects and arrays nest in `value` (0 for a scalar), without recursing."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """True if any key or string holds an unpaired UTF-16 surrogate (valid JSON escapes, not storable text)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def _image_ref(value: str | None, info: ValidationInfo) -> str | None:

@@ -12,8 +12,9 @@ import copy
 from typing import Any
 
 from . import __version__
-from .api_models import MAX_WAIT_SECONDS, component_schemas
+from .api_models import component_schemas
 from .jobs.models import JobStatus
+from .jobs.validation import MAX_WAIT_SECONDS
 
 # Every error code the native API answers with, its HTTP status and when.
 ERROR_CODES: dict[str, tuple[int, str]] = {

@@ -82,11 +82,11 @@ def _job_body(job: Job) -> dict[str, Any]:
 
 
 @app.post("/v1/jobs")
-def create_job(job: Annotated[JobRequestBody, Body()]) -> Answer:
+def create_job(payload: Annotated[JobRequestBody, Body()]) -> Answer:
     """202 {id, status, metadata, urls}; 200 with the whole job when a `wait` ends in time."""
     tenant = _tenant()
     svc = service()
-    body = job.model_dump(exclude_unset=True)
+    body = payload.model_dump(exclude_unset=True)
     request, preferred_wait = with_header_options(
         svc.parse(body),
         body,
@@ -309,6 +309,12 @@ def invalid_request(exc: RequestValidationError) -> Response:
     from ..api_spec import ERROR_CODES
 
     return domain_error(request_error(exc.errors(), ERROR_CODES))
+
+
+@app.exception_handler(UnicodeDecodeError)
+def not_text(exc: UnicodeDecodeError) -> Response:
+    """A base64-encoded body that is not UTF-8 (the resolver decodes it before our parser sees it)."""
+    return domain_error(RequestInvalidError("invalid_json", f"the request body is not UTF-8 text: {exc.reason}"))
 
 
 @app.exception_handler(RequestUnsupportedContentType)

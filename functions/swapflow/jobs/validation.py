@@ -9,26 +9,20 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import ValidationError
-
-from ..api_models import (
-    MAX_BODY_DEPTH,
-    MAX_FACES,
-    MAX_METADATA_DEPTH,
-    MAX_WAIT_SECONDS,
-    OUTPUT_FORMATS,
-    JobRequestBody,
-    has_lone_surrogate,
-    json_depth,
-    request_error,
-)
 from .exceptions import RequestInvalidError
+
+# The bounds of a job request. Its shape is defined once, as the API's pydantic model (swapflow.api_models,
+# imported when a request is parsed: functions that never parse one do not load pydantic).
+OUTPUT_FORMATS = ("jpeg", "png", "webp")
+MAX_FACES = 50
+MAX_WAIT_SECONDS = 25
+MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 8  # levels of objects/arrays inside `metadata` (itself the first)
+MAX_BODY_DEPTH = 32  # a request body nested deeper than this is not a job request
+MAX_IMAGE_FIELD_CHARS = 30 * 1024 * 1024  # a 20 MB image as base64 plus its data: prefix
 
 # Codes a job request's own checks can answer with (the rest of a refusal is `invalid_request`).
 REQUEST_CODES = ("unknown_provider", "image_too_large", "invalid_request")
-
-# The request's shape and bounds are defined once, as the API's pydantic model (swapflow.api_models).
-__all__ = ["MAX_BODY_DEPTH", "MAX_FACES", "MAX_METADATA_DEPTH", "MAX_WAIT_SECONDS", "OUTPUT_FORMATS", "json_depth"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +51,37 @@ class JobRequest:
     deadline_seconds: int | None = None
 
 
+def json_depth(value: Any) -> int:
+    """How deeply objects and arrays nest in `value` (0 for a scalar), without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """True if any key or string holds an unpaired UTF-16 surrogate (valid JSON escapes, not storable text)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_json_body(body: str | bytes | None) -> Any:
     """The decoded body; nesting deeper than MAX_BODY_DEPTH and unpaired surrogates are refused (400)."""
     if body is None or body == "" or body == b"":
@@ -77,6 +102,10 @@ def parse_json_body(body: str | bytes | None) -> Any:
 def parse_job_request(body: Any, *, providers: Collection[str], default_provider: str) -> JobRequest:
     """Turn a decoded JSON body into a JobRequest or raise RequestInvalidError naming the field (the API's
     model, with the known providers)."""
+    from pydantic import ValidationError
+
+    from ..api_models import JobRequestBody, request_error
+
     try:
         model = JobRequestBody.model_validate(body, context={"providers": providers})
     except ValidationError as exc:
