@@ -9,6 +9,7 @@ Errors share one envelope: `{"error": {"code", "message", "field"?}}`.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from . import __version__
@@ -341,30 +342,36 @@ _ERROR_TABLE = "| code | HTTP | when |\n|---|---|---|\n" + "\n".join(
     f"| `{code}` | {status} | {when} |" for code, (status, when) in ERROR_CODES.items()
 )
 
-_DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "swapflow",
-        "version": __version__,
-        "description": "Face-swap jobs. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`. "
-        "Each tenant has a per-second request limit (429 `throttled` with Retry-After); every answer "
-        "says what is left of it in `RateLimit-Policy` / `RateLimit` (IETF draft). Errors are "
-        '`{"error": {"code", "message", "field"}}`:\n\n' + _ERROR_TABLE,
-    },
-    # The handler answers with the stage prefix it was reached under (`/prod` in AWS).
-    "servers": [{"url": "/", "description": "This deployment (the stage prefix is added when served)."}],
-    "security": [{"bearer": []}, {"apiKey": []}],
-    "paths": _with_budget_headers(_PATHS),
-    "components": {
-        "schemas": component_schemas(list(ERROR_CODES)),
-        "responses": {f"E{status}": _error_response(status) for status in sorted({s for s, _ in ERROR_CODES.values()})},
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    """Built on first use: importing this module (for ERROR_CODES) does not generate the schemas."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "swapflow",
+            "version": __version__,
+            "description": "Face-swap jobs. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`. "
+            "Each tenant has a per-second request limit (429 `throttled` with Retry-After); every answer "
+            "says what is left of it in `RateLimit-Policy` / `RateLimit` (IETF draft). Errors are "
+            '`{"error": {"code", "message", "field"}}`:\n\n' + _ERROR_TABLE,
         },
-    },
-}
+        # The handler answers with the stage prefix it was reached under (`/prod` in AWS).
+        "servers": [{"url": "/", "description": "This deployment (the stage prefix is added when served)."}],
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": _with_budget_headers(_PATHS),
+        "components": {
+            "schemas": component_schemas(list(ERROR_CODES)),
+            "responses": {
+                f"E{status}": _error_response(status) for status in sorted({s for s, _ in ERROR_CODES.values()})
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+        },
+    }
 
 
 def openapi_document() -> dict[str, Any]:
-    return copy.deepcopy(_DOCUMENT)
+    return copy.deepcopy(_document())
