@@ -46,6 +46,15 @@ EXAMPLE_SOURCE = "https://images.example.com/face.jpg"
 EXAMPLE_TARGET = "https://images.example.com/photo.jpg"
 
 
+EXAMPLE_JOB_ID = "01JD3Q8Z6Y1T9V2C4B7N5M0K8H"
+EXAMPLE_LINKS = {"get": f"/v1/jobs/{EXAMPLE_JOB_ID}", "cancel": f"/v1/jobs/{EXAMPLE_JOB_ID}/cancel"}
+
+
+def examples(*values: dict[str, Any]) -> ConfigDict:
+    """A model's documented examples (its schema's `examples`, shown by Swagger UI)."""
+    return ConfigDict(json_schema_extra={"examples": list(values)})
+
+
 class _Strict(BaseModel):
     """A request: no unknown fields, no coercion (`"true"` is not a boolean, `true` is not an integer)."""
 
@@ -87,20 +96,16 @@ class Face(_Strict):
 class JobRequestBody(_Strict):
     """The body of POST /v1/jobs (and each job of a batch). `source_image` is required unless `faces` is given."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"source_image": EXAMPLE_SOURCE, "target_image": EXAMPLE_TARGET},
-                {
-                    "provider": "auto",
-                    "source_image": EXAMPLE_SOURCE,
-                    "target_image": EXAMPLE_TARGET,
-                    "output_format": "png",
-                    "metadata": {"order": "A-1042"},
-                    "wait": 20,
-                },
-            ]
-        }
+    model_config = examples(
+        {"source_image": EXAMPLE_SOURCE, "target_image": EXAMPLE_TARGET},
+        {
+            "provider": "auto",
+            "source_image": EXAMPLE_SOURCE,
+            "target_image": EXAMPLE_TARGET,
+            "output_format": "png",
+            "metadata": {"order": "A-1042"},
+            "wait": 20,
+        },
     )
 
     provider: str | None = Field(
@@ -180,14 +185,10 @@ class JobRequestBody(_Strict):
 class BatchRequest(_Strict):
     """Up to SWAPFLOW_MAX_BATCH_JOBS (1,000) job requests, judged all at once by the batch service."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "defaults": {"target_image": EXAMPLE_TARGET, "output_format": "png"},
-                    "jobs": [{"source_image": EXAMPLE_SOURCE}, {"source_image": EXAMPLE_SOURCE, "target_index": 1}],
-                }
-            ]
+    model_config = examples(
+        {
+            "defaults": {"target_image": EXAMPLE_TARGET, "output_format": "png"},
+            "jobs": [{"source_image": EXAMPLE_SOURCE}, {"source_image": EXAMPLE_SOURCE, "target_index": 1}],
         }
     )
 
@@ -211,9 +212,7 @@ class ManifestBatchRequest(_Strict):
 class UploadRequest(_Strict):
     """The image to upload; the content type and size are judged by the upload service (415, 413)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"filename": "face.jpg", "content_type": "image/jpeg", "size": 48213}]}
-    )
+    model_config = examples({"filename": "face.jpg", "content_type": "image/jpeg", "size": 48213})
 
     filename: str
     content_type: str = Field(json_schema_extra={"enum": list(UPLOAD_TYPES)})
@@ -243,19 +242,12 @@ class Links(_Answer):
 class Accepted(_Answer):
     """202 to POST /v1/jobs: follow `urls.get` until the job ends."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "01JD3Q8Z6Y1T9V2C4B7N5M0K8H",
-                    "status": "queued",
-                    "metadata": {"order": "A-1042"},
-                    "urls": {
-                        "get": "/v1/jobs/01JD3Q8Z6Y1T9V2C4B7N5M0K8H",
-                        "cancel": "/v1/jobs/01JD3Q8Z6Y1T9V2C4B7N5M0K8H/cancel",
-                    },
-                }
-            ]
+    model_config = examples(
+        {
+            "id": EXAMPLE_JOB_ID,
+            "status": "queued",
+            "metadata": {"order": "A-1042"},
+            "urls": EXAMPLE_LINKS,
         }
     )
 
@@ -307,39 +299,32 @@ class ExpiresAt(_Answer):
 class Job(_Answer):
     """A job as its tenant sees it (GET /v1/jobs/{id}, a sync wait, cancel, delete, the list)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
+    model_config = examples(
+        {
+            "id": EXAMPLE_JOB_ID,
+            "status": "completed",
+            "provider": "engine",
+            "provider_job_id": None,
+            "outputs": [
                 {
-                    "id": "01JD3Q8Z6Y1T9V2C4B7N5M0K8H",
-                    "status": "completed",
-                    "provider": "engine",
-                    "provider_job_id": None,
-                    "outputs": [
-                        {
-                            "bucket": "swapflow-outputs",
-                            "key": "outputs/acme/01JD3Q8Z6Y1T9V2C4B7N5M0K8H/0.jpg",
-                            "content_type": "image/jpeg",
-                            "width": 1024,
-                            "height": 768,
-                            "bytes": 183204,
-                            "sha256": "9f2c...",
-                            "nsfw": None,
-                            "url": "https://swapflow-outputs.s3.amazonaws.com/outputs/...",
-                        }
-                    ],
-                    "error": None,
-                    "metadata": {"order": "A-1042"},
-                    "created_at": "2026-12-01T10:00:00.000Z",
-                    "updated_at": "2026-12-01T10:00:04.210Z",
-                    "timings": {"queued_ms": 40, "provider_ms": 3900, "total_ms": 4210},
-                    "expires_at": {"inputs": "2026-12-02T10:00:04.210Z", "outputs": "2026-12-31T10:00:04.210Z"},
-                    "urls": {
-                        "get": "/v1/jobs/01JD3Q8Z6Y1T9V2C4B7N5M0K8H",
-                        "cancel": "/v1/jobs/01JD3Q8Z6Y1T9V2C4B7N5M0K8H/cancel",
-                    },
+                    "bucket": "swapflow-outputs",
+                    "key": f"outputs/acme/{EXAMPLE_JOB_ID}/0.jpg",
+                    "content_type": "image/jpeg",
+                    "width": 1024,
+                    "height": 768,
+                    "bytes": 183204,
+                    "sha256": "9f2c...",
+                    "nsfw": None,
+                    "url": "https://swapflow-outputs.s3.amazonaws.com/outputs/...",
                 }
-            ]
+            ],
+            "error": None,
+            "metadata": {"order": "A-1042"},
+            "created_at": "2026-12-01T10:00:00.000Z",
+            "updated_at": "2026-12-01T10:00:04.210Z",
+            "timings": {"queued_ms": 40, "provider_ms": 3900, "total_ms": 4210},
+            "expires_at": {"inputs": "2026-12-02T10:00:04.210Z", "outputs": "2026-12-31T10:00:04.210Z"},
+            "urls": EXAMPLE_LINKS,
         }
     )
 
