@@ -34,7 +34,7 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(values), 1), "p95": pct(values, 0.95), "n": len(values)}
 
 
-def cold_import(module: str) -> dict[str, float]:
+def cold_import(module: str, functions: Path = ROOT / "functions") -> dict[str, float]:
     """One module's import in a fresh interpreter: ms (median of 5) and the memory it added (MB, max RSS over
     a bare interpreter's), what a Lambda cold start pays before the handler runs."""
     code = (
@@ -42,7 +42,7 @@ def cold_import(module: str) -> dict[str, float]:
         "t = time.perf_counter(); importlib.import_module(sys.argv[1]); ms = (time.perf_counter() - t) * 1000; "
         "print(ms, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {**os.environ, "PYTHONPATH": str(functions), "AWS_DEFAULT_REGION": "us-east-1"}
     runs = [
         [float(v) for v in subprocess.run(
             [sys.executable, "-c", code, module], env=env, capture_output=True, text=True, check=True
@@ -55,19 +55,27 @@ def cold_import(module: str) -> dict[str, float]:
     }
 
 
-def cold_imports() -> dict[str, dict[str, float]]:
+def cold_imports(functions: Path = ROOT / "functions") -> dict[str, dict[str, float]]:
     """Every handler module, and pydantic alone (what the API contract's models cost on their own)."""
-    out = {name: cold_import(f"swapflow.handlers.{name}") for name in HANDLERS}
-    out["pydantic (alone)"] = cold_import("pydantic")
+    out = {name: cold_import(f"swapflow.handlers.{name}", functions) for name in HANDLERS}
+    out["pydantic (alone)"] = cold_import("pydantic", functions)
     return out
 
 
-def imports_only() -> None:
-    """`bench/overhead.py --imports`: the cold-import table alone (no stack), to bench/results/cold_imports.json."""
-    results = cold_imports()
-    print(f"{'module':20} {'ms':>8} {'MB':>6}")
-    for name, row in results.items():
-        print(f"{name:20} {row['ms']:8.1f} {row['mb']:6.1f}")
+def imports_only(against: Path | None) -> None:
+    """`bench/overhead.py --imports [--against DIR]`: the cold-import table alone (no stack), to
+    bench/results/cold_imports.json; with `--against`, the same modules from another checkout's `functions/`
+    measured alternately (the same load on a shared machine), and the difference."""
+    results: dict[str, Any] = {"this": cold_imports()}
+    if against is not None:
+        results["against"] = cold_imports(against)
+        results["this_again"] = cold_imports()  # either side of the other: load drifts on a shared machine
+    print(f"{'module':20} {'ms':>8} {'MB':>6}" + (f" {'against ms':>11} {'MB':>6}" if against else ""))
+    for name, row in results["this"].items():
+        line = f"{name:20} {row['ms']:8.1f} {row['mb']:6.1f}"
+        if against is not None:
+            line += f" {results['against'][name]['ms']:11.1f} {results['against'][name]['mb']:6.1f}"
+        print(line)
     out = ROOT / "bench" / "results" / "cold_imports.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
@@ -164,4 +172,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    imports_only() if "--imports" in sys.argv else main()
+    if "--imports" in sys.argv:
+        imports_only(Path(sys.argv[sys.argv.index("--against") + 1]) if "--against" in sys.argv else None)
+    else:
+        main()

@@ -21,7 +21,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError
 
 from .jobs.exceptions import RequestInvalidError
@@ -62,9 +61,10 @@ class _Strict(BaseModel):
 
 
 class _Answer(BaseModel):
-    """An answer's shape, for the document (answers are built by the domain's views)."""
+    """An answer's shape, for the document (answers are built by the domain's views): its validator is built
+    only if one is ever needed, not at the cold start."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def _image_ref(value: str | None, info: ValidationInfo) -> str | None:
@@ -432,6 +432,8 @@ ANSWERS: tuple[type[BaseModel], ...] = (Accepted, Job, JobList, Batch, Upload, E
 def component_schemas(error_codes: Sequence[str]) -> dict[str, Any]:
     """`components.schemas` of the OpenAPI document, generated from the models (requests as validated,
     answers as serialized); `Error.error.code` lists `error_codes`."""
+    from pydantic.json_schema import models_json_schema
+
     _, top = models_json_schema(
         [(model, "validation") for model in REQUESTS] + [(model, "serialization") for model in ANSWERS],
         ref_template="#/components/schemas/{model}",
