@@ -35,12 +35,14 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def cold_import(module: str, functions: Path = ROOT / "functions") -> dict[str, float]:
-    """One module's import in a fresh interpreter: ms (median of 5) and the memory it added (MB, max RSS over
-    a bare interpreter's), what a Lambda cold start pays before the handler runs."""
+    """One module's import in a fresh interpreter (median of 5): wall ms, CPU ms (steadier than wall time on a
+    shared machine) and the memory it added (MB of max RSS over the bare interpreter's), what a Lambda cold
+    start pays before the handler runs."""
     code = (
         "import resource, time, sys, importlib; base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-        "t = time.perf_counter(); importlib.import_module(sys.argv[1]); ms = (time.perf_counter() - t) * 1000; "
-        "print(ms, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
+        "t, c = time.perf_counter(), time.process_time(); importlib.import_module(sys.argv[1]); "
+        "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000, "
+        "(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
     )
     env = {**os.environ, "PYTHONPATH": str(functions), "AWS_DEFAULT_REGION": "us-east-1"}
     runs = [
@@ -49,33 +51,34 @@ def cold_import(module: str, functions: Path = ROOT / "functions") -> dict[str, 
         ).stdout.split()]
         for _ in range(5)
     ]  # fmt: skip
-    return {
-        "ms": round(statistics.median(r[0] for r in runs), 1),
-        "mb": round(statistics.median(r[1] for r in runs), 1),
-    }
+    return {key: round(statistics.median(r[i] for r in runs), 1) for i, key in enumerate(("ms", "cpu_ms", "mb"))}
 
 
 def cold_imports(functions: Path = ROOT / "functions") -> dict[str, dict[str, float]]:
-    """Every handler module, and pydantic alone (what the API contract's models cost on their own)."""
+    """Every handler module, and pydantic's model machinery alone (`import pydantic` by itself is lazy)."""
     out = {name: cold_import(f"swapflow.handlers.{name}", functions) for name in HANDLERS}
-    out["pydantic (alone)"] = cold_import("pydantic", functions)
+    out["pydantic.main"] = cold_import("pydantic.main", functions)
     return out
 
 
 def imports_only(against: Path | None) -> None:
     """`bench/overhead.py --imports [--against DIR]`: the cold-import table alone (no stack), to
     bench/results/cold_imports.json; with `--against`, the same modules from another checkout's `functions/`
-    measured alternately (the same load on a shared machine), and the difference."""
+    (e.g. `git archive issue-16 functions | tar -x -C /tmp/base`), measured between two runs of this one."""
     results: dict[str, Any] = {"this": cold_imports()}
     if against is not None:
         results["against"] = cold_imports(against)
         results["this_again"] = cold_imports()  # either side of the other: load drifts on a shared machine
-    print(f"{'module':20} {'ms':>8} {'MB':>6}" + (f" {'against ms':>11} {'MB':>6}" if against else ""))
-    for name, row in results["this"].items():
-        line = f"{name:20} {row['ms']:8.1f} {row['mb']:6.1f}"
-        if against is not None:
-            line += f" {results['against'][name]['ms']:11.1f} {results['against'][name]['mb']:6.1f}"
-        print(line)
+    columns = ("this", "against") if against is not None else ("this",)
+    print(f"{'module':16}" + "".join(f" {c + ' ms':>12} {'cpu ms':>8} {'MB':>6}" for c in columns))
+    for name in results["this"]:
+        print(
+            f"{name:16}"
+            + "".join(
+                f" {results[c][name]['ms']:12.1f} {results[c][name]['cpu_ms']:8.1f} {results[c][name]['mb']:6.1f}"
+                for c in columns
+            )
+        )
     out = ROOT / "bench" / "results" / "cold_imports.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
