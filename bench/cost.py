@@ -235,8 +235,8 @@ def measure(template: dict[str, Any], jobs: int) -> dict[str, Any]:
     import boto3
     from meter import LambdaMeter, Phases, RequestMeter, wavespeed_simulator
 
-    from infra.local import moto_patches
     from infra.local.client import ApiClient
+    from infra.local.patches import lambda_runtime
     from infra.local.runner import LocalConfig, LocalStack
 
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
@@ -256,7 +256,7 @@ def measure(template: dict[str, Any], jobs: int) -> dict[str, Any]:
         for _ in range(n):
             if not Receiver.delivered.acquire(timeout=120):
                 raise RuntimeError("a job's client webhook never arrived")
-        moto_patches.wait_async_idle(10)
+        lambda_runtime.wait_async_idle(10)
 
     try:
         bucket = stack.outputs["InputBucketName"]
@@ -299,7 +299,7 @@ def measure(template: dict[str, Any], jobs: int) -> dict[str, Any]:
             raise RuntimeError(f"POST /v1/batches answered {status}: {batch}")
         delivered(jobs)
         time.sleep(1.0)  # the batch's own completion (Swap Batch Completed) follows the last job's event
-        moto_patches.wait_async_idle(10)
+        lambda_runtime.wait_async_idle(10)
         phases.phase = "done"
         view = api.request("GET", f"/v1/batches/{batch['id']}")[2]
         if view["status"] != "completed":

@@ -171,8 +171,10 @@ def main() -> None:
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS {maxrss_mb:.0f} MB (before the quality run loads the embedders);"
-          f" tracemalloc peak of one 2048px six-face swap {traced_peak / 2**20:.0f} MB; load average {load}")
+    print(
+        f"peak RSS {maxrss_mb:.0f} MB (before the quality run loads the embedders);"
+        f" tracemalloc peak of one 2048px six-face swap {traced_peak / 2**20:.0f} MB; load average {load}"
+    )
 
     report = quality_report(args.baseline)
     print(f"embeddings: {report['embeddings']}")

@@ -43,8 +43,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from bench.runtime import memory_kb
-    from infra.local import moto_patches
     from infra.local.client import ApiClient, data_uri
+    from infra.local.patches import housekeeping, lambda_runtime
     from infra.local.runner import LocalConfig, LocalStack
 
     os.environ.setdefault("SWAPFLOW_TENANT_RPS", "0")  # the bench polls fast; throttling is not measured here
@@ -58,9 +58,9 @@ def main() -> None:
             job = api.wait(api.submit(body)["id"], interval=0.02)
             assert job["status"] == "completed", job
             if i % args.every == 0:
-                moto_patches.wait_async_idle(10)
-                moto_patches.prune_finished_threads()
-                moto_patches.forget_finished_executions(0)
+                lambda_runtime.wait_async_idle(10)
+                housekeeping.prune_finished_threads()
+                housekeeping.forget_finished_executions(0)
                 gc.collect()
                 stack_kb = memory_kb(os.getpid())
                 envs = environments_mb(stack.aws.runtime)

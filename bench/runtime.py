@@ -80,11 +80,11 @@ def specs(stack: Any) -> dict[str, Any]:
     """Logical id -> the runtime's FunctionSpec of each function of the deployed template."""
     from moto.awslambda.utils import get_backend
 
-    from infra.local import moto_patches
+    from infra.local.patches import lambda_runtime
 
     backend = get_backend(stack.deployment.account, stack.deployment.region)
     return {
-        logical: moto_patches.function_spec(backend.get_function(name))
+        logical: lambda_runtime.function_spec(backend.get_function(name))
         for logical, name in sorted(stack.deployment.functions.items())
     }
 
@@ -147,7 +147,7 @@ def environment_memory(stack: Any, functions: dict[str, Any]) -> dict[str, dict[
 def dispatch_lock_cost(stack: Any) -> dict[str, dict[str, Any]]:
     import boto3
 
-    from infra.local.serialized_aws import DISPATCH_LOCK
+    from infra.local.patches.serialized_aws import DISPATCH_LOCK
 
     table = "bench-dispatch"
     boto3.client("dynamodb", region_name=stack.deployment.region).create_table(

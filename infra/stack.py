@@ -8,6 +8,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
+from swapflow.providers.registry import secret_families
+from swapflow.settings import env_name
 
 from .constructs.api import Api
 from .constructs.batches import Batches
@@ -61,8 +63,12 @@ class SwapflowStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         storage = Storage(self, "Storage")
         notifications = Notifications(self, "Notifications", bus_name=BUS_NAME)
-        akool_secret = self._provider_secret("AkoolSecret", "Akool: {api_key, client_id, client_secret}")
-        wavespeed_secret = self._provider_secret("WaveSpeedSecret", "WaveSpeed: {api_key, webhook_secret}")
+        # One secret per provider family with credentials (swapflow.providers.registry), e.g. AkoolSecret.
+        provider_secrets = [
+            (spec, self._provider_secret(f"{spec.title}Secret", f"{spec.title}: {{{', '.join(spec.credentials)}}}"))
+            for spec in secret_families()
+        ]
+        secrets = [secret for _, secret in provider_secrets]
         public_url_param = f"/{self.stack_name}/public-url"
 
         # Every function shares these settings; none references the API or the state machine, so
@@ -73,8 +79,7 @@ class SwapflowStack(Stack):
             "SWAPFLOW_ARCHIVE_BUCKET": storage.archive_bucket.bucket_name,
             "SWAPFLOW_EVENT_BUS": BUS_NAME,
             "SWAPFLOW_PUBLIC_URL_PARAM": public_url_param,
-            "SWAPFLOW_AKOOL_SECRET_ARN": akool_secret.secret_arn,
-            "SWAPFLOW_WAVESPEED_SECRET_ARN": wavespeed_secret.secret_arn,
+            **{env_name(f"{spec.family}_secret_arn"): secret.secret_arn for spec, secret in provider_secrets},
             # Provider secrets are re-read this often (powertools Parameters), so a rotated key is picked up.
             "SWAPFLOW_SECRET_MAX_AGE_SECONDS": "300",
             # Seals tenants' webhook secrets; only the client-webhook function may decrypt (see below).
@@ -108,8 +113,8 @@ class SwapflowStack(Stack):
             table.grant_read_write_data(fn)
         # Provider secrets: the API functions check a provider is configured before accepting a job.
         for fn in (workflow.run_fn, api.webhook_fn, api.api_fn, api.compat_fn):
-            akool_secret.grant_read(fn)
-            wavespeed_secret.grant_read(fn)
+            for secret in secrets:
+                secret.grant_read(fn)
             fn.add_to_role_policy(read_public_url)
         grant_read_put(api.api_fn, inputs)
         grant_read_put(api.compat_fn, inputs)  # the drop-in surfaces: the same needs as the api function
@@ -151,9 +156,7 @@ class SwapflowStack(Stack):
         api.api_fn.add_environment(
             "SWAPFLOW_MANIFEST_STATE_MACHINE_ARN", batches.manifest_state_machine.state_machine_arn
         )
-        self._grant_batches(
-            workflow, api, engine, batches, triggers, storage, notifications, [akool_secret, wavespeed_secret]
-        )
+        self._grant_batches(workflow, api, engine, batches, triggers, storage, notifications, secrets)
         EventSchemas(self, "EventSchemas")
         retention = self._build_retention(environment, storage, notifications, workflow, api, engine, batches)
         # Only these speak as `swapflow` on the bus (terminal, batch, rejected and deleted events).
@@ -196,8 +199,8 @@ class SwapflowStack(Stack):
         CfnOutput(self, "TableName", value=table.table_name)
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "EventBusName", value=notifications.bus.event_bus_name)
-        CfnOutput(self, "AkoolSecretArn", value=akool_secret.secret_arn)
-        CfnOutput(self, "WaveSpeedSecretArn", value=wavespeed_secret.secret_arn)
+        for spec, secret in provider_secrets:
+            CfnOutput(self, f"{spec.title}SecretArn", value=secret.secret_arn)
         CfnOutput(self, "UndeliveredWebhooksQueueUrl", value=webhooks.dlq.queue_url)
         CfnOutput(self, "BatchStateMachineArn", value=batches.state_machine.state_machine_arn)
         CfnOutput(self, "RejectedRequestsQueueUrl", value=triggers.dlq.queue_url)
@@ -239,6 +242,9 @@ class SwapflowStack(Stack):
             for secret in secrets:
                 secret.grant_read(fn)
         workflow.state_machine.grant_start_execution(batches.run_job_fn)
+        # A job staged as its batch was being cancelled is cancelled there: its execution is stopped.
+        workflow.state_machine.grant_execution(batches.run_job_fn, "states:StopExecution")
+        self._acknowledge_executions_wildcard(batches.run_job_fn, workflow.state_machine)
         workflow.state_machine.grant_start_execution(triggers.ingest_fn)
         notifications.bus.grant_put_events_to(triggers.ingest_fn)  # Swap Request Rejected
         # A job that cannot even be created ends its batch item here, so this may end the batch too.

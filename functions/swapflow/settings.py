@@ -1,15 +1,29 @@
 """Runtime settings: one object, read from the environment once per cold start.
 
-A missing required setting fails loudly with its name. Names are the ones the CDK stack sets
-(infra/constructs) and the local runner sets (infra/local/runner.py); DESIGN 3 lists the user-facing ones.
+Each setting is defined once, as a field of `Settings`: its name gives the variable (`table` is
+SWAPFLOW_TABLE, see `env_name`), its annotation the type the text is parsed as, `setting(...)` its
+default and its doc. A provider family's variables (base URL, credentials, secret) are declared by its
+record instead (providers/spec.py) and held in `provider_variables`. `settings_table()` lists both for
+the README configuration table, which tests/unit/test_settings.py keeps equal. A missing required
+setting fails loudly with its variable.
+Names are the ones the CDK stack sets (infra/constructs) and the local runner sets (infra/local).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from typing import Any
+
+ENV_PREFIX = "SWAPFLOW_"
+PROVIDER_VARIABLES = "provider_variables"  # the field holding the variables providers declare
+
+
+def env_name(name: str) -> str:
+    """The environment variable of the setting `name` (a Settings field)."""
+    return ENV_PREFIX + name.upper()
 
 
 class SettingMissingError(RuntimeError):
@@ -18,10 +32,22 @@ class SettingMissingError(RuntimeError):
         self.name = name
 
 
-def _flag(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
+def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _number(kind: Callable[[str], Any], what: str) -> Callable[[str, str], Any]:
+    def parse(name: str, raw: str) -> Any:
+        try:
+            return kind(raw)
+        except ValueError as exc:
+            raise ValueError(f"{name} must be {what}, got {raw!r}") from exc
+
+    return parse
+
+
+def _names(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def _seconds_list(name: str, raw: str) -> tuple[int, ...]:
@@ -47,171 +73,189 @@ def _pairs(name: str, raw: str) -> tuple[tuple[str, float], ...]:
     return tuple(pairs)
 
 
+# How the text of a variable becomes the field's value, by the field's annotation.
+PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "str": lambda name, raw: raw,
+    "int": _number(int, "an integer"),
+    "float": _number(float, "a number"),
+    "bool": lambda name, raw: _flag(raw),
+    "tuple[str, ...]": _names,
+    "tuple[int, ...]": _seconds_list,
+    "tuple[tuple[str, float], ...]": _pairs,
+}
+
+
+def setting(default: Any, doc: str, *, parse: Callable[[Any], Any] | None = None) -> Any:
+    """A Settings field: its default (unset or empty variable), what it is for, and a fix-up applied to
+    the parsed value (e.g. a trailing `/` dropped)."""
+    return field(default=default, metadata={"doc": doc, "parse": parse})
+
+
+def computed(factory: Callable[[], Any], doc: str) -> Any:
+    """A setting whose default is computed on first use (from the provider registry: no import cycle)."""
+    return field(default_factory=factory, metadata={"doc": doc, "parse": None})
+
+
+def _default_auto_chain() -> tuple[str, ...]:
+    from .providers.registry import default_auto_chain
+
+    return default_auto_chain()
+
+
+def _default_concurrency() -> tuple[tuple[str, float], ...]:
+    from .providers.registry import default_concurrency
+
+    return default_concurrency()
+
+
+def _default_rate_per_minute() -> tuple[tuple[str, float], ...]:
+    from .providers.registry import default_rate_per_minute
+
+    return default_rate_per_minute()
+
+
+def _provider_variables() -> dict[str, Setting]:
+    from .providers.registry import provider_variables
+
+    return provider_variables()
+
+
+def _url(value: str) -> str:
+    return value.rstrip("/")
+
+
 def default_signing_dir(env: Mapping[str, str]) -> str:
     """Where the local stack keeps its C2PA signing key: SWAPFLOW_SIGNING_DIR, else `signing/` in its data
     directory (SWAPFLOW_DATA_DIR, default `.swapflow`), so the key lives and goes with the stack's data."""
     return env.get("SWAPFLOW_SIGNING_DIR") or os.path.join(env.get("SWAPFLOW_DATA_DIR") or ".swapflow", "signing")
 
 
-DEFAULT_PROVIDER_CONCURRENCY = (
-    ("engine", 16.0),
-    ("akool", 5.0),
-    ("wavespeed-pro", 2.0),
-    ("wavespeed-akool", 2.0),
-    ("*", 2.0),
-)
-DEFAULT_PROVIDER_RATE_PER_MINUTE = (("wavespeed-pro", 2.0), ("wavespeed-akool", 2.0))
-
-
 @dataclass(frozen=True)
 class Settings:
-    table_name: str = ""
-    input_bucket: str = ""
-    archive_bucket: str = ""
-    event_bus: str = "swapflow"
-    state_machine_arn: str = ""
-    engine_function: str = ""
-    # Base URL providers call back (our API); env wins, else the SSM parameter the stack writes.
-    public_url: str = ""
-    public_url_param: str = ""
-    # Local mode: http and loopback URLs allowed, presigned URLs point at the local AWS endpoint.
-    local: bool = False
-    aws_endpoint: str = ""
-    default_provider: str = "engine"
-    auto_providers: tuple[str, ...] = ("akool", "wavespeed-pro", "wavespeed-akool", "engine")
-    # Drop-in surfaces (swapflow.compat): which provider runs their jobs. Empty: default_provider. Either one
-    # name for every model, or "model=provider" pairs with an optional "*=provider" fallback.
-    compat_provider: str = ""
-    # WaveSpeed `enable_sync_mode`: how long a submit waits (API Gateway cuts integrations at 29 s).
-    compat_sync_wait_seconds: int = 25
-    engine_callback: bool = True
-    job_deadline_seconds: int = 900
-    poll_initial_seconds: int = 2
-    # How long a Run pass waits for a provider that calls back (engine, webhooks) before it polls.
-    callback_wait_seconds: int = 30
-    poll_max_seconds: int = 30
-    max_image_bytes: int = 20 * 1024 * 1024
-    max_image_pixels: int = 40_000_000
-    presign_seconds: int = 7 * 24 * 3600
-    job_ttl_days: int = 30
-    # Requests per second per tenant on the native API (fixed one-second windows; 0 turns it off).
-    tenant_rps: int = 20
-    # Local stack only (tests): SWAPFLOW_TIME_SCALE shrinks waits; provider rate windows shrink with it.
-    time_scale: float = 1.0
-    # Test only: the engine sleeps this long before swapping, so tests can cancel a running job.
-    engine_delay_seconds: float = 0.0
-    # Outgoing client webhooks (swapflow.webhooks): seconds per attempt; the retry schedule is the real one
-    # (webhooks.RETRY_SCHEDULE) unless a test shortens it (SWAPFLOW_WEBHOOK_RETRY_SCHEDULE="0,5,300").
-    webhook_timeout_seconds: int = 10
-    # The KMS key (ARN or alias) that seals tenants' webhook signing secrets (storage/tenants.py).
-    webhook_secret_key: str = ""
-    webhook_retry_schedule: tuple[int, ...] = ()
-    webhook_state_machine_arn: str = ""  # the delivery retry machine (set on the first-attempt function)
-    # S3 manifests and `Swap Requested` events (jobs/batches.py, jobs/ingest.py): whose jobs they make.
-    trigger_tenant: str = "default"
-    batch_state_machine_arn: str = ""
-    manifest_state_machine_arn: str = ""  # the JSONL manifest runner (jobs/jsonl.py)
-    ingest_dlq_url: str = ""
-    max_batch_jobs: int = 1000
-    # Batches run under per-provider limits ("provider=n" pairs, "*" for the rest; DESIGN 4: WaveSpeed's
-    # lowest tier allows 2 concurrent tasks and 2 tasks a minute). A rate of 0 means no rate limit.
-    provider_concurrency: tuple[tuple[str, float], ...] = DEFAULT_PROVIDER_CONCURRENCY
-    provider_rate_per_minute: tuple[tuple[str, float], ...] = DEFAULT_PROVIDER_RATE_PER_MINUTE
-    # Provider credentials: env locally, Secrets Manager ARNs in AWS (resolved by providers.registry).
-    akool_base_url: str = "https://openapi.akool.com"
-    akool_api_key: str = ""
-    akool_client_id: str = ""
-    akool_client_secret: str = ""
-    akool_secret_arn: str = ""
-    wavespeed_base_url: str = "https://api.wavespeed.ai"
-    wavespeed_api_key: str = ""
-    wavespeed_webhook_secret: str = ""
-    wavespeed_secret_arn: str = ""
-    # C2PA signing key (swapflow.provenance.keys): a Secrets Manager secret in AWS, else a local directory.
-    signing_secret_arn: str = ""
-    signing_dir: str = ".swapflow/signing"
-    # The eraser Lambda (handlers/eraser.py): deletions on request are handed to it.
-    eraser_function: str = ""
-    # Provider secrets are re-read (powertools Parameters cache) and providers rebuilt after this long,
-    # so a rotated key is in use within that time.
-    secret_max_age_seconds: int = 300
+    # --- set by the stack (infra/stack.py, infra/local) --------------------------------------------------
+    table: str = setting("", "the DynamoDB table (jobs, batches, tenants, idempotency, leases, audit)")
+    input_bucket: str = setting("", "the S3 bucket of inputs, uploads and manifests")
+    archive_bucket: str = setting("", "the S3 bucket of outputs")
+    event_bus: str = setting("swapflow", "the EventBridge bus of job events")
+    state_machine_arn: str = setting("", "the job workflow")
+    engine_function: str = setting("", "the engine Lambda the `engine` provider invokes")
+    public_url_param: str = setting("", "the SSM parameter holding the API's URL (AWS)")
+    local: bool = setting(False, "the local stack: http and loopback URLs allowed, presigned URLs local")
+    aws_endpoint: str = setting("", "the local AWS endpoint presigned URLs point at")
+    webhook_state_machine_arn: str = setting("", "the client-webhook delivery retry machine")
+    webhook_secret_key: str = setting("", "the KMS key (ARN or alias) sealing tenants' webhook signing secrets")
+    batch_state_machine_arn: str = setting("", "the batch runner")
+    manifest_state_machine_arn: str = setting("", "the JSONL manifest runner (jobs/jsonl.py)")
+    ingest_dlq_url: str = setting("", "the dead-letter queue of refused `Swap Requested` events")
+    signing_secret_arn: str = setting("", "the C2PA signing key's Secrets Manager secret (AWS)")
+    eraser_function: str = setting("", "the eraser Lambda deletions on request are handed to")
+    # --- the operator's --------------------------------------------------------------------------------
+    public_url: str = setting("", "base URL providers call back (env wins, else the SSM parameter)", parse=_url)
+    default_provider: str = setting("engine", "provider when a request names none")
+    auto_providers: tuple[str, ...] = computed(_default_auto_chain, "the `auto` fallback chain")
+    compat_provider: str = setting(
+        "", "provider (or `model=provider,...` pairs, `*` for the rest) of the drop-in surfaces; empty: the default"
+    )
+    # API Gateway cuts integrations at 29 s.
+    compat_sync_wait_seconds: int = setting(
+        25, "sync-mode wait on the WaveSpeed surface (capped at 27)", parse=lambda v: min(v, 27)
+    )
+    engine_callback: bool = setting(True, "`0`: the engine records results without waking the workflow")
+    job_deadline_seconds: int = setting(900, "a job fails with `provider_timeout` past this")
+    poll_initial_seconds: int = setting(2, "first poll interval")
+    callback_wait_seconds: int = setting(30, "how long a job waits for its provider's callback before it polls")
+    poll_max_seconds: int = setting(30, "longest poll interval")
+    max_image_bytes: int = setting(20 * 1024 * 1024, "input cap in bytes")
+    max_image_pixels: int = setting(40_000_000, "input cap in pixels")
+    presign_seconds: int = setting(7 * 24 * 3600, "lifetime of presigned output URLs")
+    job_ttl_days: int = setting(30, "days a job record is kept (the tenant's retention may say less)")
+    tenant_rps: int = setting(20, "requests per second per tenant on `/v1` (`0`: no limit)")
+    time_scale: float = setting(1.0, "local stack only: shrinks waits, timeouts and provider rate windows")
+    engine_delay_seconds: float = setting(0.0, "tests only: the engine sleeps this long before swapping")
+    webhook_timeout_seconds: int = setting(10, "time allowed per client-webhook attempt")
+    webhook_retry_schedule: tuple[int, ...] = setting(
+        (), "tests only: the client-webhook retry schedule in seconds (default: the real one)"
+    )
+    trigger_tenant: str = setting("default", "tenant of jobs from S3 manifests and Swap Requested events")
+    max_batch_jobs: int = setting(1000, "jobs per batch or manifest")
+    provider_concurrency: tuple[tuple[str, float], ...] = computed(
+        _default_concurrency, "jobs of a provider running at once (all paths; `*`: the rest)"
+    )
+    provider_rate_per_minute: tuple[tuple[str, float], ...] = computed(
+        _default_rate_per_minute, "jobs of a provider started per minute (all paths; `0`: no limit)"
+    )
+    signing_dir: str = setting(".swapflow/signing", "local stack only: where the C2PA signing key lives")
+    secret_max_age_seconds: int = setting(300, "provider secrets are re-read (and providers rebuilt) this often")
+    # The variables each provider declares in its record (SWAPFLOW_<FAMILY>_BASE_URL, _<CREDENTIAL>,
+    # _SECRET_ARN; providers/spec.py), as set: (variable, value) pairs. Read them with `provider_value`.
+    provider_variables: tuple[tuple[str, str], ...] = field(default=(), metadata={"doc": "", "parse": None})
+
+    def provider_value(self, family: str, key: str, default: str = "") -> str:
+        """A provider family's variable (`akool`, `api_key` -> SWAPFLOW_AKOOL_API_KEY), else `default`."""
+        name = env_name(f"{family}_{key}")
+        return next((value for variable, value in self.provider_variables if variable == name), default)
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
         if not value:
-            raise SettingMissingError("SWAPFLOW_" + name.upper())
+            raise SettingMissingError(env_name(name))
         return str(value)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         e = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == PROVIDER_VARIABLES:
+                continue
+            name = env_name(f.name)
+            raw = e.get(name, "")
+            if not raw:
+                continue  # the default
+            value = PARSERS[str(f.type)](name, raw)
+            fix = f.metadata["parse"]
+            values[f.name] = fix(value) if fix else value
+        if not values.get("local"):
+            values.pop("time_scale", None)  # waits are shrunk on the local stack only
+        values["signing_dir"] = default_signing_dir(e)
+        values[PROVIDER_VARIABLES] = tuple((name, e[name]) for name in _provider_variables() if e.get(name))
+        return cls(**values)
 
-        def s(name: str, default: str = "") -> str:
-            return e.get("SWAPFLOW_" + name, default)
 
-        def i(name: str, default: int) -> int:
-            raw = s(name)
-            try:
-                return int(raw) if raw else default
-            except ValueError as exc:
-                raise ValueError(f"SWAPFLOW_{name} must be an integer, got {raw!r}") from exc
+@dataclass(frozen=True)
+class Setting:
+    """One variable as documented: the README configuration table lists every one."""
 
-        return cls(
-            table_name=s("TABLE"),
-            input_bucket=s("INPUT_BUCKET"),
-            archive_bucket=s("ARCHIVE_BUCKET"),
-            event_bus=s("EVENT_BUS", "swapflow"),
-            state_machine_arn=s("STATE_MACHINE_ARN"),
-            engine_function=s("ENGINE_FUNCTION"),
-            public_url=s("PUBLIC_URL").rstrip("/"),
-            public_url_param=s("PUBLIC_URL_PARAM"),
-            local=_flag(s("LOCAL")),
-            aws_endpoint=s("AWS_ENDPOINT"),
-            default_provider=s("DEFAULT_PROVIDER", "engine"),
-            compat_provider=s("COMPAT_PROVIDER"),
-            compat_sync_wait_seconds=min(i("COMPAT_SYNC_WAIT_SECONDS", 25), 27),
-            auto_providers=tuple(
-                p.strip() for p in s("AUTO_PROVIDERS", ",".join(cls.auto_providers)).split(",") if p.strip()
-            ),
-            engine_callback=_flag(s("ENGINE_CALLBACK"), default=True),
-            job_deadline_seconds=i("JOB_DEADLINE_SECONDS", 900),
-            poll_initial_seconds=i("POLL_INITIAL_SECONDS", 2),
-            callback_wait_seconds=i("CALLBACK_WAIT_SECONDS", 30),
-            poll_max_seconds=i("POLL_MAX_SECONDS", 30),
-            max_image_bytes=i("MAX_IMAGE_BYTES", 20 * 1024 * 1024),
-            max_image_pixels=i("MAX_IMAGE_PIXELS", 40_000_000),
-            presign_seconds=i("PRESIGN_SECONDS", 7 * 24 * 3600),
-            job_ttl_days=i("JOB_TTL_DAYS", 30),
-            tenant_rps=i("TENANT_RPS", 20),
-            engine_delay_seconds=float(s("ENGINE_DELAY_SECONDS") or 0),
-            time_scale=float(s("TIME_SCALE") or 1) if _flag(s("LOCAL")) else 1.0,
-            webhook_timeout_seconds=i("WEBHOOK_TIMEOUT_SECONDS", 10),
-            webhook_state_machine_arn=s("WEBHOOK_STATE_MACHINE_ARN"),
-            webhook_secret_key=s("WEBHOOK_SECRET_KEY"),
-            webhook_retry_schedule=_seconds_list("SWAPFLOW_WEBHOOK_RETRY_SCHEDULE", s("WEBHOOK_RETRY_SCHEDULE")),
-            trigger_tenant=s("TRIGGER_TENANT", "default"),
-            batch_state_machine_arn=s("BATCH_STATE_MACHINE_ARN"),
-            manifest_state_machine_arn=s("MANIFEST_STATE_MACHINE_ARN"),
-            ingest_dlq_url=s("INGEST_DLQ_URL"),
-            max_batch_jobs=i("MAX_BATCH_JOBS", 1000),
-            provider_concurrency=_pairs("SWAPFLOW_PROVIDER_CONCURRENCY", s("PROVIDER_CONCURRENCY"))
-            or DEFAULT_PROVIDER_CONCURRENCY,
-            provider_rate_per_minute=_pairs("SWAPFLOW_PROVIDER_RATE_PER_MINUTE", s("PROVIDER_RATE_PER_MINUTE"))
-            or DEFAULT_PROVIDER_RATE_PER_MINUTE,
-            akool_base_url=s("AKOOL_BASE_URL", "https://openapi.akool.com").rstrip("/"),
-            akool_api_key=s("AKOOL_API_KEY"),
-            akool_client_id=s("AKOOL_CLIENT_ID"),
-            akool_client_secret=s("AKOOL_CLIENT_SECRET"),
-            akool_secret_arn=s("AKOOL_SECRET_ARN"),
-            wavespeed_base_url=s("WAVESPEED_BASE_URL", "https://api.wavespeed.ai").rstrip("/"),
-            wavespeed_api_key=s("WAVESPEED_API_KEY"),
-            wavespeed_webhook_secret=s("WAVESPEED_WEBHOOK_SECRET"),
-            wavespeed_secret_arn=s("WAVESPEED_SECRET_ARN"),
-            signing_secret_arn=s("SIGNING_SECRET_ARN"),
-            signing_dir=default_signing_dir(e),
-            eraser_function=s("ERASER_FUNCTION"),
-            secret_max_age_seconds=i("SECRET_MAX_AGE_SECONDS", 300),
-        )
+    name: str
+    env: str
+    default: Any
+    doc: str
+
+    @property
+    def default_text(self) -> str:
+        """The default as the variable would spell it (what `from_env` parses back to the default)."""
+        return _spelled(self.default)
+
+
+def _spelled(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(f"{v[0]}={_spelled(v[1])}" if isinstance(v, tuple) else _spelled(v) for v in value)
+    return str(value)
+
+
+def settings_table() -> tuple[Setting, ...]:
+    """Every variable: the Settings fields, then those the providers declare."""
+    defaults = Settings()
+    own = tuple(
+        Setting(f.name, env_name(f.name), getattr(defaults, f.name), f.metadata["doc"])
+        for f in fields(Settings)
+        if f.name != PROVIDER_VARIABLES
+    )
+    return own + tuple(_provider_variables().values())
 
 
 @lru_cache(maxsize=1)

@@ -38,7 +38,7 @@ def client(name: str) -> Any:
 def table() -> Any:
     import boto3
 
-    return boto3.resource("dynamodb").Table(get_settings().require("table_name"))
+    return boto3.resource("dynamodb").Table(get_settings().require("table"))
 
 
 def presign_client(settings: Settings) -> Any:
@@ -91,7 +91,9 @@ def fetch_policy(settings: Settings) -> Any:
 
     if not settings.local:
         return FetchPolicy(max_bytes=settings.max_image_bytes)
-    own = (settings.aws_endpoint, settings.public_url, settings.akool_base_url, settings.wavespeed_base_url)
+    from .providers.registry import base_urls
+
+    own = (settings.aws_endpoint, settings.public_url, *base_urls(settings))
     return FetchPolicy.trusting(own, max_bytes=settings.max_image_bytes)
 
 
@@ -131,7 +133,7 @@ def service() -> JobService:
     from .jobs.service import JobService
     from .observability import ObservedProvider
     from .provenance import Provenance
-    from .providers.registry import PROVIDER_NAMES, Clients, ProviderRegistry
+    from .providers.registry import AUTO, PROVIDER_NAMES, Clients, ProviderRegistry
     from .storage.dynamo import DynamoJobRepository, DynamoReplayGuard
     from .storage.idempotency import DynamoIdempotencyRecords
     from .storage.limits import DynamoLeaseStore
@@ -156,7 +158,7 @@ def service() -> JobService:
             max_age_seconds=settings.secret_max_age_seconds,
             wrap=ObservedProvider,
         ),
-        provider_names=(*PROVIDER_NAMES, "auto"),
+        provider_names=(*PROVIDER_NAMES, AUTO),
         inputs=InputLoader(
             blobs,
             input_bucket=settings.input_bucket,

@@ -20,7 +20,7 @@ from .functions import python_function
 
 # API Gateway's own answers (no Lambda involved) in our error envelope (DESIGN 3 and 7): response type ->
 # (status, or None to keep API Gateway's, code, message). `$context.error.messageString` is API Gateway's
-# own message, already a quoted JSON string. The local gateway (infra/local/gateway.py) plays these too.
+# own message, already a quoted JSON string. The local gateway (infra/local/gateway/) plays these too.
 MAX_BODY_MB = 10
 GATEWAY_RESPONSES: dict[str, tuple[str | None, str, str]] = {
     "REQUEST_TOO_LARGE": (

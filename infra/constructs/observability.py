@@ -20,11 +20,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+from swapflow.providers.registry import PROVIDER_NAMES
 
 NAMESPACE = "Swapflow"
 SERVICE = "swapflow"
-# swapflow.providers.registry.PROVIDER_NAMES (tests/infra/test_observability.py keeps them equal).
-PROVIDERS = ("engine", "akool", "wavespeed-akool", "wavespeed-pro")
+# One dashboard line and one error-rate alarm per provider of the registry.
+PROVIDERS = PROVIDER_NAMES
 PERIOD = Duration.minutes(5)
 # A provider's error rate (%) that pages someone, once it served at least MIN_PROVIDER_CALLS in a period.
 PROVIDER_ERROR_RATE = 20

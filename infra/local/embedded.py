@@ -45,13 +45,13 @@ class EmbeddedAws:
     def start(self) -> EmbeddedAws:
         from moto import mock_aws
 
-        from . import moto_patches, runtime
+        from . import patches, runtime
 
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        moto_patches.apply(time_scale=self.time_scale)
+        patches.apply_all(time_scale=self.time_scale)
         self._serve()
-        self.runtime = runtime.configure(endpoint=self.url, delay_scale=moto_patches.time_scale)
+        self.runtime = runtime.configure(endpoint=self.url, delay_scale=patches.time_scaling.time_scale)
         self.runtime.failure_sink = _send_to_destination
         return self
 

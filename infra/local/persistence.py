@@ -214,7 +214,7 @@ def _notifications_held(bucket: str) -> Any:
     """Restoring an object is not an upload: no S3 notification fires for it."""
     from moto.s3.models import s3_backends
 
-    from .serialized_aws import DISPATCH_LOCK
+    from .patches.serialized_aws import DISPATCH_LOCK
 
     with DISPATCH_LOCK:
         fake = next(b[bucket] for b in (r["global"].buckets for r in s3_backends.values()) if bucket in b)

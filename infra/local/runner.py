@@ -180,14 +180,14 @@ class LocalStack:
 
     def _start_janitor(self) -> None:
         """Keep a long-running stack flat in memory: moto never forgets threads or executions."""
-        from . import moto_patches
+        from .patches import housekeeping
 
         retention = float(os.environ.get("SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "900"))
 
         def sweep() -> None:
             while not self._stopping.wait(30):
-                moto_patches.prune_finished_threads()
-                moto_patches.forget_finished_executions(retention)
+                housekeeping.prune_finished_threads()
+                housekeeping.forget_finished_executions(retention)
 
         threading.Thread(target=sweep, name="swapflow-janitor", daemon=True).start()
 

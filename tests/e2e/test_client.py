@@ -126,3 +126,7 @@ def test_GIVEN_two_targets_WHEN_sent_as_a_batch_THEN_both_complete(stack) -> Non
         batch = api.get_batch(batch.id)
 
     assert batch.status == "completed" and batch.counts["completed"] == 2 and len(batch.jobs) == 2
+    assert [j["index"] for j in api.get_batch(batch.id, page_size=1).jobs] == [0, 1]  # pages followed
+    with pytest.raises(SwapflowError) as ended:
+        api.cancel_batch(batch.id)
+    assert ended.value.code == "batch_ended"

@@ -297,6 +297,15 @@ def finished_job(stack) -> str:
     return str(api.wait(api.submit(BODY)["id"])["id"])
 
 
+def finished_batch(stack) -> str:
+    api = stack.client()
+    batch_id = api.request("POST", "/v1/batches", {"jobs": [BODY]})[2]["id"]
+    deadline = time.monotonic() + 120
+    while api.request("GET", f"/v1/batches/{batch_id}")[2]["status"] != "completed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return str(batch_id)
+
+
 TRIGGERS = {
     "invalid_json": lambda s: ("POST", "/v1/jobs", b"{nope", {}),
     "invalid_request": lambda s: ("GET", "/v1/jobs?limit=500", None, {}),
@@ -307,6 +316,7 @@ TRIGGERS = {
     "unauthorized": lambda s: ("GET", "/v1/jobs", None, {"x-api-key": "sf_nobody"}),
     "not_found": lambda s: ("GET", "/v1/jobs/01M8AZD23DQNH5FQSXY1NP8PN6", None, {}),
     "conflict": lambda s: ("POST", f"/v1/jobs/{finished_job(s)}/cancel", None, {}),
+    "batch_ended": lambda s: ("POST", f"/v1/batches/{finished_batch(s)}/cancel", None, {}),
     "image_too_large": lambda s: ("POST", "/v1/jobs", {**BODY, "target_image": big_png()}, {}),
     "request_too_large": lambda s: ("POST", "/v1/jobs", b" " * (10 * 1024 * 1024 + 1), {}),
     "unsupported_media_type": lambda s: (
@@ -318,6 +328,12 @@ TRIGGERS = {
     # A URL the local stack may fetch (its own AWS endpoint: DESIGN 7) that answers 404.
     "url_unreachable": lambda s: ("POST", "/v1/jobs", {**BODY, "source_image": f"{s.aws_endpoint}/nobucket/a.jpg"}, {}),
     "provider_unavailable": lambda s: ("POST", "/v1/jobs", {**BODY, "provider": "akool"}, {}),
+    "unsupported_by_provider": lambda s: (
+        "POST",
+        "/v1/jobs",
+        {**BODY, "provider": "wavespeed-pro", "target_index": 1},
+        {},
+    ),
 }
 
 

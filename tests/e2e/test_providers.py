@@ -74,6 +74,8 @@ def provider_stack(sims: Sims, template_path: str, tmp_path_factory) -> Iterator
         SWAPFLOW_POLL_INITIAL_SECONDS="5",
         # The simulators have no tier: the global provider limits (tested in test_provider_limits_e2e) stay out.
         SWAPFLOW_PROVIDER_RATE_PER_MINUTE="*=0",
+        # The drop-in model that takes target_index runs on a provider that cannot serve it (refused at submit).
+        SWAPFLOW_COMPAT_PROVIDER="wavespeed-ai/image-face-swap=wavespeed-pro",
     ) as running:
         yield running
 
@@ -268,3 +270,101 @@ def test_GIVEN_a_provider_that_answers_jpeg_WHEN_png_is_asked_THEN_the_archived_
     assert download(output["url"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert output["note"] == "the provider returned JPEG; converted to PNG as asked"
     assert (output["width"], output["height"]) == (512, 512)
+
+
+def newest_job(stack: RunningStack) -> str | None:
+    _, _, page = stack.client().request("GET", "/v1/jobs?limit=1")
+    return page["jobs"][0]["id"] if page["jobs"] else None
+
+
+@pytest.mark.parametrize(
+    ("provider", "extra", "field"),
+    [
+        ("wavespeed-pro", {"target_index": 0}, "target_index"),
+        (
+            "wavespeed-akool",
+            {"faces": [{"source_image": data_uri(FIXTURES / "source.jpg"), "target_face": 0}]},
+            "faces",
+        ),
+        (
+            "akool",
+            {"faces": [{"source_image": data_uri(FIXTURES / "source.jpg"), "target_face": i} for i in range(9)]},
+            "faces",
+        ),
+    ],
+)
+def test_given_a_request_its_provider_cannot_serve_when_submitted_then_422_naming_the_capability_and_no_job(
+    provider_stack, provider, extra, field
+) -> None:
+    before = newest_job(provider_stack)
+    body = {
+        "provider": provider,
+        "source_image": data_uri(FIXTURES / "source.jpg"),
+        "target_image": data_uri(FIXTURES / "target.jpg"),
+        **extra,
+    }
+
+    status, _, payload = provider_stack.client().request("POST", "/v1/jobs", body)
+
+    assert status == 422, payload
+    assert (payload["error"]["code"], payload["error"]["field"]) == ("unsupported_by_provider", field)
+    assert provider in payload["error"]["message"] and "engine" in payload["error"]["message"]  # who can
+    assert newest_job(provider_stack) == before
+
+
+def test_given_a_batch_with_a_job_its_provider_cannot_serve_when_submitted_then_that_job_is_named_and_none_start(
+    provider_stack,
+) -> None:
+    good = {"source_image": data_uri(FIXTURES / "source.jpg"), "target_image": data_uri(FIXTURES / "target.jpg")}
+    before = newest_job(provider_stack)
+
+    status, _, payload = provider_stack.client().request(
+        "POST", "/v1/batches", {"jobs": [good, {**good, "provider": "wavespeed-pro", "target_index": 1}]}
+    )
+
+    assert status == 400, payload
+    assert [e["path"] for e in payload["error"]["errors"]] == ["jobs[1].target_index"]
+    assert "target_index" in payload["error"]["errors"][0]["message"]
+    assert newest_job(provider_stack) == before
+
+
+def test_given_the_wavespeed_drop_in_on_a_provider_without_target_index_when_asked_one_then_422_in_its_envelope(
+    provider_stack,
+) -> None:
+    api = provider_stack.client(api_key=None)
+    body = {
+        "image": data_uri(FIXTURES / "target.jpg"),
+        "face_image": data_uri(FIXTURES / "source.jpg"),
+        "target_index": 1,
+    }
+
+    status, _, payload = api.request(
+        "POST",
+        "/api/v3/wavespeed-ai/image-face-swap",
+        body,
+        headers={"Authorization": f"Bearer {provider_stack.api_key}"},
+    )
+
+    assert status == 422, payload
+    assert payload["code"] == 422 and payload["data"] is None
+    assert "target_index" in payload["message"]
+
+
+def test_given_auto_and_a_face_index_when_akool_is_out_of_quota_then_the_chain_skips_wavespeed_and_the_engine_swaps(
+    provider_stack, sims
+) -> None:
+    sims.akool.set_faults(["quota"])
+    api = provider_stack.client()
+    accepted = api.submit(
+        {
+            "provider": "auto",
+            "source_image": data_uri(FIXTURES / "source.jpg"),
+            "target_image": data_uri(FIXTURES / "target.jpg"),
+            "target_index": 0,
+        }
+    )
+    job = api.wait(accepted["id"], timeout=120)
+
+    assert job["status"] == "completed", job
+    assert job["provider"] == "engine"  # wavespeed-pro and wavespeed-akool take no target_index
+    assert settled_events(provider_stack, job["id"]) == ["Swap Job Completed"]

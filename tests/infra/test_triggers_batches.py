@@ -116,3 +116,13 @@ def test_given_stack_when_synthesised_then_jsonl_manifests_register_then_map_ove
     run_job = run_lines["ItemProcessor"]["States"]["RunJob"]
     assert run_job["Resource"].endswith("lambda:invoke.waitForTaskToken")
     assert run_job["Parameters"]["Payload"]["index.$"] == "$.index"
+
+
+def test_given_stack_when_synthesised_then_run_job_may_stop_the_job_execution_of_a_job_cancelled_as_it_started(
+    synthesized,
+) -> None:
+    """A batch cancelled while a RunJob step staged its job: the step cancels it and stops its execution."""
+    _, tj = synthesized
+    stops = [st for st in _statements(tj, "BatchesRunBatchJobFn") if "states:StopExecution" in _actions([st])]
+    assert stops and all("Workflow" in json.dumps(st["Resource"]) for st in stops)
+    assert "states:StopExecution" in _actions(_statements(tj, "ApiApiFn"))  # POST /v1/batches/{id}/cancel

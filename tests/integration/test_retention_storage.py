@@ -180,7 +180,8 @@ def test_given_a_batch_when_its_requests_are_forgotten_then_no_member_keeps_its_
     repo = DynamoBatchRepository(world["table"])
     batch = Batch(id="B1", tenant="acme", total=2, providers=["engine"], created_at=NOW)
     face = '{"source_image": "data:image/jpeg;base64,/9j/4AAQ"}'
-    repo.create(batch, [(BatchMember(0, "J0"), face), (BatchMember(1, "J1"), face)])
+    repo.create_open(batch, shards=1)
+    repo.add_members(batch, [(BatchMember(0, "J0"), face), (BatchMember(1, "J1"), face)])
 
     repo.forget_requests("B1")
 

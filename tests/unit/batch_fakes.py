@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from native_fakes import FakeJobRepository
 from swapflow.jobs.exceptions import BatchNotFoundError
 from swapflow.jobs.inputs import InputLoader
 from swapflow.jobs.models import Batch, BatchMember
@@ -31,15 +32,33 @@ class FakeBatchRepository:
         self.completion_by: dict[str, str] = {}
         self.lock = threading.Lock()
 
-    def create(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> bool:
+    def create_open(self, batch: Batch, shards: int) -> bool:
         with self.lock:
             if batch.id in self.batches:
                 return False
             self.batches[batch.id] = copy.deepcopy(batch)
-            self.members_by[batch.id] = {m.job_id: copy.deepcopy(m) for m, _ in members}
-            for m, request in members:
-                self.requests[(batch.id, m.job_id)] = request
+            self.members_by[batch.id] = {}
             return True
+
+    def add_members(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> None:
+        with self.lock:
+            for m, request in members:
+                self.members_by[batch.id][m.job_id] = copy.deepcopy(m)
+                self.requests[(batch.id, m.job_id)] = request
+                if m.terminal:
+                    self.batches[batch.id].counts[m.status] += 1
+
+    def seal(self, batch_id: str, total: int, providers: list[str]) -> None:
+        batch = self.batches[batch_id]
+        batch.total, batch.sealed, batch.providers = total, True, list(providers)
+
+    def mark_cancelled(self, batch_id: str, at: float) -> None:
+        batch = self.batches[batch_id]
+        batch.cancelled_at = batch.cancelled_at or at
+
+    def mark_deleted(self, batch_id: str, at: float) -> None:
+        batch = self.batches[batch_id]
+        batch.deleted_at = batch.deleted_at or at
 
     def get(self, batch_id: str) -> Batch:
         if batch_id not in self.batches:
@@ -54,6 +73,12 @@ class FakeBatchRepository:
 
     def members(self, batch_id: str) -> list[BatchMember]:
         return sorted((copy.deepcopy(m) for m in self.members_by[batch_id].values()), key=lambda m: m.index)
+
+    def members_page(self, batch_id: str, limit: int, after: str | None) -> tuple[list[BatchMember], bool]:
+        """As DynamoDB pages them: by job id (`M#<job id>` sort keys)."""
+        ordered = sorted(self.members(batch_id), key=lambda m: m.job_id)
+        rest = [m for m in ordered if after is None or m.job_id > after]
+        return rest[:limit], len(rest) > limit
 
     def set_token(self, batch_id: str, job_id: str, token: str) -> BatchMember | None:
         member = self.members_by.get(batch_id, {}).get(job_id)
@@ -125,6 +150,7 @@ class FakeJobs:
 
     blobs: FakeBlobs = field(default_factory=FakeBlobs)
     idempotency: Any = None
+    repo: FakeJobRepository = field(default_factory=FakeJobRepository)
     inputs: InputLoader = field(init=False)
 
     def __post_init__(self) -> None:

@@ -47,6 +47,19 @@ class FakeJobRepository:
             assert job.id not in self.jobs
             self.jobs[job.id] = copy.deepcopy(job)
 
+    def put_queued(self, jobs: list[Job]) -> None:
+        with self.lock:
+            for job in jobs:
+                self.jobs[job.id] = copy.deepcopy(job)
+
+    def stage(self, job: Job) -> bool:
+        with self.lock:
+            held = self.jobs[job.id]
+            if held.status is not JobStatus.QUEUED or held.staged:
+                return False
+            self.jobs[job.id] = replace(held, spec=job.spec, staged=True, updated_at=job.updated_at)
+            return True
+
     def get(self, job_id: str) -> Job:
         if job_id not in self.jobs:
             raise JobNotFoundError(job_id)

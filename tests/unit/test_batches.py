@@ -281,24 +281,37 @@ def test_GIVEN_a_batch_of_uploads_WHEN_posted_THEN_each_stored_object_is_checked
     assert created and batch.total == 1
 
 
-def test_GIVEN_a_manifest_delivered_again_with_another_event_time_WHEN_accepted_THEN_its_own_members_run() -> None:
-    """The batch id is held for the manifest version; the event time differs, so derived job ids would too."""
-    svc, repo, runner, _ = make_service()
+def test_GIVEN_a_manifest_delivered_again_WHEN_accepted_THEN_the_same_jobs_run_and_nothing_is_recorded_twice() -> None:
+    """The batch id is held for the manifest version; its job ids derive from the stored batch, not the event."""
+    svc, repo, runner, jobs = make_service()
     body = {"jobs": [{"source_image": IMAGE, "target_image": IMAGE}]}
-    first, _ = svc.accept("t", body, batch_id="01BATCH", at=1.0)
+    first, _ = svc.accept("t", body, batch_id="01BATCH")
+    recorded = dict(jobs.repo.jobs)
     runner.started.clear()
 
-    again, created = svc.accept("t", body, batch_id="01BATCH", at=2.0)
+    again, created = svc.accept("t", body, batch_id="01BATCH")
 
     assert not created and again.id == first.id
     ((_, payload),) = runner.started
-    assert payload["jobs"] == [m.job_id for m in repo.members("01BATCH")]
+    assert payload["jobs"] == [m.job_id for m in repo.members("01BATCH")] == list(recorded)
+    assert jobs.repo.jobs == recorded
 
 
 def test_GIVEN_a_runner_input_naming_no_member_WHEN_run_THEN_its_slot_is_released_and_nothing_starts() -> None:
     svc, _repo, _, _jobs = make_service()
-    svc.accept("t", {"jobs": [{"source_image": IMAGE, "target_image": IMAGE}]}, batch_id="01BATCH", at=1.0)
+    svc.accept("t", {"jobs": [{"source_image": IMAGE, "target_image": IMAGE}]}, batch_id="01BATCH")
 
     svc.run_item("01BATCH", "01NOTAMEMBER", "token-9")  # no ConditionalCheckFailedException escapes
 
     assert svc.tracker.workflow.released == ["token-9"]
+
+
+def test_GIVEN_an_accepted_batch_WHEN_viewed_with_and_without_jobs_THEN_each_view_is_the_documented_batch() -> None:
+    from swapflow.api_models import Batch as BatchAnswer
+
+    svc, _, _, _ = make_service()
+    batch, _ = svc.accept("t", {"defaults": {"source_image": IMAGE}, "jobs": [{"target_image": IMAGE}] * 2})
+
+    full = BatchAnswer.model_validate(svc.view(batch))  # extra="forbid": no undocumented field either
+    assert full.jobs is not None and [j.index for j in full.jobs] == [0, 1]
+    assert BatchAnswer.model_validate(svc.view(batch, with_jobs=False)).counts.total == 2

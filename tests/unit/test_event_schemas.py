@@ -121,7 +121,9 @@ def test_GIVEN_a_completed_event_WHEN_it_lacks_an_output_THEN_the_schema_refuses
 def test_GIVEN_a_batch_whose_last_job_ended_WHEN_announced_THEN_swap_batch_completed_matches_its_schema() -> None:
     repo, events = FakeBatchRepository(), FakeEvents()
     batch = Batch("01M8AZBPD6VEFZSFCW47GFN8RV", "t", 1, ["engine"], time.time())
-    repo.create(batch, [(BatchMember(0, "01M8AZBPD6XB6M0GAS913AT000"), "{}")])
+    repo.create_open(batch, shards=1)
+    repo.add_members(batch, [(BatchMember(0, "01M8AZBPD6XB6M0GAS913AT000"), "{}")])
+    repo.seal(batch.id, 1, ["engine"])
     tracker = BatchTracker(repo=repo, blobs=FakeBlobs(), events=events, workflow=FakeWorkflow())
     image = StoredImage("in", "k", "image/jpeg", 8, 8)
     job = Job("01M8AZBPD6XB6M0GAS913AT000", "t", "engine", SwapSpec(image, image), JobStatus.FAILED, batch_id=batch.id)

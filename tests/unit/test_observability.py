@@ -93,7 +93,7 @@ def test_given_a_rotated_secret_when_the_provider_is_older_than_the_max_age_then
         reads.append(secret["api_key"])
         return dict(secret)
 
-    settings = Settings(wavespeed_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:ws")
+    settings = Settings.from_env({"SWAPFLOW_WAVESPEED_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:ws"})
     registry = ProviderRegistry(settings, Clients(lambda: None, read), max_age_seconds=300, clock=lambda: now[0])
     first = registry("wavespeed-pro")
     secret["api_key"] = "key-2"

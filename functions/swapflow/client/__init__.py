@@ -296,8 +296,20 @@ class Client:
             body["defaults"] = self._with_images(defaults)
         return Batch.from_dict(self.call("POST", "/v1/batches", body))
 
-    def get_batch(self, batch_id: str) -> Batch:
-        return Batch.from_dict(self.call("GET", f"/v1/batches/{urllib.parse.quote(batch_id)}"))
+    def get_batch(self, batch_id: str, *, page_size: int = 1000) -> Batch:
+        """The batch with every one of its jobs: `GET /v1/batches/{id}` page after page."""
+        path = f"/v1/batches/{urllib.parse.quote(batch_id)}?limit={page_size}"
+        data = dict(self.call("GET", path) or {})
+        jobs = list(data.get("jobs") or ())
+        while data.get("next_token"):
+            data = dict(self.call("GET", f"{path}&next_token={urllib.parse.quote(data['next_token'])}") or {})
+            jobs.extend(data.get("jobs") or ())
+        return Batch.from_dict({**data, "jobs": jobs})
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        """`POST /v1/batches/{id}/cancel`: every job not yet ended is cancelled (SwapflowError `batch_ended`
+        if all had ended without a cancel)."""
+        return Batch.from_dict(self.call("POST", f"/v1/batches/{urllib.parse.quote(batch_id)}/cancel"))
 
     def _with_images(self, request: Mapping[str, Any]) -> dict[str, Any]:
         fields = ("source_image", "target_image")

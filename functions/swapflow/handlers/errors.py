@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..jobs.exceptions import (
+    BatchEndedError,
     BatchNotFoundError,
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
@@ -16,7 +18,7 @@ from ..jobs.exceptions import (
 )
 from ..providers.exceptions import ProviderUnavailableError
 
-# code -> HTTP status for RequestInvalidError codes; everything else is a 400.
+# RequestInvalidError carries its own code: code -> HTTP status; everything else is a 400.
 STATUS_BY_CODE = {
     "unauthorized": 401,
     "not_found": 404,
@@ -26,7 +28,34 @@ STATUS_BY_CODE = {
     "unsupported_media_type": 415,
     "url_unreachable": 422,
     "provider_unavailable": 422,
+    "unsupported_by_provider": 422,
     "throttled": 429,
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP answer to a domain error; `code` None: the exception's own code (and status by code)."""
+
+    status: int
+    code: str | None
+    field: str | None = None
+    # Appended to the exception's message: what the client can do about it.
+    hint: str = ""
+
+
+# Exception type -> answer, looked up along the exception's MRO (a subclass answers as its base).
+ANSWERS: dict[type[Exception], Answer] = {
+    RequestInvalidError: Answer(400, None),
+    JobNotFoundError: Answer(404, "not_found"),
+    BatchNotFoundError: Answer(404, "not_found"),
+    UnauthorizedError: Answer(401, "unauthorized"),
+    ProviderUnavailableError: Answer(422, "provider_unavailable", "provider"),
+    JobAlreadyTerminalError: Answer(409, "conflict", hint=": only queued or processing jobs can be cancelled"),
+    BatchEndedError: Answer(409, "batch_ended"),
+    JobStillRunningError: Answer(409, "conflict", "cancel"),
+    TenantThrottledError: Answer(429, "throttled"),
+    IdempotencyKeyReusedError: Answer(409, "idempotency_conflict", "Idempotency-Key"),
 }
 
 
@@ -38,26 +67,14 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, error body) for a domain exception; unknown ones are the caller's 500."""
-    if isinstance(exc, RequestInvalidError):
-        return STATUS_BY_CODE.get(exc.code, 400), error_body(exc.code, exc.message, exc.field)
-    if isinstance(exc, JobNotFoundError):
-        return 404, error_body("not_found", str(exc))
-    if isinstance(exc, BatchNotFoundError):
-        return 404, error_body("not_found", str(exc))
-    if isinstance(exc, UnauthorizedError):
-        return 401, error_body("unauthorized", exc.message)
-    if isinstance(exc, ProviderUnavailableError):
-        return 422, error_body("provider_unavailable", str(exc), "provider")
-    if isinstance(exc, JobAlreadyTerminalError):
-        return 409, error_body("conflict", f"{exc}: only queued or processing jobs can be cancelled")
-    if isinstance(exc, JobStillRunningError):
-        return 409, error_body("conflict", str(exc), "cancel")
-    if isinstance(exc, TenantThrottledError):
-        return 429, error_body("throttled", str(exc))
-    if isinstance(exc, IdempotencyKeyReusedError):
-        return 409, error_body("idempotency_conflict", str(exc), "Idempotency-Key")
-    raise exc
+    """(HTTP status, error body) for a domain exception; unknown ones are re-raised (the caller's 500)."""
+    answer = next((ANSWERS[kind] for kind in type(exc).__mro__ if kind in ANSWERS), None)
+    if answer is None:
+        raise exc
+    if answer.code is None:  # a RequestInvalidError: its own code and field, the status by its code
+        assert isinstance(exc, RequestInvalidError)
+        return STATUS_BY_CODE.get(exc.code, answer.status), error_body(exc.code, exc.message, exc.field)
+    return answer.status, error_body(answer.code, f"{exc}{answer.hint}", answer.field)
 
 
 def ratelimit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:

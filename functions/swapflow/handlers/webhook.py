@@ -17,7 +17,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..observability import logger, metrics, tracer
 from ..wiring import service
 
-FAMILIES = {"akool": "akool", "wavespeed": "wavespeed-pro"}
 # Job.callback_refusal -> the answer: another provider's job is left alone (200 stops the retries); a job
 # whose provider id is not recorded yet asks the provider to retry (409; polling finds the result anyway).
 REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
@@ -36,13 +35,15 @@ def _respond(status: int, body: dict[str, Any]) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from ..jobs.exceptions import JobNotFoundError
     from ..providers.exceptions import ProviderUnavailableError, WebhookRejectedError
+    from ..providers.registry import webhook_verifier
 
     family = (event.get("pathParameters") or {}).get("provider", "")
     job_id = (event.get("queryStringParameters") or {}).get("job", "")
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    if family not in FAMILIES:
+    verifier = webhook_verifier(family)  # the provider that checks this route's signatures
+    if verifier is None:
         return _respond(404, {"error": {"code": "not_found", "message": "unknown provider webhook"}})
     svc = service()
     try:
@@ -52,7 +53,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             logger.info("webhook before the provider job id is known", extra={"job_id": job_id})
             return _respond(*REFUSALS[refusal])
         # The route's own provider verifies the signature (forged -> 401), whoever's job it names.
-        provider = svc.providers(job.provider if job and not refusal else FAMILIES[family])
+        provider = svc.providers(job.provider if job and not refusal else verifier)
         notice = provider.parse_webhook(headers, body)
     except JobNotFoundError:
         logger.warning("webhook for an unknown job", extra={"job_id": job_id})

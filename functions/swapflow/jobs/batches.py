@@ -4,11 +4,12 @@ Entry points: `POST /v1/batches` {jobs: [... up to 1,000 job requests], defaults
 (jobs/manifests.py). Acceptance is all or nothing: every request is judged as `POST /v1/jobs` judges it
 (fields, provider, each image value: stored objects inside the caller's prefixes, URLs and data: URIs
 fetched and decoded) before anything is stored, and every problem is reported as {path, message}.
-An accepted batch is stored (a batch record with counters, one member per job with its request) and
-its runner is started: one Step Functions execution (name = batch id) whose Distributed Map runs each
-job as its own execution, as many at once as its providers run (`ProviderLimits`); the global limits
-(jobs/limits.py) hold across batches. A job is created (its
-inputs fetched, checked and stored) when its turn comes, so accepting 1,000 jobs takes a second.
+An accepted batch is stored (a batch record with counters, one member per job with its request, and
+each job's record `queued`, so it is listed and readable from the start) and its runner is started:
+one Step Functions execution (name = batch id) whose Distributed Map runs each job as its own
+execution, as many at once as its providers run (`ProviderLimits`); the global limits (jobs/limits.py)
+hold across batches. A job is staged (its inputs fetched, checked and stored onto its record) when its
+turn comes, so accepting 1,000 jobs takes a second. `cancel` ends every open job of a batch.
 
 `BatchTracker` is told by `JobService` when a batch job starts processing and when it ends; it moves
 the member (a write conditional on its state) and the batch's atomic counts (idempotent sets of job
@@ -32,16 +33,20 @@ from typing import TYPE_CHECKING, Any
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import Settings
 from .exceptions import (
+    BatchEndedError,
     BatchInvalidError,
     BatchNotFoundError,
     BlobMissingError,
+    JobAlreadyTerminalError,
     JobNotFoundError,
     JobStillRunningError,
     RequestInvalidError,
 )
 from .manifests import ManifestLocation, error_document, parse_manifest
-from .models import Batch, BatchMember, BatchStatus, Job, JobStatus, derived_id, new_job_id
+from .models import PENDING_IMAGE, Batch, BatchMember, BatchStatus, Job, JobError, JobStatus, derived_id, new_job_id
 from .ports import BatchRepository, BlobStore, EventPublisher, Workflow
+from .service import decode_cursor, encode_cursor, swap_spec
+from .validation import JobRequest
 
 if TYPE_CHECKING:
     from .retention import JobEraser
@@ -57,6 +62,12 @@ CHECK_WORKERS = 8  # image values of a batch judged at once (fetches of distinct
 MAX_INLINE_REQUEST_BYTES = 256 * 1024
 # result.json of a big manifest is rewritten about this many times while it runs (and always at the end).
 REWRITES_PER_BATCH = 20
+# GET /v1/batches/{id}: jobs per page (default, most).
+PAGE_SIZE = 100
+MAX_PAGE = 1000
+# POST /v1/batches/{id}/cancel cancels open jobs for this long (an API request has 29 s); the batch's
+# later RunJob steps cancel the rest as their turn comes.
+CANCEL_SECONDS = 10.0
 
 
 class ProviderLimits:
@@ -107,10 +118,6 @@ class BatchTracker:
         batch = self.repo.get(job.batch_id)
         outputs = self._deliver(batch, job)
         self._ended(batch, job.id, str(job.status), outputs, asdict(job.error) if job.error else None)
-
-    def item_failed(self, batch: Batch, job_id: str, error: dict[str, Any]) -> None:
-        """A job that could not even be created when its turn came (its inputs were unreadable)."""
-        self._ended(batch, job_id, str(JobStatus.FAILED), [], error)
 
     def release(self, member: BatchMember) -> None:
         """End the runner's wait for this job: its concurrency slot goes to the next one."""
@@ -218,36 +225,69 @@ class BatchService:
         body: Any,
         *,
         batch_id: str | None = None,
-        at: float | None = None,
         manifest: ManifestLocation | None = None,
     ) -> tuple[Batch, bool]:
-        """Judge, store and start a batch: (batch, created). An existing `batch_id` starts nothing new."""
+        """Judge, record and start a batch: (batch, created). Every job is recorded `queued` now (listable
+        and readable by id); an existing, sealed `batch_id` records nothing and starts nothing new."""
         requests = self.validate(body, manifest, tenant)
         now = self.clock()
-        at = now if at is None else at
-        batch_id = batch_id or new_job_id(now)
         providers = sorted({str(r.get("provider") or self.settings.default_provider) for r in requests})
         batch = Batch(
-            id=batch_id,
+            id=batch_id or new_job_id(now),
             tenant=tenant,
-            total=len(requests),
+            total=0,
             providers=providers,
             created_at=now,
             manifest=manifest.to_dict() if manifest else None,
+            sealed=False,
         )
-        members = [
-            (BatchMember(i, derived_id(f"{batch_id}/{i}", at, i)), self.store_request(tenant, batch_id, i, r))
-            for i, r in enumerate(requests)
-        ]
-        created = self.repo.create(batch, members)
-        if created and manifest:
-            self.tracker.write_result(batch.id)
-        job_ids = [m.job_id for m, _ in members]
-        if not created:  # the batch was made before (a re-delivered event): run its own members, not these
-            batch = self.repo.get(batch_id)
-            job_ids = [m.job_id for m in self.repo.members(batch_id)]
-        self._start(batch, job_ids)  # idempotent: a re-run after a crash
+        created = self.repo.create_open(batch, shards=1)
+        batch = self.repo.get(batch.id)  # the stored one: a re-delivery derives the same job ids from it
+        if not batch.sealed:  # new, or a delivery that crashed before sealing: (re)write the same records
+            self.register(batch, [(i, r, None) for i, r in enumerate(requests)])
+            self.repo.seal(batch.id, len(requests), providers)
+            batch = self.repo.get(batch.id)
+            if manifest:
+                self.tracker.write_result(batch.id)
+        self._start(batch, [self.member_id(batch, i) for i in range(batch.total)])  # idempotent (by name)
         return batch, created
+
+    def member_id(self, batch: Batch, index: int) -> str:
+        """A job's id: a function of its batch (id, creation time) and index, sorting by index."""
+        return derived_id(f"{batch.id}/{index}", batch.created_at, index)
+
+    def register(self, batch: Batch, entries: list[tuple[int, dict[str, Any] | None, str | None]]) -> None:
+        """Record jobs of a batch at acceptance: each (index, request, refusal) is a job record `queued` and
+        a member (written in BatchWriteItem chunks; records first, so a listed job can always be read), or,
+        for a refused line, a member `failed` with the reason and no job."""
+        jobs: list[Job] = []
+        members: list[tuple[BatchMember, str]] = []
+        for index, request, refusal in entries:
+            job_id = self.member_id(batch, index)
+            if request is None:
+                error = {"code": "invalid_request", "message": refusal or "refused"}
+                members.append((BatchMember(index, job_id, status="failed", error=error), "{}"))
+                continue
+            jobs.append(self._queued_job(batch, job_id, self.jobs.parse(request)))
+            members.append((BatchMember(index, job_id), self.store_request(batch.tenant, batch.id, index, request)))
+        self.jobs.repo.put_queued(jobs)
+        self.repo.add_members(batch, members)
+
+    @staticmethod
+    def _queued_job(batch: Batch, job_id: str, request: JobRequest) -> Job:
+        pending = tuple(PENDING_IMAGE for _ in request.faces)
+        return Job(
+            id=job_id,
+            tenant=batch.tenant,
+            provider=request.provider,
+            spec=swap_spec(request, PENDING_IMAGE, PENDING_IMAGE, pending),
+            metadata=dict(request.metadata or {}),
+            webhook_url=request.webhook_url,
+            batch_id=batch.id,
+            created_at=batch.created_at,
+            updated_at=batch.created_at,
+            staged=False,
+        )
 
     def accept_manifest(self, location: ManifestLocation, *, at: float) -> Batch | None:
         """An object put under inbox/: its batch, or None when it was refused (error.json) or gone."""
@@ -255,7 +295,7 @@ class BatchService:
         try:
             body = parse_manifest(self.jobs.blobs.get(location.bucket, location.key))
             batch_id = self._claim_manifest(tenant, location, at)
-            batch, created = self.accept(tenant, body, batch_id=batch_id, at=at, manifest=location)
+            batch, created = self.accept(tenant, body, batch_id=batch_id, manifest=location)
         except BlobMissingError:
             LOG.warning("manifest %s was deleted before it was read", location.key)
             return None
@@ -385,22 +425,34 @@ class BatchService:
             raise BatchNotFoundError(batch_id)
         return batch
 
-    def view(self, batch: Batch, *, with_jobs: bool = True) -> dict[str, Any]:
+    def view(
+        self, batch: Batch, *, with_jobs: bool = True, limit: int = PAGE_SIZE, next_token: str | None = None
+    ) -> dict[str, Any]:
+        """The batch with its counts (always the whole batch's, from the count records) and, `with_jobs`,
+        one page of its jobs in index order: `limit` (1..MAX_PAGE) after `next_token`; the view's
+        `next_token` names the next page (None on the last)."""
         view: dict[str, Any] = {
             "id": batch.id,
             "status": str(batch.status),
             "counts": batch.counts_view(),
             "created_at": _iso(batch.created_at),
-            "urls": {"get": f"/v1/batches/{batch.id}"},
+            "urls": {"get": f"/v1/batches/{batch.id}", "cancel": f"/v1/batches/{batch.id}/cancel"},
         }
         if batch.finished_at and batch.completion:
             view["finished_at"] = _iso(batch.finished_at)
+        if batch.cancelled_at:
+            view["cancelled_at"] = _iso(batch.cancelled_at)
         if batch.manifest:
             location = ManifestLocation.from_dict(batch.manifest)
             view["manifest"] = batch.manifest
             view["result"] = {"bucket": location.bucket, "key": location.result_key}
         if with_jobs:
-            view["jobs"] = [m.view() for m in self.repo.members(batch.id)]
+            if not 1 <= limit <= MAX_PAGE:
+                raise RequestInvalidError("invalid_request", f"limit must be from 1 to {MAX_PAGE}", "limit")
+            after = decode_cursor(next_token, "next_token") if next_token else None
+            members, more = self.repo.members_page(batch.id, limit, after)
+            view["jobs"] = [m.view() for m in members]
+            view["next_token"] = encode_cursor(members[-1].job_id) if more and members else None
         return view
 
     def delete(self, tenant: str, batch_id: str, *, cancel: bool = False, by: str | None = None) -> Batch:
@@ -440,10 +492,12 @@ class BatchService:
     # ---- running (the batch runner's RunJob step) -------------------------------------------------
 
     def run_item(self, batch_id: str, job_id: str, token: str) -> None:
-        """Create and start one job of the batch; the runner waits (token) until the job ends.
+        """Stage and start one job of the batch (recorded at acceptance); the runner waits (token) until
+        the job ends.
 
-        Safe to run twice: a job already recorded is (re)started, never created again; a job already
-        ended releases the slot at once.
+        Safe to run twice: a job already staged is (re)started, never created again; a job already ended
+        (cancelled before its turn) releases the slot at once; in a cancelled or deleted batch the job is
+        cancelled here, without fetching anything, and the slot goes at once.
         """
         member = self.repo.set_token(batch_id, job_id, token)
         if member is None:  # not a member of this batch (a stale runner input): free the slot, start nothing
@@ -453,19 +507,16 @@ class BatchService:
         if member.terminal:
             self.tracker.release(member)
             return
-        try:
-            job = self.jobs.repo.get(job_id)
-        except JobNotFoundError:
-            job = None
-        if job is not None:
-            if job.terminal:
-                self.tracker.job_changed(job)
-            else:
-                self.jobs.start_workflow(job)
+        job = self.jobs.repo.get(job_id)
+        if job.terminal:
+            self.tracker.job_changed(job)
+            return
+        if job.staged:
+            self.jobs.start_workflow(job)
             return
         batch = self.repo.get(batch_id)
-        if batch.deleted_at:
-            self.tracker.item_failed(batch, job_id, {"code": "cancelled", "message": "the batch was deleted"})
+        if batch.deleted_at or batch.cancelled_at:
+            self._cancel_job(batch.tenant, job_id)
             return
         try:
             request = self.jobs.parse(self._load_request(batch_id, job_id))
@@ -473,18 +524,52 @@ class BatchService:
             prepared = self.jobs.prepare_job(
                 batch.tenant, request, job_id=job_id, shared_inputs=shared, scopes=_scopes(batch.manifest)
             )
-        except RequestInvalidError as exc:
-            self.tracker.item_failed(batch, job_id, {"code": exc.code, "message": exc.message, "field": exc.field})
+        except (RequestInvalidError, ProviderUnavailableError, BlobMissingError) as exc:
+            # Its inputs went (or its provider's credentials) since acceptance: failed, with its one event
+            # (the tracker then frees the slot).
+            code = "provider_auth" if isinstance(exc, ProviderUnavailableError) else "image_unreadable"
+            self.jobs.fail(job_id, JobError(code, str(exc)))
             return
-        except ProviderUnavailableError as exc:
-            self.tracker.item_failed(batch, job_id, {"code": "provider_unavailable", "message": str(exc)})
+        staged = replace(prepared, batch_id=batch_id, created_at=job.created_at, staged=True)
+        if not self.jobs.start_staged(staged):  # it ended meanwhile (cancelled): its slot goes now
+            self.tracker.job_changed(self.jobs.repo.get(job_id))
             return
-        except BlobMissingError as exc:
-            self.tracker.item_failed(batch, job_id, {"code": "image_unreadable", "message": str(exc)})
-            return
-        self.jobs.start_job(replace(prepared, batch_id=batch_id))
-        if self.repo.get(batch_id).deleted_at:  # deleted while this job was being created: delete it too
-            self.jobs.delete_job(batch.tenant, job_id, cancel=True)
+        batch = self.repo.get(batch_id)
+        if batch.deleted_at or batch.cancelled_at:  # cancelled while this job was being staged: cancel it too
+            self._cancel_job(batch.tenant, job_id)
+
+    def _cancel_job(self, tenant: str, job_id: str) -> None:
+        with contextlib.suppress(JobAlreadyTerminalError):
+            self.jobs.cancel_job(tenant, job_id)
+
+    # ---- cancelling (POST /v1/batches/{id}/cancel) ---------------------------------------------------
+
+    def cancel(self, tenant: str, batch_id: str) -> Batch:
+        """Cancel every job of the batch that has not ended, each with its one `Swap Job Cancelled` (a
+        running provider job finishes at the provider, its result discarded); the last one ends the batch
+        with its one `Swap Batch Completed`. Idempotent: a batch already cancelled is answered as it stands.
+
+        The batch is marked first, so every job whose turn comes later ends cancelled in its own RunJob
+        step (without fetching its inputs); this request cancels the open jobs it reaches within
+        CANCEL_SECONDS, running ones included (they hold the slots), in index order.
+        """
+        batch = self.get(tenant, batch_id)
+        if batch.status is BatchStatus.COMPLETED:
+            if batch.cancelled_at:
+                return batch
+            raise BatchEndedError(batch_id)
+        self.repo.mark_cancelled(batch_id, self.clock())
+        deadline = self.clock() + CANCEL_SECONDS
+        after: str | None = None
+        more = True
+        while more and self.clock() < deadline:
+            members, more = self.repo.members_page(batch_id, MAX_PAGE, after)
+            for member in members:
+                if not member.terminal:
+                    with contextlib.suppress(JobNotFoundError):
+                        self._cancel_job(tenant, member.job_id)
+            after = members[-1].job_id if members else None
+        return self.repo.get(batch_id)
 
 
 def _job_index(error: dict[str, str]) -> int:

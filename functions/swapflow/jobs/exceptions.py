@@ -102,6 +102,14 @@ class BatchNotFoundError(Exception):
         self.batch_id = batch_id
 
 
+class BatchEndedError(Exception):
+    """A cancel of a batch whose every job had already ended (and that was never cancelled)."""
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"batch {batch_id} has ended: only a batch with open jobs can be cancelled")
+        self.batch_id = batch_id
+
+
 class SwapRequestRejectedError(Exception):
     """A `Swap Requested` event that cannot start a job; `errors` as {path, message}."""
 

@@ -8,10 +8,11 @@ caller's; the batch record is created open (`sealed: false`) and the manifest ru
 The runner (infra/constructs/batches.py, ManifestRunner) then:
 1. Register (a Lambda, again and again until `done`): reads the next part of the object (a byte range,
    so memory stays flat whatever the size), checks each line as a job request (the fields of
-   POST /v1/jobs; image refs relative to the manifest's folder), and writes the batch's members in
-   BatchWriteItem chunks: every job has its id and is listed `queued` before any job runs. A line
-   that is not a valid request is a member `failed` with the reason (one bad line does not refuse
-   100,000 good ones). The last part seals the batch with its total.
+   POST /v1/jobs; image refs relative to the manifest's folder), and writes each job's record and the
+   batch's members in BatchWriteItem chunks (`BatchService.register`): every job has its id, is
+   listed and readable `queued` before any job runs. A line that is not a valid request is a member
+   `failed` with the reason and no job record (one bad line does not refuse 100,000 good ones). The
+   last part seals the batch with its total.
    A line that is not JSON at all refuses the whole manifest (the Distributed Map's JSONL reader
    would fail on it): the first pass scans the object, writes `outbox/<path>.error.json` {manifest,
    errors: [{path: "line N", message}]} and ends the batch with no jobs.
@@ -32,7 +33,7 @@ from typing import Any
 from .batches import MAX_ERRORS, BatchService, _json_bytes
 from .exceptions import BatchInvalidError, BlobMissingError, RequestInvalidError
 from .manifests import INBOX, JSONL_SUFFIX, UPLOADS, ManifestLocation, error_document
-from .models import Batch, BatchMember, derived_id, new_job_id
+from .models import Batch, new_job_id
 from .ports import Workflow
 
 CHUNK_BYTES = 1024 * 1024  # read per Register pass (a line may not be longer)
@@ -131,9 +132,6 @@ class JsonlManifests:
 
     # ---- the runner's steps -------------------------------------------------------------------------
 
-    def member_id(self, batch: Batch, index: int) -> str:
-        return derived_id(f"{batch.id}/{index}", batch.created_at, index)
-
     def register(self, batch_id: str, place: Place) -> Place:
         """One Register pass: members for the lines from `place` on, until the object or the pass ends."""
         batch = self.repo.get(batch_id)
@@ -151,21 +149,21 @@ class JsonlManifests:
             whole = data if len(data) < CHUNK_BYTES else data[: data.rfind(b"\n") + 1]
             if not whole:  # a line longer than a whole chunk: it is refused, the rest goes on
                 end = self._skip_line(location, offset)
-                self.repo.add_members(batch, [self._refused(batch, index, "the line is longer than 1 MiB")])
+                self.batches.register(batch, [(index, None, "the line is longer than 1 MiB")])
                 offset, index = end, index + 1
                 continue
-            members = []
+            entries = []
             for line in whole.split(b"\n"):
                 if not line.strip():
                     continue
-                member, provider = self._member(batch, index, line, location)
-                members.append(member)
+                entry, provider = self._entry(index, line, location)
+                entries.append(entry)
                 if provider:
                     providers.add(provider)
                 index += 1
             if index > MAX_JSONL_JOBS:
                 raise BatchInvalidError([{"path": "", "message": f"a manifest has at most {MAX_JSONL_JOBS} jobs"}])
-            self.repo.add_members(batch, members)
+            self.batches.register(batch, entries)
             offset += len(whole)
         else:
             return Place(offset, index, tuple(sorted(providers)))
@@ -204,24 +202,19 @@ class JsonlManifests:
         self.batches.tracker.complete(self.repo.get(batch.id), "registration")
         return Place(done=True, refused=True)
 
-    def _member(
-        self, batch: Batch, index: int, line: bytes, location: ManifestLocation
-    ) -> tuple[tuple[BatchMember, str], str | None]:
+    def _entry(
+        self, index: int, line: bytes, location: ManifestLocation
+    ) -> tuple[tuple[int, dict[str, Any] | None, str | None], str | None]:
+        """(index, request or None, why it was refused) for `BatchService.register`, and its provider."""
         try:
             (merged,) = self.batches.validate({"jobs": [json.loads(line)]}, location)  # JSON: scanned
         except BatchInvalidError as exc:
             problem = exc.errors[0]
             path = problem["path"].replace("jobs[0]", f"line {index + 1}", 1)
-            return self._refused(batch, index, f"{path}: {problem['message']}"), None
+            return (index, None, f"{path}: {problem['message']}"), None
         except RequestInvalidError as exc:
-            return self._refused(batch, index, exc.message), None
-        provider = str(merged.get("provider") or self.batches.settings.default_provider)
-        job_id = self.member_id(batch, index)
-        return (BatchMember(index, job_id), self.batches.store_request(batch.tenant, batch.id, index, merged)), provider
-
-    def _refused(self, batch: Batch, index: int, message: str) -> tuple[BatchMember, str]:
-        error = {"code": "invalid_request", "message": message}
-        return BatchMember(index, self.member_id(batch, index), status="failed", error=error), "{}"
+            return (index, None, exc.message), None
+        return (index, merged, None), str(merged.get("provider") or self.batches.settings.default_provider)
 
     def _skip_line(self, location: ManifestLocation, offset: int) -> int:
         while True:
@@ -234,4 +227,4 @@ class JsonlManifests:
     def run_item(self, batch_id: str, index: int, token: str) -> None:
         """RunJobs' step for the line at `index`: the batch job of that member."""
         batch = self.repo.get(batch_id)
-        self.batches.run_item(batch_id, self.member_id(batch, index), token)
+        self.batches.run_item(batch_id, self.batches.member_id(batch, index), token)

@@ -75,6 +75,10 @@ class StoredImage:
     sha256: str = ""  # of the bytes as received: named in the output's credentials, kept in the tombstone
 
 
+# An input of a batch job not yet staged (fetched, checked, stored): no object, no hash.
+PENDING_IMAGE = StoredImage("", "", "", 0, 0)
+
+
 @dataclass(frozen=True)
 class FaceSpec:
     source_image: StoredImage
@@ -137,6 +141,9 @@ class Job:
     inputs_erased_at: float | None = None
     outputs_erased_at: float | None = None
     deleted_at: float | None = None
+    # False for a batch job recorded at the batch's acceptance whose turn has not come: its spec holds the
+    # request's options and `PENDING_IMAGE`s; its inputs are fetched and stored (`stage`) when it starts.
+    staged: bool = True
 
     @property
     def terminal(self) -> bool:
@@ -160,7 +167,9 @@ class Job:
         """Why a provider callback on route `family` may not move this job (DESIGN 7), or None:
         `foreign` (another provider's job) or `not_ready` (open, its provider job id not yet recorded,
         so the callback's id cannot be checked)."""
-        if not self.provider.startswith(family):
+        from ..providers.registry import family_of
+
+        if family_of(self.provider) != family:
             return "foreign"
         if not self.provider_job_id and not self.terminal:
             return "not_ready"
@@ -232,14 +241,15 @@ def _iso(ts: float) -> str:
 
 
 def derived_id(seed: str, at: float, index: int = 0) -> str:
-    """A ULID-shaped id that is a function of `seed`: 48-bit ms time, 64 bits of sha256(seed), 16-bit index.
+    """A ULID-shaped id that is a function of `seed`: 48-bit ms time, 20-bit index, 60 bits of sha256(seed).
 
-    Ids of a batch's jobs share the batch's time and sort by their index; the same seed (an S3 object
-    version, a batch id and an index) always gives the same id, so a re-delivered trigger adds nothing.
+    Ids of a batch's jobs share the batch's time and sort by their index (so a batch's members page in
+    index order); the same seed (an S3 object version, a batch id and an index) always gives the same id,
+    so a re-delivered trigger adds nothing.
     """
     ms = int(at * 1000) & ((1 << 48) - 1)
-    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
-    value = (ms << 80) | (digest << 16) | (index & 0xFFFF)
+    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big") >> 4
+    value = (ms << 80) | ((index & 0xFFFFF) << 60) | digest
     return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
@@ -268,6 +278,7 @@ class Batch:
     finished_at: float | None = None
     sealed: bool = True  # False while a JSONL manifest's members are still being registered
     deleted_at: float | None = None  # deleted on request: jobs whose turn had not come never start
+    cancelled_at: float | None = None  # POST /v1/batches/{id}/cancel: jobs whose turn comes end cancelled
 
     @property
     def done(self) -> int:
@@ -289,7 +300,7 @@ class Batch:
 
 @dataclass
 class BatchMember:
-    """One job of a batch as the batch sees it (the job record exists once its turn came)."""
+    """One job of a batch as the batch sees it (its job record exists from the batch's acceptance)."""
 
     index: int
     job_id: str

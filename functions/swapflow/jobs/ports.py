@@ -14,6 +14,12 @@ class JobRepository(Protocol):
     def put_new(self, job: Job) -> None:
         """Store a new job; raises if the id exists."""
 
+    def put_queued(self, jobs: list[Job]) -> None:
+        """Record a batch's jobs at its acceptance, not staged (in chunks); rewriting them changes nothing."""
+
+    def stage(self, job: Job) -> bool:
+        """Write a recorded batch job's stored inputs (its spec) once; False unless it is queued, unstaged."""
+
     def get(self, job_id: str) -> Job:
         """Raises JobNotFoundError."""
 
@@ -149,11 +155,14 @@ class RateLimiter(Protocol):
 class BatchRepository(Protocol):
     """Batches and their members; every counter moves with its member's transition, atomically, once."""
 
-    def create(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> bool:
-        """Store the batch and its members (with each member's request JSON); False if the id exists."""
-
     def get(self, batch_id: str) -> Batch:
         """Raises BatchNotFoundError."""
+
+    def mark_cancelled(self, batch_id: str, at: float) -> None:
+        """From now on the batch's jobs whose turn comes end cancelled (POST /v1/batches/{id}/cancel)."""
+
+    def members_page(self, batch_id: str, limit: int, after: str | None) -> tuple[list[BatchMember], bool]:
+        """Up to `limit` members in index order after job id `after`; the flag says whether more follow."""
 
     def request(self, batch_id: str, job_id: str) -> str:
         """The member's request JSON as accepted."""
@@ -173,7 +182,7 @@ class BatchRepository(Protocol):
         """The member with the runner's token parked on it; None if the batch has no such member."""
 
     def create_open(self, batch: Batch, shards: int) -> bool:
-        """A batch whose members are added later (JSONL manifests); False if it exists."""
+        """A batch whose members are added later (`add_members`, then `seal`); False if it exists."""
 
     def add_members(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> None: ...
 

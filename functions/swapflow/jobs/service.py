@@ -30,6 +30,8 @@ from ..providers.base import (
     SwapRequest,
 )
 from ..providers.exceptions import ProviderBusyError, ProviderError, ProviderUnavailableError
+from ..providers.registry import AUTO, family_of, internal_callback, refusal
+from ..providers.spec import Asked
 from ..settings import Settings
 from .exceptions import (
     IdempotencyKeyReusedError,
@@ -69,7 +71,6 @@ _JOB_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 # `provider: "auto"` follows settings.auto_providers, moving on when a provider is out of quota,
 # refuses our credentials, or stays busy.
-AUTO = "auto"
 FALLBACK_CODES = frozenset({"provider_quota", "provider_auth"})
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -165,7 +166,12 @@ class JobService:
     # ---- accepting jobs -------------------------------------------------------------------------
 
     def parse(self, body: Any) -> JobRequest:
-        return parse_job_request(body, providers=self.provider_names, default_provider=self.settings.default_provider)
+        return parse_job_request(
+            body,
+            providers=self.provider_names,
+            default_provider=self.settings.default_provider,
+            auto_chain=self.settings.auto_providers,
+        )
 
     def create_job(
         self,
@@ -216,14 +222,11 @@ class JobService:
 
         source = self.inputs.store(request.source_image, "source_image", stem("source"), tenant, scopes, **shared)
         target = self.inputs.store(request.target_image, "target_image", stem("target"), tenant, scopes, **shared)
-        faces = tuple(
-            FaceSpec(
-                source
-                if face.source_image == request.source_image
-                else self.inputs.store(
-                    face.source_image, f"faces[{i}].source_image", stem(f"face{i}"), tenant, scopes, **shared
-                ),
-                face.target_face,
+        face_sources = tuple(
+            source
+            if face.source_image == request.source_image
+            else self.inputs.store(
+                face.source_image, f"faces[{i}].source_image", stem(f"face{i}"), tenant, scopes, **shared
             )
             for i, face in enumerate(request.faces)
         )
@@ -232,17 +235,7 @@ class JobService:
             id=job_id,
             tenant=tenant,
             provider=request.provider,
-            spec=SwapSpec(
-                source_image=source,
-                target_image=target,
-                face_enhance=request.face_enhance,
-                target_index=request.target_index,
-                single_face_mode=request.single_face_mode,
-                output_format=request.output_format,
-                enable_base64_output=request.enable_base64_output,
-                faces=faces,
-                deadline_seconds=request.deadline_seconds,
-            ),
+            spec=swap_spec(request, source, target, face_sources),
             metadata=dict(request.metadata or {}),
             webhook_url=request.webhook_url,
             idempotency_key=idempotency_key,
@@ -261,6 +254,15 @@ class JobService:
         self.start_workflow(job)
         return job
 
+    def start_staged(self, job: Job) -> bool:
+        """A batch job recorded at acceptance, now prepared: its stored inputs written onto its record (no
+        second record, no event) and its workflow started. False if it ended meanwhile (cancelled)."""
+        if not self.repo.stage(job):
+            return False
+        self._audit(job, "job.submitted", provider=job.provider, inputs=job.input_hashes(), options=_options(job))
+        self.start_workflow(job)
+        return True
+
     def start_workflow(self, job: Job) -> None:
         """Start (or, for an existing execution, do nothing) the job's workflow, named after the job.
 
@@ -269,7 +271,7 @@ class JobService:
         not polling, ends the job; the poll interval when nothing will call back. Never past the job's
         deadline: the pass after it ends the job `provider_timeout` on time.
         """
-        callback = self.settings.engine_callback if job.provider == "engine" else bool(self.public_url())
+        callback = self.settings.engine_callback if internal_callback(job.provider) else bool(self.public_url())
         wait = self.settings.callback_wait_seconds if callback else self.settings.poll_initial_seconds
         wait = max(1, min(round(wait), math.ceil(self._deadline(job) - self.clock())))
         self.workflow.start(job.id, {"job_id": job.id, "wait": wait})
@@ -443,7 +445,7 @@ class JobService:
 
         spec = job.spec
         base = self.public_url()
-        family = provider.split("-")[0]
+        family = family_of(provider)
         return SwapRequest(
             job_id=job.id,
             source=ref(spec.source_image),
@@ -464,7 +466,7 @@ class JobService:
         busy: ProviderBusyError | ProviderSlotBusyError | None = None
         error: ProviderError | None = None
         # `auto` walks the fallback chain on quota, auth and busy providers; a named provider does not.
-        for name in self.available_providers(job.provider):
+        for name in self.available_providers(job.provider, job.spec):
             try:
                 self._acquire(name, job.id)
             except ProviderSlotBusyError as exc:
@@ -512,9 +514,12 @@ class JobService:
         if self.gate is not None:
             self.gate.release(provider, job_id)
 
-    def available_providers(self, name: str) -> list[str]:
-        """The providers a job on `name` may use, in order; refused (4xx) if none is configured."""
+    def available_providers(self, name: str, asked: Asked | None = None) -> list[str]:
+        """The providers a job on `name` may use, in order; refused (4xx) if none is configured. `auto`
+        skips the providers that cannot serve `asked` (the job's faces and options)."""
         names = list(self.settings.auto_providers) if name == AUTO else [name]
+        if name == AUTO and asked is not None:
+            names = [n for n in names if refusal(n, asked) is None]
         available: list[str] = []
         missing: ProviderUnavailableError | None = None
         for candidate in names:
@@ -685,6 +690,23 @@ class JobService:
         return job
 
 
+def swap_spec(
+    request: JobRequest, source: StoredImage, target: StoredImage, face_sources: tuple[StoredImage, ...]
+) -> SwapSpec:
+    """The job's spec from its request and its stored inputs (`PENDING_IMAGE`s before a batch job's turn)."""
+    return SwapSpec(
+        source_image=source,
+        target_image=target,
+        face_enhance=request.face_enhance,
+        target_index=request.target_index,
+        single_face_mode=request.single_face_mode,
+        output_format=request.output_format,
+        enable_base64_output=request.enable_base64_output,
+        faces=tuple(FaceSpec(image, face.target_face) for image, face in zip(face_sources, request.faces, strict=True)),
+        deadline_seconds=request.deadline_seconds,
+    )
+
+
 def _options(job: Job) -> dict[str, Any]:
     """What the client asked for, without any image or personal field (for the audit trail)."""
     spec = job.spec
@@ -734,15 +756,15 @@ def encode_cursor(after_job_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": after_job_id}).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-    """The job id a page starts after; anything that is not a cursor we issued is refused."""
+def decode_cursor(cursor: str, field: str = "cursor") -> str:
+    """The job id a page starts after; anything that is not a cursor we issued is refused (naming `field`)."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         after = data["after"]
     except (ValueError, TypeError, KeyError) as exc:
-        raise RequestInvalidError("invalid_request", "cursor is not one this API returned", "cursor") from exc
+        raise RequestInvalidError("invalid_request", f"{field} is not one this API returned", field) from exc
     if not isinstance(after, str) or not _JOB_ID.fullmatch(after):
-        raise RequestInvalidError("invalid_request", "cursor is not one this API returned", "cursor")
+        raise RequestInvalidError("invalid_request", f"{field} is not one this API returned", field)
     return after
 
 

@@ -28,11 +28,14 @@ __all__ = ["IPTC_DIGITAL_SOURCE_TYPE", "OutputFacts", "Provenance", "digital_sou
 IPTC_DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 CLASSICAL_COMPOSITE = IPTC_DIGITAL_SOURCE_TYPE + "composite"
 TRAINED_COMPOSITE = IPTC_DIGITAL_SOURCE_TYPE + "compositeWithTrainedAlgorithmicMedia"
-_CLASSICAL_PROVIDERS = frozenset({"engine"})
 
 
 def digital_source_type(provider: str) -> str:
-    return CLASSICAL_COMPOSITE if provider in _CLASSICAL_PROVIDERS else TRAINED_COMPOSITE
+    """IPTC's word for how the output was made: a trained model, or the classical engine (its spec says)."""
+    from ..providers.registry import SPECS
+
+    spec = SPECS.get(provider)
+    return CLASSICAL_COMPOSITE if spec is not None and not spec.trained else TRAINED_COMPOSITE
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,20 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-import urllib3
 
 from swapflow.providers.exceptions import ProviderBusyError
 
-DEFAULT_TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
+if TYPE_CHECKING:  # urllib3 is imported when a client is made: the registry reads provider modules for free
+    import urllib3
+
+CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS = 5.0, 30.0
 # "HTTP 503", "HTTP/1.1 429", "http: 500", "HTTP 5xx": any HTTP word followed by a status digit.
 _HTTP_WORD = re.compile(r"\bHTTP(?:/\d(?:\.\d)?)?[\s:]*(?=\d)", re.IGNORECASE)
 _MAX_MESSAGE = 500
@@ -42,6 +42,8 @@ def retry_after_seconds(value: str | None, clock: Callable[[], float] = time.tim
     except ValueError:
         pass
     try:
+        import email.utils  # an HTTP date: rare, so paid only then
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
@@ -72,14 +74,17 @@ class JsonClient:
         headers: Mapping[str, str],
         *,
         http: urllib3.PoolManager | None = None,
-        timeout: urllib3.Timeout = DEFAULT_TIMEOUT,
+        timeout: urllib3.Timeout | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        import urllib3
+
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
         self._http = http or urllib3.PoolManager()
-        self._timeout = timeout
+        self._timeout = timeout or urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
+        self._transport_error = urllib3.exceptions.HTTPError
         self._clock = clock
 
     def request(
@@ -103,7 +108,7 @@ class JsonClient:
             response = self._http.request(
                 method, url, body=payload, headers=headers, timeout=self._timeout, retries=False
             )
-        except urllib3.exceptions.HTTPError as exc:
+        except self._transport_error as exc:
             raise ProviderBusyError(f"{self.provider} unreachable ({type(exc).__name__})") from exc
         answer = Answer(response.status, dict(response.headers.items()), response.data or b"")
         if answer.status == 429 or answer.status >= 500:

@@ -18,15 +18,14 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from swapflow.providers import crypto
 from swapflow.providers._transport import Answer, JsonClient, job_safe
 from swapflow.providers.base import (
     FacePair,
     ImageRef,
+    Provider,
     ProviderFailure,
     ProviderOutput,
     ProviderResult,
@@ -42,6 +41,11 @@ from swapflow.providers.exceptions import (
     ProviderUnavailableError,
     WebhookRejectedError,
 )
+from swapflow.providers.spec import Capabilities, Clients, ProviderSpec, credentials
+from swapflow.settings import Settings
+
+if TYPE_CHECKING:
+    import urllib3
 
 DEFAULT_BASE_URL = "https://openapi.akool.com"
 MODEL_NAME = "akool_faceswap_image_hq"
@@ -68,6 +72,7 @@ CODE_TABLE: dict[int, tuple[str, str]] = {
     1200: ("provider_auth", "account banned"),
 }
 QUEUED, PROCESSING, SUCCESS, FAILED = 1, 2, 3, 4
+MAX_FACES = 8  # code 1007 "too many faces" past 8 (DESIGN 4)
 
 
 def error_for_code(code: int, msg: str) -> ProviderBusyError | ProviderError:
@@ -340,3 +345,30 @@ def parse_faces(frame: Mapping[str, Any], image_url: str) -> list[DetectedFace]:
             opts = _at(frame.get("landmarks_str"), index) or _opts(points)
             faces.append(DetectedFace(image_url, _opts(opts), centre))
     return sorted(faces, key=lambda f: (f.centre[0], f.centre[1]))
+
+
+def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider:
+    creds = credentials(settings, clients, spec)
+    return AkoolProvider(
+        spec.url(settings),
+        creds["api_key"],
+        client_id=creds.get("client_id") or None,
+        client_secret=creds.get("client_secret") or None,
+        replay_guard=clients.replay_guard(spec.family),
+    )
+
+
+PROVIDERS = (
+    ProviderSpec(
+        "akool",
+        family="akool",
+        build=_build,
+        capabilities=Capabilities(faces=MAX_FACES, target_index=True),
+        credentials=("api_key", "client_id", "client_secret"),
+        base_url=DEFAULT_BASE_URL,
+        title="Akool",
+        verifies_webhooks=True,
+        concurrency=5.0,
+        fallback_rank=10,
+    ),
+)

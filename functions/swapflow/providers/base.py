@@ -2,7 +2,7 @@
 
 A provider turns a `SwapRequest` (inputs already materialised in our input bucket, readable through
 presigned URLs) into a provider job, reports its progress when polled, and recognises its own webhook
-calls. Adding a provider is adding one module and one registry line.
+calls. Adding a provider is adding one module that declares its `PROVIDERS` (spec.py).
 """
 
 from __future__ import annotations

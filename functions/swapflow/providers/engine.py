@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..jobs.models import SwapSpec
+from ..jobs.validation import MAX_FACES
+from ..settings import Settings, env_name
 from .base import (
+    Provider,
     ProviderFailure,
     ProviderOutput,
     ProviderResult,
@@ -21,7 +24,8 @@ from .base import (
     SwapRequest,
     WebhookNotice,
 )
-from .exceptions import WebhookRejectedError
+from .exceptions import ProviderUnavailableError, WebhookRejectedError
+from .spec import Capabilities, Clients, ProviderSpec
 
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
@@ -49,6 +53,26 @@ class EngineProvider:
 
     def cancel(self, provider_job_id: str) -> bool:
         return False
+
+
+def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider:
+    if not settings.engine_function:
+        raise ProviderUnavailableError(spec.name, env_name("engine_function"))
+    return EngineProvider(clients.lambda_client(), settings.engine_function)
+
+
+PROVIDERS = (
+    ProviderSpec(
+        "engine",
+        family="engine",
+        build=_build,
+        capabilities=Capabilities(faces=MAX_FACES, target_index=True),
+        internal_callback=True,
+        trained=False,
+        concurrency=16.0,
+        fallback_rank=99,  # offline and always there: the last resort of `auto`
+    ),
+)
 
 
 def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> ProviderResult:

@@ -12,8 +12,8 @@
   one, else `secret_loader()`, else `GET /api/v3/webhook/secret` — fetched once, then cached.
   Duplicates: `delivery_id` = webhook-id; with a `replay_guard` a delivery seen before comes back with
   `duplicate=True` (answer 200, change nothing).
-- Neither model takes several faces or a face index in the seeds: such requests are refused with
-  provider_rejected rather than silently swapping some other face.
+- Neither model takes several faces or a face index in the seeds (`CAPABILITIES`): such requests are
+  refused at submit (DESIGN 3) rather than silently swapping some other face.
 - Cancel: WaveSpeed documents none -> False.
 """
 
@@ -24,14 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import urllib3
 
 from swapflow.providers import crypto
 from swapflow.providers._transport import Answer, JsonClient, header, job_safe
 from swapflow.providers.base import (
+    Provider,
     ProviderFailure,
     ProviderOutput,
     ProviderResult,
@@ -42,6 +41,11 @@ from swapflow.providers.base import (
     WebhookNotice,
 )
 from swapflow.providers.exceptions import ProviderBusyError, ProviderError, WebhookRejectedError
+from swapflow.providers.spec import Capabilities, Clients, ProviderSpec, credentials
+from swapflow.settings import Settings
+
+if TYPE_CHECKING:
+    import urllib3
 
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
 WEBHOOK_WINDOW_SECONDS = 300
@@ -49,6 +53,7 @@ REPLAY_TTL_SECONDS = 2 * WEBHOOK_WINDOW_SECONDS
 MIN_POLL_SECONDS = 2.0
 SECRET_PATH = "/api/v3/webhook/secret"
 RUNNING_WORDS = frozenset({"created", "pending", "queued", "processing", "starting"})
+CAPABILITIES = Capabilities()  # one face: no `faces`, no `target_index`
 OUTPUT_TYPES = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
@@ -80,18 +85,20 @@ class ModelSpec:
     model: str  # WaveSpeed's model path
     build_body: Callable[[SwapRequest], dict[str, Any]]
     output_type: Callable[[SwapRequest], str]
+    fallback_rank: int  # place in the default `auto` chain
 
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("wavespeed-akool", "akool/image-face-swap", _akool_body, lambda r: "image/jpeg"),
         ModelSpec(
             "wavespeed-pro",
             "wavespeed-ai/image-face-swap-pro",
             _pro_body,
             lambda r: OUTPUT_TYPES.get(r.output_format, "image/jpeg"),
+            fallback_rank=20,
         ),
+        ModelSpec("wavespeed-akool", "akool/image-face-swap", _akool_body, lambda r: "image/jpeg", fallback_rank=30),
     )
 }
 
@@ -142,10 +149,9 @@ class WaveSpeedProvider:
     # --- submit / poll / cancel -------------------------------------------------------------------
 
     def submit(self, request: SwapRequest) -> Submission:
-        if request.faces:
-            raise ProviderError("provider_rejected", f"{self.name} swaps one face per job: use akool or engine")
-        if request.target_index is not None:
-            raise ProviderError("provider_rejected", f"{self.name} takes no target_index: use akool or engine")
+        refused = CAPABILITIES.refusal(self.name, request)  # refused at submit; a job from before that fails
+        if refused is not None:
+            raise ProviderError("provider_rejected", refused.message)
         path = f"/api/v3/{self.spec.model}"
         if request.webhook_url:
             path += "?webhook=" + quote(request.webhook_url, safe="")
@@ -267,3 +273,33 @@ def _outputs(data: Mapping[str, Any], content_type: str | None) -> tuple[Provide
 def _guess_type(url: str) -> str:
     ext = url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
     return OUTPUT_TYPES.get(ext, "image/jpeg")
+
+
+def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider:
+    creds = credentials(settings, clients, spec)
+    return WaveSpeedProvider(
+        spec.name,
+        spec.url(settings),
+        creds["api_key"],
+        webhook_secret=creds.get("webhook_secret") or None,
+        replay_guard=clients.replay_guard(spec.family),
+    )
+
+
+# One provider per model. DESIGN 4: WaveSpeed's lowest tier allows 2 concurrent tasks and 2 tasks a minute.
+PROVIDERS = tuple(
+    ProviderSpec(
+        model.name,
+        family="wavespeed",
+        build=_build,
+        capabilities=CAPABILITIES,
+        credentials=("api_key", "webhook_secret"),
+        base_url=DEFAULT_BASE_URL,
+        title="WaveSpeed",
+        verifies_webhooks=index == 0,  # the models share the account's webhook secret: one checks the route
+        concurrency=2.0,
+        rate_per_minute=2.0,
+        fallback_rank=model.fallback_rank,
+    )
+    for index, model in enumerate(MODELS.values())
+)

@@ -6,8 +6,9 @@ transition reported twice, or repaired after a crash, counts once.
 
 A big batch (a JSONL manifest, up to 100,000 jobs) spreads those sets over `shards` items so none
 nears DynamoDB's 400 KB item limit: shard 0 is the batch record itself, shard n > 0 is
-`BATCH#<id>`/`COUNT#<n>`, and a job's shard is crc32(job id) mod shards. Such a batch is created
-`sealed: false` with no members; its runner adds them (`add_members`) and then `seal`s it with its total.
+`BATCH#<id>`/`COUNT#<n>`, and a job's shard is crc32(job id) mod shards. Every batch is created
+`sealed: false` with no members; its members are added (`add_members`: at acceptance, or by a JSONL
+manifest's Register passes) and then it is `seal`ed with its total.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from botocore.exceptions import ClientError
 
 from ..jobs.exceptions import BatchNotFoundError
 from ..jobs.models import COUNTED, Batch, BatchMember
+from .dynamo import query_page
 
 TERMINAL = ("completed", "failed", "cancelled")
+MEMBER_FIELDS = "#i, job_id, #s, outputs, #e"
+MEMBER_NAMES = {"#i": "index", "#s": "status", "#e": "error"}
 SHARD_PREFIX = "COUNT#"
 
 
@@ -54,34 +58,6 @@ class DynamoBatchRepository:
     def _key(batch_id: str, job_id: str | None = None) -> dict[str, str]:
         return {"pk": f"BATCH#{batch_id}", "sk": f"M#{job_id}" if job_id else "BATCH"}
 
-    def create(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> bool:
-        """Members first, then the batch record (conditional): a crash in between leaves no batch."""
-        if self.table.get_item(Key=self._key(batch.id), ConsistentRead=True).get("Item"):
-            return False
-        ttl = int(batch.created_at) + self.ttl_days * 86400
-        with self.table.batch_writer() as writer:
-            for member, request in members:
-                writer.put_item(
-                    Item={
-                        **self._key(batch.id, member.job_id),
-                        "index": member.index,
-                        "job_id": member.job_id,
-                        "status": member.status,
-                        "request": request,
-                        "ttl": ttl,
-                    }
-                )
-        item: dict[str, Any] = {
-            **self._key(batch.id),
-            "id": batch.id,
-            "tenant": batch.tenant,
-            "total": batch.total,
-            "providers": json.dumps(batch.providers),
-            "created_at": _num(batch.created_at),
-            "ttl": ttl,
-        }
-        return self._put_new_batch(batch, item)
-
     def get(self, batch_id: str) -> Batch:
         item = self.table.get_item(Key=self._key(batch_id), ConsistentRead=True).get("Item")
         if not item:
@@ -105,6 +81,7 @@ class DynamoBatchRepository:
             completion=item.get("completion"),
             finished_at=float(item["finished_at"]) if "finished_at" in item else None,
             deleted_at=float(item["deleted_at"]) if "deleted_at" in item else None,
+            cancelled_at=float(item["cancelled_at"]) if "cancelled_at" in item else None,
         )
 
     def _member_item(self, batch_id: str, job_id: str) -> dict[str, Any]:
@@ -125,9 +102,15 @@ class DynamoBatchRepository:
         )
 
     def mark_deleted(self, batch_id: str, at: float) -> None:
+        self._mark(batch_id, "deleted_at", at)
+
+    def mark_cancelled(self, batch_id: str, at: float) -> None:
+        self._mark(batch_id, "cancelled_at", at)
+
+    def _mark(self, batch_id: str, name: str, at: float) -> None:
         self.table.update_item(
             Key=self._key(batch_id),
-            UpdateExpression="SET deleted_at = if_not_exists(deleted_at, :at)",
+            UpdateExpression=f"SET {name} = if_not_exists({name}, :at)",
             ExpressionAttributeValues={":at": _num(at)},
         )
 
@@ -148,10 +131,23 @@ class DynamoBatchRepository:
         return self._to_member(self._member_item(batch_id, job_id))
 
     def members(self, batch_id: str) -> list[BatchMember]:
-        items = self._query(
-            batch_id, "M#", "#i, job_id, #s, outputs, #e", {"#i": "index", "#s": "status", "#e": "error"}
-        )
+        items = self._query(batch_id, "M#", MEMBER_FIELDS, MEMBER_NAMES)
         return sorted((self._to_member(i) for i in items), key=lambda m: m.index)
+
+    def members_page(self, batch_id: str, limit: int, after: str | None) -> tuple[list[BatchMember], bool]:
+        """One Query of at most `limit` (+1, to know whether more follow) members: sort keys `M#<job id>`
+        run in index order (derived ids sort by index), so a page never reads the rest of the batch."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :m)",
+            "ExpressionAttributeValues": {":pk": f"BATCH#{batch_id}", ":m": "M#"},
+            "ProjectionExpression": MEMBER_FIELDS,
+            "ExpressionAttributeNames": MEMBER_NAMES,
+            "Limit": limit + 1,
+        }
+        if after:
+            query["ExclusiveStartKey"] = self._key(batch_id, after)
+        items, more = query_page(self.table, query, limit)
+        return [self._to_member(i) for i in items], more
 
     def _query(
         self, batch_id: str, prefix: str, projection: str, names: dict[str, str] | None = None

@@ -70,6 +70,18 @@ def _expiry_update(expires: tuple[float, float | None] | None, ttl_days: int) ->
     return ", inputs_expire_at = :ie, outputs_expire_at = :oe, #ttl = :ttl", "", values
 
 
+def query_page(table: Any, query: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` items of a Query (read on while a filter leaves a page short), and whether more follow."""
+    items: list[dict[str, Any]] = []
+    while len(items) <= limit:
+        page = table.query(**query)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items[:limit], len(items) > limit
+
+
 def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
@@ -84,6 +96,38 @@ class DynamoJobRepository:
         return {"pk": f"JOB#{job_id}", "sk": "JOB"}
 
     def put_new(self, job: Job) -> None:
+        self.table.put_item(Item=self._new_item(job), ConditionExpression="attribute_not_exists(pk)")
+
+    def put_queued(self, jobs: list[Job]) -> None:
+        """A batch's jobs recorded at acceptance (not staged), in BatchWriteItem chunks of 25; writing
+        the same jobs again (a retried registration, before any of them started) changes nothing."""
+        with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as writer:
+            for job in jobs:
+                writer.put_item(Item={**self._new_item(job), "staged": False})
+
+    def stage(self, job: Job) -> bool:
+        """A recorded batch job's stored inputs (its whole spec), once; False if it is no longer queued."""
+        try:
+            self.table.update_item(
+                Key=self._key(job.id),
+                UpdateExpression="SET spec = :spec, staged = :yes, updated_at = :now",
+                ConditionExpression="#s = :q AND staged = :no",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":spec": json.dumps(asdict(job.spec)),
+                    ":yes": True,
+                    ":no": False,
+                    ":q": str(JobStatus.QUEUED),
+                    ":now": _num(job.updated_at),
+                },
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def _new_item(self, job: Job) -> dict[str, Any]:
         item: dict[str, Any] = {
             **self._key(job.id),
             "id": job.id,
@@ -101,7 +145,7 @@ class DynamoJobRepository:
         for name in ("webhook_url", "idempotency_key", "correlation_id", "batch_id", "submitted_by"):
             if getattr(job, name):
                 item[name] = getattr(job, name)
-        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return item
 
     def _item(self, job_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key=self._key(job_id), ConsistentRead=True).get("Item")
@@ -142,6 +186,7 @@ class DynamoJobRepository:
             inputs_erased_at=opt_float("inputs_erased_at"),
             outputs_erased_at=opt_float("outputs_erased_at"),
             deleted_at=opt_float("deleted_at"),
+            staged=bool(item.get("staged", True)),
         )
 
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
@@ -304,14 +349,8 @@ class DynamoJobRepository:
         if status:
             query["ExpressionAttributeNames"] = {"#s": "status"}
             values[":s"] = status
-        items: list[dict[str, Any]] = []
-        while len(items) <= limit:
-            page = self.table.query(**query)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [self._to_job(item) for item in items[:limit]], len(items) > limit
+        items, more = query_page(self.table, query, limit)
+        return [self._to_job(item) for item in items], more
 
     # ---- retention and deletion (jobs/retention.py) ------------------------------------------------
 

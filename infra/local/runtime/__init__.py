@@ -1,4 +1,5 @@
-"""The local Lambda runtime: execution environments with Lambda's contract (see ``environments``).
+"""The local Lambda runtime: execution environments with Lambda's contract (``environments``) and the
+service that runs invocations on them (``service``).
 
 One runtime serves one embedded stack (one process); ``configure`` makes it, ``current`` finds it for
 the moto patch that hands every invocation to it (P1).
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .environments import AsyncConfig, FunctionSpec, Invocation, LambdaRuntime
+from .environments import AsyncConfig, FunctionSpec, Invocation
+from .service import LambdaRuntime
 
 __all__ = ["AsyncConfig", "FunctionSpec", "Invocation", "LambdaRuntime", "configure", "current", "shutdown"]
 

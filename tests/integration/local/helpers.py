@@ -18,21 +18,22 @@ REGION = "us-east-1"
 def embedded_aws(records_dir: Path, *, time_scale: float = 1.0, **env: str) -> Iterator[Any]:
     """``EmbeddedAws`` as the local stack starts it, with fake credentials, the handlers' records
     directory and ``env`` in the environment the execution environments inherit; all undone after."""
-    from infra.local import moto_patches
+    from infra.local import patches
     from infra.local.embedded import EmbeddedAws, fake_credentials
+    from infra.local.patches import lambda_runtime, time_scaling
 
     saved = dict(os.environ)
-    previous_scale = moto_patches.time_scale()
+    previous_scale = time_scaling.time_scale()
     fake_credentials(REGION)
     os.environ.update({records.ENV: str(records_dir), **env})
     aws = EmbeddedAws(time_scale=time_scale)
     try:
         aws.start()
         yield aws
-        moto_patches.wait_async_idle(10)
+        lambda_runtime.wait_async_idle(10)
     finally:
         aws.stop()
-        moto_patches.apply(time_scale=previous_scale)
+        patches.apply_all(time_scale=previous_scale)
         os.environ.clear()
         os.environ.update(saved)
 

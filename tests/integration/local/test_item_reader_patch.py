@@ -1,4 +1,4 @@
-"""Canary for infra.local.patch_item_reader (Distributed Map ItemReader InputType JSONL), moto 5.2.5.
+"""Canary for infra.local.patches.item_reader (P8) (Distributed Map ItemReader InputType JSONL), moto 5.2.5.
 
 The patched sources hash to what they were on 5.2.5, moto alone still refuses JSONL (when this
 fails after an upgrade, moto supports it: drop the patch), and with the patch a Distributed Map
@@ -19,23 +19,7 @@ import boto3
 import moto
 import pytest
 
-from infra.local import patch_item_reader
-
-READER = "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader"
-RECORDED = {
-    (f"{READER}.reader_config.input_type:InputType", "__init__"): (
-        "7c7b6475109877315eb80e708262684491bf298fb9817d439181c5da03c3727d"
-    ),
-    (f"{READER}.item_reader_decl", "resource_output_transformer_for"): (
-        "0b0e12d3d99fc8c60f74b11c02136d6187ae074497402dfb04e5049adbb59839"
-    ),
-    (f"{READER}.item_reader_decl:ItemReader", "__init__"): (
-        "9cc3cc663f64b6738df52742d385f1da6b16dffb1c67d509c6f24aa4f3686635"
-    ),
-    (f"{READER}.eval.resource_output_transformer.transformer_json:ResourceOutputTransformerJson", "_eval_body"): (
-        "ccf2e8758a4c87de8ecd4182734c73dbb7f27429472697b455fd5b715b5d1a40"
-    ),
-}
+from infra.local.patches import item_reader
 
 
 def _owner(target: str) -> Any:
@@ -46,9 +30,9 @@ def _owner(target: str) -> Any:
 
 def test_GIVEN_the_pinned_moto_THEN_the_patched_sources_are_the_ones_the_patch_was_written_for() -> None:
     assert moto.__version__ == "5.2.5"
-    for (target, name), digest in RECORDED.items():
+    for (target, name), digest in item_reader.RECORDED.items():
         owner = _owner(target)
-        live = patch_item_reader.ORIGINALS.get((owner, name), getattr(owner, name))
+        live = item_reader.ORIGINALS.get((owner, name), getattr(owner, name))
         assert hashlib.sha256(inspect.getsource(live).encode()).hexdigest() == digest, (target, name)
 
 
@@ -64,7 +48,7 @@ def test_GIVEN_moto_alone_THEN_it_still_has_no_jsonl_input_type() -> None:
 @pytest.fixture
 def sfn(aws_env: None) -> Iterator[Any]:
     with moto.mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):  # type: ignore[typeddict-unknown-key]
-        patch_item_reader.apply()
+        item_reader.apply()
         yield boto3.client("stepfunctions")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 
-from infra.local import moto_patches
+from infra.local.patches import housekeeping
 from tests.integration.local.helpers import embedded_aws
 
 
@@ -35,8 +35,8 @@ def test_given_finished_and_waiting_executions_when_swept_then_only_finished_one
             assert time.monotonic() < deadline
             time.sleep(0.05)
 
-        assert moto_patches.forget_finished_executions(3600) == 0
-        assert moto_patches.forget_finished_executions(0) == 1
+        assert housekeeping.forget_finished_executions(3600) == 0
+        assert housekeeping.forget_finished_executions(0) == 1
 
         assert sfn.list_executions(stateMachineArn=quick)["executions"] == []
         assert [e["name"] for e in sfn.list_executions(stateMachineArn=slow)["executions"]] == ["waiting"]

@@ -13,7 +13,7 @@ from urllib.parse import quote_plus
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local import moto_patches
+from infra.local.patches import lambda_runtime
 from tests.integration.local import records
 from tests.integration.local.helpers import wait_execution, wait_for
 
@@ -121,7 +121,7 @@ def test_GIVEN_slow_function_WHEN_invoked_with_event_type_THEN_202_returns_at_on
 
     assert resp["StatusCode"] == 202
     assert elapsed < 2.0 and marker not in done()  # answered before the handler could have finished
-    assert moto_patches.wait_async_idle(30)
+    assert lambda_runtime.wait_async_idle(30)
     assert marker in done()
 
 
@@ -136,7 +136,7 @@ def test_GIVEN_bucket_notification_WHEN_object_put_THEN_lambda_gets_quote_plus_e
     event = wait_for(lambda: next((e for e in records.read("s3") if e["key"] == quote_plus(key)), None))
     assert event["bucket"] == local_sample.outputs["BucketName"]
     assert event["key"] != key  # encoded, as in AWS ("+" for spaces, "%2B" for "+")
-    assert moto_patches.wait_async_idle(30)
+    assert lambda_runtime.wait_async_idle(30)
     item = local_sample.client("dynamodb").get_item(
         TableName=local_sample.outputs["TableName"],
         Key={"pk": {"S": f"s3#{quote_plus(key)}"}, "sk": {"S": "upload"}},
@@ -149,7 +149,7 @@ def test_GIVEN_bucket_notification_with_prefix_WHEN_other_key_put_THEN_lambda_no
 ) -> None:
     key = f"other/{uuid.uuid4().hex}.jpg"
     local_sample.client("s3").put_object(Bucket=local_sample.outputs["BucketName"], Key=key, Body=b"x")
-    moto_patches.wait_async_idle(30)
+    lambda_runtime.wait_async_idle(30)
     assert all(e["key"] != quote_plus(key) for e in records.read("s3"))
 
 

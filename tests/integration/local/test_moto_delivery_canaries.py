@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from infra.local import moto_patches
+from infra.local import patches
+from infra.local.patches import time_scaling
 from tests.integration.local.helpers import wait_execution
 
 SCALE = 0.01
@@ -33,15 +34,15 @@ def aws() -> Iterator[Any]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         mp.setenv(name, value)
-    previous = moto_patches.time_scale()
-    moto_patches.apply(time_scale=SCALE)
+    previous = time_scaling.time_scale()
+    patches.apply_all(time_scale=SCALE)
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
     try:
         yield boto3.session.Session(region_name="us-east-1")
     finally:
         mock.stop()
-        moto_patches.apply(time_scale=previous)
+        patches.apply_all(time_scale=previous)
         mp.undo()
 
 

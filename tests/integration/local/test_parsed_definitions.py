@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.local import parsed_definitions
+from infra.local.patches import parsed_definitions
 
 
 def definition(kind: str) -> str:

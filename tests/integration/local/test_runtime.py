@@ -20,8 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local import moto_patches
 from infra.local.deployer import Deployment
+from infra.local.patches import lambda_runtime
 from infra.local.runtime import FunctionSpec, LambdaRuntime
 from tests.integration.local import records
 from tests.integration.local.helpers import embedded_aws, wait_for
@@ -113,7 +113,7 @@ def test_GIVEN_sequential_invocations_WHEN_run_THEN_the_first_is_cold_and_the_re
     fns: Functions,
 ) -> None:
     name = fns.create("whoami")
-    spec = moto_patches.function_spec(_moto_function(name))
+    spec = lambda_runtime.function_spec(_moto_function(name))
 
     first = fns.aws.runtime.invoke(spec, {})
     rest = [fns.aws.runtime.invoke(spec, {}) for _ in range(3)]
@@ -223,6 +223,18 @@ def test_GIVEN_two_functions_with_one_handler_WHEN_invoked_THEN_each_sees_the_en
     assert "GREETING" not in os.environ
 
 
+def test_GIVEN_environments_side_by_side_WHEN_started_THEN_native_thread_pools_get_one_thread_unless_the_template_says(
+    fns: Functions,
+) -> None:
+    default = fns.create("whoami")
+    sized = fns.create("whoami", OMP_NUM_THREADS="4")
+
+    (a, _), (b, _) = fns.invoke(default, {}), fns.invoke(sized, {})
+
+    assert a["threads"] == {"OMP_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"}
+    assert b["threads"] == {"OMP_NUM_THREADS": "4", "OPENCV_FOR_THREADS_NUM": "1"}
+
+
 def test_GIVEN_an_idle_environment_WHEN_idle_longer_than_the_limit_THEN_it_is_reaped_and_the_next_start_is_cold() -> (
     None
 ):
@@ -258,7 +270,7 @@ def test_GIVEN_an_event_invocation_that_keeps_failing_WHEN_retries_are_spent_THE
 
     resp = fns.lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event).encode())
     assert resp["StatusCode"] == 202
-    assert moto_patches.wait_async_idle(60)
+    assert lambda_runtime.wait_async_idle(60)
 
     attempts = [r for r in records.read("fail") if r["id"] == event["id"]]
     (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]

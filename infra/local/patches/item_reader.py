@@ -6,8 +6,8 @@ What the patch does: `InputType` accepts "JSONL", and the ItemReader's output tr
 reads the object's text one JSON value per non-empty line (MaxItems applied), as AWS does. moto
 still reads the whole object into memory (AWS streams it); a 10,000-line manifest is a few MB.
 
-Kept out of `moto_patches` (owned elsewhere) on purpose; `apply()` is the one call that installs it
-(idempotent). The canary test (tests/integration/local/test_item_reader_patch.py) pins the patched
+P8 of `infra.local.patches` (`apply_all` runs it last); it keeps its own originals, and `apply()` alone
+installs it too (idempotent). The canary test (tests/integration/local/test_item_reader_patch.py) pins the patched
 sources to moto 5.2.5 and checks that moto alone still refuses JSONL.
 """
 
@@ -20,6 +20,23 @@ _APPLIED = False
 JSONL = "JSONL"
 # (owner, attribute) -> moto's own object, kept for the canaries (which hash its source).
 ORIGINALS: dict[tuple[Any, str], Any] = {}
+
+READER = "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader"
+#: (module[:class], attribute) -> SHA-256 of moto's source when the patch was written (moto 5.2.5).
+RECORDED: dict[tuple[str, str], str] = {
+    (f"{READER}.reader_config.input_type:InputType", "__init__"): (
+        "7c7b6475109877315eb80e708262684491bf298fb9817d439181c5da03c3727d"
+    ),
+    (f"{READER}.item_reader_decl", "resource_output_transformer_for"): (
+        "0b0e12d3d99fc8c60f74b11c02136d6187ae074497402dfb04e5049adbb59839"
+    ),
+    (f"{READER}.item_reader_decl:ItemReader", "__init__"): (
+        "9cc3cc663f64b6738df52742d385f1da6b16dffb1c67d509c6f24aa4f3686635"
+    ),
+    (f"{READER}.eval.resource_output_transformer.transformer_json:ResourceOutputTransformerJson", "_eval_body"): (
+        "ccf2e8758a4c87de8ecd4182734c73dbb7f27429472697b455fd5b715b5d1a40"
+    ),
+}
 
 
 class _JsonlValue(str):

@@ -110,3 +110,17 @@ def _read_body_first(environ: dict[str, Any]) -> None:
     else:
         return
     environ["wsgi.input"] = io.BytesIO(data)
+
+
+#: (module[:class], attribute) -> SHA-256 of moto's source when this patch was written (moto 5.2.5); the
+#: canary test fails when an upgrade changes any of them.
+RECORDED: dict[tuple[str, str], str] = {
+    (
+        "moto.core.botocore_stubber:BotocoreStubber",
+        "process_request",
+    ): "f79a1a778c7e755f0c7f234cdab9e36312ed2b16d7051baf06b04872f79dd5b2",
+    (
+        "moto.moto_server.werkzeug_app:DomainDispatcherApplication",
+        "__call__",
+    ): "7b12179deceda48da3436e5e5d98f2c368344f1907c849f70b08da1ff367bef6",
+}

@@ -73,3 +73,13 @@ def patch_parse_once(replace: Any, original: Any) -> None:
         return program_for(definition, AmazonStateLanguageParser.parse)
 
     replace(ExecutionWorker, "_get_evaluation_entrypoint", _get_evaluation_entrypoint)
+
+
+#: (module[:class], attribute) -> SHA-256 of moto's source when this patch was written (moto 5.2.5); the
+#: canary test fails when an upgrade changes any of them.
+RECORDED: dict[tuple[str, str], str] = {
+    (
+        "moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker",
+        "_get_evaluation_entrypoint",
+    ): "2b25949ae855da8035b347b28ac72f90d7d6542bf26ef7e1f03a50ce6a981fde",
+}
