@@ -7,6 +7,11 @@ Prints and writes bench/results/batch.json:
   here first) x jobs / this machine's cores: the fastest any orchestration could run the batch;
 - `wall_s` from POST /v1/batches to the batch's `completed`, `jobs_per_s`, and
   `compute_bound_ratio` = compute_bound_s / wall_s (1.0: orchestration costs nothing);
+- `cpu_ms_per_job`: CPU a job cost, by process (the stack; each kind of Lambda environment), and
+  `compute_bound_ratio_idle_machine`: the ratio the same CPU per job reaches with this machine's
+  cores to itself (the engine's CPU per swap, `engine_cpu_ms_per_job`, over a job's CPU spread on the
+  cores, never below the stack process's own: one interpreter lock); the measured ratio is
+  stretched by whatever else runs (`load_average_1m`);
 - `cost`: AWS cost per 1,000 jobs of this batch (bench/cost.py's pricing): transitions walked in the
   synthesised state machines, Lambda invocations and AWS requests counted during the batch, priced
   at each function's median measured while jobs run one at a time (a calibration before the batch:
@@ -27,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "functions"), str(ROOT / "bench")]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
+UPLOADS = "uploads/local/bench"
 CALIBRATION_JOBS = int(os.environ.get("BENCH_CALIBRATION_JOBS", "6"))
 
 
@@ -54,6 +60,13 @@ class BatchWatch:
             time.sleep(0.2)
 
 
+def idle_machine_ratio(engine_ms: float, cpu_ms: dict[str, float], cores: int) -> float:
+    """The ratio the same CPU per job gives with this machine's cores to itself: a job's CPU spread over
+    the cores, but never below the stack process's own share (one interpreter lock, one core)."""
+    per_job_wall_ms = max(sum(cpu_ms.values()) / cores, cpu_ms.get("python", 0.0))
+    return round(min(1.0, engine_ms / cores / per_job_wall_ms), 3) if per_job_wall_ms else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("BENCH_BATCH_JOBS", "1000")))
@@ -62,7 +75,7 @@ def main() -> None:
 
     import boto3
     from cost import lambda_rows, price_path, transitions_per_job
-    from meter import LambdaMeter, Phases, RequestMeter
+    from meter import LambdaMeter, Phases, ProcessCpu, RequestMeter, load_average
     from overhead import engine_ms
 
     from infra.local.client import ApiClient
@@ -70,6 +83,7 @@ def main() -> None:
     from infra.local.runner import LocalConfig, LocalStack, synthesize
 
     swap_s = engine_ms() / 1000  # the engine alone on the bench photos, one core (bench/overhead.py)
+    swap_cpu_ms = engine_ms(time.process_time)  # its CPU: what the idle-machine ratio compares
     cores = os.cpu_count() or 1
     template = synthesize()
     template_file = Path(tempfile.mkdtemp()) / "template.json"
@@ -87,8 +101,9 @@ def main() -> None:
         bucket = stack.outputs["InputBucketName"]
         s3 = boto3.client("s3")
         for name in ("source", "target"):
-            s3.put_object(Bucket=bucket, Key=f"bench/{name}.jpg", Body=(FIXTURES / f"{name}.jpg").read_bytes())
-        images = {"source_image": f"s3://{bucket}/bench/source.jpg", "target_image": f"s3://{bucket}/bench/target.jpg"}
+            s3.put_object(Bucket=bucket, Key=f"{UPLOADS}/{name}.jpg", Body=(FIXTURES / f"{name}.jpg").read_bytes())
+        # the local tenant's uploads (a job may only name its own objects)
+        images = {f"{name}_image": f"s3://{bucket}/{UPLOADS}/{name}.jpg" for name in ("source", "target")}
         api = ApiClient(stack.api_url, stack.config.api_key)
         watch = BatchWatch(stack.outputs["TableName"])
         for _ in range(CALIBRATION_JOBS):  # one at a time: each handler's duration with a CPU to itself
@@ -97,6 +112,8 @@ def main() -> None:
         lambda_runtime.wait_async_idle(10)
         phases.phase = "batch"
         watch.polls = 0
+        cpu, load_before = ProcessCpu(), load_average()
+        cpu_before = cpu.snapshot()
         body = {"defaults": images, "jobs": [{"metadata": {"n": i}} for i in range(jobs)]}
         started = time.perf_counter()
         status, _, accepted = api.request("POST", "/v1/batches", body)
@@ -105,6 +122,8 @@ def main() -> None:
             raise RuntimeError(f"POST /v1/batches answered {status}: {accepted}")
         counts = watch.wait(accepted["id"], started)
         wall = time.perf_counter() - started
+        cpu_ms = ProcessCpu.per_job_ms(cpu_before, cpu.snapshot(), jobs)
+        load_after = load_average()
         lambda_runtime.wait_async_idle(10)
         phases.phase = "done"
         compute_bound = swap_s * jobs / cores
@@ -117,12 +136,19 @@ def main() -> None:
                 "jobs_per_s": round(jobs / wall, 2),
                 "compute_bound_ratio": round(compute_bound / wall, 3),
                 "counts": counts,
+                # what a job cost in CPU (the stack, each kind of environment), whatever else the machine ran
+                "cpu_ms_per_job": cpu_ms,
+                "cpu_ms_per_job_total": round(sum(cpu_ms.values()), 1),
+                "engine_cpu_ms_per_job": round(swap_cpu_ms, 1),
+                "compute_bound_ratio_idle_machine": idle_machine_ratio(swap_cpu_ms, cpu_ms, cores),
+                "load_average_1m": {"before": load_before, "after": load_after},
             }
         )
         batch_lambdas = lambda_rows(lambdas.durations["batch"], names, jobs, lambdas.durations["calibration"])
         batch_requests = requests.per_job("batch", jobs)
         batch_requests["dynamodb:GetItem"] -= watch.polls / jobs  # the bench's own reads
         batch_requests["apigateway:Request"] = 1 / jobs
+        results["aws_requests_per_job"] = {op: n for op, n in batch_requests.items() if n >= 0.01}
         passes = batch_lambdas.get(next(k for k in batch_lambdas if k.startswith("WorkflowRunJobFn")), {})
         retries = max(0.0, passes.get("invocations", 1.0) - 1)
         results["cost"] = price_path(

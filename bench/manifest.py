@@ -5,8 +5,9 @@
 With the default provider the WaveSpeed simulator answers at once (no processing time, no tier), so
 what is measured is our orchestration: Register passes, the Distributed Map, each job's Run pass,
 webhook, finishing and bookkeeping. Samples the RSS of this process (the whole stack: moto, the
-handlers, the simulator) every few seconds. Prints and writes bench/results/manifest.json:
-registration time, wall time to `completed`, jobs/s, RSS samples and their growth per 1,000 jobs.
+handlers, the simulator) and of every Lambda environment every few seconds. Prints and writes
+bench/results/manifest.json: registration time, wall time to `completed`, jobs/s, RSS at the start,
+middle and end, and its least-squares growth per 1,000 jobs after a warm-up.
 """
 
 from __future__ import annotations
@@ -34,6 +35,24 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def environments_rss_mb() -> float:
+    """Resident memory of every Lambda execution environment of the stack (the worker processes)."""
+    from infra.local.runtime import current
+
+    return sum(sum(fn["rss_bytes"]) for fn in current().stats().values()) / 2**20
+
+
+def slope_per_1000(samples: list[dict[str, float]], key: str, warmup: int) -> float:
+    """Least-squares growth of `key` in MB per 1,000 jobs done, over the samples after `warmup` jobs."""
+    points = [(s["done"], s[key]) for s in samples if s["done"] >= warmup]
+    if len(points) < 2 or len({x for x, _ in points}) < 2:
+        return 0.0
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    return round(sum((x - mean_x) * (y - mean_y) for x, y in points) / var * 1000, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -43,13 +62,14 @@ def main() -> None:
 
     import boto3
     from batch import BatchWatch
-    from meter import wavespeed_simulator
+    from meter import load_average, wavespeed_simulator
 
     from infra.local.client import ApiClient
     from infra.local.runner import LocalConfig, LocalStack
 
     sim = wavespeed_simulator(
         0.0,  # answers at once: what is measured is the orchestration
+        retention_seconds=60.0,  # what the provider keeps of an ended task: a minute, then forgotten
         SWAPFLOW_PROVIDER_CONCURRENCY=f"{args.provider}=16,*=16",
         # Finished executions are forgotten after a minute (default 15): what stays is the jobs' data.
         SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS=os.environ.get("SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "60"),
@@ -70,7 +90,17 @@ def main() -> None:
                     for k, v in watch.repo.get(state["batch"]).counts_view().items()
                     if k in ("completed", "failed", "cancelled")
                 )
-            samples.append({"t_s": round(time.perf_counter() - started, 1), "rss_mb": round(rss_mb(), 1), "done": done})
+            samples.append(sample_now(done))
+
+    def sample_now(done: int) -> dict[str, float]:
+        stack_mb, envs_mb = rss_mb(), environments_rss_mb()
+        return {
+            "t_s": round(time.perf_counter() - started, 1),
+            "done": done,
+            "rss_mb": round(stack_mb, 1),
+            "environments_rss_mb": round(envs_mb, 1),
+            "total_rss_mb": round(stack_mb + envs_mb, 1),
+        }
 
     results: dict[str, Any] = {"jobs": args.jobs, "provider": args.provider, "host_cpus": os.cpu_count()}
     try:
@@ -84,7 +114,7 @@ def main() -> None:
         s3.put_object(Bucket=bucket, Key=f"{folder}/manifest.jsonl", Body=body)
         api = ApiClient(stack.api_url, stack.config.api_key)
         threading.Thread(target=sample, daemon=True).start()
-        samples.append({"t_s": 0.0, "rss_mb": round(rss_mb(), 1), "done": 0})
+        samples.append(sample_now(0))
         started = time.perf_counter()
         status, _, accepted = api.request("POST", "/v1/batches", {"manifest": f"{folder}/manifest.jsonl"})
         if status != 202:
@@ -96,23 +126,28 @@ def main() -> None:
         counts = watch.wait(accepted["id"], started, every=30)
         wall = time.perf_counter() - started
         stop.set()
-        samples.append({"t_s": round(wall, 1), "rss_mb": round(rss_mb(), 1), "done": args.jobs})
-        later = [s for s in samples if s["done"] >= min(1000, args.jobs // 10)]
-        growth = (
-            (later[-1]["rss_mb"] - later[0]["rss_mb"]) / max(1, later[-1]["done"] - later[0]["done"]) * 1000
-            if len(later) > 1
-            else 0.0
-        )
+        samples.append(sample_now(args.jobs))
+        warmup = min(1000, args.jobs // 10)
+        middle = min(samples, key=lambda s: abs(s["done"] - args.jobs / 2))
         results.update(
             {
                 "registered_s": round(registered, 1),
                 "wall_s": round(wall, 1),
                 "jobs_per_s": round(args.jobs / wall, 2),
                 "counts": counts,
-                "rss_mb_start": samples[0]["rss_mb"],
-                "rss_mb_peak": max(s["rss_mb"] for s in samples),
-                "rss_mb_end": samples[-1]["rss_mb"],
-                "rss_mb_per_1000_jobs_after_warmup": round(growth, 1),
+                "load_average_1m": load_average(),
+                # the stack process and all its environments: start, middle and end of the run, and the
+                # least-squares growth per 1,000 jobs once `warmup` jobs are done (flat: about 0)
+                "rss_mb": {
+                    point: {k: v for k, v in s.items() if k.endswith("rss_mb")}
+                    for point, s in (("start", samples[0]), ("middle", middle), ("end", samples[-1]))
+                },
+                "rss_mb_peak": max(s["total_rss_mb"] for s in samples),
+                "warmup_jobs": warmup,
+                "rss_mb_per_1000_jobs_after_warmup": {
+                    key: slope_per_1000(samples, key, warmup)
+                    for key in ("rss_mb", "environments_rss_mb", "total_rss_mb")
+                },
                 "rss_samples": samples,
             }
         )

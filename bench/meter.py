@@ -104,14 +104,20 @@ class RequestMeter:
         return {op: round(n / jobs, 2) for op, n in sorted(self.counts[phase].items())}
 
 
-def wavespeed_simulator(processing_seconds: float, **env: str) -> Any:
+def wavespeed_simulator(processing_seconds: float, retention_seconds: float | None = None, **env: str) -> Any:
     """A started WaveSpeed simulator, and this process's environment pointed at it (before the stack
-    starts): the benches' stand-in for a hosted provider, with no tier and no request limit."""
+    starts): the benches' stand-in for a hosted provider, with no tier and no request limit; with
+    `retention_seconds` it forgets ended tasks and their files (a long bench stays flat)."""
     import os
 
     from swapflow.sim.wavespeed import WaveSpeedSimulator
 
-    sim = WaveSpeedSimulator(api_key="k", webhook_secret="whsec_YmVuY2g", processing_seconds=processing_seconds)
+    sim = WaveSpeedSimulator(
+        api_key="k",
+        webhook_secret="whsec_YmVuY2g",
+        processing_seconds=processing_seconds,
+        retention_seconds=retention_seconds,
+    )
     sim.start()
     os.environ.update(
         {
@@ -124,3 +130,55 @@ def wavespeed_simulator(processing_seconds: float, **env: str) -> Any:
         }
     )
     return sim
+
+
+class ProcessCpu:
+    """CPU seconds of this process and every process below it (the fork server's Lambda environments),
+    by name: `python` is the stack itself (moto, the interpreter, the gateway), `L:<handler>` one kind
+    of environment. A shared machine stretches wall time, not the CPU a job costs: the benches report
+    both, and the machine's load average beside them."""
+
+    TICK = 0
+
+    def __init__(self) -> None:
+        import os
+
+        self.root = os.getpid()
+        ProcessCpu.TICK = ProcessCpu.TICK or os.sysconf("SC_CLK_TCK")
+
+    def snapshot(self) -> dict[str, float]:
+        import os
+
+        parents: dict[int, list[int]] = defaultdict(list)
+        stats: dict[int, tuple[str, float]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            parents[int(rest[1])].append(int(entry))
+            stats[int(entry)] = (name, (int(rest[11]) + int(rest[12])) / self.TICK)
+        totals: Counter[str] = Counter()
+        todo = [self.root]
+        while todo:
+            pid = todo.pop()
+            todo.extend(parents.get(pid, []))
+            if pid in stats:
+                name, seconds = stats[pid]
+                totals[name] += seconds
+        return dict(totals)
+
+    @staticmethod
+    def per_job_ms(before: dict[str, float], after: dict[str, float], jobs: int) -> dict[str, float]:
+        spent = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in after}
+        return {name: round(s * 1000 / jobs, 1) for name, s in sorted(spent.items(), key=lambda kv: -kv[1]) if s > 0}
+
+
+def load_average() -> float:
+    import os
+
+    return round(os.getloadavg()[0], 1)

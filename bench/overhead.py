@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,40 +35,68 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(values), 1), "p95": pct(values, 0.95), "n": len(values)}
 
 
-def cold_imports() -> dict[str, float]:
+def cold_import(module: str, functions: Path = ROOT / "functions") -> dict[str, float]:
+    """One module's import in a fresh interpreter (median of 5): wall ms, CPU ms (steadier than wall time on a
+    shared machine) and the memory it added (MB of max RSS over the bare interpreter's), what a Lambda cold
+    start pays before the handler runs."""
     code = (
-        "import time, sys, importlib; t = time.perf_counter(); importlib.import_module(sys.argv[1]); "
-        "print((time.perf_counter() - t) * 1000)"
+        "import resource, time, sys, importlib; base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "t, c = time.perf_counter(), time.process_time(); importlib.import_module(sys.argv[1]); "
+        "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000, "
+        "(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "AWS_DEFAULT_REGION": "us-east-1"}
-    out = {}
-    for name in HANDLERS:
-        runs = [
-            float(
-                subprocess.run(
-                    [sys.executable, "-c", code, f"swapflow.handlers.{name}"],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
-            for _ in range(5)
-        ]
-        out[name] = round(statistics.median(runs), 1)
+    env = {**os.environ, "PYTHONPATH": str(functions), "AWS_DEFAULT_REGION": "us-east-1"}
+    runs = [
+        [float(v) for v in subprocess.run(
+            [sys.executable, "-c", code, module], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()]
+        for _ in range(5)
+    ]  # fmt: skip
+    return {key: round(statistics.median(r[i] for r in runs), 1) for i, key in enumerate(("ms", "cpu_ms", "mb"))}
+
+
+def cold_imports(functions: Path = ROOT / "functions") -> dict[str, dict[str, float]]:
+    """Every handler module, and pydantic's model machinery alone (`import pydantic` by itself is lazy)."""
+    out = {name: cold_import(f"swapflow.handlers.{name}", functions) for name in HANDLERS}
+    out["pydantic.main"] = cold_import("pydantic.main", functions)
     return out
 
 
-def engine_ms() -> float:
+def imports_only(against: Path | None) -> None:
+    """`bench/overhead.py --imports [--against DIR]`: the cold-import table alone (no stack), to
+    bench/results/cold_imports.json; with `--against`, the same modules from another checkout's `functions/`
+    (e.g. `git archive issue-16 functions | tar -x -C /tmp/base`), measured between two runs of this one."""
+    results: dict[str, Any] = {"this": cold_imports()}
+    if against is not None:
+        results["against"] = cold_imports(against)
+        results["this_again"] = cold_imports()  # either side of the other: load drifts on a shared machine
+    columns = ("this", "against") if against is not None else ("this",)
+    print(f"{'module':16}" + "".join(f" {c + ' ms':>12} {'cpu ms':>8} {'MB':>6}" for c in columns))
+    for name in results["this"]:
+        print(
+            f"{name:16}"
+            + "".join(
+                f" {results[c][name]['ms']:12.1f} {results[c][name]['cpu_ms']:8.1f} {results[c][name]['mb']:6.1f}"
+                for c in columns
+            )
+        )
+    out = ROOT / "bench" / "results" / "cold_imports.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written to {out}")
+
+
+def engine_ms(clock: Callable[[], float] = time.perf_counter) -> float:
+    """The engine's median ms per swap on the bench photos (wall clock; `time.process_time`: its CPU)."""
     from swapflow.engine import swap
 
     source, target = (FIXTURES / "source.jpg").read_bytes(), (FIXTURES / "target.jpg").read_bytes()
     swap(source, target)
     runs = []
     for _ in range(5):
-        t = time.perf_counter()
+        t = clock()
         swap(source, target)
-        runs.append((time.perf_counter() - t) * 1000)
+        runs.append((clock() - t) * 1000)
     return statistics.median(runs)
 
 
@@ -148,4 +177,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--imports" in sys.argv:
+        imports_only(Path(sys.argv[sys.argv.index("--against") + 1]) if "--against" in sys.argv else None)
+    else:
+        main()

@@ -1,18 +1,21 @@
-"""The OpenAPI 3.1 document of the native API (`GET /v1/openapi.json`), written by hand as Python data.
+"""The OpenAPI 3.1 document of the native API (`GET /v1/openapi.json`).
 
-Every route the api handler serves under /v1 is described here (a unit test checks it), with its request
-body, its answers and every error code it can give. Errors share one envelope:
-`{"error": {"code", "message", "field"?}}`.
+The schemas are generated from the pydantic models the api handler validates with (swapflow.api_models);
+what is written here is what the models cannot say: the paths with their parameters, headers and answers,
+and the error-code table. Every route the api handler serves under /v1 is described (a unit test checks it).
+Errors share one envelope: `{"error": {"code", "message", "field"?}}`.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from . import __version__
-from .jobs.models import JOB_ERROR_CODES, JobStatus
-from .jobs.validation import MAX_FACES, MAX_METADATA_BYTES, MAX_WAIT_SECONDS, OUTPUT_FORMATS
+from .api_models import component_schemas
+from .jobs.models import JobStatus
+from .jobs.validation import MAX_WAIT_SECONDS
 
 # Every error code the native API answers with, its HTTP status and when.
 ERROR_CODES: dict[str, tuple[int, str]] = {
@@ -37,7 +40,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "image_too_large": (413, "An image is over the byte cap (20 MB) or the pixel cap (40 MP)."),
     "request_too_large": (413, "The body is over API Gateway's 10 MB limit: upload images with POST /v1/uploads."),
-    "unsupported_media_type": (415, "An upload's content type is not image/jpeg, image/png or image/webp."),
+    "unsupported_media_type": (
+        415,
+        "An upload's content type is not image/jpeg, image/png or image/webp, or the body is not application/json.",
+    ),
     "url_unreachable": (422, "An image URL could not be fetched (DNS, connection, timeout, HTTP error)."),
     "provider_unavailable": (422, "The provider has no credentials configured (the message names the setting)."),
     "unsupported_by_provider": (
@@ -122,269 +128,7 @@ _JOB_ID = {
     "schema": {"type": "string"},
 }
 
-_IMAGE = {
-    "type": "string",
-    "minLength": 1,
-    "description": "An https URL, a `data:image/...;base64,` URI, or an upload ref (`upload:<id>/<name>`) "
-    "or download_url from POST /v1/uploads.",
-}
-
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "enum": list(ERROR_CODES)},
-                    "message": {"type": "string"},
-                    "field": {"type": "string", "description": "The request field (or header) at fault."},
-                },
-            }
-        },
-    },
-    "Face": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["source_image", "target_face"],
-        "properties": {
-            "source_image": _IMAGE,
-            "target_face": {"type": "integer", "minimum": 0, "maximum": MAX_FACES - 1},
-        },
-    },
-    "JobRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["target_image"],
-        "description": "`source_image` is required unless `faces` is given.",
-        "properties": {
-            "provider": {
-                "type": "string",
-                "description": "engine (default, offline), akool, wavespeed-akool, wavespeed-pro, or auto "
-                "(fall back to the next provider on quota, auth or persistent errors).",
-            },
-            "source_image": _IMAGE,
-            "target_image": _IMAGE,
-            "face_enhance": {"type": "boolean", "default": False},
-            "target_index": {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": MAX_FACES - 1,
-                "description": "Which face of the target to replace; faces are numbered left to right.",
-            },
-            "single_face_mode": {"type": "boolean", "default": True},
-            "output_format": {"type": "string", "enum": [*OUTPUT_FORMATS, "jpg"], "default": "jpeg"},
-            "enable_base64_output": {
-                "type": "boolean",
-                "default": False,
-                "description": "GET /v1/jobs/{id} (and a sync `wait`) then carry each output's bytes in "
-                "`outputs[i].base64` (outputs over 4 MB: URL only).",
-            },
-            "webhook_url": {
-                "type": "string",
-                "description": "Where the job's terminal event is POSTed (Standard Webhooks, signed with the "
-                "tenant's whsec_ secret).",
-            },
-            "metadata": {
-                "type": "object",
-                "description": f"Yours, up to {MAX_METADATA_BYTES} bytes of JSON; echoed in every view and event.",
-            },
-            "faces": {"type": "array", "minItems": 1, "maxItems": MAX_FACES, "items": _ref("Face")},
-            "wait": {
-                "type": "number",
-                "minimum": 0,
-                "maximum": MAX_WAIT_SECONDS,
-                "description": "Sync mode: hold the answer up to this many seconds; 200 with the job if it "
-                "ends in time, else the 202 answer.",
-            },
-        },
-    },
-    "Links": {
-        "type": "object",
-        "required": ["get", "cancel"],
-        "properties": {"get": {"type": "string"}, "cancel": {"type": "string"}},
-    },
-    "Accepted": {
-        "type": "object",
-        "required": ["id", "status", "urls"],
-        "properties": {
-            "id": {"type": "string"},
-            "status": {"type": "string", "enum": list(JobStatus)},
-            "metadata": {"type": "object"},
-            "urls": _ref("Links"),
-        },
-    },
-    "Output": {
-        "type": "object",
-        "required": ["bucket", "key", "content_type", "width", "height", "bytes", "sha256"],
-        "properties": {
-            "bucket": {"type": "string"},
-            "key": {"type": "string"},
-            "content_type": {"type": "string"},
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "bytes": {"type": "integer"},
-            "sha256": {"type": "string"},
-            "nsfw": {
-                "type": ["boolean", "null"],
-                "description": "The provider's own NSFW flag for this output; null: not checked (engine, Akool).",
-            },
-            "url": {"type": "string", "description": "Presigned GET, no key needed."},
-            "base64": {"type": "string", "description": "Only when the job asked for enable_base64_output."},
-            "note": {
-                "type": "string",
-                "description": "Only when delivering the asked output_format took a step: the provider's format was "
-                "converted, or transparency was flattened on white for JPEG.",
-            },
-        },
-    },
-    "JobError": {
-        "type": ["object", "null"],
-        "required": ["code", "message"],
-        "properties": {
-            "code": {"type": "string", "enum": sorted(JOB_ERROR_CODES)},
-            "message": {"type": "string"},
-            "provider_code": {"type": ["string", "null"]},
-        },
-    },
-    "Job": {
-        "type": "object",
-        "required": ["id", "status", "provider", "outputs", "error", "metadata", "created_at", "updated_at"],
-        "properties": {
-            "id": {"type": "string"},
-            "status": {"type": "string", "enum": list(JobStatus)},
-            "provider": {"type": "string"},
-            "provider_job_id": {"type": ["string", "null"]},
-            "outputs": {"type": "array", "items": _ref("Output")},
-            "error": _ref("JobError"),
-            "metadata": {"type": "object"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "timings": {
-                "type": "object",
-                "properties": {
-                    "queued_ms": {"type": ["integer", "null"]},
-                    "provider_ms": {"type": ["integer", "null"]},
-                    "total_ms": {"type": ["integer", "null"]},
-                },
-            },
-            "correlation_id": {"type": "string"},
-            "urls": _ref("Links"),
-            "expires_at": {
-                "type": "object",
-                "description": "When retention deletes the job's inputs and outputs (null: not ended yet, or kept).",
-                "properties": {
-                    "inputs": {"type": ["string", "null"], "format": "date-time"},
-                    "outputs": {"type": ["string", "null"], "format": "date-time"},
-                },
-            },
-            "deleted_at": {"type": "string", "format": "date-time", "description": "Set once deleted on request."},
-        },
-    },
-    "JobList": {
-        "type": "object",
-        "required": ["jobs", "next_cursor"],
-        "properties": {
-            "jobs": {"type": "array", "items": _ref("Job")},
-            "next_cursor": {
-                "type": ["string", "null"],
-                "description": "Pass as `cursor` for the next page; null on the last page.",
-            },
-        },
-    },
-    "BatchRequest": {
-        "type": "object",
-        "required": ["jobs"],
-        "properties": {
-            "jobs": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 1000,
-                "items": {"type": "object", "description": "A job request, as the body of POST /v1/jobs."},
-            },
-            "defaults": {"type": "object", "description": "Fields every job request gets unless it sets them."},
-        },
-    },
-    "ManifestBatchRequest": {
-        "type": "object",
-        "required": ["manifest"],
-        "additionalProperties": False,
-        "properties": {
-            "manifest": {
-                "type": "string",
-                "description": "A JSONL file (one job request per line, up to 100,000) in the input bucket under "
-                "uploads/<your tenant>/: `s3://<bucket>/<key>` or the key. Its jobs are registered (listed "
-                "`queued`) by the batch's runner, then run; a line that is not a valid request fails alone.",
-            }
-        },
-    },
-    "BatchCounts": {
-        "type": "object",
-        "properties": {
-            name: {"type": "integer"} for name in ("queued", "processing", "completed", "failed", "cancelled", "total")
-        },
-    },
-    "Batch": {
-        "type": "object",
-        "required": ["id", "status", "counts", "urls"],
-        "properties": {
-            "id": {"type": "string"},
-            "status": {"type": "string", "enum": ["queued", "processing", "completed"]},
-            "counts": _ref("BatchCounts"),
-            "created_at": {"type": "string"},
-            "finished_at": {"type": "string"},
-            "cancelled_at": {"type": "string", "description": "When POST /v1/batches/{id}/cancel was first asked."},
-            "urls": {"type": "object", "properties": {"get": {"type": "string"}, "cancel": {"type": "string"}}},
-            "next_token": {
-                "type": ["string", "null"],
-                "description": "GET only: pass as `next_token` for the next page of jobs; null on the last.",
-            },
-            "jobs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "index": {"type": "integer"},
-                        "id": {"type": "string"},
-                        "status": {"type": "string", "enum": list(JobStatus)},
-                        "outputs": {"type": "array", "items": {"type": "object"}},
-                        "error": {"type": ["object", "null"]},
-                    },
-                },
-            },
-        },
-    },
-    "UploadRequest": {
-        "type": "object",
-        "required": ["filename", "content_type", "size"],
-        "properties": {
-            "filename": {"type": "string"},
-            "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp"]},
-            "size": {"type": "integer", "minimum": 1},
-        },
-    },
-    "Upload": {
-        "type": "object",
-        "required": ["id", "upload", "image_ref", "download_url"],
-        "properties": {
-            "id": {"type": "string"},
-            "upload": {
-                "type": "object",
-                "description": "PUT the bytes here with exactly these headers (no API key).",
-                "properties": {
-                    "method": {"const": "PUT"},
-                    "url": {"type": "string"},
-                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-            },
-            "image_ref": {"type": "string", "description": "Use as an image input of a job."},
-            "download_url": {"type": "string"},
-            "expires_at": {"type": "string"},
-        },
-    },
-}
+_BATCH_ID = {**_JOB_ID, "description": "The batch id."}
 
 _PATHS: dict[str, Any] = {
     "/v1/jobs": {
@@ -419,7 +163,7 @@ _PATHS: dict[str, Any] = {
                     "schema": {"type": "string", "examples": ["90", "1m30s"]},
                 },
             ],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobRequest")}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobRequestBody")}}},
             "responses": {
                 "202": {
                     **_json_body(_ref("Accepted"), "Accepted; follow `urls.get` until the job ends."),
@@ -509,16 +253,21 @@ _PATHS: dict[str, Any] = {
     "/v1/batches/{id}": {
         "get": {
             "operationId": "getBatch",
-            "summary": "A batch with its counts and a page of its jobs",
-            "description": "Counts are always the whole batch's; `jobs` is one page in index order.",
+            "summary": "A batch with its counts (over all its jobs) and one page of its jobs",
             "parameters": [
-                {**_JOB_ID, "description": "The batch id."},
+                _BATCH_ID,
                 {
                     "name": "limit",
                     "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                    "description": "Jobs per page.",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
                 },
-                {"name": "next_token", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "next_token",
+                    "in": "query",
+                    "description": "The `next_token` of the previous page.",
+                    "schema": {"type": "string"},
+                },
             ],
             "responses": {"200": _json_body(_ref("Batch"), "The batch."), **_errors(400, 404)},
         },
@@ -527,7 +276,7 @@ _PATHS: dict[str, Any] = {
             "summary": "Delete every job of a batch or manifest",
             "description": "As DELETE /v1/jobs/{id} for each job, and the stored requests. A batch still running "
             "is refused with 409 unless `cancel=true` (jobs not started then never start).",
-            "parameters": [{**_JOB_ID, "description": "The batch id."}, _CANCEL],
+            "parameters": [_BATCH_ID, _CANCEL],
             "responses": {"202": _json_body(_ref("Batch"), "The batch; deletion under way."), **_errors(400, 404, 409)},
         },
     },
@@ -535,15 +284,10 @@ _PATHS: dict[str, Any] = {
         "post": {
             "operationId": "cancelBatch",
             "summary": "Cancel every job of a batch that has not ended",
-            "description": "Each queued or processing job ends `cancelled` with one `Swap Job Cancelled` (a "
-            "running provider job finishes at the provider; its result is discarded), then one "
-            "`Swap Batch Completed`. Idempotent: a batch cancelled before answers 202 again. A batch that "
-            "ended without a cancel: 409 `batch_ended`, as cancelling an ended job is a 409.",
-            "parameters": [{**_JOB_ID, "description": "The batch id."}],
-            "responses": {
-                "202": _json_body(_ref("Batch"), "The batch; its open jobs are being cancelled."),
-                **_errors(404, 409),
-            },
+            "description": "Jobs not started never start; running ones end `cancelled` as POST /v1/jobs/{id}/cancel "
+            "does. The batch view follows, its counts as they stand.",
+            "parameters": [_BATCH_ID],
+            "responses": {"202": _json_body(_ref("Batch"), "The batch; cancelling under way."), **_errors(404, 409)},
         }
     },
     "/v1/uploads": {
@@ -600,28 +344,40 @@ def _with_budget_headers(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-_DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "swapflow",
-        "version": __version__,
-        "description": "Face-swap jobs. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`. "
-        "Each tenant has a per-second request limit (429 `throttled` with Retry-After); every answer "
-        "says what is left of it in `RateLimit-Policy` / `RateLimit` (IETF draft). Errors are "
-        '`{"error": {"code", "message", "field"}}`.',
-    },
-    "security": [{"bearer": []}, {"apiKey": []}],
-    "paths": _with_budget_headers(_PATHS),
-    "components": {
-        "schemas": _SCHEMAS,
-        "responses": {f"E{status}": _error_response(status) for status in sorted({s for s, _ in ERROR_CODES.values()})},
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+_ERROR_TABLE = "| code | HTTP | when |\n|---|---|---|\n" + "\n".join(
+    f"| `{code}` | {status} | {when} |" for code, (status, when) in ERROR_CODES.items()
+)
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    """Built on first use: importing this module (for ERROR_CODES) does not generate the schemas."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "swapflow",
+            "version": __version__,
+            "description": "Face-swap jobs. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`. "
+            "Each tenant has a per-second request limit (429 `throttled` with Retry-After); every answer "
+            "says what is left of it in `RateLimit-Policy` / `RateLimit` (IETF draft). Errors are "
+            '`{"error": {"code", "message", "field"}}`:\n\n' + _ERROR_TABLE,
         },
-    },
-}
+        # The handler answers with the stage prefix it was reached under (`/prod` in AWS).
+        "servers": [{"url": "/", "description": "This deployment (the stage prefix is added when served)."}],
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": _with_budget_headers(_PATHS),
+        "components": {
+            "schemas": component_schemas(list(ERROR_CODES)),
+            "responses": {
+                f"E{status}": _error_response(status) for status in sorted({s for s, _ in ERROR_CODES.values()})
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+        },
+    }
 
 
 def openapi_document() -> dict[str, Any]:
-    return copy.deepcopy(_DOCUMENT)
+    return copy.deepcopy(_document())

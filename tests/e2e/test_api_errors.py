@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -85,3 +88,56 @@ def test_given_unknown_route_when_called_then_404_json(stack) -> None:
     status, _, payload = stack.client().request("GET", "/v1/nothing-here")
     assert status == 404
     assert payload["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v1/jobs?limit=0", "limit"),
+        ("/v1/jobs?limit=101", "limit"),
+        ("/v1/jobs?limit=ten", "limit"),
+        ("/v1/jobs?status=done", "status"),
+    ],
+)
+def test_given_a_query_outside_the_models_when_listing_then_400_naming_the_parameter(stack, path, field) -> None:
+    status, _, payload = stack.client().request("GET", path)
+    assert status == 400, payload
+    assert (payload["error"]["code"], payload["error"]["field"]) == ("invalid_request", field)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"target_image": GOOD, "faces": [{"source_image": "", "target_face": 0}]}, "faces[0].source_image"),
+        ({"target_image": GOOD, "faces": [{"source_image": GOOD, "target_face": 50}]}, "faces[0].target_face"),
+        ({"source_image": GOOD, "target_image": GOOD, "face_enhance": "true"}, "face_enhance"),
+        ({"source_image": GOOD, "target_image": GOOD, "wait": "5"}, "wait"),
+        ({"source_image": GOOD, "target_image": GOOD, "colour": "red", "size": 1}, "colour"),
+    ],
+)  # fmt: skip
+def test_given_a_body_the_model_refuses_when_submitted_then_400_with_the_dotted_path(stack, body, field) -> None:
+    status, _, payload = stack.client().request("POST", "/v1/jobs", body)
+    assert status == 400, payload
+    assert (payload["error"]["code"], payload["error"]["field"]) == ("invalid_request", field)
+
+
+def test_given_a_job_sent_as_text_plain_when_submitted_then_415_naming_the_content_type(stack) -> None:
+    request = urllib.request.Request(
+        f"{stack.api_url}/v1/jobs",
+        data=json.dumps({"source_image": GOOD, "target_image": GOOD}).encode(),
+        method="POST",
+        headers={"x-api-key": stack.api_key, "Content-Type": "text/plain"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=30)
+    payload = json.loads(answer.value.read())
+    assert answer.value.code == 415
+    assert (payload["error"]["code"], payload["error"]["field"]) == ("unsupported_media_type", "Content-Type")
+
+
+def test_given_an_upload_ticket_with_a_mistyped_size_when_asked_then_400_naming_it(stack) -> None:
+    status, _, payload = stack.client().request(
+        "POST", "/v1/uploads", {"filename": "a.jpg", "content_type": "image/jpeg", "size": "12"}
+    )
+    assert status == 400, payload
+    assert (payload["error"]["code"], payload["error"]["field"]) == ("invalid_request", "size")

@@ -197,3 +197,27 @@ def test_GIVEN_the_api_WHEN_v1_docs_is_opened_THEN_swagger_ui_renders_the_docume
     page.wait_for_selector(".opblock-summary-path[data-path='/v1/jobs']", timeout=WAIT_MS)
     shot(page, "docs")
     assert page.foreign == []
+
+
+def test_GIVEN_the_generated_document_WHEN_v1_docs_is_opened_THEN_every_operation_and_the_models_are_listed(
+    page: Any, stack: Any
+) -> None:
+    documented = {
+        (method.upper(), path)
+        for path, item in stack.client().request("GET", "/v1/openapi.json")[2]["paths"].items()
+        for method in item
+    }
+    page.goto(f"{stack.api_url}/v1/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/v1/jobs/{id}/cancel']", timeout=WAIT_MS)
+    listed = page.locator(".opblock").evaluate_all(
+        "blocks => blocks.map(b => [b.querySelector('.opblock-summary-method').textContent,"
+        " b.querySelector('.opblock-summary-path').dataset.path])"
+    )
+    assert {tuple(op) for op in listed} == documented
+    # The schemas section shows the models the API validates with, by their class names.
+    page.wait_for_function("document.querySelector('section.models')?.innerText.includes('Accepted')", timeout=WAIT_MS)
+    page.locator(".opblock-summary-path[data-path='/v1/jobs']").first.click()  # POST /v1/jobs opens
+    page.wait_for_selector(".opblock.is-open .body-param__example, .opblock.is-open .microlight", timeout=WAIT_MS)
+    assert "https://images.example.com/face.jpg" in page.inner_text(".opblock.is-open")  # the model's example
+    shot(page, "docs-operations")
+    assert page.foreign == []

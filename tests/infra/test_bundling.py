@@ -68,6 +68,8 @@ def test_given_the_api_functions_when_bundled_then_exactly_the_locked_set_for_ar
     assert LockedBundler().try_bundle(str(tmp_path)) is True
     assert (tmp_path / "swapflow" / "handlers" / "api.py").is_file()
     assert (tmp_path / "aws_lambda_powertools").is_dir() and (tmp_path / "aws_xray_sdk").is_dir()
+    # The API's models: pydantic and its native core, built for the functions' architecture like the rest.
+    assert (tmp_path / "pydantic").is_dir() and list(tmp_path.glob("pydantic_core/_pydantic_core*.so"))
     assert not (tmp_path / "swapflow" / "engine").exists()
     assert not (tmp_path / "cv2").exists() and not (tmp_path / "boto3").exists()
     assert (tmp_path / "c2pa" / "libs" / "libc2pa_c.so").is_file()  # every output is signed in this bundle

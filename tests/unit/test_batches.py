@@ -309,3 +309,14 @@ def test_GIVEN_a_runner_input_naming_no_member_WHEN_run_THEN_its_slot_is_release
     svc.run_item("01BATCH", "01NOTAMEMBER", "token-9")  # no ConditionalCheckFailedException escapes
 
     assert svc.tracker.workflow.released == ["token-9"]
+
+
+def test_GIVEN_an_accepted_batch_WHEN_viewed_with_and_without_jobs_THEN_each_view_is_the_documented_batch() -> None:
+    from swapflow.api_models import Batch as BatchAnswer
+
+    svc, _, _, _ = make_service()
+    batch, _ = svc.accept("t", {"defaults": {"source_image": IMAGE}, "jobs": [{"target_image": IMAGE}] * 2})
+
+    full = BatchAnswer.model_validate(svc.view(batch))  # extra="forbid": no undocumented field either
+    assert full.jobs is not None and [j.index for j in full.jobs] == [0, 1]
+    assert BatchAnswer.model_validate(svc.view(batch, with_jobs=False)).counts.total == 2

@@ -421,3 +421,18 @@ def test_given_a_provider_callback_when_judged_then_only_its_own_providers_recor
     job = Job(id="01J", tenant="t", provider=provider, spec=SwapSpec(image, image), status=status)
     job = Job(**{**job.__dict__, "provider_job_id": provider_job_id})
     assert job.callback_refusal(family) == refusal
+
+
+# ---- the documented answers are the views --------------------------------------------------------------
+
+
+def test_given_queued_completed_and_cancelled_jobs_when_viewed_then_each_view_is_the_documented_job_model() -> None:
+    from swapflow.api_models import Job as JobAnswer
+
+    svc = make_service()
+    done, cancelled, queued = submit(svc, metadata={"order": 7}), submit(svc), submit(svc)
+    complete(svc, done.id)
+    svc.cancel_job("acme", cancelled.id)
+    for job_id in (done.id, cancelled.id, queued.id):
+        view = svc.view(svc.get_job("acme", job_id), with_base64=True)
+        assert JobAnswer.model_validate(view).id == job_id  # extra="forbid": no undocumented field either

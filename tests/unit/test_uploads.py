@@ -39,6 +39,9 @@ def test_given_an_image_upload_when_created_then_the_ticket_is_a_signed_put_unde
     assert "Signature=put" in upload.url and "Signature=get" in upload.download_url
     view = upload.native_view()
     assert view["upload"]["method"] == "PUT" and view["expires_at"] == "2023-11-14T23:13:20Z"
+    from swapflow.api_models import Upload as UploadAnswer
+
+    assert UploadAnswer.model_validate(view).image_ref == upload.image_ref  # the documented answer, exactly
 
 
 @pytest.mark.parametrize(

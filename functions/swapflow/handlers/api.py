@@ -6,14 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ..jobs.exceptions import RequestInvalidError, TenantThrottledError, UnauthorizedError
+from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, tracer
 from . import api_batches, api_jobs, api_pages
 from . import api_request as req
 from .errors import ANSWERS, describe, error_body, error_headers, ratelimit_headers
 
-app = APIGatewayRestResolver()
+# Bodies and query strings are validated against api_models by the resolver; bodies are decoded by our own
+# parser (depth and surrogate caps), and a refusal is answered in our envelope (request_refused below).
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 for _routes in (api_jobs, api_batches, api_pages):
     app.include_router(_routes.router)
 
@@ -23,8 +28,20 @@ DOMAIN_ERRORS: list[type[Exception]] = list(ANSWERS)
 
 @app.exception_handler(DOMAIN_ERRORS)
 def domain_error(exc: Exception) -> Response:
+    if isinstance(exc, RequestInvalidError) and req.admission.get() is None:
+        # refused before the route ran: the key and budget checks answer first (401, 429), as they did
+        try:
+            req.tenant(app)
+        except (UnauthorizedError, TenantThrottledError) as refused:
+            return domain_error(refused)
     status, body = describe(exc)
     return req.json_response(status, body, error_headers(exc))
+
+
+@app.exception_handler([RequestValidationError, UnicodeDecodeError, RequestUnsupportedContentType])
+def request_refused(exc: Exception) -> Response:
+    """The models' refusal (or an undecodable or non-JSON body) in our envelope."""
+    return domain_error(req.refusal(exc))
 
 
 @app.exception_handler(Exception)

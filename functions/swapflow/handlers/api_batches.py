@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from typing import Annotated
 
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from ..api_models import UploadRequest
 from ..jobs.batches import MAX_PAGE, PAGE_SIZE
-from ..jobs.exceptions import BatchInvalidError, RequestInvalidError
+from ..jobs.exceptions import BatchInvalidError
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics
 from ..wiring import batches, jsonl_manifests, uploads
@@ -17,17 +20,15 @@ router = Router()
 
 
 @router.post("/v1/uploads")
-def create_upload() -> Response:
+def create_upload(body: Annotated[UploadRequest, Body()]) -> req.Answer:
     """A presigned PUT into the input bucket; the returned `image_ref` is then a job input."""
-    tenant, body = req.tenant(router), parse_json_body(router.current_event.body)
-    if not isinstance(body, dict):
-        raise RequestInvalidError("invalid_request", "the request body must be a JSON object")
-    upload = uploads().create(tenant, body.get("filename"), body.get("content_type"), body.get("size"))
+    tenant = req.tenant(router)
+    upload = uploads().create(tenant, body.filename, body.content_type, body.size)
     return req.json_response(201, upload.native_view())
 
 
 @router.post("/v1/batches")
-def create_batch() -> Response:
+def create_batch() -> req.Answer:
     """202 {id, status, counts, urls}: every job request judged at once (400 lists each problem); or
     `{"manifest": <s3:// or key of a .jsonl upload>}`: up to 100,000 jobs, registered by the runner."""
     tenant, body = req.tenant(router), parse_json_body(router.current_event.body)
@@ -48,17 +49,20 @@ def create_batch() -> Response:
 
 
 @router.get("/v1/batches/<batch_id>")
-def get_batch(batch_id: str) -> Response:
+def get_batch(
+    batch_id: str,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE_SIZE,
+    next_token: Annotated[str | None, Query()] = None,
+) -> req.Answer:
     """The batch with its counts and a page of its jobs {index, id, status, outputs, error}:
     ?limit= (1..1000, default 100)&next_token=."""
     svc = batches()
     batch = svc.get(req.tenant(router), batch_id)
-    token = req.query(router).get("next_token") or None
-    return req.json_response(200, svc.view(batch, limit=req.limit(router, PAGE_SIZE, MAX_PAGE), next_token=token))
+    return req.json_response(200, svc.view(batch, limit=limit, next_token=next_token or None))
 
 
 @router.post("/v1/batches/<batch_id>/cancel")
-def cancel_batch(batch_id: str) -> Response:
+def cancel_batch(batch_id: str) -> req.Answer:
     """202 with the batch: every job not yet ended is being cancelled; 409 `batch_ended` for a batch that
     had ended without a cancel; a batch cancelled before answers 202 again, changing nothing."""
     tenant = req.tenant(router)
@@ -69,9 +73,9 @@ def cancel_batch(batch_id: str) -> Response:
 
 
 @router.delete("/v1/batches/<batch_id>")
-def delete_batch(batch_id: str) -> Response:
+def delete_batch(batch_id: str, cancel: req.CancelFlag = "false") -> req.Answer:
     """202: every job of the batch (or manifest) is being deleted as DELETE /v1/jobs/{id} does."""
     tenant = req.tenant(router)
-    batch = batches().delete(tenant, batch_id, cancel=req.cancel_flag(router), by=req.key_id(router))
+    batch = batches().delete(tenant, batch_id, cancel=cancel == "true", by=req.key_id(router))
     logger.info("batch deleted", extra={"batch_id": batch.id, "tenant": tenant})
     return req.json_response(202, batches().view(batch, with_jobs=False))

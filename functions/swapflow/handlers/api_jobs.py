@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from typing import Annotated
 
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from ..api_models import JobRequestBody
+from ..jobs.models import JobStatus
 from ..jobs.queries import MAX_LIST_LIMIT
-from ..jobs.validation import parse_json_body
 from ..observability import logger, provider_metric
 from ..wiring import service
 from . import api_request as req
@@ -15,12 +18,12 @@ router = Router()
 
 
 @router.post("/v1/jobs")
-def create_job() -> Response:
+def create_job(payload: Annotated[JobRequestBody, Body()]) -> req.Answer:
     """202 {id, status, metadata, urls}; 200 with the whole job when a `wait` ends in time."""
-    tenant, body = req.tenant(router), parse_json_body(router.current_event.body)
+    tenant = req.tenant(router)
     submitted = service().intake.submit(
         tenant,
-        body,
+        payload.model_dump(exclude_unset=True),
         prefer=req.header(router, "Prefer"),
         cancel_after=req.header(router, "Cancel-After"),
         idempotency_key=req.header(router, "Idempotency-Key"),
@@ -43,22 +46,24 @@ def create_job() -> Response:
 
 
 @router.get("/v1/jobs")
-def list_jobs() -> Response:
+def list_jobs(
+    status: Annotated[JobStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 20,
+    cursor: Annotated[str | None, Query()] = None,
+) -> req.Answer:
     """The caller's jobs, newest first: ?status=&limit= (1..100, default 20)&cursor=."""
-    tenant, query = req.tenant(router), req.query(router)
-    limit = req.limit(router, 20, MAX_LIST_LIMIT)
-    status, cursor = query.get("status") or None, query.get("cursor") or None
-    jobs, after = service().queries.list_jobs(tenant, status=status, limit=limit, cursor=cursor)
+    tenant = req.tenant(router)
+    jobs, after = service().queries.list_jobs(tenant, status=status, limit=limit, cursor=cursor or None)
     return req.json_response(200, {"jobs": [req.job_body(j, with_base64=False) for j in jobs], "next_cursor": after})
 
 
 @router.get("/v1/jobs/<job_id>")
-def get_job(job_id: str) -> Response:
+def get_job(job_id: str) -> req.Answer:
     return req.json_response(200, req.job_body(service().queries.get_job(req.tenant(router), job_id)))
 
 
 @router.post("/v1/jobs/<job_id>/cancel")
-def cancel_job(job_id: str) -> Response:
+def cancel_job(job_id: str) -> req.Answer:
     """200 with the job, now `cancelled`; 409 `conflict` when it had already ended."""
     tenant = req.tenant(router)
     job = service().lifecycle.cancel_job(tenant, job_id)
@@ -68,9 +73,9 @@ def cancel_job(job_id: str) -> Response:
 
 
 @router.delete("/v1/jobs/<job_id>")
-def delete_job(job_id: str) -> Response:
+def delete_job(job_id: str, cancel: req.CancelFlag = "false") -> req.Answer:
     """202 with the tombstone: photos are being deleted (every version); 409 while running unless ?cancel=true."""
     tenant = req.tenant(router)
-    job = service().lifecycle.delete_job(tenant, job_id, cancel=req.cancel_flag(router), by=req.key_id(router))
+    job = service().lifecycle.delete_job(tenant, job_id, cancel=cancel == "true", by=req.key_id(router))
     logger.info("job deleted", extra={"job_id": job.id, "tenant": tenant})
     return req.json_response(202, service().queries.view(job))

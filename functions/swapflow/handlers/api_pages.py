@@ -13,7 +13,7 @@ router = Router()
 
 
 @router.get("/v1/openapi.json")
-def openapi() -> Response:
+def openapi() -> req.Answer:
     """The OpenAPI 3.1 document of the native API; no key needed. `servers` carries the stage prefix, so
     Swagger UI's "Try it out" reaches `/prod/v1/...` in AWS."""
     from ..api_spec import openapi_document
@@ -30,14 +30,14 @@ def _static(found: tuple[str, str] | None) -> Response:
 
 @router.get("/")
 @router.get("/playground")
-def playground_page() -> Response:
+def playground_page() -> req.Answer:
     from .. import playground
 
     return _static(playground.page("index.html", req.stage(router)))
 
 
 @router.get("/playground/<name>")
-def playground_asset(name: str) -> Response:
+def playground_asset(name: str) -> req.Answer:
     from .. import playground
 
     return _static(playground.asset(playground.PLAYGROUND_ASSETS, name))
@@ -45,7 +45,7 @@ def playground_asset(name: str) -> Response:
 
 @router.get("/v1/docs")
 @router.get("/docs")
-def docs_page() -> Response:
+def docs_page() -> req.Answer:
     """Swagger UI over /v1/openapi.json, from vendored assets; no key needed."""
     from .. import playground
 
@@ -53,7 +53,7 @@ def docs_page() -> Response:
 
 
 @router.get("/v1/docs/<name>")
-def docs_asset(name: str) -> Response:
+def docs_asset(name: str) -> req.Answer:
     from .. import playground
 
     return _static(playground.asset(playground.DOCS_ASSETS, name))

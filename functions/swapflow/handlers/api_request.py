@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import json
 from contextvars import ContextVar
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from ..jobs.access import Admission, api_key_from
-from ..jobs.exceptions import RequestInvalidError
 from ..jobs.models import Job
 from ..wiring import access, service
+
+# What a route returns: our JSON (or page) text, already serialized, which the resolver passes through as is
+# (with validation on, a route annotated with a bare `Response` fails).
+Answer = Response[str]
+
+# `?cancel=true|false` of the DELETE routes (validated by the resolver, as api_models documents it).
+CancelFlag = Annotated[Literal["true", "false"], Query()]
 
 # This request's admission: every answer carries its RateLimit headers (set per invocation, see handler).
 admission: ContextVar[Admission | None] = ContextVar("admission", default=None)
@@ -38,25 +45,12 @@ def query(router: BaseRouter) -> dict[str, str]:
     return dict(router.current_event.query_string_parameters or {})
 
 
-def limit(router: BaseRouter, default: int, most: int) -> int:
-    """`?limit=` as an integer (the domain checks its range)."""
-    raw = query(router).get("limit") or str(default)
-    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") fails
-        raise RequestInvalidError("invalid_request", f"limit must be an integer from 1 to {most}", "limit")
-    return int(raw)
-
 
 def key_id(router: BaseRouter) -> str | None:
     from ..storage.tenants import caller_key_id
 
     return caller_key_id(router.current_event.headers)
 
-
-def cancel_flag(router: BaseRouter) -> bool:
-    value = query(router).get("cancel") or "false"
-    if value not in ("true", "false"):
-        raise RequestInvalidError("invalid_request", "cancel must be true or false", "cancel")
-    return value == "true"
 
 
 def stage(router: BaseRouter) -> str:
@@ -78,3 +72,19 @@ def links(job_id: str) -> dict[str, str]:
 def job_body(job: Job, *, with_base64: bool = True) -> dict[str, Any]:
     """The job as GET /v1/jobs/{id} shows it (base64 outputs when it asked for them)."""
     return {**service().queries.view(job, with_base64=with_base64), "urls": links(job.id)}
+
+
+def refusal(exc: Exception) -> Exception:
+    """The domain error for a request the resolver refused: a model error (its first, the field as a dotted
+    path), a body that is not UTF-8 text, or one sent as something other than JSON."""
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+    from ..api_models import request_error
+    from ..api_spec import ERROR_CODES
+    from ..jobs.exceptions import RequestInvalidError
+
+    if isinstance(exc, RequestValidationError):
+        return request_error(exc.errors(), ERROR_CODES)
+    if isinstance(exc, UnicodeDecodeError):  # base64 bodies are decoded by the resolver before our parser
+        return RequestInvalidError("invalid_json", f"the request body is not UTF-8 text: {exc.reason}")
+    return RequestInvalidError("unsupported_media_type", "send the body as application/json", "Content-Type")

@@ -11,6 +11,8 @@ from typing import Any
 
 from .exceptions import RequestInvalidError
 
+# The bounds of a job request. Its shape is defined once, as the API's pydantic model (swapflow.api_models,
+# imported when a request is parsed: functions that never parse one do not load pydantic).
 OUTPUT_FORMATS = ("jpeg", "png", "webp")
 MAX_FACES = 50
 MAX_WAIT_SECONDS = 25
@@ -19,20 +21,8 @@ MAX_METADATA_DEPTH = 8  # levels of objects/arrays inside `metadata` (itself the
 MAX_BODY_DEPTH = 32  # a request body nested deeper than this is not a job request
 MAX_IMAGE_FIELD_CHARS = 30 * 1024 * 1024  # a 20 MB image as base64 plus its data: prefix
 
-_FIELDS = {
-    "provider",
-    "source_image",
-    "target_image",
-    "face_enhance",
-    "target_index",
-    "single_face_mode",
-    "output_format",
-    "enable_base64_output",
-    "webhook_url",
-    "metadata",
-    "faces",
-    "wait",
-}
+# Codes a job request's own checks can answer with (the rest of a refusal is `invalid_request`).
+REQUEST_CODES = ("unknown_provider", "image_too_large", "invalid_request")
 
 
 @dataclass(frozen=True)
@@ -74,7 +64,7 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
-def _has_lone_surrogate(value: Any) -> bool:
+def has_lone_surrogate(value: Any) -> bool:
     """True if any key or string holds an unpaired UTF-16 surrogate (valid JSON escapes, not storable text)."""
     stack = [value]
     while stack:
@@ -104,117 +94,39 @@ def parse_json_body(body: str | bytes | None) -> Any:
         raise RequestInvalidError("invalid_json", f"the request body is not valid JSON: {exc}") from exc
     if json_depth(doc) > MAX_BODY_DEPTH:
         raise RequestInvalidError("invalid_json", f"the body nests deeper than {MAX_BODY_DEPTH} levels")
-    if _has_lone_surrogate(doc):
+    if has_lone_surrogate(doc):
         raise RequestInvalidError("invalid_json", "the request body holds an unpaired UTF-16 surrogate")
     return doc
-
-
-def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = body.get(name, default)
-    if not isinstance(value, bool):
-        raise RequestInvalidError("invalid_request", f"{name} must be true or false", name)
-    return value
-
-
-def _int(value: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise RequestInvalidError("invalid_request", f"{name} must be an integer from {lo} to {hi}", name)
-    return value
-
-
-def _image_ref(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise RequestInvalidError(
-            "invalid_request", f"{name} is required: an https URL, a data: URI or an upload ref", name
-        )
-    if len(value) > MAX_IMAGE_FIELD_CHARS:
-        raise RequestInvalidError("image_too_large", f"{name} is larger than the 20 MB image cap", name)
-    return value.strip()
 
 
 def parse_job_request(
     body: Any, *, providers: Collection[str], default_provider: str, auto_chain: Collection[str] = ()
 ) -> JobRequest:
-    """Turn a decoded JSON body into a JobRequest or raise RequestInvalidError naming the field; a request
-    its provider cannot serve (on `auto`: no provider of `auto_chain`) is refused too (DESIGN 3)."""
-    if not isinstance(body, dict):
-        raise RequestInvalidError("invalid_request", "the request body must be a JSON object")
-    unknown = sorted(set(body) - _FIELDS)
-    if unknown:
-        raise RequestInvalidError("invalid_request", f"unknown field(s): {', '.join(unknown)}", unknown[0])
+    """Turn a decoded JSON body into a JobRequest or raise RequestInvalidError naming the field (the API's
+    model, with the known providers); a request its provider cannot serve (on `auto`: no provider of
+    `auto_chain`) is refused too (DESIGN 3)."""
+    from pydantic import ValidationError
 
-    provider = body.get("provider", default_provider)
-    if not isinstance(provider, str) or provider not in providers:
-        raise RequestInvalidError(
-            "unknown_provider",
-            f"provider must be one of: {', '.join(sorted(providers))}",
-            "provider",
-        )
+    from ..api_models import JobRequestBody, request_error
 
-    faces: list[FaceRequest] = []
-    raw_faces = body.get("faces")
-    if raw_faces is not None:
-        if not isinstance(raw_faces, list) or not 1 <= len(raw_faces) <= MAX_FACES:
-            raise RequestInvalidError("invalid_request", f"faces must be a list of 1 to {MAX_FACES}", "faces")
-        for i, item in enumerate(raw_faces):
-            if not isinstance(item, dict) or set(item) - {"source_image", "target_face"}:
-                raise RequestInvalidError("invalid_request", "each face is {source_image, target_face}", f"faces[{i}]")
-            faces.append(
-                FaceRequest(
-                    _image_ref(item.get("source_image"), f"faces[{i}].source_image"),
-                    _int(item.get("target_face"), f"faces[{i}].target_face", 0, MAX_FACES - 1),
-                )
-            )
-
-    source = body.get("source_image")
-    if source is None and faces:
-        source = faces[0].source_image
-    target_index = body.get("target_index")
-    output_format = body.get("output_format", "jpeg")
-    if output_format == "jpg":
-        output_format = "jpeg"
-    if output_format not in OUTPUT_FORMATS:
-        raise RequestInvalidError(
-            "invalid_request", f"output_format must be one of: {', '.join(OUTPUT_FORMATS)}", "output_format"
-        )
-    webhook_url = body.get("webhook_url")
-    if webhook_url is not None and (
-        not isinstance(webhook_url, str) or not webhook_url.startswith(("https://", "http://"))
-    ):
-        raise RequestInvalidError("invalid_request", "webhook_url must be an https URL", "webhook_url")
-    metadata = body.get("metadata")
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise RequestInvalidError("invalid_request", "metadata must be a JSON object", "metadata")
-        if json_depth(metadata) > MAX_METADATA_DEPTH:
-            raise RequestInvalidError(
-                "invalid_request", f"metadata may nest at most {MAX_METADATA_DEPTH} levels deep", "metadata"
-            )
-        if _has_lone_surrogate(metadata):
-            raise RequestInvalidError("invalid_request", "metadata holds an unpaired UTF-16 surrogate", "metadata")
-        if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
-            raise RequestInvalidError(
-                "invalid_request", f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON", "metadata"
-            )
-    wait = body.get("wait", 0)
-    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_WAIT_SECONDS:
-        raise RequestInvalidError(
-            "invalid_request", f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}", "wait"
-        )
-
+    try:
+        model = JobRequestBody.model_validate(body, context={"providers": providers})
+    except ValidationError as exc:
+        raise request_error(exc.errors(), REQUEST_CODES) from None
+    faces = tuple(FaceRequest(face.source_image, face.target_face) for face in model.faces or ())
     request = JobRequest(
-        provider=provider,
-        source_image=_image_ref(source, "source_image"),
-        target_image=_image_ref(body.get("target_image"), "target_image"),
-        face_enhance=_bool(body, "face_enhance", False),
-        target_index=None if target_index is None else _int(target_index, "target_index", 0, MAX_FACES - 1),
-        single_face_mode=_bool(body, "single_face_mode", True),
-        output_format=output_format,
-        enable_base64_output=_bool(body, "enable_base64_output", False),
-        webhook_url=webhook_url,
-        metadata=metadata,
-        faces=tuple(faces),
-        wait=float(wait),
+        provider=model.provider or default_provider,
+        source_image=model.source_image or faces[0].source_image,
+        target_image=model.target_image,
+        face_enhance=model.face_enhance,
+        target_index=model.target_index,
+        single_face_mode=model.single_face_mode,
+        output_format="jpeg" if model.output_format == "jpg" else model.output_format,
+        enable_base64_output=model.enable_base64_output,
+        webhook_url=model.webhook_url,
+        metadata=model.metadata,
+        faces=faces,
+        wait=model.wait,
     )
     refuse_unservable(request, auto_chain)
     return request

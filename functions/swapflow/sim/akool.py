@@ -224,7 +224,7 @@ class AkoolSimulator(BaseSimulator):
             out = io.BytesIO()
             picture.convert("RGB").crop((x, y, x + w, y + h)).save(out, "JPEG", quality=90)
         path = f"/faces/{secrets.token_hex(8)}.jpg"
-        self.files[path] = (out.getvalue(), "image/jpeg")
+        self.store_file(path, out.getvalue(), "image/jpeg")
         face_url = self.base_url + path
         self.crops[face_url] = FaceCrop(url, face_index)
         return face_url

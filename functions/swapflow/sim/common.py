@@ -114,8 +114,13 @@ class BaseSimulator:
         webhook_attempts: int = 3,
         tier: tuple[int, int] | None = None,
         minute_seconds: float = 60.0,
+        retention_seconds: float | None = None,
     ) -> None:
         self.base_processing_seconds = processing_seconds
+        # Ended jobs and served files are forgotten this long after (None: kept for the sim's life), so
+        # a long run (a 10,000-job manifest bench) does not keep every input and output in memory.
+        self.retention_seconds = retention_seconds
+        self._expiry: collections.deque[tuple[float, str, str]] = collections.deque()  # (at, "job"|"file", key)
         self.tier = tier
         self.minute_seconds = minute_seconds
         self.tier_refusals = 0
@@ -271,12 +276,36 @@ class BaseSimulator:
         """Run `job` in the background, or inline (before the submit answer) under early_webhook."""
         with self._lock:
             self.jobs[job.id] = job
+            self._forget_expired()
         if "early_webhook" in self.faults:
             self._run(job, inline=True)
             return
         thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"job-{job.id[:8]}")
         self._threads.append(thread)
         thread.start()
+
+    def store_file(self, path: str, data: bytes, content_type: str) -> None:
+        """Serve `data` at `path` (an upload, an output) until the retention forgets it."""
+        self.files[path] = (data, content_type)
+        self._expire_later("file", path)
+
+    def _expire_later(self, kind: str, key: str) -> None:
+        if self.retention_seconds is not None:
+            with self._lock:
+                self._expiry.append((time.monotonic(), kind, key))
+
+    def _forget_expired(self) -> None:
+        """Drop ended jobs and files older than the retention (called with the lock held, at each submit)."""
+        if self.retention_seconds is None:
+            return
+        cutoff = time.monotonic() - self.retention_seconds
+        while self._expiry and self._expiry[0][0] <= cutoff:
+            _, kind, key = self._expiry.popleft()
+            if kind == "job":
+                self.jobs.pop(key, None)
+            else:
+                self.files.pop(key, None)
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
 
     def _run(self, job: SimJob, inline: bool = False) -> None:
         total = 0.0 if inline else self.processing_seconds
@@ -298,10 +327,11 @@ class BaseSimulator:
             job.output_ext = EXTENSIONS.get(content_type, "jpg")
             self._sleep(max(0.0, total * 0.8 - (time.monotonic() - started)))
             # The output is served only from here on: a url handed out earlier answers 404 until now.
-            self.files[self.output_path(job)] = (data, content_type)
+            self.store_file(self.output_path(job), data, content_type)
             job.output_url = self.base_url + self.output_path(job)
             job.status = COMPLETED
         job.done.set()
+        self._expire_later("job", job.id)
         if job.webhook_url and "lost_webhook" not in self.faults and not self._stopping.is_set():
             headers, body = self.webhook_delivery(job)
             for _ in range(2 if "duplicate_webhook" in self.faults else 1):

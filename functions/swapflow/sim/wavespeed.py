@@ -150,7 +150,7 @@ class WaveSpeedSimulator(BaseSimulator):
         data, filename, file_type = parsed
         ext = {"image/png": "png", "image/webp": "webp"}.get(sniff_type(data), "jpg")
         path = f"/media/{secrets.token_hex(8)}.{ext}"
-        self.files[path] = (data, sniff_type(data) if file_type == "application/octet-stream" else file_type)
+        self.store_file(path, data, sniff_type(data) if file_type == "application/octet-stream" else file_type)
         return _ok({"type": "image", "download_url": self.base_url + path, "filename": filename, "size": len(data)})
 
     def secret(self, request: Request) -> Response:

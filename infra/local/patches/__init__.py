@@ -21,6 +21,7 @@ from types import ModuleType
 
 from . import (
     events_targets,
+    fast_dispatch,
     fresh_task_token,
     item_reader,
     lambda_runtime,
@@ -53,6 +54,7 @@ PATCHES: dict[str, tuple[ModuleType, Callable[[], None]]] = {
     "P7": (parsed_definitions, functools.partial(parsed_definitions.patch_parse_once, replace, original)),
     "T1": (time_scaling, time_scaling.patch_time_scaling),
     "P8": (item_reader, item_reader.apply),
+    "P9": (fast_dispatch, functools.partial(fast_dispatch.patch_fast_dispatch, replace)),
 }
 
 

@@ -13,7 +13,9 @@ function's environment from the template; it reaches the embedded AWS over the l
   seconds" and the environment is discarded;
 * ``MemorySize`` enforced on the worker's resident memory: over it, the environment is killed and the
   invocation fails with ``Runtime.OutOfMemory`` (``SWAPFLOW_LOCAL_MEMORY_LIMITS=0`` turns this off);
-* a crash (``os._exit``, a segfault in native code) fails only that invocation (``Runtime.ExitError``).
+* a crash (``os._exit``, a segfault in native code) fails only that invocation (``Runtime.ExitError``);
+* native thread pools sized for one environment (``SWAPFLOW_LOCAL_THREADS_PER_ENVIRONMENT``, default 1;
+  ``THREAD_VARIABLES``), so environments side by side do not oversubscribe the machine's cores.
 
 Workers are forked from a fork server that has the common libraries imported already, so a cold start
 costs a fork plus the handler module's own imports; ``bench/runtime.py`` measures both.
@@ -39,6 +41,10 @@ LOG = logging.getLogger(__name__)
 
 #: Lambda's Init phase limit for on-demand environments.
 INIT_TIMEOUT_S = 10.0
+#: Native thread pools (OpenMP, OpenBLAS, MKL, OpenCV) sized for one environment, unless the host or the
+#: template says otherwise: a Lambda environment has one or two vCPUs to itself, while here many share
+#: the machine's cores, and each pool sized to all of them oversubscribes it (spinning BLAS threads).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .environments import AsyncConfig, FunctionSpec, Invocation, Pool, keep_main_out
+from .environments import THREAD_VARIABLES, AsyncConfig, FunctionSpec, Invocation, Pool, keep_main_out
 
 LOG = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class LambdaRuntime:
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
         """The host's environment, the function's variables from the template, and what Lambda sets."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_LAMBDA_", "_HANDLER", "_X_AMZN"))}
+        threads = os.environ.get("SWAPFLOW_LOCAL_THREADS_PER_ENVIRONMENT", "1")
+        env.update({name: threads for name in THREAD_VARIABLES if name not in env})
         env.update({str(k): str(v) for k, v in spec.environment.items()})
         env.update(
             {

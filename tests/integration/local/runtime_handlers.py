@@ -49,6 +49,7 @@ def whoami(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "handler": os.environ.get("_HANDLER"),
         "function_name": context.function_name,
         "memory": context.memory_limit_in_mb,
+        "threads": {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")},
     }
 
 

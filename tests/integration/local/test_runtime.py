@@ -223,6 +223,18 @@ def test_GIVEN_two_functions_with_one_handler_WHEN_invoked_THEN_each_sees_the_en
     assert "GREETING" not in os.environ
 
 
+def test_GIVEN_environments_side_by_side_WHEN_started_THEN_native_thread_pools_get_one_thread_unless_the_template_says(
+    fns: Functions,
+) -> None:
+    default = fns.create("whoami")
+    sized = fns.create("whoami", OMP_NUM_THREADS="4")
+
+    (a, _), (b, _) = fns.invoke(default, {}), fns.invoke(sized, {})
+
+    assert a["threads"] == {"OMP_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"}
+    assert b["threads"] == {"OMP_NUM_THREADS": "4", "OPENCV_FOR_THREADS_NUM": "1"}
+
+
 def test_GIVEN_an_idle_environment_WHEN_idle_longer_than_the_limit_THEN_it_is_reaped_and_the_next_start_is_cold() -> (
     None
 ):

@@ -225,3 +225,26 @@ def test_given_the_cli_when_started_then_it_prints_its_base_url_and_serves_until
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_given_a_retention_when_ended_tasks_are_older_then_the_next_submit_forgets_them_and_their_files(
+    images: Images,
+) -> None:
+    sim = WaveSpeedSimulator(
+        api_key=WAVESPEED_KEY, webhook_secret=WEBHOOK_SECRET, processing_seconds=0.0, retention_seconds=0.3
+    )
+    sim.start()
+    try:
+        wavespeed = provider(sim)
+        first = wavespeed.submit(request(images))
+        done, _ = poll_until_done(wavespeed, first.provider_job_id)
+        assert HTTP.request("GET", done.outputs[0].url or "").status == 200
+        time.sleep(0.5)
+        second = wavespeed.submit(request(images))
+        assert HTTP.request("GET", done.outputs[0].url or "").status == 404  # forgotten with its task
+        assert first.provider_job_id not in sim.jobs and second.provider_job_id in sim.jobs
+        result, _ = poll_until_done(wavespeed, second.provider_job_id)
+        assert result.state is ProviderState.SUCCEEDED
+        assert HTTP.request("GET", result.outputs[0].url or "").status == 200  # the recent one is kept
+    finally:
+        sim.stop()
