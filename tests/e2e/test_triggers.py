@@ -155,7 +155,8 @@ def test_GIVEN_an_invalid_manifest_WHEN_put_THEN_error_json_names_each_problem_a
     bad = wait_for(lambda: get_json(stack, f"outbox/{folder}/bad.error.json"))
     assert bad["manifest"]["key"] == f"inbox/{folder}/bad.json"
     paths = [e["path"] for e in bad["errors"]]
-    assert paths == ["jobs[0].source_image", "jobs[0].target_image", "jobs[1].output_format"]
+    # each job's first problem: job 1 lacks its target image (before its unknown output format counts)
+    assert paths == ["jobs[0].source_image", "jobs[0].target_image", "jobs[1].target_image"]
     assert "no such object" in bad["errors"][0]["message"]
     broken = wait_for(lambda: get_json(stack, f"outbox/{folder}/broken.error.json"))
     assert "not valid JSON" in broken["errors"][0]["message"]

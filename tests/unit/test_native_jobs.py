@@ -432,7 +432,7 @@ def test_given_queued_completed_and_cancelled_jobs_when_viewed_then_each_view_is
     svc = make_service()
     done, cancelled, queued = submit(svc, metadata={"order": 7}), submit(svc), submit(svc)
     complete(svc, done.id)
-    svc.cancel_job("acme", cancelled.id)
+    svc.lifecycle.cancel_job("acme", cancelled.id)
     for job_id in (done.id, cancelled.id, queued.id):
-        view = svc.view(svc.get_job("acme", job_id), with_base64=True)
+        view = svc.queries.view(svc.queries.get_job("acme", job_id), with_base64=True)
         assert JobAnswer.model_validate(view).id == job_id  # extra="forbid": no undocumented field either
