@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import signal
@@ -126,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         _demo_ports(config)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # `kill -USR1 <pid>` prints every thread's stack to the terminal: what a stuck stack is waiting on
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         stack = LocalStack(config).start()
     except (PortInUseError, DataDirBusyError) as exc:

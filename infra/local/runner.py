@@ -270,4 +270,30 @@ def serve_forever(stack: LocalStack) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        stack.stop()
+        stop_within(stack, STOP_SECONDS)
+
+
+# Ctrl-C (or `kill`) ends the stack within this long, whatever a thread is stuck on.
+STOP_SECONDS = 20.0
+
+
+def stop_within(stack: LocalStack, seconds: float) -> None:
+    """Stop the stack (servers, data saved, environments ended), then leave the process at once.
+
+    A stop that takes longer prints every thread's stack (what it waited on) and exits anyway: a developer's
+    Ctrl-C must never hang. Once stop() returned nothing is left to flush but the standard streams, so the
+    exit skips interpreter finalisation, which would wait on any non-daemon thread a library left behind.
+    """
+    import faulthandler
+    import os
+    import sys
+
+    done = threading.Thread(target=stack.stop, name="swapflow-stop", daemon=True)
+    done.start()
+    done.join(seconds)
+    if done.is_alive():
+        print(f"swapflow: the stack did not stop within {seconds:.0f} s; its threads:", file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(all_threads=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1 if done.is_alive() else 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -100,8 +101,21 @@ def running_stack(template: str, log: Path, **env: str) -> Iterator[RunningStack
     try:
         yield running
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc, log)
+
+
+def stop(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Stop a stack as `kill` does; one that takes over 45 s (it gives itself 20) fails the test with its threads."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=45)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # the stack dumps its threads' stacks into its log
+        time.sleep(2)
+        proc.kill()
+        proc.wait()
+        tail = log.read_text(errors="replace")[-12000:]
+        raise AssertionError("the local stack did not stop within 45 s:\n" + tail) from None
 
 
 @contextlib.contextmanager

@@ -1,0 +1,56 @@
+"""Ctrl-C on `make up` ends the process promptly, even when something inside the stack is stuck."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+STUCK = """
+import threading
+from infra.local.runner import stop_within
+
+class Stack:
+    def stop(self):
+        print("stopping", flush=True)
+        threading.Event().wait()  # a stop that never returns (a server that will not shut down)
+
+stop_within(Stack(), {seconds})
+"""
+
+LEFTOVER = """
+import threading
+from infra.local.runner import stop_within
+
+class Stack:
+    def stop(self):
+        print("stopped", flush=True)
+
+threading.Thread(target=threading.Event().wait).start()  # a non-daemon thread a library left running
+stop_within(Stack(), 30)
+"""
+
+
+def run(code: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return done, time.monotonic() - started
+
+
+def test_GIVEN_a_stop_that_hangs_WHEN_the_stack_is_stopped_THEN_the_process_exits_and_says_where_it_hung() -> None:
+    done, took = run(STUCK.format(seconds=1))
+
+    assert done.returncode == 1
+    assert took < 30
+    assert "did not stop within 1 s" in done.stderr
+    assert "in stop" in done.stderr  # the stuck thread's stack, down to the frame that waits
+
+
+def test_GIVEN_a_leftover_non_daemon_thread_WHEN_the_stack_has_stopped_THEN_the_process_exits_at_once() -> None:
+    done, took = run(LEFTOVER)
+
+    assert (done.returncode, done.stdout.strip()) == (0, "stopped")
+    assert took < 30
