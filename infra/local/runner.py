@@ -266,7 +266,10 @@ def _quiet_disconnects(handle_error: Any) -> Any:
 def serve_forever(stack: LocalStack) -> None:
     stop = threading.Event()
     try:
-        stop.wait()
+        # Waking twice a second runs a SIGTERM/SIGINT handler even when the kernel gave the signal to another
+        # of the stack's threads (Python runs handlers only in the main thread, once it wakes).
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:

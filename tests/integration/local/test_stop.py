@@ -54,3 +54,37 @@ def test_GIVEN_a_leftover_non_daemon_thread_WHEN_the_stack_has_stopped_THEN_the_
 
     assert (done.returncode, done.stdout.strip()) == (0, "stopped")
     assert took < 30
+
+
+ELSEWHERE = """
+import signal
+import threading
+from infra.local.runner import serve_forever
+
+class Stack:
+    def stop(self):
+        print("stopped", flush=True)
+
+def interrupt(*_):
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGTERM, interrupt)
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # a busy stack has many threads
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # so the kernel hands SIGTERM to that one
+print("ready", flush=True)
+serve_forever(Stack())
+"""
+
+
+def test_GIVEN_sigterm_delivered_to_another_thread_WHEN_the_stack_serves_THEN_it_still_stops() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", ELSEWHERE], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the stack kept serving after SIGTERM") from None
+    assert (proc.returncode, out.strip()) == (0, "stopped")
