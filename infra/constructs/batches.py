@@ -39,7 +39,6 @@ MAP_RESULTS_PREFIX = "outbox/.map-results/"
 SLOT_TIMEOUT = Duration.hours(2)
 
 
-
 class PutOnlyResultWriter(sfn.ResultWriterV2):
     """The Map's results in S3, without the s3:AbortMultipartUpload CDK adds: no role but the eraser's
     removes objects or uploads (DESIGN 7); writing the results needs only these."""
@@ -52,6 +51,7 @@ class PutOnlyResultWriter(sfn.ResultWriterV2):
                 resources=[self.bucket.arn_for_objects("*")],
             )
         ]
+
 
 class Batches(Construct):
     def __init__(

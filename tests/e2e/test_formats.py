@@ -30,9 +30,7 @@ def transparent_border_png() -> str:
 
 def test_GIVEN_a_transparent_png_target_WHEN_jpeg_is_asked_THEN_the_border_is_white_and_the_job_says_so(stack) -> None:
     api = stack.client()
-    accepted = api.submit(
-        {"source_image": data_uri(FIXTURES / "source.jpg"), "target_image": transparent_border_png()}
-    )
+    accepted = api.submit({"source_image": data_uri(FIXTURES / "source.jpg"), "target_image": transparent_border_png()})
     job = api.wait(accepted["id"])
 
     assert job["status"] == "completed", job

@@ -45,12 +45,10 @@ def query(router: BaseRouter) -> dict[str, str]:
     return dict(router.current_event.query_string_parameters or {})
 
 
-
 def key_id(router: BaseRouter) -> str | None:
     from ..storage.tenants import caller_key_id
 
     return caller_key_id(router.current_event.headers)
-
 
 
 def stage(router: BaseRouter) -> str:

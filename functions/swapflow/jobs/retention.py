@@ -64,7 +64,6 @@ def parse_days(value: str, *, allow_keep: bool) -> float | None:
     return days
 
 
-
 def _shared_inputs(job: Job) -> set[str]:
     """The job's inputs stored outside its own prefix: a batch's copies kept once by content
     (`inputs/<tenant>/<batch>/<sha256>.<ext>`). They go with the job's: a later job of the batch that
@@ -73,6 +72,7 @@ def _shared_inputs(job: Job) -> set[str]:
     images = (spec.source_image, spec.target_image, *(f.source_image for f in spec.faces))
     own = f"inputs/{job.tenant}/{job.id}/"
     return {image.key for image in images if image.key and not image.key.startswith(own)}
+
 
 class JobEraser:
     """The one place objects are deleted: a job's inputs, its outputs, or both (then it is announced)."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from . import (
+    abandoned_invokes,
     events_targets,
     fast_dispatch,
     fresh_task_token,
@@ -55,6 +56,7 @@ PATCHES: dict[str, tuple[ModuleType, Callable[[], None]]] = {
     "T1": (time_scaling, time_scaling.patch_time_scaling),
     "P8": (item_reader, item_reader.apply),
     "P9": (fast_dispatch, functools.partial(fast_dispatch.patch_fast_dispatch, replace)),
+    "P10": (abandoned_invokes, abandoned_invokes.patch_abandoned_invokes),
 }
 
 

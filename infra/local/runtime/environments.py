@@ -7,7 +7,9 @@ function's environment from the template; it reaches the embedded AWS over the l
 
 * one invocation at a time per environment; a new environment starts when all are busy, up to the
   function's reserved concurrency or the local cap (``SWAPFLOW_LOCAL_MAX_ENVIRONMENTS``, default 8);
-  beyond it an invocation waits for a free environment (AWS would throttle);
+  beyond it an invocation waits for a free environment (AWS would throttle); a caller that stops
+  waiting first (a Step Functions task past its timeout, ``caller_waits_while``) has its invocation
+  dropped before it starts, as a throttled invocation never runs;
 * warm reuse (most recently used first) and reaping after ``SWAPFLOW_LOCAL_IDLE_SECONDS`` (default 300);
 * ``Timeout`` enforced: the invocation fails with ``Sandbox.Timedout`` / "Task timed out after N.NN
   seconds" and the environment is discarded;
@@ -30,7 +32,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,35 @@ if TYPE_CHECKING:
     from .service import LambdaRuntime
 
 LOG = logging.getLogger(__name__)
+
+#: How often a queued invocation looks whether its caller still waits for it.
+CALLER_CHECK_SECONDS = 0.25
+
+_CALLER = threading.local()
+
+
+@contextlib.contextmanager
+def caller_waits_while(alive: Callable[[], bool]) -> Iterator[None]:
+    """Invocations made in this block (this thread) are dropped unstarted once ``alive()`` is false."""
+    previous = getattr(_CALLER, "alive", None)
+    _CALLER.alive = alive
+    try:
+        yield
+    finally:
+        _CALLER.alive = previous
+
+
+#: What a dropped invocation answers (nobody reads it: its caller has gone).
+_ABANDONED = {
+    "errorType": "TooManyRequestsException",
+    "errorMessage": "Rate Exceeded. The caller stopped waiting before an execution environment was free",
+}
+
+
+def _caller_gone() -> bool:
+    alive = getattr(_CALLER, "alive", None)
+    return alive is not None and not alive()
+
 
 #: Lambda's Init phase limit for on-demand environments.
 INIT_TIMEOUT_S = 10.0
@@ -213,7 +244,7 @@ class Pool:
             return Invocation(request_id, json.dumps(error), True)
         acquired, init_ms, init_error = self._acquire()
         if acquired is None:
-            return Invocation(request_id, json.dumps(init_error), True, cold=True)
+            return Invocation(request_id, json.dumps(init_error), True, cold=init_error is not _ABANDONED)
         try:
             payload, errored, duration = acquired.invoke(request_id, event_json)
             return Invocation(request_id, payload, errored, init_ms is not None, init_ms, duration, acquired.pid)
@@ -223,6 +254,9 @@ class Pool:
     def _acquire(self) -> tuple[_Environment | None, float | None, dict[str, Any] | None]:
         with self.cond:
             while True:
+                if _caller_gone():
+                    self.cond.notify()  # pass on a wake-up this waiter may have taken
+                    return None, None, _ABANDONED
                 while self.idle:
                     warm = self.idle.pop()  # most recently used first: warm
                     if warm.alive:
@@ -232,7 +266,7 @@ class Pool:
                 if len(self.busy) + self.starting < self.cap:
                     self.starting += 1
                     break
-                self.cond.wait()
+                self.cond.wait(CALLER_CHECK_SECONDS if getattr(_CALLER, "alive", None) else None)
         env = None
         try:
             env = _Environment(self.spec, self.runtime.environment_for(self.spec), self.runtime.context)

@@ -23,6 +23,7 @@ import pytest
 from infra.local.deployer import Deployment
 from infra.local.patches import lambda_runtime
 from infra.local.runtime import FunctionSpec, LambdaRuntime
+from infra.local.runtime.environments import caller_waits_while
 from tests.integration.local import records
 from tests.integration.local.helpers import embedded_aws, wait_for
 
@@ -149,6 +150,79 @@ def test_GIVEN_all_environments_busy_WHEN_more_invocations_come_THEN_new_ones_st
     assert len(results) == cap + 3 and all(error is None for _, error in results)
     assert len({answer["pid"] for answer, _ in results}) == cap
     assert fns.aws.runtime.stats()[name]["started"] == cap
+
+
+def test_GIVEN_a_queued_invocation_WHEN_its_caller_stops_waiting_THEN_it_is_dropped_unstarted(
+    fns: Functions,
+) -> None:
+    name = fns.create("gate")
+    fns.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    spec = lambda_runtime.function_spec(_moto_function(name))
+    held, queued = uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]
+    first = threading.Thread(target=fns.aws.runtime.invoke, args=(spec, {"gate": held}))
+    first.start()
+    wait_for(lambda: records.read(f"gate-{held}"), 60)
+    waiting = threading.Event()
+    waiting.set()
+    answers: list[Any] = []
+
+    def caller() -> None:
+        with caller_waits_while(waiting.is_set):
+            answers.append(fns.aws.runtime.invoke(spec, {"gate": queued}))
+
+    second = threading.Thread(target=caller)
+    second.start()
+    try:
+        threading.Event().wait(0.5)
+        assert not answers  # queued behind the held environment
+        waiting.clear()  # the caller gives up (a Step Functions task past its timeout)
+        second.join(30)
+        assert len(answers) == 1 and answers[0].errored
+        assert json.loads(answers[0].payload)["errorType"] == "TooManyRequestsException"
+    finally:
+        fns.open_gate(held)
+        fns.open_gate(queued)
+        first.join(60)
+    assert records.read(f"gate-{queued}") == []  # it never ran
+    assert fns.aws.runtime.invoke(spec, {"gate": queued}).errored is False  # the environment is free again
+
+
+def test_GIVEN_a_wait_for_token_task_queued_for_a_busy_function_WHEN_it_times_out_THEN_its_invocation_never_runs(
+    fns: Functions,
+) -> None:
+    name = fns.create("gate")
+    fns.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    held, queued = uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]
+    first = threading.Thread(target=fns.invoke, args=(name, {"gate": held}))
+    first.start()
+    wait_for(lambda: records.read(f"gate-{held}"), 60)
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = {
+        "StartAt": "Run",
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": name, "Payload": {"gate": queued, "token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": 1,
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=f"m-{queued}", definition=json.dumps(definition), roleArn=fns.role, type="STANDARD"
+    )["stateMachineArn"]
+    try:
+        execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        ended = wait_for(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d, 60)
+        assert ended["status"] == "FAILED"
+        assert ended.get("error") == "States.Timeout"
+        threading.Event().wait(1.0)  # a queued invocation would have been dropped by now
+    finally:
+        fns.open_gate(held)
+        first.join(60)
+    threading.Event().wait(1.0)  # ... or, were it still queued, would run now that the environment is free
+    assert records.read(f"gate-{queued}") == []
 
 
 # ------------------------------------------------------------------------------ limits and crashes

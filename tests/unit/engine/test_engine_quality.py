@@ -102,9 +102,7 @@ def test_given_a_source_in_other_light_when_swapped_then_the_targets_light_is_ma
     assert np.abs(out[face].astype(int) - original[face].astype(int)).mean() < 5.5
 
 
-def test_given_a_source_in_other_light_when_swapped_then_the_face_is_as_sharp_as_before(
-    relit_self_swap, collins_mesh
-):
+def test_given_a_source_in_other_light_when_swapped_then_the_face_is_as_sharp_as_before(relit_self_swap, collins_mesh):
     original, out = relit_self_swap
     sharp = quality.sharpness(out, original, collins_mesh)
     assert 0.85 < sharp["texture_ratio"] < 1.2 and 0.7 < sharp["ratio"] < 1.4, sharp
