@@ -58,7 +58,9 @@ def test_GIVEN_a_leftover_non_daemon_thread_WHEN_the_stack_has_stopped_THEN_the_
 
 ELSEWHERE = """
 import signal
+import sys
 import threading
+import time
 from infra.local.runner import serve_forever
 
 class Stack:
@@ -68,10 +70,21 @@ class Stack:
 def interrupt(*_):
     raise KeyboardInterrupt
 
+def serving():
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    while frame is not None and frame.f_code.co_name != "serve_forever":
+        frame = frame.f_back
+    return frame is not None
+
+def other_thread():
+    while not serving():
+        time.sleep(0.01)
+    print("ready", flush=True)  # only once the main thread waits in serve_forever
+    threading.Event().wait()
+
 signal.signal(signal.SIGTERM, interrupt)
-threading.Thread(target=threading.Event().wait, daemon=True).start()  # a busy stack has many threads
+threading.Thread(target=other_thread, daemon=True).start()  # a busy stack has many threads
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # so the kernel hands SIGTERM to that one
-print("ready", flush=True)
 serve_forever(Stack())
 """
 
