@@ -53,12 +53,25 @@ def slope_per_1000(samples: list[dict[str, float]], key: str, warmup: int) -> fl
     return round(sum((x - mean_x) * (y - mean_y) for x, y in points) / var * 1000, 2)
 
 
+def print_growth(before: Any, after: Any, top: int = 12) -> None:
+    """The tracebacks whose live memory grew most between two tracemalloc snapshots."""
+    for stat in after.compare_to(before, "traceback")[:top]:
+        print(f"+{stat.size_diff / 2**20:.1f} MB in {stat.count_diff} blocks")
+        for line in stat.traceback.format()[-12:]:
+            print("   ", line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--provider", default="wavespeed-pro")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between memory samples")
+    parser.add_argument("--trace", action="store_true", help="print where the stack process's memory grew (slow)")
     args = parser.parse_args()
+    if args.trace:
+        import tracemalloc
+
+        tracemalloc.start(12)
 
     import boto3
     from batch import BatchWatch
@@ -100,6 +113,9 @@ def main() -> None:
             "rss_mb": round(stack_mb, 1),
             "environments_rss_mb": round(envs_mb, 1),
             "total_rss_mb": round(stack_mb + envs_mb, 1),
+            # S3 objects over moto's buffer live in temporary files: one descriptor each while they exist
+            "open_files": len(os.listdir("/proc/self/fd")),
+            "threads": threading.active_count(),
         }
 
     results: dict[str, Any] = {"jobs": args.jobs, "provider": args.provider, "host_cpus": os.cpu_count()}
@@ -123,7 +139,13 @@ def main() -> None:
         while not watch.repo.get(accepted["id"]).sealed:
             time.sleep(0.5)
         registered = time.perf_counter() - started
+        if args.trace:
+            while samples[-1]["done"] < args.jobs // 5:
+                time.sleep(1)
+            baseline = tracemalloc.take_snapshot()
         counts = watch.wait(accepted["id"], started, every=30)
+        if args.trace:
+            print_growth(baseline, tracemalloc.take_snapshot())
         wall = time.perf_counter() - started
         stop.set()
         samples.append(sample_now(args.jobs))

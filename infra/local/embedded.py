@@ -89,7 +89,7 @@ class EmbeddedAws:
             self.runtime.async_configs[name] = AsyncConfig(config["max_retries"], config.get("on_failure"))
 
     def stop(self) -> None:
-        from . import runtime
+        from . import patches, runtime
 
         runtime.shutdown()
         if self._server is not None:
@@ -99,6 +99,7 @@ class EmbeddedAws:
                 self._socket.close()
         if self._mock is not None:
             self._mock.stop()
+        patches.s3_spill.remove_spill_directory()
 
 
 class PortInUseError(RuntimeError):

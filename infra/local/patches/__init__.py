@@ -28,6 +28,7 @@ from . import (
     lambda_runtime,
     parsed_definitions,
     s3_notifications,
+    s3_spill,
     serialized_aws,
     start_execution_name,
     stop_execution,
@@ -57,6 +58,7 @@ PATCHES: dict[str, tuple[ModuleType, Callable[[], None]]] = {
     "P8": (item_reader, item_reader.apply),
     "P9": (fast_dispatch, functools.partial(fast_dispatch.patch_fast_dispatch, replace)),
     "P10": (abandoned_invokes, abandoned_invokes.patch_abandoned_invokes),
+    "P11": (s3_spill, s3_spill.patch_s3_spill),
 }
 
 
