@@ -67,7 +67,9 @@ def test_GIVEN_every_patch_WHEN_listed_THEN_its_module_records_the_moto_sources_
     """A patch without records would have no canary: a moto upgrade could change it silently."""
     for patch_id, (module, _) in patches.PATCHES.items():
         assert module.RECORDED, f"{patch_id} ({module.__name__}) records no moto source"
-    assert list(patches.PATCHES) == ["P0", "P1", "P1b", "P2", "P3", "P4", "P5", "P6", "P7", "T1", "P8", "P9", "P10", "P11"]
+    assert list(patches.PATCHES) == [
+        *("P0", "P1", "P1b", "P2", "P3", "P4", "P5", "P6", "P7", "T1", "P8", "P9", "P10", "P11"),
+    ]
 
 
 def test_GIVEN_apply_WHEN_called_again_THEN_idempotent_and_time_scale_changes() -> None:

@@ -83,7 +83,15 @@ def test_GIVEN_a_multipart_upload_WHEN_completed_THEN_the_object_is_its_parts_in
 
 def test_GIVEN_random_operations_WHEN_on_a_spilled_buffer_and_a_spooled_file_THEN_both_read_the_same() -> None:
     rng = random.Random(7)
-    ours, theirs = SpilledBuffer(64), tempfile.SpooledTemporaryFile(64)
+    ours = SpilledBuffer(64)
+    with tempfile.SpooledTemporaryFile(64) as theirs:
+        compare_random_operations(rng, ours, theirs)
+    spilled = ours._path
+    ours.close()
+    assert spilled is not None and not spilled.exists()
+
+
+def compare_random_operations(rng: random.Random, ours: SpilledBuffer, theirs: Any) -> None:
     for _ in range(400):
         op = rng.choice(["write", "read", "seek", "truncate"])
         if op == "write":
@@ -101,9 +109,6 @@ def test_GIVEN_random_operations_WHEN_on_a_spilled_buffer_and_a_spooled_file_THE
     ours.seek(0)
     theirs.seek(0)
     assert ours.read() == theirs.read()
-    spilled = ours._path
-    ours.close()
-    assert spilled is not None and not spilled.exists()
 
 
 def test_GIVEN_a_stopped_stack_WHEN_its_spill_directory_is_looked_for_THEN_it_is_gone(tmp_path: Path) -> None:
