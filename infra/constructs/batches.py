@@ -31,12 +31,26 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ..nag import acknowledge_wildcard, executions_of
-from .functions import python_function, retry_lambda_failures, standard_state_machine
+from .functions import FunctionSpec, lambda_task, python_function, standard_state_machine
 
 # Where the manifest runner's Distributed Map writes its results (ResultWriter) in the input bucket.
 MAP_RESULTS_PREFIX = "outbox/.map-results/"
 # The longest a job may hold its slot: its deadline (15 min by default) plus provider retries, with room.
 SLOT_TIMEOUT = Duration.hours(2)
+# fetches, checks and stores the job's input images
+RUN_BATCH_JOB = FunctionSpec(
+    "batch_job.handler",
+    "swapflow: create and start one job of a batch (batch runner step)",
+    memory_mb=1024,
+    timeout_s=120,
+)
+# a pass stops after 60 s (jobs/jsonl.py PASS_SECONDS)
+REGISTER_MANIFEST = FunctionSpec(
+    "register_manifest.handler",
+    "swapflow: register the next part of a JSONL manifest's jobs (manifest runner step)",
+    memory_mb=1024,
+    timeout_s=180,
+)
 
 
 class PutOnlyResultWriter(sfn.ResultWriterV2):
@@ -58,24 +72,8 @@ class Batches(Construct):
         self, scope: Construct, construct_id: str, *, environment: dict[str, str], input_bucket: s3.IBucket
     ) -> None:
         super().__init__(scope, construct_id)
-        self.run_job_fn = python_function(
-            self,
-            "RunBatchJobFn",
-            handler="batch_job.handler",
-            environment=environment,
-            memory_size=1024,  # fetches, checks and stores the job's input images
-            timeout=Duration.seconds(120),
-            description="swapflow: create and start one job of a batch (batch runner step)",
-        )
-        self.register_fn = python_function(
-            self,
-            "RegisterManifestFn",
-            handler="register_manifest.handler",
-            environment=environment,
-            memory_size=1024,
-            timeout=Duration.seconds(180),  # a pass stops after 60 s (jobs/jsonl.py PASS_SECONDS)
-            description="swapflow: register the next part of a JSONL manifest's jobs (manifest runner step)",
-        )
+        self.run_job_fn = python_function(self, "RunBatchJobFn", RUN_BATCH_JOB, environment)
+        self.register_fn = python_function(self, "RegisterManifestFn", REGISTER_MANIFEST, environment)
         self.state_machine = standard_state_machine(self, "Runner", self._build_definition())
         self.manifest_state_machine = standard_state_machine(
             self, "ManifestRunner", self._build_manifest_definition(input_bucket)
@@ -103,16 +101,14 @@ class Batches(Construct):
 
     def _run_job(self, scope: Construct, payload: dict[str, object]) -> tasks.LambdaInvoke:
         """RunJob (.waitForTaskToken): create and start one job; the token comes back when it ends."""
-        run_job = tasks.LambdaInvoke(
+        run_job = lambda_task(
             scope,
             "RunJob",
-            lambda_function=self.run_job_fn,
-            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            payload=sfn.TaskInput.from_object({**payload, "token": sfn.JsonPath.task_token}),
+            self.run_job_fn,
+            payload=payload,
+            wait_for_token=True,
             task_timeout=sfn.Timeout.duration(SLOT_TIMEOUT),
-            retry_on_service_exceptions=False,
         )
-        retry_lambda_failures(run_job)
         # A job whose slot was lost (timeout, Lambda failures) is still bounded by its own deadline and
         # counted by the finisher path; the batch keeps going.
         run_job.add_catch(sfn.Succeed(scope, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
@@ -142,15 +138,12 @@ class Batches(Construct):
         scope = Construct(self, "Manifests")
         # ResultWriterV2 (the non-deprecated writer) renders only under its feature flag.
         scope.node.set_context("@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2", True)
-        register = tasks.LambdaInvoke(
+        register = lambda_task(
             scope,
             "Register",
-            lambda_function=self.register_fn,
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
+            self.register_fn,
             comment="Members for the next part of the manifest (ids, queued) in BatchWriteItem chunks",
         )
-        retry_lambda_failures(register)
         run_job = self._run_job(
             scope,
             {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "index": sfn.JsonPath.number_at("$.index")},

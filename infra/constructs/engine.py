@@ -12,9 +12,12 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ..bundling import function_code
-from .functions import grant_read_put, grant_task_callbacks, python_function
+from .functions import FunctionSpec, grant_read_put, grant_task_callbacks, python_function
 from .storage import Storage
+
+ENGINE = FunctionSpec(
+    "engine_worker.handler", "swapflow offline face-swap engine", memory_mb=2048, timeout_s=120, with_engine=True
+)
 
 
 class Engine(Construct):
@@ -27,16 +30,7 @@ class Engine(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        self.function = python_function(
-            self,
-            "Function",
-            handler="engine_worker.handler",
-            environment=environment,
-            memory_size=2048,
-            timeout=Duration.seconds(120),
-            code=function_code(with_engine=True),
-            description="swapflow offline face-swap engine",
-        )
+        self.function = python_function(self, "Function", ENGINE, environment)
         lambda_.EventInvokeConfig(
             self,
             "AsyncConfig",

@@ -20,13 +20,20 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .functions import python_function
+from .functions import FunctionSpec, python_function
 
 INBOX_PREFIX = "inbox/"
 MANIFEST_SUFFIX = ".json"
 JSONL_SUFFIX = ".jsonl"
 SWAP_REQUESTED = "Swap Requested"
 OWN_SOURCE = "swapflow"
+# a 1,000-job manifest: judged, stored and started in seconds
+S3_TRIGGER = FunctionSpec("s3_trigger.handler", "swapflow: S3 manifests under inbox/ -> batches of jobs", timeout_s=300)
+INGEST = FunctionSpec(
+    "ingest.handler",
+    "swapflow: Swap Requested events -> jobs; invalid ones -> DLQ + Swap Request Rejected",
+    timeout_s=60,
+)
 
 
 class Triggers(Construct):
@@ -52,15 +59,7 @@ class Triggers(Construct):
         self.functions = [self.s3_trigger_fn, self.ingest_fn]
 
     def _build_s3_trigger(self, bucket: s3.IBucket, environment: dict[str, str]) -> lambda_.Function:
-        fn = python_function(
-            self,
-            "S3TriggerFn",
-            handler="s3_trigger.handler",
-            environment=environment,
-            memory_size=512,
-            timeout=Duration.minutes(5),  # a 1,000-job manifest: judged, stored and started in seconds
-            description="swapflow: S3 manifests under inbox/ -> batches of jobs",
-        )
+        fn = python_function(self, "S3TriggerFn", S3_TRIGGER, environment)
         bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3n.LambdaDestination(fn),
@@ -81,14 +80,7 @@ class Triggers(Construct):
         return fn
 
     def _build_ingest(self, bus: events.IEventBus, environment: dict[str, str]) -> lambda_.Function:
-        fn = python_function(
-            self,
-            "IngestFn",
-            handler="ingest.handler",
-            environment={**environment, "SWAPFLOW_INGEST_DLQ_URL": self.dlq.queue_url},
-            timeout=Duration.seconds(60),
-            description="swapflow: Swap Requested events -> jobs; invalid ones -> DLQ + Swap Request Rejected",
-        )
+        fn = python_function(self, "IngestFn", INGEST, {**environment, "SWAPFLOW_INGEST_DLQ_URL": self.dlq.queue_url})
         self.dlq.grant_send_messages(fn)
         lambda_.EventInvokeConfig(
             self,
