@@ -43,13 +43,13 @@ def gateway_response_template(code: str, message: str) -> str:
     )
 
 
-API = FunctionSpec("api.handler", "swapflow: the HTTPS API", memory_mb=1024, timeout_s=29)
+API = FunctionSpec("api.handler", "swapflow: the HTTPS API", timeout_s=29)
 # A callback finishes its job where it lands (archive, conform, sign): the run pass's work and memory.
 # Past API Gateway's 29 s the provider's retry is a duplicate; the finish still ends.
-WEBHOOK = FunctionSpec("webhook.handler", "swapflow: provider callbacks", memory_mb=1024, timeout_s=60)
+WEBHOOK = FunctionSpec("webhook.handler", "swapflow: provider callbacks", timeout_s=60)
 # base64 outputs: up to 4 MB read and encoded in the answer
 COMPAT_WAVESPEED = FunctionSpec(
-    "compat_wavespeed.handler", "swapflow: the WaveSpeed-compatible drop-in API", memory_mb=1024, timeout_s=29
+    "compat_wavespeed.handler", "swapflow: the WaveSpeed-compatible drop-in API", timeout_s=29
 )
 COMPAT_AKOOL = FunctionSpec(
     "compat_akool.handler",

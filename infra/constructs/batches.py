@@ -41,14 +41,12 @@ SLOT_TIMEOUT = Duration.hours(2)
 RUN_BATCH_JOB = FunctionSpec(
     "batch_job.handler",
     "swapflow: create and start one job of a batch (batch runner step)",
-    memory_mb=1024,
     timeout_s=120,
 )
 # a pass stops after 60 s (jobs/jsonl.py PASS_SECONDS)
 REGISTER_MANIFEST = FunctionSpec(
     "register_manifest.handler",
     "swapflow: register the next part of a JSONL manifest's jobs (manifest runner step)",
-    memory_mb=1024,
     timeout_s=180,
 )
 

@@ -29,12 +29,18 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import FunctionSpec, lambda_failures, lambda_task, python_function, standard_state_machine
+from .functions import (
+    FunctionSpec,
+    dead_letter_queue,
+    lambda_failures,
+    lambda_task,
+    python_function,
+    standard_state_machine,
+)
 
 # The events a client webhook receives (swapflow.webhooks.DELIVERED_EVENTS; a test keeps them equal).
 DELIVERED_EVENTS = ["Swap Job Completed", "Swap Job Failed", "Swap Job Cancelled"]
@@ -47,7 +53,6 @@ DELIVER = FunctionSpec(
     "client_webhook.handler",
     "swapflow: one signed delivery attempt of a job's terminal event to the client",
     memory_mb=256,
-    timeout_s=30,
 )
 
 
@@ -62,7 +67,7 @@ class ClientWebhooks(Construct):
         environment: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dlq = self._build_dead_letter_queue()
+        self.dlq = dead_letter_queue(self, "UndeliveredWebhooks")
         self.deliver_fn = self._build_function("DeliverFn", table, environment)
         self.state_machine = self._build_state_machine()
         self.first_attempt_fn = self._build_function(
@@ -76,15 +81,6 @@ class ClientWebhooks(Construct):
             on_failure=destinations.SqsDestination(self.dlq), retry_attempts=2, max_event_age=Duration.hours(6)
         )
         self._build_rule(bus)
-
-    def _build_dead_letter_queue(self) -> sqs.Queue:
-        return sqs.Queue(
-            self,
-            "UndeliveredWebhooks",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
 
     def _build_function(
         self, construct_id: str, table: dynamodb.ITable, environment: dict[str, str]

@@ -9,8 +9,10 @@ from typing import Any, NamedTuple
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -30,6 +32,37 @@ def grant_task_callbacks(fn: lambda_.Function) -> None:
     fn.add_to_role_policy(SEND_TASK_RESULT)
     acknowledge_star(
         fn, XRAY_ONLY[:-1] + "; neither do task-token callbacks (states:SendTask*: the token is the scope)."
+    )
+
+
+def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """Where work that failed or was refused is parked: SSE, TLS only, kept 14 days (SQS's longest)."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+
+
+def async_failures_to(
+    scope: Construct,
+    construct_id: str,
+    fn: lambda_.IFunction,
+    dlq: sqs.IQueue,
+    *,
+    retry_attempts: int = 2,
+    max_event_age: Duration | None = None,
+) -> lambda_.EventInvokeConfig:
+    """An asynchronous invocation that keeps failing ends in `dlq` (after Lambda's own retries), not nowhere."""
+    return lambda_.EventInvokeConfig(
+        scope,
+        construct_id,
+        function=fn,
+        retry_attempts=retry_attempts,
+        max_event_age=max_event_age,
+        on_failure=destinations.SqsDestination(dlq),
     )
 
 
@@ -115,7 +148,7 @@ class FunctionSpec:
 
     handler: str  # module.function under swapflow.handlers
     description: str
-    memory_mb: int = 512
+    memory_mb: int = 1024  # what most of them need: images held in memory
     timeout_s: int = 30
     with_engine: bool = False  # ships the engine bundle (numpy, opencv, the models)
 

@@ -20,7 +20,10 @@ from .secrets import json_secret
 
 SWEEP_EVERY = Duration.hours(1)
 ERASER = FunctionSpec(
-    "eraser.handler", "swapflow: deletes job photos on request and when their retention ends", timeout_s=300
+    "eraser.handler",
+    "swapflow: deletes job photos on request and when their retention ends",
+    memory_mb=512,
+    timeout_s=300,
 )
 
 

@@ -49,11 +49,10 @@ RUN_RETRIES = [
 RUN_JOB = FunctionSpec(
     "run_job.handler",
     "swapflow: one pass of a job: provider slot, submit or poll, finish",
-    memory_mb=1024,
     timeout_s=120,
 )
 FINISHER = FunctionSpec(
-    "finisher.handler", "swapflow: end a job that failed in the workflow, emit its event", timeout_s=60
+    "finisher.handler", "swapflow: end a job that failed in the workflow, emit its event", memory_mb=512, timeout_s=60
 )
 
 
