@@ -22,12 +22,14 @@ MaximumConcurrency at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ..nag import acknowledge_wildcard, executions_of
@@ -97,39 +99,39 @@ class Batches(Construct):
                     "per map run), which only a wildcard below this state machine can name.",
                 )
 
-    def _run_job(self, scope: Construct, payload: dict[str, object]) -> tasks.LambdaInvoke:
-        """RunJob (.waitForTaskToken): create and start one job; the token comes back when it ends."""
+    def _job_map(
+        self, scope: Construct, construct_id: str, job: str, at: Callable[[str], str], item: str, **items: Any
+    ) -> sfn.DistributedMap:
+        """A Distributed Map over `items` (items_path or item_reader) whose every item holds one slot for one
+        job: RunJob (.waitForTaskToken) creates and starts it with `job` (its id or its manifest line) taken
+        by `at` from the map item `item`; the token comes back when the job ends."""
         run_job = lambda_task(
             scope,
             "RunJob",
             self.run_job_fn,
-            payload=payload,
+            payload={"batch_id": sfn.JsonPath.string_at("$.batch_id"), job: at(f"$.{job}")},
             wait_for_token=True,
             task_timeout=sfn.Timeout.duration(SLOT_TIMEOUT),
         )
         # A job whose slot was lost (timeout, Lambda failures) is still bounded by its own deadline and
         # counted by the finisher path; the batch keeps going.
         run_job.add_catch(sfn.Succeed(scope, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
-        return run_job
-
-    def _build_definition(self) -> sfn.IChainable:
-        run_job = self._run_job(
-            self,
-            {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "job_id": sfn.JsonPath.string_at("$.job_id")},
-        )
-        run_jobs = sfn.DistributedMap(
-            self,
-            "RunJobs",
-            items_path="$.jobs",
+        job_map = sfn.DistributedMap(
+            scope,
+            construct_id,
             max_concurrency_path="$.max_concurrency",
-            item_selector={
-                "batch_id": sfn.JsonPath.string_at("$.batch_id"),
-                "job_id": sfn.JsonPath.string_at("$$.Map.Item.Value"),
-            },
+            item_selector={"batch_id": sfn.JsonPath.string_at("$.batch_id"), job: at(item)},
             map_execution_type=sfn.StateMachineType.STANDARD,
             result_path=sfn.JsonPath.DISCARD,
+            **items,
         )
-        run_jobs.item_processor(run_job)
+        job_map.item_processor(run_job)
+        return job_map
+
+    def _build_definition(self) -> sfn.IChainable:
+        run_jobs = self._job_map(
+            self, "RunJobs", "job_id", sfn.JsonPath.string_at, "$$.Map.Item.Value", items_path="$.jobs"
+        )
         return run_jobs.next(sfn.Succeed(self, "BatchRan"))
 
     def _build_manifest_definition(self, input_bucket: s3.IBucket) -> sfn.IChainable:
@@ -142,24 +144,15 @@ class Batches(Construct):
             self.register_fn,
             comment="Members for the next part of the manifest (ids, queued) in BatchWriteItem chunks",
         )
-        run_job = self._run_job(
-            scope,
-            {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "index": sfn.JsonPath.number_at("$.index")},
-        )
-        run_lines = sfn.DistributedMap(
+        run_lines = self._job_map(
             scope,
             "RunLines",
+            "index",
+            sfn.JsonPath.number_at,
+            "$$.Map.Item.Index",
             item_reader=sfn.S3JsonLItemReader(bucket=input_bucket, key=sfn.JsonPath.string_at("$.manifest.key")),
-            max_concurrency_path="$.max_concurrency",
-            item_selector={
-                "batch_id": sfn.JsonPath.string_at("$.batch_id"),
-                "index": sfn.JsonPath.number_at("$$.Map.Item.Index"),
-            },
             result_writer_v2=PutOnlyResultWriter(bucket=input_bucket, prefix=MAP_RESULTS_PREFIX),
-            map_execution_type=sfn.StateMachineType.STANDARD,
-            result_path=sfn.JsonPath.DISCARD,
         )
-        run_lines.item_processor(run_job)
         registered = (
             sfn.Choice(scope, "Registered")
             .when(sfn.Condition.boolean_equals("$.refused", True), sfn.Succeed(scope, "ManifestRefused"))
