@@ -100,7 +100,7 @@ class Batches(Construct):
                 )
 
     def _job_map(
-        self, scope: Construct, construct_id: str, job: str, at: Callable[[str], str], item: str, **items: Any
+        self, scope: Construct, construct_id: str, job: str, at: Callable[[str], object], item: str, **items: Any
     ) -> sfn.DistributedMap:
         """A Distributed Map over `items` (items_path or item_reader) whose every item holds one slot for one
         job: RunJob (.waitForTaskToken) creates and starts it with `job` (its id or its manifest line) taken
