@@ -56,13 +56,14 @@ def async_failures_to(
     max_event_age: Duration | None = None,
 ) -> lambda_.EventInvokeConfig:
     """An asynchronous invocation that keeps failing ends in `dlq` (after Lambda's own retries), not nowhere."""
+    on_failure = destinations.SqsDestination(dlq)
     return lambda_.EventInvokeConfig(
         scope,
         construct_id,
         function=fn,
         retry_attempts=retry_attempts,
         max_event_age=max_event_age,
-        on_failure=destinations.SqsDestination(dlq),
+        on_failure=on_failure,
     )
 
 
