@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ..bundling import function_code
-from .functions import python_function
+from .functions import FunctionSpec, python_function
 
 # API Gateway's own answers (no Lambda involved) in our error envelope (DESIGN 3 and 7): response type ->
 # (status, or None to keep API Gateway's, code, message). `$context.error.messageString` is API Gateway's
@@ -44,48 +43,30 @@ def gateway_response_template(code: str, message: str) -> str:
     )
 
 
+API = FunctionSpec("api.handler", "swapflow: the HTTPS API", timeout_s=29)
+# A callback finishes its job where it lands (archive, conform, sign): the run pass's work and memory.
+# Past API Gateway's 29 s the provider's retry is a duplicate; the finish still ends.
+WEBHOOK = FunctionSpec("webhook.handler", "swapflow: provider callbacks", timeout_s=60)
+# base64 outputs: up to 4 MB read and encoded in the answer
+COMPAT_WAVESPEED = FunctionSpec(
+    "compat_wavespeed.handler", "swapflow: the WaveSpeed-compatible drop-in API", timeout_s=29
+)
+COMPAT_AKOOL = FunctionSpec(
+    "compat_akool.handler",
+    "swapflow: the Akool-compatible drop-in API",
+    memory_mb=1536,
+    timeout_s=29,
+    with_engine=True,
+)
+
+
 class Api(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, environment: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
-        self.api_fn = python_function(
-            self,
-            "ApiFn",
-            handler="api.handler",
-            environment=environment,
-            memory_size=1024,
-            timeout=Duration.seconds(29),
-            description="swapflow: the HTTPS API",
-        )
-        self.webhook_fn = python_function(
-            self,
-            "WebhookFn",
-            handler="webhook.handler",
-            environment=environment,
-            # A callback finishes its job where it lands (archive, conform, sign): the run pass's work and
-            # memory. Past API Gateway's 29 s the provider's retry is a duplicate; the finish still ends.
-            memory_size=1024,
-            timeout=Duration.seconds(60),
-            description="swapflow: provider callbacks",
-        )
-        self.wavespeed_fn = python_function(
-            self,
-            "CompatWavespeedFn",
-            handler="compat_wavespeed.handler",
-            environment=environment,
-            memory_size=1024,  # base64 outputs: up to 4 MB read and encoded in the answer
-            timeout=Duration.seconds(29),
-            description="swapflow: the WaveSpeed-compatible drop-in API",
-        )
-        self.akool_fn = python_function(
-            self,
-            "CompatAkoolFn",
-            handler="compat_akool.handler",
-            environment=environment,
-            memory_size=1536,
-            timeout=Duration.seconds(29),
-            code=function_code(with_engine=True),
-            description="swapflow: the Akool-compatible drop-in API",
-        )
+        self.api_fn = python_function(self, "ApiFn", API, environment)
+        self.webhook_fn = python_function(self, "WebhookFn", WEBHOOK, environment)
+        self.wavespeed_fn = python_function(self, "CompatWavespeedFn", COMPAT_WAVESPEED, environment)
+        self.akool_fn = python_function(self, "CompatAkoolFn", COMPAT_AKOOL, environment)
         self.compat_fns = (self.wavespeed_fn, self.akool_fn)
         self.rest_api = self._build_rest_api()
         self._build_gateway_responses()

@@ -22,21 +22,35 @@ MaximumConcurrency at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ..nag import acknowledge_wildcard, executions_of
-from .functions import python_function, retry_lambda_failures, standard_state_machine
+from .functions import FunctionSpec, lambda_task, python_function, standard_state_machine
 
 # Where the manifest runner's Distributed Map writes its results (ResultWriter) in the input bucket.
 MAP_RESULTS_PREFIX = "outbox/.map-results/"
 # The longest a job may hold its slot: its deadline (15 min by default) plus provider retries, with room.
 SLOT_TIMEOUT = Duration.hours(2)
+# fetches, checks and stores the job's input images
+RUN_BATCH_JOB = FunctionSpec(
+    "batch_job.handler",
+    "swapflow: create and start one job of a batch (batch runner step)",
+    timeout_s=120,
+)
+# a pass stops after 60 s (jobs/jsonl.py PASS_SECONDS)
+REGISTER_MANIFEST = FunctionSpec(
+    "register_manifest.handler",
+    "swapflow: register the next part of a JSONL manifest's jobs (manifest runner step)",
+    timeout_s=180,
+)
 
 
 class PutOnlyResultWriter(sfn.ResultWriterV2):
@@ -58,24 +72,8 @@ class Batches(Construct):
         self, scope: Construct, construct_id: str, *, environment: dict[str, str], input_bucket: s3.IBucket
     ) -> None:
         super().__init__(scope, construct_id)
-        self.run_job_fn = python_function(
-            self,
-            "RunBatchJobFn",
-            handler="batch_job.handler",
-            environment=environment,
-            memory_size=1024,  # fetches, checks and stores the job's input images
-            timeout=Duration.seconds(120),
-            description="swapflow: create and start one job of a batch (batch runner step)",
-        )
-        self.register_fn = python_function(
-            self,
-            "RegisterManifestFn",
-            handler="register_manifest.handler",
-            environment=environment,
-            memory_size=1024,
-            timeout=Duration.seconds(180),  # a pass stops after 60 s (jobs/jsonl.py PASS_SECONDS)
-            description="swapflow: register the next part of a JSONL manifest's jobs (manifest runner step)",
-        )
+        self.run_job_fn = python_function(self, "RunBatchJobFn", RUN_BATCH_JOB, environment)
+        self.register_fn = python_function(self, "RegisterManifestFn", REGISTER_MANIFEST, environment)
         self.state_machine = standard_state_machine(self, "Runner", self._build_definition())
         self.manifest_state_machine = standard_state_machine(
             self, "ManifestRunner", self._build_manifest_definition(input_bucket)
@@ -101,74 +99,60 @@ class Batches(Construct):
                     "per map run), which only a wildcard below this state machine can name.",
                 )
 
-    def _run_job(self, scope: Construct, payload: dict[str, object]) -> tasks.LambdaInvoke:
-        """RunJob (.waitForTaskToken): create and start one job; the token comes back when it ends."""
-        run_job = tasks.LambdaInvoke(
+    def _job_map(
+        self, scope: Construct, construct_id: str, job: str, at: Callable[[str], object], item: str, **items: Any
+    ) -> sfn.DistributedMap:
+        """A Distributed Map over `items` (items_path or item_reader) whose every item holds one slot for one
+        job: RunJob (.waitForTaskToken) creates and starts it with `job` (its id or its manifest line) taken
+        by `at` from the map item `item`; the token comes back when the job ends."""
+        run_job = lambda_task(
             scope,
             "RunJob",
-            lambda_function=self.run_job_fn,
-            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            payload=sfn.TaskInput.from_object({**payload, "token": sfn.JsonPath.task_token}),
+            self.run_job_fn,
+            payload={"batch_id": sfn.JsonPath.string_at("$.batch_id"), job: at(f"$.{job}")},
+            wait_for_token=True,
             task_timeout=sfn.Timeout.duration(SLOT_TIMEOUT),
-            retry_on_service_exceptions=False,
         )
-        retry_lambda_failures(run_job)
         # A job whose slot was lost (timeout, Lambda failures) is still bounded by its own deadline and
         # counted by the finisher path; the batch keeps going.
         run_job.add_catch(sfn.Succeed(scope, "SlotLost"), errors=["States.ALL"], result_path="$.failure")
-        return run_job
-
-    def _build_definition(self) -> sfn.IChainable:
-        run_job = self._run_job(
-            self,
-            {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "job_id": sfn.JsonPath.string_at("$.job_id")},
-        )
-        run_jobs = sfn.DistributedMap(
-            self,
-            "RunJobs",
-            items_path="$.jobs",
+        job_map = sfn.DistributedMap(
+            scope,
+            construct_id,
             max_concurrency_path="$.max_concurrency",
-            item_selector={
-                "batch_id": sfn.JsonPath.string_at("$.batch_id"),
-                "job_id": sfn.JsonPath.string_at("$$.Map.Item.Value"),
-            },
+            item_selector={"batch_id": sfn.JsonPath.string_at("$.batch_id"), job: at(item)},
             map_execution_type=sfn.StateMachineType.STANDARD,
             result_path=sfn.JsonPath.DISCARD,
+            **items,
         )
-        run_jobs.item_processor(run_job)
+        job_map.item_processor(run_job)
+        return job_map
+
+    def _build_definition(self) -> sfn.IChainable:
+        run_jobs = self._job_map(
+            self, "RunJobs", "job_id", sfn.JsonPath.string_at, "$$.Map.Item.Value", items_path="$.jobs"
+        )
         return run_jobs.next(sfn.Succeed(self, "BatchRan"))
 
     def _build_manifest_definition(self, input_bucket: s3.IBucket) -> sfn.IChainable:
         scope = Construct(self, "Manifests")
         # ResultWriterV2 (the non-deprecated writer) renders only under its feature flag.
         scope.node.set_context("@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2", True)
-        register = tasks.LambdaInvoke(
+        register = lambda_task(
             scope,
             "Register",
-            lambda_function=self.register_fn,
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
+            self.register_fn,
             comment="Members for the next part of the manifest (ids, queued) in BatchWriteItem chunks",
         )
-        retry_lambda_failures(register)
-        run_job = self._run_job(
-            scope,
-            {"batch_id": sfn.JsonPath.string_at("$.batch_id"), "index": sfn.JsonPath.number_at("$.index")},
-        )
-        run_lines = sfn.DistributedMap(
+        run_lines = self._job_map(
             scope,
             "RunLines",
+            "index",
+            sfn.JsonPath.number_at,
+            "$$.Map.Item.Index",
             item_reader=sfn.S3JsonLItemReader(bucket=input_bucket, key=sfn.JsonPath.string_at("$.manifest.key")),
-            max_concurrency_path="$.max_concurrency",
-            item_selector={
-                "batch_id": sfn.JsonPath.string_at("$.batch_id"),
-                "index": sfn.JsonPath.number_at("$$.Map.Item.Index"),
-            },
             result_writer_v2=PutOnlyResultWriter(bucket=input_bucket, prefix=MAP_RESULTS_PREFIX),
-            map_execution_type=sfn.StateMachineType.STANDARD,
-            result_path=sfn.JsonPath.DISCARD,
         )
-        run_lines.item_processor(run_job)
         registered = (
             sfn.Choice(scope, "Registered")
             .when(sfn.Condition.boolean_equals("$.refused", True), sfn.Succeed(scope, "ManifestRefused"))

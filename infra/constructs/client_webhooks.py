@@ -29,12 +29,18 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import python_function, standard_state_machine
+from .functions import (
+    FunctionSpec,
+    dead_letter_queue,
+    lambda_failures,
+    lambda_task,
+    python_function,
+    standard_state_machine,
+)
 
 # The events a client webhook receives (swapflow.webhooks.DELIVERED_EVENTS; a test keeps them equal).
 DELIVERED_EVENTS = ["Swap Job Completed", "Swap Job Failed", "Swap Job Cancelled"]
@@ -42,6 +48,12 @@ DELIVERED_EVENTS = ["Swap Job Completed", "Swap Job Failed", "Swap Job Cancelled
 CLAIM_PREFIX = "WEBHOOK#"
 # Longer than the whole retry schedule (75.6 hours): a stuck execution still ends.
 DELIVERY_TIMEOUT = Duration.days(4)
+# one attempt: SWAPFLOW_WEBHOOK_TIMEOUT_SECONDS (10) + the lookups
+DELIVER = FunctionSpec(
+    "client_webhook.handler",
+    "swapflow: one signed delivery attempt of a job's terminal event to the client",
+    memory_mb=256,
+)
 
 
 class ClientWebhooks(Construct):
@@ -55,7 +67,7 @@ class ClientWebhooks(Construct):
         environment: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dlq = self._build_dead_letter_queue()
+        self.dlq = dead_letter_queue(self, "UndeliveredWebhooks")
         self.deliver_fn = self._build_function("DeliverFn", table, environment)
         self.state_machine = self._build_state_machine()
         self.first_attempt_fn = self._build_function(
@@ -70,27 +82,10 @@ class ClientWebhooks(Construct):
         )
         self._build_rule(bus)
 
-    def _build_dead_letter_queue(self) -> sqs.Queue:
-        return sqs.Queue(
-            self,
-            "UndeliveredWebhooks",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-
     def _build_function(
         self, construct_id: str, table: dynamodb.ITable, environment: dict[str, str]
     ) -> lambda_.Function:
-        fn = python_function(
-            self,
-            construct_id,
-            handler="client_webhook.handler",
-            environment=environment,
-            memory_size=256,
-            timeout=Duration.seconds(30),  # one attempt: SWAPFLOW_WEBHOOK_TIMEOUT_SECONDS (10) + the lookups
-            description="swapflow: one signed delivery attempt of a job's terminal event to the client",
-        )
+        fn = python_function(self, construct_id, DELIVER, environment)
         table.grant(fn, "dynamodb:GetItem")  # the job (its webhook_url, tenant) and the tenant's secret
         fn.add_to_role_policy(  # the delivery claim is the one item it writes
             iam.PolicyStatement(
@@ -105,28 +100,18 @@ class ClientWebhooks(Construct):
         return standard_state_machine(self, "DeliveryStateMachine", self._build_definition(), timeout=DELIVERY_TIMEOUT)
 
     def _build_definition(self) -> sfn.IChainable:
-        deliver = tasks.LambdaInvoke(
+        deliver = lambda_task(
             self,
             "Deliver",
-            lambda_function=self.deliver_fn,
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "event": sfn.JsonPath.object_at("$.event"),
-                    "attempt": sfn.JsonPath.number_at("$.delivery.attempt"),
-                    "execution": sfn.JsonPath.string_at("$.owner"),  # who claimed the event first
-                }
-            ),
+            self.deliver_fn,
+            payload={
+                "event": sfn.JsonPath.object_at("$.event"),
+                "attempt": sfn.JsonPath.number_at("$.delivery.attempt"),
+                "execution": sfn.JsonPath.string_at("$.owner"),  # who claimed the event first
+            },
+            # The Lambda failing (not the receiver: that is an answer) is retried here, then dead-lettered.
+            lambda_retry=lambda_failures(attempts=3),
             result_path="$.delivery",
-        )
-        # The Lambda failing (not the receiver: that is an answer) is retried here, then dead-lettered.
-        deliver.add_retry(
-            errors=["Lambda.TooManyRequestsException", "Lambda.ServiceException", "States.TaskFailed"],
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=3,
-            jitter_strategy=sfn.JitterType.FULL,
         )
         backoff = sfn.Wait(self, "Backoff", time=sfn.WaitTime.seconds_path("$.delivery.wait"))
         to_dead_letters = tasks.SqsSendMessage(

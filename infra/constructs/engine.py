@@ -7,43 +7,30 @@ A zip (not a container image): the engine's wheels (numpy, opencv-headless, pill
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ..bundling import function_code
-from .functions import grant_read_put, grant_task_callbacks, python_function
+from .functions import (
+    FunctionSpec,
+    async_failures_to,
+    dead_letter_queue,
+    grant_read_put,
+    grant_task_callbacks,
+    python_function,
+)
 from .storage import Storage
+
+ENGINE = FunctionSpec(
+    "engine_worker.handler", "swapflow offline face-swap engine", memory_mb=2048, timeout_s=120, with_engine=True
+)
 
 
 class Engine(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, storage: Storage, environment: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
-        self.dlq = sqs.Queue(
-            self,
-            "FailedInvocations",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.function = python_function(
-            self,
-            "Function",
-            handler="engine_worker.handler",
-            environment=environment,
-            memory_size=2048,
-            timeout=Duration.seconds(120),
-            code=function_code(with_engine=True),
-            description="swapflow offline face-swap engine",
-        )
-        lambda_.EventInvokeConfig(
-            self,
-            "AsyncConfig",
-            function=self.function,
-            retry_attempts=1,
-            max_event_age=Duration.minutes(15),
-            on_failure=destinations.SqsDestination(self.dlq),
+        self.dlq = dead_letter_queue(self, "FailedInvocations")
+        self.function = python_function(self, "Function", ENGINE, environment)
+        async_failures_to(
+            self, "AsyncConfig", self.function, self.dlq, retry_attempts=1, max_event_age=Duration.minutes(15)
         )
         grant_read_put(self.function, storage.input_bucket)  # inputs in, results out under staging/
         grant_task_callbacks(self.function)  # completes the job's wait like a provider webhook

@@ -15,10 +15,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .functions import python_function
+from .functions import FunctionSpec, python_function
 from .secrets import json_secret
 
 SWEEP_EVERY = Duration.hours(1)
+ERASER = FunctionSpec(
+    "eraser.handler",
+    "swapflow: deletes job photos on request and when their retention ends",
+    memory_mb=512,
+    timeout_s=300,
+)
 
 
 class Retention(Construct):
@@ -26,15 +32,7 @@ class Retention(Construct):
         self, scope: Construct, construct_id: str, *, environment: dict[str, str], buckets: list[s3.IBucket]
     ) -> None:
         super().__init__(scope, construct_id)
-        self.eraser_fn = python_function(
-            self,
-            "EraserFn",
-            handler="eraser.handler",
-            environment=environment,
-            memory_size=512,
-            timeout=Duration.minutes(5),
-            description="swapflow: deletes job photos on request and when their retention ends",
-        )
+        self.eraser_fn = python_function(self, "EraserFn", ERASER, environment)
         self.eraser_fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucketVersions", "s3:ListBucket"], resources=[b.bucket_arn for b in buckets]

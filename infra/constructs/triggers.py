@@ -14,19 +14,27 @@ from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .functions import python_function
+from .functions import FunctionSpec, async_failures_to, dead_letter_queue, python_function
 
 INBOX_PREFIX = "inbox/"
 MANIFEST_SUFFIX = ".json"
 JSONL_SUFFIX = ".jsonl"
 SWAP_REQUESTED = "Swap Requested"
 OWN_SOURCE = "swapflow"
+# a 1,000-job manifest: judged, stored and started in seconds
+S3_TRIGGER = FunctionSpec(
+    "s3_trigger.handler", "swapflow: S3 manifests under inbox/ -> batches of jobs", memory_mb=512, timeout_s=300
+)
+INGEST = FunctionSpec(
+    "ingest.handler",
+    "swapflow: Swap Requested events -> jobs; invalid ones -> DLQ + Swap Request Rejected",
+    memory_mb=512,
+    timeout_s=60,
+)
 
 
 class Triggers(Construct):
@@ -40,63 +48,26 @@ class Triggers(Construct):
         environment: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dlq = sqs.Queue(
-            self,
-            "RejectedRequests",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dlq = dead_letter_queue(self, "RejectedRequests")
         self.s3_trigger_fn = self._build_s3_trigger(input_bucket, environment)
         self.ingest_fn = self._build_ingest(bus, environment)
         self.functions = [self.s3_trigger_fn, self.ingest_fn]
 
     def _build_s3_trigger(self, bucket: s3.IBucket, environment: dict[str, str]) -> lambda_.Function:
-        fn = python_function(
-            self,
-            "S3TriggerFn",
-            handler="s3_trigger.handler",
-            environment=environment,
-            memory_size=512,
-            timeout=Duration.minutes(5),  # a 1,000-job manifest: judged, stored and started in seconds
-            description="swapflow: S3 manifests under inbox/ -> batches of jobs",
-        )
-        bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.LambdaDestination(fn),
-            s3.NotificationKeyFilter(prefix=INBOX_PREFIX, suffix=MANIFEST_SUFFIX),
-        )
-        bucket.add_event_notification(  # JSONL manifests (up to 100,000 jobs): the manifest runner
-            s3.EventType.OBJECT_CREATED,
-            s3n.LambdaDestination(fn),
-            s3.NotificationKeyFilter(prefix=INBOX_PREFIX, suffix=JSONL_SUFFIX),
-        )
-        lambda_.EventInvokeConfig(
-            self,
-            "S3TriggerAsync",
-            function=fn,
-            retry_attempts=2,
-            on_failure=destinations.SqsDestination(self.dlq),
-        )
+        fn = python_function(self, "S3TriggerFn", S3_TRIGGER, environment)
+        for suffix in (MANIFEST_SUFFIX, JSONL_SUFFIX):  # JSONL (up to 100,000 jobs): the manifest runner
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.LambdaDestination(fn),
+                s3.NotificationKeyFilter(prefix=INBOX_PREFIX, suffix=suffix),
+            )
+        async_failures_to(self, "S3TriggerAsync", fn, self.dlq)
         return fn
 
     def _build_ingest(self, bus: events.IEventBus, environment: dict[str, str]) -> lambda_.Function:
-        fn = python_function(
-            self,
-            "IngestFn",
-            handler="ingest.handler",
-            environment={**environment, "SWAPFLOW_INGEST_DLQ_URL": self.dlq.queue_url},
-            timeout=Duration.seconds(60),
-            description="swapflow: Swap Requested events -> jobs; invalid ones -> DLQ + Swap Request Rejected",
-        )
+        fn = python_function(self, "IngestFn", INGEST, {**environment, "SWAPFLOW_INGEST_DLQ_URL": self.dlq.queue_url})
         self.dlq.grant_send_messages(fn)
-        lambda_.EventInvokeConfig(
-            self,
-            "IngestAsync",
-            function=fn,
-            retry_attempts=2,
-            on_failure=destinations.SqsDestination(self.dlq),
-        )
+        async_failures_to(self, "IngestAsync", fn, self.dlq)
         events.Rule(
             self,
             "SwapRequestedRule",

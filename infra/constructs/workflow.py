@@ -19,18 +19,41 @@ the Retry on States.Timeout, and the job's deadline (checked in the pass) ends i
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .functions import grant_task_callbacks, python_function, retry_lambda_failures, standard_state_machine
+from .functions import (
+    FunctionSpec,
+    Retry,
+    grant_task_callbacks,
+    lambda_failures,
+    lambda_task,
+    python_function,
+    standard_state_machine,
+)
 
 # A job may queue for a provider slot this many passes (at most 10 s apart: about a day).
 SLOT_WAIT_ATTEMPTS = 9000
 # Polls after the first wait; the job's deadline (15 min by default) ends the loop long before.
 POLL_ATTEMPTS = 500
+# The Run task's own Retry rows, in order, before Lambda's failures.
+RUN_RETRIES = [
+    # no slot free: wait in the state machine, not in a Lambda; a freed slot is taken within seconds
+    Retry(["ProviderSlotBusyError"], interval_s=1, backoff=1.5, max_delay_s=10, attempts=SLOT_WAIT_ATTEMPTS),
+    Retry(["ProviderBusyError"], interval_s=2, backoff=2, max_delay_s=60, attempts=6),  # the provider's 429/5xx
+    # no callback within $.wait: the next pass polls
+    Retry(["States.Timeout"], interval_s=1, backoff=1.5, max_delay_s=30, attempts=POLL_ATTEMPTS),
+]
+# a pass may finish the job: download and archive its outputs
+RUN_JOB = FunctionSpec(
+    "run_job.handler",
+    "swapflow: one pass of a job: provider slot, submit or poll, finish",
+    timeout_s=120,
+)
+FINISHER = FunctionSpec(
+    "finisher.handler", "swapflow: end a job that failed in the workflow, emit its event", memory_mb=512, timeout_s=60
+)
 
 
 class Workflow(Construct):
@@ -43,84 +66,40 @@ class Workflow(Construct):
         engine_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.run_fn = python_function(
-            self,
-            "RunJobFn",
-            handler="run_job.handler",
-            environment={**environment, "SWAPFLOW_ENGINE_FUNCTION": engine_function.function_name},
-            memory_size=1024,  # a pass may finish the job: download and archive its outputs
-            timeout=Duration.seconds(120),
-            description="swapflow: one pass of a job: provider slot, submit or poll, finish",
-        )
+        engine_env = {**environment, "SWAPFLOW_ENGINE_FUNCTION": engine_function.function_name}
+        self.run_fn = python_function(self, "RunJobFn", RUN_JOB, engine_env)
         engine_function.grant_invoke(self.run_fn)
         grant_task_callbacks(self.run_fn)
-        self.finisher_fn = python_function(
-            self,
-            "FinisherFn",
-            handler="finisher.handler",
-            environment=environment,
-            timeout=Duration.seconds(60),
-            description="swapflow: end a job that failed in the workflow, emit its event",
-        )
+        self.finisher_fn = python_function(self, "FinisherFn", FINISHER, environment)
         self.functions = [self.run_fn, self.finisher_fn]
         self.state_machine = standard_state_machine(self, "StateMachine", self._build_definition())
 
     def _build_definition(self) -> sfn.IChainable:
         unrecorded = sfn.Fail(self, "CouldNotRecordFailure", error="RecordFailureFailed")
-        record_failure = tasks.LambdaInvoke(
+        record_failure = lambda_task(
             self,
             "RecordFailure",
-            lambda_function=self.finisher_fn,
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "job_id": sfn.JsonPath.string_at("$.job_id"),
-                    "mode": "fail",
-                    "failure": sfn.JsonPath.object_at("$.failure"),
-                }
-            ),
+            self.finisher_fn,
+            payload={
+                "job_id": sfn.JsonPath.string_at("$.job_id"),
+                "mode": "fail",
+                "failure": sfn.JsonPath.object_at("$.failure"),
+            },
+            lambda_retry=lambda_failures(interval_s=1, attempts=3),
         )
-        retry_lambda_failures(record_failure, interval_seconds=1, max_attempts=3)
         record_failure.add_catch(unrecorded, errors=["States.ALL"], result_path="$.failure")
         record_failure.next(sfn.Succeed(self, "JobFailed", comment="The job ended failed; its error is on the job."))
 
-        run = tasks.LambdaInvoke(
+        run = lambda_task(
             self,
             "Run",
-            lambda_function=self.run_fn,
-            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            payload=sfn.TaskInput.from_object(
-                {"job_id": sfn.JsonPath.string_at("$.job_id"), "token": sfn.JsonPath.task_token}
-            ),
+            self.run_fn,
+            payload={"job_id": sfn.JsonPath.string_at("$.job_id")},
+            wait_for_token=True,
+            retries=RUN_RETRIES,
+            lambda_retry=lambda_failures(interval_s=1, attempts=3),
             task_timeout=sfn.Timeout.at("$.wait"),
-            retry_on_service_exceptions=False,
             result_path=sfn.JsonPath.DISCARD,
         )
-        run.add_retry(
-            errors=["ProviderSlotBusyError"],
-            interval=Duration.seconds(1),
-            backoff_rate=1.5,
-            max_delay=Duration.seconds(10),  # a freed slot is taken within seconds
-            max_attempts=SLOT_WAIT_ATTEMPTS,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        run.add_retry(
-            errors=["ProviderBusyError"],
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=6,
-            max_delay=Duration.seconds(60),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        run.add_retry(
-            errors=["States.Timeout"],
-            interval=Duration.seconds(1),
-            backoff_rate=1.5,
-            max_delay=Duration.seconds(30),
-            max_attempts=POLL_ATTEMPTS,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        retry_lambda_failures(run, interval_seconds=1, max_attempts=3)
         run.add_catch(record_failure, errors=["States.ALL"], result_path="$.failure")
         return run

@@ -355,3 +355,43 @@ def test_given_the_api_when_synthesised_then_gateway_answers_use_the_error_envel
     assert '"not_found"' in found["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
     assert found["THROTTLED"]["StatusCode"] == "429"
     assert '"internal"' in found["DEFAULT_5XX"]["ResponseTemplates"]["application/json"]
+
+
+def _lambda_tasks(node: Any) -> list[dict[str, Any]]:
+    """Every Lambda task state in a definition (by lambda:invoke or a function's ARN), in Maps too."""
+    if isinstance(node, list):
+        return [t for item in node for t in _lambda_tasks(item)]
+    if not isinstance(node, dict):
+        return []
+    resource = str(node.get("Resource", ""))
+    own = [node] if "lambda:invoke" in resource or resource == "FUNCTION" else []
+    return own + [t for value in node.values() for t in _lambda_tasks(value)]
+
+
+def test_given_stack_when_synthesised_then_every_lambda_task_retries_every_lambda_failure_last(synthesized) -> None:
+    """A Lambda service hiccup (throttle, 5xx, SDK client error) retried the same way in every machine, after
+    the task's own rows (States.TaskFailed would shadow the errors they name)."""
+    _, tj = synthesized
+    service_errors = {
+        "Lambda.TooManyRequestsException",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+    }
+    functions = resources(tj, "AWS::Lambda::Function")
+
+    def text(part: Any) -> str:
+        if isinstance(part, str):
+            return part
+        return "FUNCTION" if part.get("Fn::GetAtt", [""])[0] in functions else "ARN"
+
+    seen = 0
+    for machine in resources(tj, "AWS::StepFunctions::StateMachine").values():
+        parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+        for task in _lambda_tasks(json.loads("".join(text(p) for p in parts))):
+            last = task["Retry"][-1]
+            seen += 1
+            assert set(last["ErrorEquals"]) == {*service_errors, "States.TaskFailed"}, task
+            assert last["JitterStrategy"] == "FULL"
+            assert not any(set(r["ErrorEquals"]) & service_errors for r in task["Retry"][:-1])  # no CDK default
+    assert seen == 6  # Run, RecordFailure, Deliver, RunJob (batches), Register, RunJob (manifests)
