@@ -14,7 +14,7 @@ from typing import Any
 
 from .embedded import PortInUseError
 from .persistence import DataDirBusyError
-from .runner import ROOT, LocalConfig, LocalStack, serve_forever, synthesize
+from .runner import ROOT, STOP_SECONDS, LocalConfig, LocalStack, serve_forever, stop_within, synthesize
 
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
 
@@ -137,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     if args.command == "demo":
+        code = 130
         try:
-            return demo(stack)
+            code = demo(stack)
         except KeyboardInterrupt:
-            return 130
+            pass
         finally:
-            stack.stop()
+            stop_within(stack, STOP_SECONDS, code)  # bounded, as `make up`'s Ctrl-C
     summary = stack.summary()
     print(banner(summary))
     if stack.restored.items or stack.restored.objects:

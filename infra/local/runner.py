@@ -280,8 +280,8 @@ def serve_forever(stack: LocalStack) -> None:
 STOP_SECONDS = 20.0
 
 
-def stop_within(stack: LocalStack, seconds: float) -> None:
-    """Stop the stack (servers, data saved, environments ended), then leave the process at once.
+def stop_within(stack: LocalStack, seconds: float, code: int = 0) -> None:
+    """Stop the stack (servers, data saved, environments ended), then leave the process at once with `code`.
 
     A stop that takes longer prints every thread's stack (what it waited on) and exits anyway: a developer's
     Ctrl-C must never hang. Once stop() returned nothing is left to flush but the standard streams, so the
@@ -299,4 +299,4 @@ def stop_within(stack: LocalStack, seconds: float) -> None:
         faulthandler.dump_traceback(all_threads=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(1 if done.is_alive() else 0)
+    os._exit(1 if done.is_alive() else code)
