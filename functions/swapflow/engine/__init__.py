@@ -77,12 +77,12 @@ def detect_faces(image: bytes) -> list[DetectedFace]:
     return _impl(image)
 
 
-def swap(source_image: bytes, target_image: bytes, options: SwapOptions[bytes] | None = None) -> SwapOutput:
+def swap(source: bytes, target: bytes, options: SwapOptions[bytes] | None = None) -> SwapOutput:
     """Swap the largest face of the source image onto the target's face(s) as selected by ``options``
     (``options.faces``: each :class:`Face` with its own source image's bytes)."""
     from swapflow.engine._pipeline import swap as _impl
 
-    return _impl(source_image, target_image, SwapOptions() if options is None else options)
+    return _impl(source, target, SwapOptions() if options is None else options)
 
 
 def akool_detect_response(image: bytes, single_face: bool = False) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from ..faces import Face, SwapOptions
 from .exceptions import RequestInvalidError
 
-# The bounds of a job request. Its shape is defined once, as the API's pydantic model (swapflow.api_models,
+# The bounds of a job request. Its shape is defined once, as the API's pydantic model (swapflow.api_models.jobs,
 # imported when a request is parsed: functions that never parse one do not load pydantic).
 OUTPUT_FORMATS = ("jpeg", "png", "webp")
 MAX_FACES = 50
