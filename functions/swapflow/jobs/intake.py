@@ -11,8 +11,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from ..faces import Face
-from ..providers.spec import Asked
+from ..faces import Face, SwapOptions
 from ..settings import Settings
 from .exceptions import IdempotencyKeyReusedError, JobNotFoundError, RequestInvalidError
 from .idempotency import Idempotency, check_idempotency_key, request_fingerprint
@@ -73,7 +72,7 @@ class JobIntake:
             auto_chain=self.settings.auto_providers,
         )
 
-    def available_providers(self, name: str, asked: Asked | None = None) -> list[str]:
+    def available_providers(self, name: str, asked: SwapOptions[Any] | None = None) -> list[str]:
         """The providers a job on `name` may use, in order; refused (4xx) if none is configured. `auto`
         skips the providers that cannot serve `asked` (the job's faces and options)."""
         return self.chain.available(name, asked)
