@@ -7,9 +7,10 @@ from typing import Any, Literal
 from pydantic import Field, ValidatorFunctionWrapHandler, field_validator
 from pydantic_core import PydanticCustomError
 
+from ..images import EXTENSIONS
 from .common import Answer, Strict, Timestamp, examples
 
-UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp")
+UPLOAD_TYPES = tuple(EXTENSIONS)  # what POST /v1/uploads takes: the image types the service stores
 
 
 class UploadRequest(Strict):
