@@ -17,42 +17,44 @@ from .api_models import component_schemas
 from .jobs.models import JobStatus
 from .jobs.validation import MAX_WAIT_SECONDS
 
-# Every error code the native API answers with, its HTTP status and when.
+# Every error code the native API answers with, by HTTP status, and when.
+_ERRORS_BY_STATUS: dict[int, dict[str, str]] = {
+    400: {
+        "invalid_json": "The body is empty or not JSON.",
+        "invalid_request": "A field is missing, mistyped or out of range (`field` names it).",
+        "unknown_provider": "`provider` is not one of the providers this service knows.",
+        "invalid_image": "An image input is not a decodable JPEG, PNG or WebP image.",
+        "url_not_allowed": "An image URL points somewhere the SSRF guard refuses (private, loopback, ...).",
+        "upload_not_found": "An upload ref, storage URL or s3:// ref names nothing among the caller's objects: "
+        "never uploaded, expired, or another tenant's (the same answer for each, so existence cannot be probed).",
+    },
+    401: {"unauthorized": "No API key, or one that is unknown or revoked."},
+    404: {"not_found": "No such job for this tenant (another tenant's job is not found either), or no such route."},
+    409: {
+        "conflict": "The job already ended (completed, failed or cancelled) and cannot be cancelled.",
+        "batch_ended": "Every job of the batch had already ended (and it was never cancelled).",
+        "idempotency_conflict": "The Idempotency-Key was used in the last 24 h with a different body, or its "
+        "first request is still being processed.",
+    },
+    413: {
+        "image_too_large": "An image is over the byte cap (20 MB) or the pixel cap (40 MP).",
+        "request_too_large": "The body is over API Gateway's 10 MB limit: upload images with POST /v1/uploads.",
+    },
+    415: {
+        "unsupported_media_type": "An upload's content type is not image/jpeg, image/png or image/webp, or the "
+        "body is not application/json.",
+    },
+    422: {
+        "url_unreachable": "An image URL could not be fetched (DNS, connection, timeout, HTTP error).",
+        "provider_unavailable": "The provider has no credentials configured (the message names the setting).",
+        "unsupported_by_provider": "The provider cannot serve the request (e.g. `target_index` or `faces` on a "
+        "one-face provider); the field names the option, the message the providers that can.",
+    },
+    429: {"throttled": "More requests this second than the tenant's limit; see Retry-After."},
+    500: {"internal": "An unexpected error; the request can be retried."},
+}
 ERROR_CODES: dict[str, tuple[int, str]] = {
-    "invalid_json": (400, "The body is empty or not JSON."),
-    "invalid_request": (400, "A field is missing, mistyped or out of range (`field` names it)."),
-    "unknown_provider": (400, "`provider` is not one of the providers this service knows."),
-    "invalid_image": (400, "An image input is not a decodable JPEG, PNG or WebP image."),
-    "url_not_allowed": (400, "An image URL points somewhere the SSRF guard refuses (private, loopback, ...)."),
-    "upload_not_found": (
-        400,
-        "An upload ref, storage URL or s3:// ref names nothing among the caller's objects: never uploaded, "
-        "expired, or another tenant's (the same answer for each, so existence cannot be probed).",
-    ),
-    "unauthorized": (401, "No API key, or one that is unknown or revoked."),
-    "not_found": (404, "No such job for this tenant (another tenant's job is not found either), or no such route."),
-    "conflict": (409, "The job already ended (completed, failed or cancelled) and cannot be cancelled."),
-    "batch_ended": (409, "Every job of the batch had already ended (and it was never cancelled)."),
-    "idempotency_conflict": (
-        409,
-        "The Idempotency-Key was used in the last 24 h with a different body, or its first request is "
-        "still being processed.",
-    ),
-    "image_too_large": (413, "An image is over the byte cap (20 MB) or the pixel cap (40 MP)."),
-    "request_too_large": (413, "The body is over API Gateway's 10 MB limit: upload images with POST /v1/uploads."),
-    "unsupported_media_type": (
-        415,
-        "An upload's content type is not image/jpeg, image/png or image/webp, or the body is not application/json.",
-    ),
-    "url_unreachable": (422, "An image URL could not be fetched (DNS, connection, timeout, HTTP error)."),
-    "provider_unavailable": (422, "The provider has no credentials configured (the message names the setting)."),
-    "unsupported_by_provider": (
-        422,
-        "The provider cannot serve the request (e.g. `target_index` or `faces` on a one-face provider); the "
-        "field names the option, the message the providers that can.",
-    ),
-    "throttled": (429, "More requests this second than the tenant's limit; see Retry-After."),
-    "internal": (500, "An unexpected error; the request can be retried."),
+    code: (status, when) for status, codes in _ERRORS_BY_STATUS.items() for code, when in codes.items()
 }
 
 _REF = "#/components/schemas/"

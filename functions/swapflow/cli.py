@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import __version__
 from .cli_admin import _cmd_audit, _cmd_keys, _cmd_retention
 from .cli_errors import CliError, aws_error_message
+from .images import EXTENSIONS
 
 if TYPE_CHECKING:
     from .client import Job
 
 
 LOCAL_API_KEY = "sf_local_dev_key"
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 # ---- swap ----------------------------------------------------------------------------------------

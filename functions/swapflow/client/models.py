@@ -6,23 +6,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+# The domain's job model is standard library only (no boto3, no pydantic): the client shares its names.
+from ..jobs.models import TERMINAL, JobError
+from ..jobs.models import Output as StoredOutput
+
+__all__ = ["TERMINAL", "Batch", "Job", "JobError", "Output", "Upload"]
 
 
 @dataclass(frozen=True)
-class Output:
-    """One archived result: `url` is presigned (no key needed); `base64` only with enable_base64_output."""
+class Output(StoredOutput):
+    """One archived result (the domain's output record, as shown): `url` is presigned (no key needed);
+    `base64` only with enable_base64_output."""
 
-    bucket: str
-    key: str
-    content_type: str
-    width: int
-    height: int
-    bytes: int
-    sha256: str
     url: str | None = None
     base64: str | None = None
-    note: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Output:
@@ -34,17 +31,11 @@ class Output:
             height=int(data.get("height") or 0),
             bytes=int(data.get("bytes") or 0),
             sha256=str(data.get("sha256", "")),
+            note=data.get("note"),
+            nsfw=data.get("nsfw"),
             url=data.get("url"),
             base64=data.get("base64"),
-            note=data.get("note"),
         )
-
-
-@dataclass(frozen=True)
-class JobError:
-    code: str
-    message: str
-    provider_code: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..jobs.exceptions import RequestInvalidError
+from ..jobs.models import TERMINAL
 from . import safe_error_text
 
 AKOOL = "akool/image-face-swap"
@@ -144,7 +145,7 @@ def prediction(
         "error": safe_error_text(f"{err['code']}: {err['message']}") if err else "",
         "timings": {"inference": timings.get("provider_ms") or timings.get("total_ms") or 0},
     }
-    if sync_waited is not None and status not in ("completed", "failed", "cancelled"):
+    if sync_waited is not None and status not in TERMINAL:
         data["code"] = SYNC_TIMEOUT_CODE
         data["error"] = (
             f"Sync mode timed out after {sync_waited:.0f} s; the task is still running. "

@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from swapflow.faces import Face, SwapOptions
+
 __all__ = [
     "DetectedFace",
     "EngineError",
-    "FaceTarget",
+    "Face",
     "SwapOptions",
     "SwapOutput",
     "akool_detect_response",
@@ -60,23 +62,6 @@ class DetectedFace:
 
 
 @dataclass(frozen=True)
-class FaceTarget:
-    """Swap the largest face of ``source`` onto face number ``target_face`` of the target."""
-
-    source: bytes
-    target_face: int
-
-
-@dataclass(frozen=True)
-class SwapOptions:
-    target_index: int | None = None
-    single_face_mode: bool = True
-    face_enhance: bool = False
-    output_format: str = "jpeg"  # jpeg | png | webp
-    faces: tuple[FaceTarget, ...] = ()
-
-
-@dataclass(frozen=True)
 class SwapOutput:
     data: bytes
     content_type: str
@@ -92,11 +77,12 @@ def detect_faces(image: bytes) -> list[DetectedFace]:
     return _impl(image)
 
 
-def swap(source: bytes, target: bytes, options: SwapOptions = SwapOptions()) -> SwapOutput:
-    """Swap the largest source face onto target face(s) as selected by ``options``."""
+def swap(source: bytes, target: bytes, options: SwapOptions[bytes] | None = None) -> SwapOutput:
+    """Swap the largest face of the source image onto the target's face(s) as selected by ``options``
+    (``options.faces``: each :class:`Face` with its own source image's bytes)."""
     from swapflow.engine._pipeline import swap as _impl
 
-    return _impl(source, target, options)
+    return _impl(source, target, SwapOptions() if options is None else options)
 
 
 def akool_detect_response(image: bytes, single_face: bool = False) -> dict[str, Any]:

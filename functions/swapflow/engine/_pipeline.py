@@ -123,7 +123,7 @@ def _check_index(i: Any, n: int, what: str) -> int:
     return i
 
 
-def swap(source: bytes, target: bytes, options: SwapOptions = SwapOptions()) -> SwapOutput:  # noqa: B008
+def swap(source: bytes, target: bytes, options: SwapOptions[bytes] = SwapOptions()) -> SwapOutput:  # noqa: B008
     if not isinstance(options, SwapOptions):
         raise EngineError("invalid_option", "options must be a SwapOptions")
     fmt = io.normalise_format(options.output_format)
@@ -144,9 +144,9 @@ def swap(source: bytes, target: bytes, options: SwapOptions = SwapOptions()) -> 
             _check_index(ft.target_face, len(faces), "target_face")
         cache: dict[bytes, _Source] = {}
         for ft in options.faces:
-            src = cache.get(ft.source)
+            src = cache.get(ft.source_image)
             if src is None:
-                src = cache[ft.source] = _load_source(ft.source)
+                src = cache[ft.source_image] = _load_source(ft.source_image)
             plan.append((src, ft.target_face))
     else:
         src = _load_source(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from ..images import EXTENSIONS
 from ..providers.base import ProviderOutput
 from .exceptions import RequestInvalidError
 from .inputs import InputLoader
@@ -13,8 +14,6 @@ from .ports import BlobStore, OutputMarker
 
 if TYPE_CHECKING:
     from ..provenance import OutputFacts
-
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 class OutputArchive:

@@ -11,12 +11,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from ..providers.spec import Asked
+from ..faces import Face, SwapOptions
 from ..settings import Settings
 from .exceptions import IdempotencyKeyReusedError, JobNotFoundError, RequestInvalidError
 from .idempotency import Idempotency, check_idempotency_key, request_fingerprint
 from .inputs import InputLoader
-from .models import FaceSpec, Job, StoredImage, SwapSpec, new_job_id
+from .models import Job, StoredImage, SwapSpec, new_job_id
 from .plan import PollPlan, ProviderChain
 from .ports import AuditLog, JobRepository, Workflow
 from .validation import JobRequest, parse_job_request, with_header_options
@@ -72,7 +72,7 @@ class JobIntake:
             auto_chain=self.settings.auto_providers,
         )
 
-    def available_providers(self, name: str, asked: Asked | None = None) -> list[str]:
+    def available_providers(self, name: str, asked: SwapOptions[Any] | None = None) -> list[str]:
         """The providers a job on `name` may use, in order; refused (4xx) if none is configured. `auto`
         skips the providers that cannot serve `asked` (the job's faces and options)."""
         return self.chain.available(name, asked)
@@ -249,7 +249,7 @@ def swap_spec(
         single_face_mode=request.single_face_mode,
         output_format=request.output_format,
         enable_base64_output=request.enable_base64_output,
-        faces=tuple(FaceSpec(image, face.target_face) for image, face in zip(face_sources, request.faces, strict=True)),
+        faces=tuple(Face(image, face.target_face) for image, face in zip(face_sources, request.faces, strict=True)),
         deadline_seconds=request.deadline_seconds,
     )
 

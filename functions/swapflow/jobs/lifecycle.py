@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from ..faces import Face
 from ..providers.base import (
-    FacePair,
     ImageRef,
     ProviderFailure,
     ProviderOutput,
@@ -202,13 +202,13 @@ class JobLifecycle:
         family = family_of(provider)
         return SwapRequest(
             job_id=job.id,
-            source=ref(spec.source_image),
-            target=ref(spec.target_image),
+            source_image=ref(spec.source_image),
+            target_image=ref(spec.target_image),
             face_enhance=spec.face_enhance,
             target_index=spec.target_index,
             single_face_mode=spec.single_face_mode,
             output_format=spec.output_format,
-            faces=tuple(FacePair(ref(f.source_image), f.target_face) for f in spec.faces),
+            faces=tuple(Face(ref(f.source_image), f.target_face) for f in spec.faces),
             webhook_url=f"{base}/webhooks/{family}?job={job.id}" if base else None,
         )
 

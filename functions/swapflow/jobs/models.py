@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..faces import SwapOptions
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -31,7 +33,8 @@ class JobStatus(StrEnum):
         return self in TERMINAL
 
 
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+# The states a job ends in, in this order wherever they are listed (ids, counts, DynamoDB attributes).
+TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 # Error codes a job can end with (DESIGN 3). Anything else is reported as `internal`.
 JOB_ERROR_CODES = frozenset(
@@ -80,23 +83,12 @@ PENDING_IMAGE = StoredImage("", "", "", 0, 0)
 
 
 @dataclass(frozen=True)
-class FaceSpec:
-    source_image: StoredImage
-    target_face: int
-
-
-@dataclass(frozen=True)
-class SwapSpec:
+class SwapSpec(SwapOptions[StoredImage]):
     """What to swap, with inputs already materialised: the validated, normalised job request."""
 
     source_image: StoredImage
     target_image: StoredImage
-    face_enhance: bool = False
-    target_index: int | None = None
-    single_face_mode: bool = True
-    output_format: str = "jpeg"
     enable_base64_output: bool = False
-    faces: tuple[FaceSpec, ...] = ()
     deadline_seconds: int | None = None  # Cancel-After: from acceptance; None: SWAPFLOW_JOB_DEADLINE_SECONDS
 
 
@@ -259,7 +251,7 @@ class BatchStatus(StrEnum):
     COMPLETED = "completed"  # every job is terminal (some may have failed)
 
 
-COUNTED = ("processing", "completed", "failed", "cancelled")
+COUNTED = ("processing", *(str(status) for status in TERMINAL))
 
 
 @dataclass
@@ -282,7 +274,7 @@ class Batch:
 
     @property
     def done(self) -> int:
-        return sum(self.counts.get(s, 0) for s in ("completed", "failed", "cancelled"))
+        return sum(self.counts.get(s, 0) for s in TERMINAL)
 
     @property
     def status(self) -> BatchStatus:
@@ -311,7 +303,7 @@ class BatchMember:
 
     @property
     def terminal(self) -> bool:
-        return self.status in ("completed", "failed", "cancelled")
+        return self.status in TERMINAL
 
     def view(self) -> dict[str, Any]:
         return {

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..faces import SwapOptions
 from ..providers.base import Provider
 from ..providers.exceptions import ProviderUnavailableError
 from ..providers.registry import AUTO, internal_callback, refusal
-from ..providers.spec import Asked
 from ..settings import Settings
 from .models import Job
 
@@ -32,7 +32,7 @@ class ProviderChain:
         self.get = providers
         self.auto = tuple(auto)
 
-    def available(self, name: str, asked: Asked | None = None) -> list[str]:
+    def available(self, name: str, asked: SwapOptions[Any] | None = None) -> list[str]:
         """The providers a job on `name` may use, in order; refused (4xx) if none is configured. `auto`
         skips the providers that cannot serve `asked` (the job's faces and options)."""
         names = list(self.auto) if name == AUTO else [name]

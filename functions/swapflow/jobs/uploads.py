@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from ..images import EXTENSIONS
 from .exceptions import RequestInvalidError
 from .models import new_job_id
 
 REF_PREFIX = "upload:"
 KEY_PREFIX = "uploads"
-IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 DEFAULT_EXPIRES = 3600
 _FILENAME_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-](?:[a-z0-9-]+))*\.amazonaws\.com(?:\.cn)?$")
@@ -67,7 +67,7 @@ def safe_filename(filename: Any, content_type: str) -> str:
     name = filename if isinstance(filename, str) else ""
     name = _FILENAME_SAFE.sub("-", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(".-")[:100]
     stem = (name.rsplit(".", 1)[0] if "." in name else name).strip(".-")
-    return f"{stem or 'image'}.{IMAGE_TYPES[content_type]}"
+    return f"{stem or 'image'}.{EXTENSIONS[content_type]}"
 
 
 def upload_key(tenant: str, upload_id: str, filename: str) -> str:
@@ -139,10 +139,10 @@ class UploadService:
         ctype = content_type.split(";", 1)[0].strip().lower() if isinstance(content_type, str) else None
         if ctype == "image/jpg":
             ctype = "image/jpeg"
-        if ctype not in IMAGE_TYPES:
+        if ctype not in EXTENSIONS:
             raise RequestInvalidError(
                 "unsupported_media_type",
-                f"content_type must be one of: {', '.join(IMAGE_TYPES)}",
+                f"content_type must be one of: {', '.join(EXTENSIONS)}",
                 "content_type",
             )
         if not isinstance(filename, str) or not filename.strip():

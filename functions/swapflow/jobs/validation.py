@@ -9,9 +9,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..faces import Face, SwapOptions
 from .exceptions import RequestInvalidError
 
-# The bounds of a job request. Its shape is defined once, as the API's pydantic model (swapflow.api_models,
+# The bounds of a job request. Its shape is defined once, as the API's pydantic model (swapflow.api_models.jobs,
 # imported when a request is parsed: functions that never parse one do not load pydantic).
 OUTPUT_FORMATS = ("jpeg", "png", "webp")
 MAX_FACES = 50
@@ -26,26 +27,15 @@ REQUEST_CODES = ("unknown_provider", "image_too_large", "invalid_request")
 
 
 @dataclass(frozen=True)
-class FaceRequest:
-    source_image: str
-    target_face: int
-
-
-@dataclass(frozen=True)
-class JobRequest:
+class JobRequest(SwapOptions[str]):
     """A syntactically valid job request; image fields are still references (URL, data: URI, upload)."""
 
     provider: str
     source_image: str
     target_image: str
-    face_enhance: bool = False
-    target_index: int | None = None
-    single_face_mode: bool = True
-    output_format: str = "jpeg"
     enable_base64_output: bool = False
     webhook_url: str | None = None
     metadata: Mapping[str, Any] | None = None
-    faces: tuple[FaceRequest, ...] = ()
     wait: float = 0
     # `Cancel-After`: this job's own deadline in seconds from acceptance (None: the stack's deadline).
     deadline_seconds: int | None = None
@@ -113,7 +103,7 @@ def parse_job_request(
         model = JobRequestBody.model_validate(body, context={"providers": providers})
     except ValidationError as exc:
         raise request_error(exc.errors(), REQUEST_CODES) from None
-    faces = tuple(FaceRequest(face.source_image, face.target_face) for face in model.faces or ())
+    faces = tuple(Face(face.source_image, face.target_face) for face in model.faces or ())
     request = JobRequest(
         provider=model.provider or default_provider,
         source_image=model.source_image or faces[0].source_image,

@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from swapflow.faces import Face
 from swapflow.providers import crypto
 from swapflow.providers._transport import Answer, JsonClient, job_safe
 from swapflow.providers.base import (
-    FacePair,
     ImageRef,
     Provider,
     ProviderFailure,
@@ -248,10 +248,10 @@ class AkoolProvider:
         """sourceImage/targetImage arrays: one plain pair, or one landmarked pair per face."""
         pairs = list(request.faces)
         if not pairs and request.target_index is not None:
-            pairs = [FacePair(source=request.source, target_face=request.target_index)]
+            pairs = [Face(request.source_image, request.target_index)]
         if not pairs:
-            return [{"path": request.source.url}], [{"path": request.target.url}]
-        target_faces = self.detect(request.target, single_face=False)
+            return [{"path": request.source_image.url}], [{"path": request.target_image.url}]
+        target_faces = self.detect(request.target_image, single_face=False)
         if not target_faces:
             raise ProviderError("no_face_in_target", "akool found no face in the target image")
         sources: list[dict[str, str]] = []
@@ -263,12 +263,12 @@ class AkoolProvider:
                     "target_index_out_of_range",
                     f"target face {pair.target_face} does not exist: {len(target_faces)} face(s) found",
                 )
-            if pair.source.url not in seen:
-                found = self.detect(pair.source, single_face=True)
+            if pair.source_image.url not in seen:
+                found = self.detect(pair.source_image, single_face=True)
                 if not found:
                     raise ProviderError("no_face_in_source", "akool found no face in a source image")
-                seen[pair.source.url] = found[0]
-            source_face, target_face = seen[pair.source.url], target_faces[pair.target_face]
+                seen[pair.source_image.url] = found[0]
+            source_face, target_face = seen[pair.source_image.url], target_faces[pair.target_face]
             sources.append({"path": source_face.path, "opts": source_face.opts})
             targets.append({"path": target_face.path, "opts": target_face.opts})
         return sources, targets

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from ..faces import SwapOptions
+
 
 class ProviderState(StrEnum):
     RUNNING = "running"
@@ -30,23 +32,10 @@ class ImageRef:
 
 
 @dataclass(frozen=True)
-class FacePair:
-    """One source face mapped onto one face of the target image (faces ordered left to right)."""
-
-    source: ImageRef
-    target_face: int
-
-
-@dataclass(frozen=True)
-class SwapRequest:
+class SwapRequest(SwapOptions[ImageRef]):
     job_id: str
-    source: ImageRef
-    target: ImageRef
-    face_enhance: bool = False
-    target_index: int | None = None
-    single_face_mode: bool = True
-    output_format: str = "jpeg"
-    faces: tuple[FacePair, ...] = ()
+    source_image: ImageRef
+    target_image: ImageRef
     # Where the provider calls back (our /webhooks/<provider> route); None when we have no public URL.
     webhook_url: str | None = None
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..images import CONTENT_TYPES, EXTENSIONS
 from ..jobs.models import SwapSpec
 from ..jobs.validation import MAX_FACES
 from ..settings import Settings, env_name
@@ -26,8 +27,6 @@ from .base import (
 )
 from .exceptions import ProviderUnavailableError, WebhookRejectedError
 from .spec import Capabilities, Clients, ProviderSpec
-
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
 class EngineProvider:
@@ -77,12 +76,12 @@ PROVIDERS = (
 
 def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> ProviderResult:
     """Swap the job's faces; `read(bucket, key)` and `write(key, data, content_type)` reach S3."""
-    from ..engine import EngineError, FaceTarget, SwapOptions, swap
+    from ..engine import EngineError, Face, SwapOptions, swap
 
     try:
         source = read(spec.source_image.bucket, spec.source_image.key)
         target = read(spec.target_image.bucket, spec.target_image.key)
-        faces = tuple(FaceTarget(read(f.source_image.bucket, f.source_image.key), f.target_face) for f in spec.faces)
+        faces = tuple(Face(read(f.source_image.bucket, f.source_image.key), f.target_face) for f in spec.faces)
         # A JPEG cannot keep the target's transparency: produce PNG and let the archiver flatten it on
         # white and say so in the output's note (images.conform), never a silent black background.
         fmt = "png" if spec.output_format == "jpeg" and _has_alpha(target) else spec.output_format
@@ -99,7 +98,7 @@ def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> Provid
         )
     except EngineError as exc:
         return ProviderResult(ProviderState.FAILED, failure=ProviderFailure(exc.code, exc.message))
-    key = f"{output_key}.{EXTENSIONS.get(fmt, 'jpg')}"
+    key = f"{output_key}.{EXTENSIONS.get(CONTENT_TYPES.get(fmt, ''), 'jpg')}"
     location = write(key, out.data, out.content_type)
     return ProviderResult(
         ProviderState.SUCCEEDED,

@@ -13,10 +13,12 @@ import pkgutil
 import time
 from collections.abc import Callable, Iterable
 from types import ModuleType
+from typing import Any
 
+from ..faces import SwapOptions
 from ..settings import Setting, Settings
 from .base import Provider
-from .spec import Asked, Clients, ProviderSpec, Refusal
+from .spec import Clients, ProviderSpec, Refusal
 
 __all__ = ["AUTO", "PROVIDER_NAMES", "SPECS", "Clients", "ProviderRegistry", "Refusal", "refusal"]
 
@@ -93,7 +95,7 @@ def base_urls(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys(spec.url(settings) for spec in SPECS.values() if spec.base_url))
 
 
-def refusal(provider: str, request: Asked, *, auto_chain: Iterable[str] = ()) -> Refusal | None:
+def refusal(provider: str, request: SwapOptions[Any], *, auto_chain: Iterable[str] = ()) -> Refusal | None:
     """Why `provider` cannot serve `request` (the capability it lacks, and who can), or None. On `auto`:
     a refusal only when no provider of `auto_chain` serves it (the chain skips those at submit)."""
     names = [name for name in auto_chain if name in SPECS] if provider == AUTO else [provider]
@@ -109,7 +111,7 @@ def refusal(provider: str, request: Asked, *, auto_chain: Iterable[str] = ()) ->
     return Refusal(first.provider, first.capability, first.field, f"{first.message}; these can: {able}")
 
 
-def serving(request: Asked) -> list[str]:
+def serving(request: SwapOptions[Any]) -> list[str]:
     """The providers that can serve `request`."""
     return [name for name, spec in SPECS.items() if spec.capabilities.refusal(name, request) is None]
 

@@ -8,10 +8,11 @@ how it is built from settings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from ..faces import SwapOptions
 from ..settings import Setting, Settings, env_name
 from .base import Provider, ReplayGuard
 from .exceptions import ProviderUnavailableError
@@ -29,16 +30,6 @@ class Clients:
         self.lambda_client = lambda_client
         self.secrets = secrets
         self.replay_guard = replay_guard or (lambda provider: None)
-
-
-class Asked(Protocol):
-    """What the capability check reads of a request: jobs.validation.JobRequest and jobs.models.SwapSpec."""
-
-    @property
-    def target_index(self) -> int | None: ...
-
-    @property
-    def faces(self) -> Sequence[object]: ...
 
 
 @dataclass(frozen=True)
@@ -60,7 +51,7 @@ class Capabilities:
     # Swaps the target's face chosen by `target_index` (faces numbered left to right).
     target_index: bool = False
 
-    def refusal(self, provider: str, request: Asked) -> Refusal | None:
+    def refusal(self, provider: str, request: SwapOptions[Any]) -> Refusal | None:
         if request.faces and len(request.faces) > self.faces:
             if not self.faces:
                 why = f"provider {provider} swaps one face per job: it cannot serve `faces`"

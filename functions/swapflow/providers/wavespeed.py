@@ -61,9 +61,9 @@ def _akool_body(request: SwapRequest) -> dict[str, Any]:
     # The seed's three fields: `image` (the photo), `source_image` (new face), `target_image` (the face
     # to replace; the photo itself for a one-face swap).
     return {
-        "image": request.target.url,
-        "source_image": request.source.url,
-        "target_image": request.target.url,
+        "image": request.target_image.url,
+        "source_image": request.source_image.url,
+        "target_image": request.target_image.url,
         "face_enhance": request.face_enhance,
         "enable_base64_output": False,
     }
@@ -71,8 +71,8 @@ def _akool_body(request: SwapRequest) -> dict[str, Any]:
 
 def _pro_body(request: SwapRequest) -> dict[str, Any]:
     return {
-        "image": request.target.url,
-        "face_image": request.source.url,
+        "image": request.target_image.url,
+        "face_image": request.source_image.url,
         "output_format": request.output_format if request.output_format in OUTPUT_TYPES else "jpeg",
         "enable_base64_output": False,
         "enable_sync_mode": False,

@@ -189,7 +189,9 @@ class AkoolSimulator(BaseSimulator):
                 raise EngineFailure("provider_failed", "all target faces must come from one image")
             source = self.fetch(sources[min(index, len(sources) - 1)].image_url)
             faces.append(face_target(source, crop.face_index or 0))
-        return run_engine(faces[0].source, target, face_enhance=enhance, faces=tuple(faces), single_face_mode=False)
+        return run_engine(
+            faces[0].source_image, target, face_enhance=enhance, faces=tuple(faces), single_face_mode=False
+        )
 
     def _resolve(self, item: dict[str, Any]) -> FaceCrop:
         """A faceswap image entry -> (original image, face index): crops map back, plain URLs use opts."""

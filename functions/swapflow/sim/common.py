@@ -33,7 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import urllib3
 
-from swapflow.sim.engine import EXTENSIONS, EngineFailure, face_target, run_engine, sniff_type
+from swapflow.images import EXTENSIONS
+from swapflow.sim.engine import EngineFailure, face_target, run_engine, sniff_type
 from swapflow.sim.process import print_banner, stop_signal, wait_forever
 
 FAULTS = frozenset(

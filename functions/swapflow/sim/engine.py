@@ -28,9 +28,9 @@ def run_engine(source: bytes, target: bytes, **options: Any) -> tuple[bytes, str
 
 
 def face_target(source: bytes, target_face: int) -> Any:
-    from swapflow.engine import FaceTarget
+    from swapflow.faces import Face
 
-    return FaceTarget(source=source, target_face=target_face)
+    return Face(source_image=source, target_face=target_face)
 
 
 def sniff_type(data: bytes) -> str:
@@ -39,6 +39,3 @@ def sniff_type(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return "image/jpeg"
-
-
-EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}

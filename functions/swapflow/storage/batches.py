@@ -21,10 +21,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..jobs.exceptions import BatchNotFoundError
-from ..jobs.models import COUNTED, Batch, BatchMember
+from ..jobs.models import COUNTED, TERMINAL, Batch, BatchMember
 from .dynamo import query_page
 
-TERMINAL = ("completed", "failed", "cancelled")
 MEMBER_FIELDS = "#i, job_id, #s, outputs, #e"
 MEMBER_NAMES = {"#i": "index", "#s": "status", "#e": "error"}
 SHARD_PREFIX = "COUNT#"

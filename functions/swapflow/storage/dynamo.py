@@ -16,8 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..faces import Face
 from ..jobs.exceptions import JobNotFoundError
-from ..jobs.models import FaceSpec, Job, JobError, JobStatus, Output, StoredImage, SwapSpec
+from ..jobs.models import Job, JobError, JobStatus, Output, StoredImage, SwapSpec
 
 _OPEN = [str(JobStatus.QUEUED), str(JobStatus.PROCESSING)]
 EVENT_CLAIM_STALE_SECONDS = 30
@@ -32,7 +33,7 @@ def _num(value: float) -> Decimal:
 
 
 def _spec_from(data: dict[str, Any]) -> SwapSpec:
-    faces = tuple(FaceSpec(StoredImage(**f["source_image"]), f["target_face"]) for f in data.pop("faces", []))
+    faces = tuple(Face(StoredImage(**f["source_image"]), f["target_face"]) for f in data.pop("faces", []))
     return SwapSpec(
         source_image=StoredImage(**data.pop("source_image")),
         target_image=StoredImage(**data.pop("target_image")),

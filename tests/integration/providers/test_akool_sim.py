@@ -11,8 +11,9 @@ import urllib3
 from conftest import Images, Receiver
 from PIL import Image
 from sim_helpers import AKOOL_KEY, CLIENT_ID, CLIENT_SECRET, MemoryReplayGuard, poll_until_done
+from swapflow.faces import Face
 from swapflow.providers.akool import AkoolProvider
-from swapflow.providers.base import FacePair, ProviderState, SwapRequest
+from swapflow.providers.base import ProviderState, SwapRequest
 from swapflow.providers.exceptions import ProviderBusyError, ProviderError, WebhookRejectedError
 from swapflow.sim import AkoolSimulator
 
@@ -201,7 +202,7 @@ def test_given_two_faces_when_swapping_both_then_detect_faces_supplies_opts_and_
         "job-2",
         images.ref("source.jpg"),
         images.ref("two-faces.jpg"),
-        faces=(FacePair(images.ref("source.jpg"), 0), FacePair(images.ref("source2.jpg"), 1)),
+        faces=(Face(images.ref("source.jpg"), 0), Face(images.ref("source2.jpg"), 1)),
     )
     result, _ = poll_until_done(akool, akool.submit(two).provider_job_id)
     assert result.state is ProviderState.SUCCEEDED, result.failure

@@ -181,7 +181,7 @@ def test_given_a_binary_upload_when_posted_then_the_download_url_serves_it_and_w
     url = envelope["data"]["download_url"]
     assert HTTP.request("GET", url).data == images.blobs["source.jpg"]
     uploaded = request(images)
-    uploaded = SwapRequest("j", type(uploaded.source)("b", "k", "image/jpeg", url), uploaded.target)
+    uploaded = SwapRequest("j", type(uploaded.source_image)("b", "k", "image/jpeg", url), uploaded.target_image)
     wavespeed = provider(wavespeed_sim)
     assert poll_until_done(wavespeed, wavespeed.submit(uploaded).provider_job_id)[0].state is ProviderState.SUCCEEDED
 

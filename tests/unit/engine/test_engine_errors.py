@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 from PIL import Image
-from swapflow.engine import EngineError, FaceTarget, SwapOptions, detect_faces, swap
+from swapflow.engine import EngineError, Face, SwapOptions, detect_faces, swap
 
 
 def png_header_claiming(width: int, height: int) -> bytes:
@@ -68,7 +68,7 @@ def test_given_no_face_in_the_target_when_swapped_then_no_face_in_target(source_
 def test_given_index_7_on_a_one_face_image_when_swapped_then_target_index_out_of_range(source_jpg, target_jpg):
     assert code_of(swap, source_jpg, target_jpg, SwapOptions(target_index=7)) == "target_index_out_of_range"
     assert code_of(swap, source_jpg, target_jpg, SwapOptions(target_index=-1)) == "target_index_out_of_range"
-    opts = SwapOptions(faces=(FaceTarget(source_jpg, 3),))
+    opts = SwapOptions(faces=(Face(source_jpg, 3),))
     assert code_of(swap, source_jpg, target_jpg, opts) == "target_index_out_of_range"
 
 

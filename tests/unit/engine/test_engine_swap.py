@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import pixels
 from PIL import Image
-from swapflow.engine import FaceTarget, SwapOptions, detect_faces, swap
+from swapflow.engine import Face, SwapOptions, detect_faces, swap
 
 
 def box_slice(box: tuple[int, int, int, int], grow: float = 1.0, shape: tuple[int, ...] | None = None):
@@ -118,9 +118,7 @@ def test_given_all_faces_mode_when_swapped_then_every_face_changes(source_jpg, m
 def test_given_a_faces_mapping_when_swapped_then_each_mapped_face_changes(
     source_jpg, target_jpg, multi_jpg, multi_faces
 ):
-    opts = SwapOptions(
-        output_format="png", faces=(FaceTarget(source=source_jpg, target_face=0), FaceTarget(target_jpg, 2))
-    )
+    opts = SwapOptions(output_format="png", faces=(Face(source_image=source_jpg, target_face=0), Face(target_jpg, 2)))
     out = swap(b"", multi_jpg, opts)
     assert out.faces_swapped == 2
     assert changed_faces(pixels(multi_jpg), pixels(out.data), multi_faces) == [True, False, True]

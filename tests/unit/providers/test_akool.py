@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from provider_fakes import FakeHttp, MemoryReplayGuard, Sent, reply
+from swapflow.faces import Face
 from swapflow.providers import crypto
 from swapflow.providers.akool import CODE_TABLE, AkoolProvider, error_for_code, parse_faces
-from swapflow.providers.base import FacePair, ImageRef, ProviderState, SwapRequest
+from swapflow.providers.base import ImageRef, ProviderState, SwapRequest
 from swapflow.providers.exceptions import (
     ProviderBusyError,
     ProviderError,
@@ -182,7 +183,7 @@ def test_given_a_multi_face_job_when_submitted_then_each_pair_carries_detected_o
         "j",
         image("src.jpg"),
         image("tgt.jpg"),
-        faces=(FacePair(image("s1.jpg"), 1), FacePair(image("s2.jpg"), 0)),
+        faces=(Face(image("s1.jpg"), 1), Face(image("s2.jpg"), 0)),
     )
     provider(http).submit(request)
     body = http.sent[-1].body

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from provider_fakes import FakeHttp, MemoryReplayGuard, reply
+from swapflow.faces import Face
 from swapflow.providers._transport import job_safe
-from swapflow.providers.base import FacePair, ImageRef, ProviderState, SwapRequest
+from swapflow.providers.base import ImageRef, ProviderState, SwapRequest
 from swapflow.providers.exceptions import ProviderBusyError, ProviderError, WebhookRejectedError
 from swapflow.providers.wavespeed import WaveSpeedProvider, error_for_status
 
@@ -79,7 +80,7 @@ def test_given_an_unknown_model_when_constructed_then_value_error() -> None:
     "request_",
     [
         SwapRequest("j", image("s"), image("t"), target_index=1),
-        SwapRequest("j", image("s"), image("t"), faces=(FacePair(image("s"), 0),)),
+        SwapRequest("j", image("s"), image("t"), faces=(Face(image("s"), 0),)),
     ],
 )
 def test_given_several_faces_or_an_index_when_submitting_then_rejected_before_any_call(
