@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from swapflow.handlers.errors import ANSWERS, describe
+from swapflow.http_errors import ANSWERS, describe
 from swapflow.jobs.exceptions import (
     BatchInvalidError,
     JobAlreadyTerminalError,
@@ -30,7 +30,12 @@ class ArchivedJobNotFoundError(JobNotFoundError):
         (
             BatchInvalidError([{"path": "jobs[1].faces", "message": "too many"}]),
             400,
-            {"code": "invalid_request", "message": "jobs[1].faces: too many", "field": "jobs[1].faces"},
+            {
+                "code": "invalid_request",
+                "message": "jobs[1].faces: too many",
+                "field": "jobs[1].faces",
+                "errors": [{"path": "jobs[1].faces", "message": "too many"}],
+            },
         ),
         (ArchivedJobNotFoundError("01J"), 404, {"code": "not_found", "message": "job 01J not found"}),
         (

@@ -6,54 +6,49 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from . import api_request as req
-from .errors import error_body
+from .. import api_answers as ans
+from .. import playground
+from ..http_errors import error_body
 
 router = Router()
 
 
 @router.get("/v1/openapi.json")
-def openapi() -> req.Answer:
+def openapi() -> ans.Answer:
     """The OpenAPI 3.1 document of the native API; no key needed. `servers` carries the stage prefix, so
     Swagger UI's "Try it out" reaches `/prod/v1/...` in AWS."""
     from ..api_spec import openapi_document
 
-    return req.json_response(200, {**openapi_document(), "servers": [{"url": req.stage(router) or "/"}]})
+    return ans.json_response(200, {**openapi_document(), "servers": [{"url": ans.stage(router) or "/"}]})
 
 
-def _static(found: tuple[str, str] | None) -> Response:
+def _serve(name: str, assets: dict[str, str] | None = None) -> Response:
+    """A page (links carry the stage prefix) or, with `assets`, a file of that vendored set; 404 if none."""
+    found = playground.asset(assets, name) if assets is not None else playground.page(name, ans.stage(router))
     if found is None:
-        return req.json_response(404, error_body("not_found", "no such file"))
+        return ans.json_response(404, error_body("not_found", "no such file"))
     text, content_type = found
     return Response(200, content_type, text, {"Cache-Control": "public, max-age=300"})
 
 
 @router.get("/")
 @router.get("/playground")
-def playground_page() -> req.Answer:
-    from .. import playground
-
-    return _static(playground.page("index.html", req.stage(router)))
+def playground_page() -> ans.Answer:
+    return _serve("index.html")
 
 
 @router.get("/playground/<name>")
-def playground_asset(name: str) -> req.Answer:
-    from .. import playground
-
-    return _static(playground.asset(playground.PLAYGROUND_ASSETS, name))
+def playground_asset(name: str) -> ans.Answer:
+    return _serve(name, playground.PLAYGROUND_ASSETS)
 
 
 @router.get("/v1/docs")
 @router.get("/docs")
-def docs_page() -> req.Answer:
+def docs_page() -> ans.Answer:
     """Swagger UI over /v1/openapi.json, from vendored assets; no key needed."""
-    from .. import playground
-
-    return _static(playground.page("docs.html", req.stage(router)))
+    return _serve("docs.html")
 
 
 @router.get("/v1/docs/<name>")
-def docs_asset(name: str) -> req.Answer:
-    from .. import playground
-
-    return _static(playground.asset(playground.DOCS_ASSETS, name))
+def docs_asset(name: str) -> ans.Answer:
+    return _serve(name, playground.DOCS_ASSETS)

@@ -10,13 +10,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..compat import akool
+from ..http_errors import describe
 from ..jobs.access import api_key_from
 from ..jobs.exceptions import TenantThrottledError, UnauthorizedError
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, tracer
 from ..wiring import compat
 from . import compat_request as req
-from .errors import describe
 
 app = APIGatewayRestResolver()
 

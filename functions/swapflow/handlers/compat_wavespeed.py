@@ -9,11 +9,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..compat import wavespeed
+from ..http_errors import describe, error_headers
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, tracer
 from ..wiring import compat
 from . import compat_request as req
-from .errors import describe, error_headers
 
 app = APIGatewayRestResolver()
 MODELS = {
