@@ -22,9 +22,12 @@ def openapi() -> ans.Answer:
     return ans.json_response(200, {**openapi_document(), "servers": [{"url": ans.stage(router) or "/"}]})
 
 
-def _serve(name: str, assets: dict[str, str] | None = None) -> Response:
-    """A page (links carry the stage prefix) or, with `assets`, a file of that vendored set; 404 if none."""
-    found = playground.asset(assets, name) if assets is not None else playground.page(name, ans.stage(router))
+# route -> page (`<base href>` carries the stage prefix); asset route prefix -> the vendored files it serves
+PAGES = {"/": "index.html", "/playground": "index.html", "/v1/docs": "docs.html", "/docs": "docs.html"}
+ASSETS = {"/playground/": playground.PLAYGROUND_ASSETS, "/v1/docs/": playground.DOCS_ASSETS}
+
+
+def _file(found: tuple[str, str] | None) -> Response:
     if found is None:
         return ans.json_response(404, error_body("not_found", "no such file"))
     text, content_type = found
@@ -33,22 +36,16 @@ def _serve(name: str, assets: dict[str, str] | None = None) -> Response:
 
 @router.get("/")
 @router.get("/playground")
-def playground_page() -> ans.Answer:
-    return _serve("index.html")
+@router.get("/v1/docs")
+@router.get("/docs")
+def page() -> ans.Answer:
+    """The playground, or Swagger UI over /v1/openapi.json; both from vendored assets, no key needed."""
+    name = PAGES.get(router.current_event.path.rstrip("/") or "/", "index.html")
+    return _file(playground.page(name, ans.stage(router)))
 
 
 @router.get("/playground/<name>")
-def playground_asset(name: str) -> ans.Answer:
-    return _serve(name, playground.PLAYGROUND_ASSETS)
-
-
-@router.get("/v1/docs")
-@router.get("/docs")
-def docs_page() -> ans.Answer:
-    """Swagger UI over /v1/openapi.json, from vendored assets; no key needed."""
-    return _serve("docs.html")
-
-
 @router.get("/v1/docs/<name>")
-def docs_asset(name: str) -> ans.Answer:
-    return _serve(name, playground.DOCS_ASSETS)
+def asset(name: str) -> ans.Answer:
+    files = next(table for prefix, table in ASSETS.items() if router.current_event.path.startswith(prefix))
+    return _file(playground.asset(files, name))

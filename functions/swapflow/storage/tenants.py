@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..jobs.access import api_key_from
+from ..jobs.exceptions import DomainError
 from ..jobs.models import new_job_id
 from ..jobs.retention import Retention
 from .dynamo import hash_key
@@ -39,26 +40,23 @@ KEYS_PARTITION = "APIKEYS"
 TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
-class TenantNameInvalidError(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"tenant name {name!r} is not valid: 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit"
-        )
-        self.name = name
+class TenantNameInvalidError(DomainError, ValueError):
+    template = "tenant name {name!r} is not valid: 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit"
+    name: str
 
 
-class ApiKeyNotFoundError(LookupError):
-    def __init__(self, ref: str, matches: int = 0) -> None:
-        what = "no API key matches" if not matches else f"{matches} API keys match"
-        super().__init__(f"{what} {ref!r}; give a key id (key_...), a longer prefix or the whole key")
-        self.ref = ref
-        self.matches = matches
+class ApiKeyNotFoundError(DomainError, LookupError):
+    ref: str
+    matches: int = 0
+
+    def __str__(self) -> str:
+        what = "no API key matches" if not self.matches else f"{self.matches} API keys match"
+        return f"{what} {self.ref!r}; give a key id (key_...), a longer prefix or the whole key"
 
 
-class TenantNotFoundError(LookupError):
-    def __init__(self, tenant: str) -> None:
-        super().__init__(f"tenant {tenant!r} has no keys yet; create one with `swapflow keys create`")
-        self.tenant = tenant
+class TenantNotFoundError(DomainError, LookupError):
+    template = "tenant {tenant!r} has no keys yet; create one with `swapflow keys create`"
+    tenant: str
 
 
 def webhook_secrets_alias(stack_name: str) -> str:
