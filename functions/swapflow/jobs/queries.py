@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .exceptions import JobNotFoundError, RequestInvalidError
@@ -21,21 +22,13 @@ MAX_BASE64_OUTPUT_BYTES = 4 * 1024 * 1024
 _JOB_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
+@dataclass(eq=False, kw_only=True)
 class JobQueries:
-    def __init__(
-        self,
-        *,
-        repo: JobRepository,
-        blobs: BlobStore,
-        presign_seconds: int,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.repo = repo
-        self.blobs = blobs
-        self.presign_seconds = presign_seconds
-        self.clock = clock
-        self.sleep = sleep
+    repo: JobRepository
+    blobs: BlobStore
+    presign_seconds: int
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
     def by_id(self, job_id: str) -> Job:
         """Any tenant's job (the workflow's own steps, batches, webhooks); raises JobNotFoundError."""
