@@ -1,15 +1,17 @@
-"""How the native API answers: JSON responses, the stage prefix clients reached us at, a job's Location,
-links and body, a submit's headers. Shared by handlers/api*.py (and the drop-in surfaces' JSON)."""
+"""How the HTTP surfaces answer: JSON responses, their 500 and 404 answers; for the native API also the
+stage prefix clients reached us at, a job's Location, links and body, a submit's headers."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from .jobs.models import Job
+from .observability import logger
 from .wiring import service
 
 if TYPE_CHECKING:
@@ -22,6 +24,24 @@ Answer = Response[str]
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(status, "application/json", json.dumps(body), headers)
+
+
+def answer_failures(
+    app: APIGatewayRestResolver, envelope: Callable[[int, str], dict[str, Any]], no_route: str
+) -> Callable[..., Response]:
+    """Register a surface's 500 (logged) and 404 answers in its envelope (`envelope(status, message)`);
+    returns the 404 answer, for a route that finds nothing to serve."""
+
+    @app.exception_handler(Exception)
+    def unexpected_error(exc: Exception) -> Response:
+        logger.exception("unexpected error")
+        return json_response(500, envelope(500, "an internal error occurred; the request can be retried"))
+
+    @app.not_found
+    def not_found(exc: Exception | None = None) -> Response:
+        return json_response(404, envelope(404, no_route))
+
+    return not_found
 
 
 def stage(router: BaseRouter) -> str:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupp
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import api_answers as ans
+from ..api_answers import answer_failures
 from ..http_errors import ANSWERS, describe, error_body, error_headers, ratelimit_headers, resolver_refusal
 from ..jobs.exceptions import RequestInvalidError, TenantThrottledError, UnauthorizedError
 from ..jobs.validation import parse_json_body
@@ -42,15 +43,11 @@ def request_refused(exc: Exception) -> Response:
     return domain_error(resolver_refusal(exc))
 
 
-@app.exception_handler(Exception)
-def unexpected_error(exc: Exception) -> Response:
-    logger.exception("unexpected error")
-    return ans.json_response(500, error_body("internal", "an internal error occurred; the request can be retried"))
-
-
-@app.not_found
-def not_found(exc: Exception) -> Response:
-    return ans.json_response(404, error_body("not_found", "no such route; see GET /v1/openapi.json"))
+answer_failures(
+    app,
+    lambda status, message: error_body("internal" if status == 500 else "not_found", message),
+    "no such route; see GET /v1/openapi.json",
+)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
@@ -69,32 +69,22 @@ MAX_PAGE = 1000
 CANCEL_SECONDS = 10.0
 
 
+@dataclass(eq=False, kw_only=True)
 class BatchService:
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        intake: JobIntake,
-        queries: JobQueries,
-        lifecycle: JobLifecycle,
-        blobs: BlobStore,
-        idempotency: Idempotency,
-        repo: BatchRepository,
-        runner: Workflow,
-        tracker: BatchTracker,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.settings = settings
-        self.intake = intake
-        self.queries = queries
-        self.lifecycle = lifecycle
-        self.blobs = blobs
-        self.idempotency = idempotency
-        self.repo = repo
-        self.runner = runner
-        self.tracker = tracker
-        self.clock = clock
-        self.limits = ProviderLimits(settings.provider_concurrency)
+    settings: Settings
+    intake: JobIntake
+    queries: JobQueries
+    lifecycle: JobLifecycle
+    blobs: BlobStore
+    idempotency: Idempotency
+    repo: BatchRepository
+    runner: Workflow
+    tracker: BatchTracker
+    clock: Callable[[], float] = time.time
+    limits: ProviderLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = ProviderLimits(self.settings.provider_concurrency)
 
     # ---- accepting --------------------------------------------------------------------------------
 
