@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import Settings
+from .access import owned_by
 from .batch_requests import judge_batch, scopes
 from .batch_tracker import BATCH_COMPLETED, BatchTracker, completed_detail, json_bytes
 from .exceptions import (
@@ -217,10 +218,7 @@ class BatchService:
 
     def get(self, tenant: str, batch_id: str) -> Batch:
         """A tenant sees only its own batches."""
-        batch = self.repo.get(batch_id)
-        if batch.tenant != tenant:
-            raise BatchNotFoundError(batch_id)
-        return batch
+        return owned_by(tenant, self.repo.get(batch_id), BatchNotFoundError(batch_id))
 
     def view(
         self, batch: Batch, *, with_jobs: bool = True, limit: int = PAGE_SIZE, next_token: str | None = None

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..providers.spec import Asked
 from ..settings import Settings
+from .access import owned_by
 from .exceptions import IdempotencyKeyReusedError, JobNotFoundError, RequestInvalidError
 from .idempotency import Idempotency, check_idempotency_key, request_fingerprint
 from .inputs import InputLoader
@@ -140,9 +141,7 @@ class JobIntake:
                     ) from None
                 self.sleep(0.1)
                 continue
-            if job.tenant != tenant:
-                raise JobNotFoundError(job_id)
-            return job
+            return owned_by(tenant, job, JobNotFoundError(job_id))
 
     def prepare_job(
         self,

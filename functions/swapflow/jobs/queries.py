@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .access import owned_by
 from .exceptions import JobNotFoundError, RequestInvalidError
 from .models import Job, JobStatus, Output
 from .ports import BlobStore, JobRepository
@@ -36,10 +37,7 @@ class JobQueries:
 
     def get_job(self, tenant: str, job_id: str) -> Job:
         """A tenant only ever sees its own jobs: another tenant's id is simply not found."""
-        job = self.repo.get(job_id)
-        if job.tenant != tenant:
-            raise JobNotFoundError(job_id)
-        return job
+        return owned_by(tenant, self.repo.get(job_id), JobNotFoundError(job_id))
 
     def output_urls(self, job: Job) -> list[str]:
         return [self.blobs.presign_get(o.bucket, o.key, self.presign_seconds) for o in job.outputs]
