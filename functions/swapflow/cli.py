@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
-from .cli_admin import _cmd_audit, _cmd_keys, _cmd_retention
+from .cli_admin import _cmd_audit, _cmd_keys, _cmd_retention, command_actions
 from .cli_errors import CliError, aws_error_message
 from .images import EXTENSIONS
+from .jobs.exceptions import DomainError
 
 if TYPE_CHECKING:
     from .client import Job
@@ -128,20 +129,11 @@ def _swap(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_swap(sub: Any) -> None:
-    from .client import default_base_url
-
     swap = sub.add_parser("swap", help="swap the face of SOURCE into TARGET and save the result")
     swap.add_argument("source", metavar="SOURCE", help="the face: a local image file, an https URL or a data: URI")
     swap.add_argument("target", metavar="TARGET", help="the photo whose face is replaced")
     swap.add_argument("--provider", help="engine (default), akool, wavespeed-akool, wavespeed-pro or auto")
-    swap.add_argument(
-        "--api",
-        default=default_base_url(),
-        help="the API's base URL (default: SWAPFLOW_API_URL, else the local stack on SWAPFLOW_PORT)",
-    )
-    swap.add_argument(
-        "--key", default=os.environ.get("SWAPFLOW_API_KEY") or LOCAL_API_KEY, help="API key (SWAPFLOW_API_KEY)"
-    )
+    _api_options(swap)
     swap.add_argument("--out", help="output file or folder (default: ./<job id>.<ext>)")
     swap.add_argument("--format", choices=["jpeg", "png", "webp"], help="output format (default jpeg)")
     swap.add_argument(
@@ -168,9 +160,12 @@ def _cmd_swap(sub: Any) -> None:
 
 
 def _api_options(parser: argparse.ArgumentParser) -> None:
+    """--api and --key of the commands that call the API (SWAPFLOW_API_URL, SWAPFLOW_API_KEY)."""
+    from .client import default_base_url
+
     parser.add_argument(
         "--api",
-        default=os.environ.get("SWAPFLOW_API_URL") or f"http://127.0.0.1:{os.environ.get('SWAPFLOW_PORT', '8000')}",
+        default=default_base_url(),
         help="the API's base URL (default: SWAPFLOW_API_URL, else the local stack on SWAPFLOW_PORT)",
     )
     parser.add_argument(
@@ -191,8 +186,7 @@ def _jobs_delete(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_jobs(sub: Any) -> None:
-    jobs = sub.add_parser("jobs", help="manage jobs through the API (delete)")
-    actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = command_actions(sub, "jobs", "manage jobs through the API (delete)")
     delete = actions.add_parser("delete", help="delete a job's photos (every copy and version) and personal fields")
     delete.add_argument("id", metavar="JOB_ID")
     delete.add_argument("--cancel", action="store_true", help="cancel the job first if it is still running")
@@ -282,6 +276,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except CliError as exc:
         print(f"swapflow: {exc}", file=sys.stderr)
         return exc.code
+    except DomainError as exc:  # e.g. no such tenant or key: one line; a malformed name (ValueError) is usage
+        print(f"swapflow: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
     except Exception as exc:
         message = aws_error_message(exc)
         if message is None:

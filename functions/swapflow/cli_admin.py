@@ -82,12 +82,7 @@ def _when(ts: float | None) -> str:
 
 
 def _keys_create(args: argparse.Namespace, out: TextIO) -> int:
-    from .storage.tenants import TenantNameInvalidError
-
-    try:
-        key, info, secret = _tenants(args).create_key(args.tenant)
-    except TenantNameInvalidError as exc:
-        raise CliError(str(exc), 2) from exc
+    key, info, secret = _tenants(args).create_key(args.tenant)
     if args.json:
         print(
             json.dumps({"api_key": key, "key_id": info.key_id, "tenant": info.tenant, "webhook_secret": secret}),
@@ -132,23 +127,13 @@ def _keys_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
-    from .storage.tenants import ApiKeyNotFoundError
-
-    try:
-        info = _tenants(args).revoke(args.key)
-    except ApiKeyNotFoundError as exc:
-        raise CliError(str(exc)) from exc
+    info = _tenants(args).revoke(args.key)
     print(f"revoked {info.key_id} ({info.prefix}) of tenant {info.tenant}", file=out)
     return 0
 
 
 def _keys_rotate_secret(args: argparse.Namespace, out: TextIO) -> int:
-    from .storage.tenants import TenantNotFoundError
-
-    try:
-        secret = _tenants(args).rotate_secret(args.tenant)
-    except TenantNotFoundError as exc:
-        raise CliError(str(exc)) from exc
+    secret = _tenants(args).rotate_secret(args.tenant)
     print(f"new webhook signing secret of {args.tenant} (deliveries are signed with it from now on):", file=out)
     print(f"  {secret}", file=out)
     return 0
@@ -157,7 +142,6 @@ def _keys_rotate_secret(args: argparse.Namespace, out: TextIO) -> int:
 def _keys_set_webhook(args: argparse.Namespace, out: TextIO) -> int:
     """The tenant's default receiver for jobs without a `webhook_url`, checked by the same SSRF guard."""
     from .net import FetchError, FetchPolicy, check_url
-    from .storage.tenants import TenantNotFoundError
 
     url = None if args.clear else args.url
     if not url and not args.clear:
@@ -168,17 +152,18 @@ def _keys_set_webhook(args: argparse.Namespace, out: TextIO) -> int:
             check_url(url, FetchPolicy(allow_http=local, allow_loopback=local))
         except FetchError as exc:
             raise CliError(f"{url}: {exc.message}", 2) from exc
-    try:
-        _tenants(args).set_default_webhook_url(args.tenant, url)
-    except TenantNotFoundError as exc:
-        raise CliError(str(exc)) from exc
+    _tenants(args).set_default_webhook_url(args.tenant, url)
     print(f"default webhook of {args.tenant}: {url or '(none)'}", file=out)
     return 0
 
 
+def command_actions(sub: Any, name: str, help: str) -> Any:
+    """A command made of actions (`swapflow NAME ACTION ...`): the subparsers its actions are added to."""
+    return sub.add_parser(name, help=help).add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
 def _cmd_keys(sub: Any) -> None:
-    keys = sub.add_parser("keys", help="tenants' API keys and webhook signing secrets")
-    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = command_actions(sub, "keys", "tenants' API keys and webhook signing secrets")
     create = actions.add_parser("create", help="a new API key for a tenant (its first also makes its secret)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--json", action="store_true", help="print one JSON object")
@@ -237,7 +222,7 @@ def _retention_sweep(args: argparse.Namespace, out: TextIO) -> int:
 
 def _retention_set(args: argparse.Namespace, out: TextIO) -> int:
     from .jobs.retention import parse_days
-    from .storage.tenants import DynamoTenants, TenantNotFoundError
+    from .storage.tenants import DynamoTenants
 
     try:
         inputs = parse_days(args.inputs, allow_keep=False) if args.inputs is not None else None
@@ -245,19 +230,15 @@ def _retention_set(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as exc:
         raise CliError(str(exc), 2) from exc
     tenants = DynamoTenants(_table(args))
-    try:
-        tenants.set_retention(
-            args.tenant, inputs_days=inputs, outputs_days=outputs, keep=args.outputs is not None and outputs is None
-        )
-    except TenantNotFoundError as exc:
-        raise CliError(str(exc)) from exc
+    tenants.set_retention(
+        args.tenant, inputs_days=inputs, outputs_days=outputs, keep=args.outputs is not None and outputs is None
+    )
     print(json.dumps({"tenant": args.tenant, **tenants.retention(args.tenant).view()}), file=out)
     return 0
 
 
 def _cmd_retention(sub: Any) -> None:
-    retention = sub.add_parser("retention", help="how long tenants' photos are kept; run the sweep")
-    actions = retention.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = command_actions(sub, "retention", "how long tenants' photos are kept; run the sweep")
     sweep = actions.add_parser("sweep", help="delete what is past its retention now (the hourly schedule's job)")
     sweep.add_argument("--function", help="the eraser function's name (default: found by the stack's name)")
     sweep.set_defaults(run=_retention_sweep)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from swapflow.api_models import JobRequestBody, request_error
 from swapflow.api_spec import ERROR_CODES, openapi_document
 from swapflow.handlers.api import app
-from swapflow.handlers.errors import STATUS_BY_CODE
+from swapflow.http_errors import STATUS_BY_CODE
 from swapflow.jobs.exceptions import RequestInvalidError
 from swapflow.jobs.validation import parse_job_request
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from native_fakes import make_service
-from swapflow.handlers.errors import describe
+from swapflow.http_errors import describe
 from swapflow.jobs.exceptions import BatchInvalidError, RequestInvalidError
 from swapflow.providers.base import Submission, SwapRequest
 from swapflow.settings import Settings

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
-from swapflow.handlers.errors import ANSWERS, describe
+from swapflow.http_errors import ANSWERS, describe
 from swapflow.jobs.exceptions import (
     BatchInvalidError,
     JobAlreadyTerminalError,
@@ -30,7 +32,12 @@ class ArchivedJobNotFoundError(JobNotFoundError):
         (
             BatchInvalidError([{"path": "jobs[1].faces", "message": "too many"}]),
             400,
-            {"code": "invalid_request", "message": "jobs[1].faces: too many", "field": "jobs[1].faces"},
+            {
+                "code": "invalid_request",
+                "message": "jobs[1].faces: too many",
+                "field": "jobs[1].faces",
+                "errors": [{"path": "jobs[1].faces", "message": "too many"}],
+            },
         ),
         (ArchivedJobNotFoundError("01J"), 404, {"code": "not_found", "message": "job 01J not found"}),
         (
@@ -65,3 +72,19 @@ def test_given_an_error_outside_the_table_when_described_then_it_is_raised_for_t
     assert KeyError not in ANSWERS
     with pytest.raises(KeyError):
         describe(KeyError("x"))
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        JobAlreadyTerminalError("01J", "completed"),
+        TenantThrottledError("acme", 5, retry_after=2),
+        BatchInvalidError([{"path": "jobs[1].faces", "message": "too many"}]),
+        ProviderUnavailableError("akool", "SWAPFLOW_AKOOL_API_KEY"),
+    ],
+)
+def test_given_a_domain_error_when_pickled_then_it_comes_back_with_its_fields_and_message(exc):
+    back = pickle.loads(pickle.dumps(exc))
+    assert type(back) is type(exc)
+    assert vars(back) == vars(exc)
+    assert str(back) == str(exc)

@@ -106,15 +106,20 @@ def parse_faceswap(body: Any) -> FaceswapRequest:
     )
 
 
-def _points(text: str) -> list[tuple[float, float]]:
-    points = []
-    for pair in text.split(":"):
-        x, _, y = pair.partition(",")
-        try:
-            points.append((float(x), float(y)))
-        except ValueError:
-            continue
-    return points
+def landmark_points(value: Any) -> list[tuple[float, float]]:
+    """Landmarks as points, from "x,y:x,y" strings (Akool's `opts`, `landmarks_str`) or [[x, y], ...] lists."""
+    if isinstance(value, str):
+        out = []
+        for pair in value.split(":"):
+            x, _, y = pair.partition(",")
+            try:
+                out.append((float(x), float(y)))
+            except ValueError:
+                continue
+        return out
+    if isinstance(value, list):
+        return [(float(p[0]), float(p[1])) for p in value if isinstance(p, list | tuple) and len(p) >= 2]
+    return []
 
 
 def _centre(points: list[Any]) -> tuple[float, float]:
@@ -127,7 +132,7 @@ def face_for_opts(opts: str, frame: Mapping[str, Any]) -> int | None:
         values = frame.get(name) or []
         if opts in values:
             return list(values).index(opts)
-    points = _points(opts)
+    points = landmark_points(opts)
     landmarks = [face for face in frame.get("landmarks") or [] if face]
     if not points or not landmarks:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import mimetypes
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..jobs.exceptions import JobNotFoundError, RequestInvalidError
@@ -24,27 +25,16 @@ from . import akool, provider_for, wait_until_terminal, wavespeed
 from .multipart import file_part
 
 
+@dataclass(eq=False, kw_only=True)
 class CompatService:
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        intake: JobIntake,
-        queries: JobQueries,
-        inputs: InputLoader,
-        blobs: BlobStore,
-        uploads: Callable[[], UploadService],
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.settings = settings
-        self.intake = intake
-        self.queries = queries
-        self.inputs = inputs
-        self.blobs = blobs
-        self.uploads = uploads
-        self.clock = clock
-        self.sleep = sleep
+    settings: Settings
+    intake: JobIntake
+    queries: JobQueries
+    inputs: InputLoader
+    blobs: BlobStore
+    uploads: Callable[[], UploadService]
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
     def _create(self, tenant: str, model: str, native: Callable[[str], dict[str, Any]], by: str | None) -> Job:
         provider = provider_for(model, self.settings.compat_provider, self.settings.default_provider)

@@ -9,12 +9,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from .. import api_answers as ans
+from ..api_answers import answer_failures
+from ..http_errors import ANSWERS, describe, error_body, error_headers, ratelimit_headers, resolver_refusal
 from ..jobs.exceptions import RequestInvalidError, TenantThrottledError, UnauthorizedError
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, tracer
 from . import api_batches, api_jobs, api_pages
 from . import api_request as req
-from .errors import ANSWERS, describe, error_body, error_headers, ratelimit_headers
 
 # Bodies and query strings are validated against api_models by the resolver; bodies are decoded by our own
 # parser (depth and surrogate caps), and a refusal is answered in our envelope (request_refused below).
@@ -22,11 +24,8 @@ app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=pars
 for _routes in (api_jobs, api_batches, api_pages):
     app.include_router(_routes.router)
 
-# Every domain error the table answers (a subclass answers as its base).
-DOMAIN_ERRORS: list[type[Exception]] = list(ANSWERS)
 
-
-@app.exception_handler(DOMAIN_ERRORS)
+@app.exception_handler(list(ANSWERS))
 def domain_error(exc: Exception) -> Response:
     if isinstance(exc, RequestInvalidError) and req.admission.get() is None:
         # refused before the route ran: the key and budget checks answer first (401, 429), as they did
@@ -35,24 +34,20 @@ def domain_error(exc: Exception) -> Response:
         except (UnauthorizedError, TenantThrottledError) as refused:
             return domain_error(refused)
     status, body = describe(exc)
-    return req.json_response(status, body, error_headers(exc))
+    return ans.json_response(status, body, error_headers(exc))
 
 
 @app.exception_handler([RequestValidationError, UnicodeDecodeError, RequestUnsupportedContentType])
 def request_refused(exc: Exception) -> Response:
     """The models' refusal (or an undecodable or non-JSON body) in our envelope."""
-    return domain_error(req.refusal(exc))
+    return domain_error(resolver_refusal(exc))
 
 
-@app.exception_handler(Exception)
-def unexpected_error(exc: Exception) -> Response:
-    logger.exception("unexpected error")
-    return req.json_response(500, error_body("internal", "an internal error occurred; the request can be retried"))
-
-
-@app.not_found
-def not_found(exc: Exception) -> Response:
-    return req.json_response(404, error_body("not_found", "no such route; see GET /v1/openapi.json"))
+answer_failures(
+    app,
+    lambda status, message: error_body("internal" if status == 500 else "not_found", message),
+    "no such route; see GET /v1/openapi.json",
+)
 
 
 @logger.inject_lambda_context(clear_state=True)

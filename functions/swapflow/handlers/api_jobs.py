@@ -7,6 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from .. import api_answers as ans
 from ..api_models import JobRequestBody
 from ..jobs.models import JobStatus
 from ..jobs.queries import MAX_LIST_LIMIT
@@ -18,7 +19,7 @@ router = Router()
 
 
 @router.post("/v1/jobs")
-def create_job(payload: Annotated[JobRequestBody, Body()]) -> req.Answer:
+def create_job(payload: Annotated[JobRequestBody, Body()]) -> ans.Answer:
     """202 {id, status, metadata, urls}; 200 with the whole job when a `wait` ends in time."""
     tenant = req.tenant(router)
     submitted = service().intake.submit(
@@ -34,15 +35,12 @@ def create_job(payload: Annotated[JobRequestBody, Body()]) -> req.Answer:
         provider_metric("JobsAccepted", job.provider)
     facts = {"job_id": job.id, "provider": job.provider, "tenant": tenant, "replay": replayed}
     logger.info("job accepted", extra=facts)
-    headers = {**req.location(router, job.id), **({"Idempotent-Replayed": "true"} if replayed else {})}
-    if submitted.preferred_wait is not None:
-        headers["Preference-Applied"] = f"wait={submitted.preferred_wait:.0f}"
+    headers = ans.submit_headers(router, submitted)
     if submitted.wait:
         job = service().queries.wait_for_job(tenant, job.id, submitted.wait)
         if job.terminal:
-            return req.json_response(200, req.job_body(job), headers)
-    accepted = {"id": job.id, "status": str(job.status), "metadata": job.metadata, "urls": req.links(job.id)}
-    return req.json_response(202, accepted, headers)
+            return ans.json_response(200, ans.job_body(job), headers)
+    return ans.json_response(202, ans.accepted_body(job), headers)
 
 
 @router.get("/v1/jobs")
@@ -50,32 +48,32 @@ def list_jobs(
     status: Annotated[JobStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 20,
     cursor: Annotated[str | None, Query()] = None,
-) -> req.Answer:
+) -> ans.Answer:
     """The caller's jobs, newest first: ?status=&limit= (1..100, default 20)&cursor=."""
     tenant = req.tenant(router)
     jobs, after = service().queries.list_jobs(tenant, status=status, limit=limit, cursor=cursor or None)
-    return req.json_response(200, {"jobs": [req.job_body(j, with_base64=False) for j in jobs], "next_cursor": after})
+    return ans.json_response(200, {"jobs": [ans.job_body(j, with_base64=False) for j in jobs], "next_cursor": after})
 
 
 @router.get("/v1/jobs/<job_id>")
-def get_job(job_id: str) -> req.Answer:
-    return req.json_response(200, req.job_body(service().queries.get_job(req.tenant(router), job_id)))
+def get_job(job_id: str) -> ans.Answer:
+    return ans.json_response(200, ans.job_body(service().queries.get_job(req.tenant(router), job_id)))
 
 
 @router.post("/v1/jobs/<job_id>/cancel")
-def cancel_job(job_id: str) -> req.Answer:
+def cancel_job(job_id: str) -> ans.Answer:
     """200 with the job, now `cancelled`; 409 `conflict` when it had already ended."""
     tenant = req.tenant(router)
     job = service().lifecycle.cancel_job(tenant, job_id)
     logger.info("job cancelled", extra={"job_id": job.id, "tenant": tenant})
     provider_metric("JobsCancelled", job.provider)
-    return req.json_response(200, req.job_body(job), req.location(router, job.id))
+    return ans.json_response(200, ans.job_body(job), ans.location(router, job.id))
 
 
 @router.delete("/v1/jobs/<job_id>")
-def delete_job(job_id: str, cancel: req.CancelFlag = "false") -> req.Answer:
+def delete_job(job_id: str, cancel: req.CancelFlag = "false") -> ans.Answer:
     """202 with the tombstone: photos are being deleted (every version); 409 while running unless ?cancel=true."""
     tenant = req.tenant(router)
     job = service().lifecycle.delete_job(tenant, job_id, cancel=cancel == "true", by=req.key_id(router))
     logger.info("job deleted", extra={"job_id": job.id, "tenant": tenant})
-    return req.json_response(202, service().queries.view(job))
+    return ans.json_response(202, service().queries.view(job))

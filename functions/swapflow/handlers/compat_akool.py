@@ -9,14 +9,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ..api_answers import answer_failures
 from ..compat import akool
+from ..http_errors import describe
 from ..jobs.access import api_key_from
 from ..jobs.exceptions import TenantThrottledError, UnauthorizedError
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, tracer
 from ..wiring import compat
 from . import compat_request as req
-from .errors import describe
 
 app = APIGatewayRestResolver()
 
@@ -56,15 +57,7 @@ def domain_error(exc: Exception) -> Response:
     return req.json_response(200, akool.error(_code(exc), body["error"]["message"]))
 
 
-@app.exception_handler(Exception)
-def unexpected_error(exc: Exception) -> Response:
-    logger.exception("unexpected error")
-    return req.json_response(500, akool.error(500, "an internal error occurred; the request can be retried"))
-
-
-@app.not_found
-def not_found(exc: Exception) -> Response:
-    return req.json_response(404, akool.error(404, "no such route"))
+not_found = answer_failures(app, akool.error, "no such route")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,25 +7,21 @@ import base64
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
+from ..api_answers import json_response
+from ..http_errors import ANSWERS
 from ..jobs.access import api_key_from
-from ..jobs.exceptions import JobNotFoundError, RequestInvalidError, TenantThrottledError, UnauthorizedError
+from ..jobs.exceptions import UnauthorizedError
 from ..jobs.models import Job
 from ..observability import logger, metrics, provider_metric
-from ..providers.exceptions import ProviderUnavailableError
 from ..settings import get_settings
 from ..wiring import access
-from .api_request import json_response, query
+from .api_request import query
 
 __all__ = ["json_response", "query"]
 
-# The domain errors a drop-in surface answers in its own envelope (handlers/errors.py gives the status).
-COMPAT_ERRORS: list[type[Exception]] = [
-    RequestInvalidError,
-    JobNotFoundError,
-    UnauthorizedError,
-    ProviderUnavailableError,
-    TenantThrottledError,
-]
+# The domain errors a drop-in surface answers in its own envelope: every one the table of http_errors.py
+# answers (it gives the status), as on the native API.
+COMPAT_ERRORS: list[type[Exception]] = list(ANSWERS)
 
 
 def tenant(app: APIGatewayRestResolver, *, throttle: bool = True) -> str:

@@ -8,12 +8,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ..api_answers import answer_failures
 from ..compat import wavespeed
+from ..http_errors import describe, error_headers
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, tracer
 from ..wiring import compat
 from . import compat_request as req
-from .errors import describe, error_headers
 
 app = APIGatewayRestResolver()
 MODELS = {
@@ -27,7 +28,7 @@ MODELS = {
 def submit(owner: str, name: str) -> Response:
     model = MODELS.get(f"{owner}/{name}")
     if model is None:
-        return not_found(None)
+        return not_found()
     caller, body, webhook = req.tenant(app), parse_json_body(app.current_event.body), req.query(app).get("webhook")
     job = req.accepted(compat().wavespeed_submit(caller, model, body, webhook=webhook, by=req.key_id(app)), model)
     if not wavespeed.sync_requested(body):
@@ -61,15 +62,7 @@ def domain_error(exc: Exception) -> Response:
     return req.json_response(status, wavespeed.error(status, body["error"]["message"]), error_headers(exc))
 
 
-@app.exception_handler(Exception)
-def unexpected_error(exc: Exception) -> Response:
-    logger.exception("unexpected error")
-    return req.json_response(500, wavespeed.error(500, "an internal error occurred; the request can be retried"))
-
-
-@app.not_found
-def not_found(exc: Exception | None) -> Response:
-    return req.json_response(404, wavespeed.error(404, "no such route or model"))
+not_found = answer_failures(app, wavespeed.error, "no such route or model")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,11 +5,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from .exceptions import TenantThrottledError, UnauthorizedError
+from .exceptions import DomainError, TenantThrottledError, UnauthorizedError
 from .ports import ApiKeys, RateLimiter
 
 WINDOW_SECONDS = 1
+
+
+class _Owned(Protocol):
+    @property
+    def tenant(self) -> str: ...
+
+
+Owned = TypeVar("Owned", bound=_Owned)
+
+
+def owned_by(tenant: str, record: Owned, not_found: DomainError) -> Owned:
+    """`record` (a job, a batch) if `tenant` owns it; else `not_found` is raised: a tenant only ever sees
+    its own records, and another tenant's id is simply not found."""
+    if record.tenant != tenant:
+        raise not_found
+    return record
 
 
 def api_key_from(headers: Mapping[str, str] | None, *, prefer_bearer: bool = False) -> str:

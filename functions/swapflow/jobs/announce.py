@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .limits import ProviderGate
 from .models import Job
@@ -17,24 +18,16 @@ from .ports import EventPublisher, JobRepository
 LOG = logging.getLogger(__name__)
 
 
+@dataclass(eq=False, kw_only=True)
 class Announcer:
-    def __init__(
-        self,
-        *,
-        repo: JobRepository,
-        events: EventPublisher,
-        output_urls: Callable[[Job], list[str]],
-        gate: ProviderGate | None = None,
-        on_job_changed: Callable[[Job], None] | None = None,
-    ) -> None:
-        self.repo = repo
-        self.events = events
-        self.output_urls = output_urls
-        # Global provider limits (jobs/limits.py): a lease per running job, released at its end.
-        self.gate = gate
-        # Batch bookkeeping (jobs/batches.py BatchTracker): told when a batch job starts processing
-        # and, on every announce of a terminal job (it is idempotent), when it ended.
-        self.on_job_changed = on_job_changed
+    repo: JobRepository
+    events: EventPublisher
+    output_urls: Callable[[Job], list[str]]
+    # Global provider limits (jobs/limits.py): a lease per running job, released at its end.
+    gate: ProviderGate | None = None
+    # Batch bookkeeping (jobs/batches.py BatchTracker): told when a batch job starts processing
+    # and, on every announce of a terminal job (it is idempotent), when it ended.
+    on_job_changed: Callable[[Job], None] | None = None
 
     def announce(self, job: Job) -> Job:
         """Emit the one terminal event: a conditional claim lets one caller publish (a cancel racing the

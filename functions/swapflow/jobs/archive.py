@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..images import EXTENSIONS
@@ -16,13 +17,13 @@ if TYPE_CHECKING:
     from ..provenance import OutputFacts
 
 
+@dataclass(eq=False, kw_only=True)
 class OutputArchive:
-    def __init__(self, *, blobs: BlobStore, inputs: InputLoader, bucket: str, marker: OutputMarker | None = None):
-        self.blobs = blobs
-        self.inputs = inputs
-        self.bucket = bucket
-        # Provenance (swapflow.provenance): every archived output is marked before it is written.
-        self.marker = marker
+    blobs: BlobStore
+    inputs: InputLoader
+    bucket: str
+    # Provenance (swapflow.provenance): every archived output is marked before it is written.
+    marker: OutputMarker | None = None
 
     @staticmethod
     def key(job: Job, index: int) -> str:

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .manifests import ManifestLocation
@@ -28,23 +28,15 @@ BATCH_COMPLETED = "Swap Batch Completed"
 REWRITES_PER_BATCH = 20
 
 
+@dataclass(eq=False, kw_only=True)
 class BatchTracker:
     """The finisher path's batch bookkeeping (called through `Announcer.on_job_changed`)."""
 
-    def __init__(
-        self,
-        *,
-        repo: BatchRepository,
-        blobs: BlobStore,
-        events: EventPublisher,
-        workflow: Workflow,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.repo = repo
-        self.blobs = blobs
-        self.events = events
-        self.workflow = workflow
-        self.clock = clock
+    repo: BatchRepository
+    blobs: BlobStore
+    events: EventPublisher
+    workflow: Workflow
+    clock: Callable[[], float] = time.time
 
     def job_changed(self, job: Job) -> None:
         """Idempotent: a job's start and end each count once however often they are reported."""

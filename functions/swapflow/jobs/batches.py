@@ -23,11 +23,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
 from ..settings import Settings
+from .access import owned_by
 from .batch_requests import judge_batch, scopes
 from .batch_tracker import BATCH_COMPLETED, BatchTracker, completed_detail, json_bytes
 from .exceptions import (
@@ -69,32 +70,22 @@ MAX_PAGE = 1000
 CANCEL_SECONDS = 10.0
 
 
+@dataclass(eq=False, kw_only=True)
 class BatchService:
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        intake: JobIntake,
-        queries: JobQueries,
-        lifecycle: JobLifecycle,
-        blobs: BlobStore,
-        idempotency: Idempotency,
-        repo: BatchRepository,
-        runner: Workflow,
-        tracker: BatchTracker,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.settings = settings
-        self.intake = intake
-        self.queries = queries
-        self.lifecycle = lifecycle
-        self.blobs = blobs
-        self.idempotency = idempotency
-        self.repo = repo
-        self.runner = runner
-        self.tracker = tracker
-        self.clock = clock
-        self.limits = ProviderLimits(settings.provider_concurrency)
+    settings: Settings
+    intake: JobIntake
+    queries: JobQueries
+    lifecycle: JobLifecycle
+    blobs: BlobStore
+    idempotency: Idempotency
+    repo: BatchRepository
+    runner: Workflow
+    tracker: BatchTracker
+    clock: Callable[[], float] = time.time
+    limits: ProviderLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = ProviderLimits(self.settings.provider_concurrency)
 
     # ---- accepting --------------------------------------------------------------------------------
 
@@ -227,10 +218,7 @@ class BatchService:
 
     def get(self, tenant: str, batch_id: str) -> Batch:
         """A tenant sees only its own batches."""
-        batch = self.repo.get(batch_id)
-        if batch.tenant != tenant:
-            raise BatchNotFoundError(batch_id)
-        return batch
+        return owned_by(tenant, self.repo.get(batch_id), BatchNotFoundError(batch_id))
 
     def view(
         self, batch: Batch, *, with_jobs: bool = True, limit: int = PAGE_SIZE, next_token: str | None = None

@@ -43,21 +43,13 @@ def _refused(status: int, code: str, message: str, outcome: str, **facts: Any) -
     return WebhookAnswer(status, {"error": {"code": code, "message": message}}, outcome, facts)
 
 
+@dataclass(eq=False, kw_only=True)
 class ProviderCallbacks:
-    def __init__(
-        self,
-        *,
-        lifecycle: JobLifecycle,
-        queries: JobQueries,
-        chain: ProviderChain,
-        blobs: BlobStore,
-        archive: OutputArchive,
-    ) -> None:
-        self.lifecycle = lifecycle
-        self.queries = queries
-        self.chain = chain
-        self.blobs = blobs
-        self.archive = archive
+    lifecycle: JobLifecycle
+    queries: JobQueries
+    chain: ProviderChain
+    blobs: BlobStore
+    archive: OutputArchive
 
     def webhook(self, family: str, job_id: str, headers: Mapping[str, str], body: bytes) -> WebhookAnswer:
         """Verify a provider callback and complete the job it names, if it names one that may move."""

@@ -1,85 +1,99 @@
-"""Domain errors. The API maps each to an HTTP status and error code in one table (handlers/http.py)."""
+"""Domain errors. The API maps each to an HTTP status and error code in one table (http_errors.py).
+
+Every error is a `DomainError`: its context fields are declared once, as a dataclass's (typed, and the
+error pickles with them), and its message is a template over them; nothing else is written per error.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, dataclass_transform
 
 
-class RequestInvalidError(Exception):
+@dataclass_transform(eq_default=False)
+class DomainError(Exception):
+    """Base of swapflow's errors: each subclass is a dataclass of its context fields, its message
+    `template` formatted with them (a subclass with a message to compute overrides `__str__`)."""
+
+    template: ClassVar[str] = "{message}"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(eq=False, repr=False)(cls)
+
+    def __post_init__(self) -> None:
+        super().__init__(*vars(self).values())  # the fields, in order: what unpickling passes back
+
+    def __str__(self) -> str:
+        return self.template.format_map(vars(self))
+
+
+class RequestInvalidError(DomainError):
     """A request refused before any job exists (4xx). `code` is machine-readable, `field` names the input."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+    code: str
+    message: str
+    field: str | None = None
 
 
-class JobNotFoundError(Exception):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"job {job_id} not found")
-        self.job_id = job_id
+class JobNotFoundError(DomainError):
+    template = "job {job_id} not found"
+    job_id: str
 
 
-class JobAlreadyTerminalError(Exception):
+class JobStateError(DomainError):
+    """A request the job's current `status` does not allow (the API answers 409)."""
+
+    job_id: str
+    status: str
+
+
+class JobAlreadyTerminalError(JobStateError):
     """A transition on a job that already reached its terminal state (terminal states never change)."""
 
-    def __init__(self, job_id: str, status: str) -> None:
-        super().__init__(f"job {job_id} is already {status}")
-        self.job_id = job_id
-        self.status = status
+    template = "job {job_id} is already {status}"
 
 
-class JobStillRunningError(Exception):
+class JobStillRunningError(JobStateError):
     """Deleting a job that is still queued or processing without `?cancel=true`."""
 
-    def __init__(self, job_id: str, status: str) -> None:
-        super().__init__(f"job {job_id} is still {status}: cancel it first, or delete with ?cancel=true")
-        self.job_id = job_id
-        self.status = status
+    template = "job {job_id} is still {status}: cancel it first, or delete with ?cancel=true"
 
 
-class UnauthorizedError(Exception):
-    def __init__(self, message: str = "a valid API key is required") -> None:
-        super().__init__(message)
-        self.message = message
+class UnauthorizedError(DomainError):
+    message: str = "a valid API key is required"
 
 
-class BlobMissingError(Exception):
+class BlobMissingError(DomainError):
     """An object the domain expected in S3 is not there (an upload never made, or expired)."""
 
-    def __init__(self, bucket: str, key: str) -> None:
-        super().__init__(f"s3://{bucket}/{key} does not exist")
-        self.bucket = bucket
-        self.key = key
+    template = "s3://{bucket}/{key} does not exist"
+    bucket: str
+    key: str
 
 
-class OutputRefusedError(Exception):
+class OutputRefusedError(DomainError):
     """A provider's output URL that can never be archived (the SSRF guard refuses it, or it is over the cap)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    code: str
+    message: str
 
 
-class TenantThrottledError(Exception):
+class TenantThrottledError(DomainError):
     """The tenant sent more requests this second than its limit allows (429 with Retry-After)."""
 
-    def __init__(self, tenant: str, limit: int, retry_after: int = 1) -> None:
-        super().__init__(f"more than {limit} requests per second; retry after {retry_after} s")
-        self.tenant = tenant
-        self.limit = limit
-        self.retry_after = retry_after
+    template = "more than {limit} requests per second; retry after {retry_after} s"
+    tenant: str
+    limit: int
+    retry_after: int = 1
 
 
-class IdempotencyKeyReusedError(Exception):
+class IdempotencyKeyReusedError(DomainError):
     """An Idempotency-Key already used with a different request body (within its 24 h)."""
 
-    def __init__(self, key: str, job_id: str) -> None:
-        super().__init__(f"Idempotency-Key {key!r} was already used with a different request (job {job_id})")
-        self.key = key
-        self.job_id = job_id
+    template = "Idempotency-Key {key!r} was already used with a different request (job {job_id})"
+    key: str
+    job_id: str
 
 
 class BatchInvalidError(RequestInvalidError):
@@ -94,36 +108,40 @@ class BatchInvalidError(RequestInvalidError):
         message = f"{first['path'] or 'body'}: {first['message']}{more}"
         super().__init__("invalid_request", message, first["path"] or None)
         self.errors = errors
+        self.args = (errors,)
 
 
-class BatchNotFoundError(Exception):
-    def __init__(self, batch_id: str) -> None:
-        super().__init__(f"batch {batch_id} not found")
-        self.batch_id = batch_id
+class BatchError(DomainError):
+    batch_id: str
 
 
-class BatchEndedError(Exception):
+class BatchNotFoundError(BatchError):
+    template = "batch {batch_id} not found"
+
+
+class BatchEndedError(BatchError):
     """A cancel of a batch whose every job had already ended (and that was never cancelled)."""
 
-    def __init__(self, batch_id: str) -> None:
-        super().__init__(f"batch {batch_id} has ended: only a batch with open jobs can be cancelled")
-        self.batch_id = batch_id
+    template = "batch {batch_id} has ended: only a batch with open jobs can be cancelled"
 
 
-class SwapRequestRejectedError(Exception):
+class SwapRequestRejectedError(DomainError):
     """A `Swap Requested` event that cannot start a job; `errors` as {path, message}."""
 
-    def __init__(self, errors: list[dict[str, str]], correlation_id: str | None = None) -> None:
-        super().__init__("; ".join(f"{e['path'] or 'detail'}: {e['message']}" for e in errors))
-        self.errors = errors
-        self.correlation_id = correlation_id
+    errors: list[dict[str, str]]
+    correlation_id: str | None = None
+
+    def __str__(self) -> str:
+        return "; ".join(f"{e['path'] or 'detail'}: {e['message']}" for e in self.errors)
 
 
-class BlobDeleteError(Exception):
+class BlobDeleteError(DomainError):
     """S3 refused to delete some object versions (the deletion is retried; nothing is reported done)."""
 
-    def __init__(self, bucket: str, prefix: str, errors: list[dict[str, Any]]) -> None:
-        super().__init__(f"could not delete {len(errors)} object versions under s3://{bucket}/{prefix}: {errors[:3]}")
-        self.bucket = bucket
-        self.prefix = prefix
-        self.errors = errors
+    bucket: str
+    prefix: str
+    errors: list[dict[str, Any]]
+
+    def __str__(self) -> str:
+        where = f"s3://{self.bucket}/{self.prefix}"
+        return f"could not delete {len(self.errors)} object versions under {where}: {self.errors[:3]}"

@@ -13,6 +13,7 @@ dead-letter queue and is announced as `Swap Request Rejected` {correlation_id, e
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..providers.exceptions import ProviderUnavailableError
@@ -32,23 +33,14 @@ REQUEST_REJECTED = "Swap Request Rejected"
 MAX_CORRELATION_ID = 128
 
 
+@dataclass(eq=False, kw_only=True)
 class SwapRequestIngest:
-    def __init__(
-        self,
-        *,
-        intake: JobIntake,
-        queries: JobQueries,
-        idempotency: Idempotency,
-        dead_letters: DeadLetters,
-        events: EventPublisher,
-        tenant: str,
-    ) -> None:
-        self.intake = intake
-        self.queries = queries
-        self.idempotency = idempotency
-        self.dead_letters = dead_letters
-        self.events = events
-        self.tenant = tenant
+    intake: JobIntake
+    queries: JobQueries
+    idempotency: Idempotency
+    dead_letters: DeadLetters
+    events: EventPublisher
+    tenant: str
 
     def accept(self, event: dict[str, Any]) -> tuple[Job | None, bool]:
         """Start the event's job: (job, created). A duplicate answers with the first job, created False.

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..faces import Face, SwapOptions
 from ..settings import Settings
+from .access import owned_by
 from .exceptions import IdempotencyKeyReusedError, JobNotFoundError, RequestInvalidError
 from .idempotency import Idempotency, check_idempotency_key, request_fingerprint
 from .inputs import InputLoader
@@ -35,34 +36,20 @@ class Submitted:
     preferred_wait: float | None
 
 
+@dataclass(eq=False, kw_only=True)
 class JobIntake:
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        repo: JobRepository,
-        workflow: Workflow,
-        chain: ProviderChain,
-        provider_names: Collection[str],
-        inputs: InputLoader,
-        idempotency: Idempotency,
-        public_url: Callable[[], str] = lambda: "",
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        audit: AuditLog | None = None,
-    ) -> None:
-        self.settings = settings
-        self.repo = repo
-        self.workflow = workflow
-        self.chain = chain
-        self.provider_names = provider_names
-        self.inputs = inputs
-        self.idempotency = idempotency
-        self.public_url = public_url
-        self.clock = clock
-        self.sleep = sleep
-        # Responsible use: the audit trail records every submission (jobs/retention.py reads it back).
-        self.audit = audit
+    settings: Settings
+    repo: JobRepository
+    workflow: Workflow
+    chain: ProviderChain
+    provider_names: Collection[str]
+    inputs: InputLoader
+    idempotency: Idempotency
+    public_url: Callable[[], str] = lambda: ""
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    # Responsible use: the audit trail records every submission (jobs/retention.py reads it back).
+    audit: AuditLog | None = None
 
     def parse(self, body: Any) -> JobRequest:
         return parse_job_request(
@@ -154,9 +141,7 @@ class JobIntake:
                     ) from None
                 self.sleep(0.1)
                 continue
-            if job.tenant != tenant:
-                raise JobNotFoundError(job_id)
-            return job
+            return owned_by(tenant, job, JobNotFoundError(job_id))
 
     def prepare_job(
         self,

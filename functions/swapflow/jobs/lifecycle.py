@@ -84,39 +84,23 @@ class Step:
         return cls(job_id, "failed", asdict(error))
 
 
+@dataclass(eq=False, kw_only=True)
 class JobLifecycle:
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        repo: JobRepository,
-        blobs: BlobStore,
-        workflow: Workflow,
-        chain: ProviderChain,
-        archive: OutputArchive,
-        announcer: Announcer,
-        queries: JobQueries,
-        public_url: Callable[[], str] = lambda: "",
-        clock: Callable[[], float] = time.time,
-        retention: Callable[[str], Retention] | None = None,
-        audit: AuditLog | None = None,
-        erase: EraseRequests | None = None,
-    ) -> None:
-        self.settings = settings
-        self.repo = repo
-        self.blobs = blobs
-        self.workflow = workflow
-        self.chain = chain
-        self.archive = archive
-        self.announcer = announcer
-        self.queries = queries
-        self.public_url = public_url
-        self.clock = clock
-        # Responsible use (jobs/retention.py): the tenant's retention fixes each ended job's expiry; the
-        # audit trail records deletions; `erase` hands deletions to the deleting function.
-        self.retention = retention or (lambda tenant: Retention())
-        self.audit = audit
-        self.erase = erase
+    settings: Settings
+    repo: JobRepository
+    blobs: BlobStore
+    workflow: Workflow
+    chain: ProviderChain
+    archive: OutputArchive
+    announcer: Announcer
+    queries: JobQueries
+    public_url: Callable[[], str] = lambda: ""
+    clock: Callable[[], float] = time.time
+    # Responsible use (jobs/retention.py): the tenant's retention fixes each ended job's expiry; the
+    # audit trail records deletions; `erase` hands deletions to the deleting function.
+    retention: Callable[[str], Retention]
+    audit: AuditLog | None = None
+    erase: EraseRequests | None = None
 
     # ---- the workflow's Run pass ------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from .access import owned_by
 from .exceptions import JobNotFoundError, RequestInvalidError
 from .models import Job, JobStatus, Output
 from .ports import BlobStore, JobRepository
@@ -21,21 +23,13 @@ MAX_BASE64_OUTPUT_BYTES = 4 * 1024 * 1024
 _JOB_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
+@dataclass(eq=False, kw_only=True)
 class JobQueries:
-    def __init__(
-        self,
-        *,
-        repo: JobRepository,
-        blobs: BlobStore,
-        presign_seconds: int,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.repo = repo
-        self.blobs = blobs
-        self.presign_seconds = presign_seconds
-        self.clock = clock
-        self.sleep = sleep
+    repo: JobRepository
+    blobs: BlobStore
+    presign_seconds: int
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
     def by_id(self, job_id: str) -> Job:
         """Any tenant's job (the workflow's own steps, batches, webhooks); raises JobNotFoundError."""
@@ -43,10 +37,7 @@ class JobQueries:
 
     def get_job(self, tenant: str, job_id: str) -> Job:
         """A tenant only ever sees its own jobs: another tenant's id is simply not found."""
-        job = self.repo.get(job_id)
-        if job.tenant != tenant:
-            raise JobNotFoundError(job_id)
-        return job
+        return owned_by(tenant, self.repo.get(job_id), JobNotFoundError(job_id))
 
     def output_urls(self, job: Job) -> list[str]:
         return [self.blobs.presign_get(o.bucket, o.key, self.presign_seconds) for o in job.outputs]

@@ -74,29 +74,18 @@ def _shared_inputs(job: Job) -> set[str]:
     return {image.key for image in images if image.key and not image.key.startswith(own)}
 
 
+@dataclass(eq=False, kw_only=True)
 class JobEraser:
     """The one place objects are deleted: a job's inputs, its outputs, or both (then it is announced)."""
 
-    def __init__(
-        self,
-        *,
-        repo: JobRepository,
-        blobs: BlobStore,
-        events: EventPublisher,
-        input_bucket: str,
-        archive_bucket: str,
-        batches: BatchRepository | None = None,
-        audit: AuditLog | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.repo = repo
-        self.blobs = blobs
-        self.events = events
-        self.input_bucket = input_bucket
-        self.archive_bucket = archive_bucket
-        self.batches = batches
-        self.audit = audit
-        self.clock = clock
+    repo: JobRepository
+    blobs: BlobStore
+    events: EventPublisher
+    input_bucket: str
+    archive_bucket: str
+    batches: BatchRepository | None = None
+    audit: AuditLog | None = None
+    clock: Callable[[], float] = time.time
 
     def erase(self, job: Job, parts: tuple[str, ...]) -> int:
         """Delete the job's objects of `parts` (every version); returns how many object versions went."""

@@ -69,7 +69,7 @@ class JobService:
         on_job_changed: Callable[[Job], None] | None = None,
         gate: ProviderGate | None = None,
         marker: OutputMarker | None = None,
-        retention: Callable[[str], Retention] | None = None,
+        retention: Callable[[str], Retention] = lambda tenant: Retention(),
         audit: AuditLog | None = None,
         erase: EraseRequests | None = None,
     ) -> JobService:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -114,25 +114,17 @@ def own_object(url: str, bucket: str, endpoint: str = "") -> str | None:
     return unquote(key)
 
 
+@dataclass(eq=False)
 class UploadService:
     """Issue presigned PUTs for images, each under the tenant's own prefix."""
 
-    def __init__(
-        self,
-        signer: UploadSigner,
-        *,
-        bucket: str,
-        max_bytes: int,
-        expires: int = DEFAULT_EXPIRES,
-        download_expires: int = 7 * 24 * 3600,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.signer = signer
-        self.bucket = bucket
-        self.max_bytes = max_bytes
-        self.expires = expires
-        self.download_expires = download_expires
-        self.clock = clock
+    signer: UploadSigner
+    _: KW_ONLY
+    bucket: str
+    max_bytes: int
+    expires: int = DEFAULT_EXPIRES
+    download_expires: int = 7 * 24 * 3600
+    clock: Callable[[], float] = time.time
 
     def check(self, filename: Any, content_type: Any, size: Any) -> tuple[str, str, int]:
         """(safe filename, content type, size) or RequestInvalidError naming the field."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from swapflow.compat.akool import landmark_points
 from swapflow.faces import Face
 from swapflow.providers import crypto
 from swapflow.providers._transport import Answer, JsonClient, job_safe
@@ -299,26 +300,10 @@ class AkoolProvider:
         return parse_faces(frame or {}, image.url)
 
 
-def _points(value: Any) -> list[tuple[float, float]]:
-    """Landmarks as points, from "x,y:x,y" strings or [[x, y], ...] lists."""
-    if isinstance(value, str):
-        out = []
-        for pair in value.split(":"):
-            x, _, y = pair.partition(",")
-            try:
-                out.append((float(x), float(y)))
-            except ValueError:
-                continue
-        return out
-    if isinstance(value, list):
-        return [(float(p[0]), float(p[1])) for p in value if isinstance(p, list | tuple) and len(p) >= 2]
-    return []
-
-
 def _opts(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return ":".join(f"{round(x)},{round(y)}" for x, y in _points(value)[:4])
+    return ":".join(f"{round(x)},{round(y)}" for x, y in landmark_points(value)[:4])
 
 
 def _at(values: Any, index: int) -> Any:
@@ -334,7 +319,7 @@ def parse_faces(frame: Mapping[str, Any], image_url: str) -> list[DetectedFace]:
     landmarks = frame.get("landmarks") or []
     faces = []
     for index in range(len(landmarks) if isinstance(landmarks, list) else 0):
-        points = _points(landmarks[index]) or _points(_at(frame.get("landmarks_str"), index))
+        points = landmark_points(landmarks[index]) or landmark_points(_at(frame.get("landmarks_str"), index))
         if not points:
             continue
         centre = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))

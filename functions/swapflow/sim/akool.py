@@ -22,12 +22,11 @@ from swapflow.sim.common import (
     QUEUED,
     BaseSimulator,
     EngineFailure,
-    Request,
-    Response,
     SimJob,
     face_target,
     run_engine,
 )
+from swapflow.sim.server import Request, Response
 
 STATUS_CODES = {QUEUED: 1, PROCESSING: 2, "completed": 3, FAILED: 4}
 MODEL_NAME = "akool_faceswap_image_hq"

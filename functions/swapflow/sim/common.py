@@ -1,6 +1,7 @@
 """What both provider simulators share: a loopback ThreadingHTTPServer, per-route call counters, fault
 modes, a job table with timed queued -> processing -> done transitions, input fetching, the offline
-engine (with a fallback while it is not importable), served outputs and webhook delivery.
+engine (with a fallback while it is not importable), served outputs and webhook delivery. The HTTP
+plumbing (request, response, the loopback server) is in sim/server.py.
 
 Fault modes (a set of names, chosen per run):
   slow               processing takes `slow_factor` times longer
@@ -21,21 +22,21 @@ shrink it with the stack's time scale); `tier_refusals` counts those answers.
 from __future__ import annotations
 
 import collections
-import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import urllib3
 
 from swapflow.images import EXTENSIONS
 from swapflow.sim.engine import EngineFailure, face_target, run_engine, sniff_type
 from swapflow.sim.process import print_banner, stop_signal, wait_forever
+from swapflow.sim.server import Request, Response, Route, loopback_server
 
 FAULTS = frozenset(
     {
@@ -54,36 +55,6 @@ QUEUED, PROCESSING, COMPLETED, FAILED = "queued", "processing", "completed", "fa
 
 
 @dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return None
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
-
-
-@dataclass
-class Response:
-    status: int = 200
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        return cls(status, json.dumps(payload).encode(), "application/json", headers or {})
-
-
-@dataclass
 class SimJob:
     id: str
     status: str = QUEUED
@@ -94,9 +65,6 @@ class SimJob:
     error: str = ""
     created_at: float = field(default_factory=time.time)
     done: threading.Event = field(default_factory=threading.Event)
-
-
-Route = Callable[[Request], Response]
 
 
 class BaseSimulator:
@@ -158,36 +126,7 @@ class BaseSimulator:
     # --- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> str:
-        sim = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                request = Request(self.command, parts.path, parse_qs(parts.query), headers, body)
-                try:
-                    response = sim.dispatch(request)
-                except Exception as exc:  # a sim bug must show, not hang the client
-                    response = Response.json({"code": 500, "message": f"simulator error: {exc}"}, 500)
-                self.send_response(response.status)
-                self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(response.body)))
-                for name, value in response.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(response.body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = loopback_server(self.port, self.dispatch)
         self.port = int(self._server.server_address[1])
         self.base_url = f"http://127.0.0.1:{self.port}"
         thread = threading.Thread(
@@ -381,25 +320,6 @@ class BaseSimulator:
         if answer.status != 200:
             raise EngineFailure("image_unreadable", f"could not fetch input (status {answer.status})")
         return bytes(answer.data)
-
-
-def parse_multipart_file(content_type: str, body: bytes) -> tuple[bytes, str, str] | None:
-    """(bytes, filename, content type) of the first file part of a multipart/form-data body."""
-    from email.parser import BytesParser
-    from email.policy import HTTP
-
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode() + body
-    )
-    if not message.is_multipart():
-        return None
-    for part in message.iter_parts():
-        filename = part.get_filename()
-        if filename is not None or part.get_param("name", header="content-disposition") == "file":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                return payload, filename or "upload", part.get_content_type()
-    return None
 
 
 __all__ = [

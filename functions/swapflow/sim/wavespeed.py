@@ -19,13 +19,11 @@ from swapflow.sim.common import (
     PROCESSING,
     QUEUED,
     BaseSimulator,
-    Request,
-    Response,
     SimJob,
-    parse_multipart_file,
     run_engine,
     sniff_type,
 )
+from swapflow.sim.server import Request, Response, parse_multipart_file
 
 WORDS = {QUEUED: "created", PROCESSING: "processing", COMPLETED: "completed", FAILED: "failed"}
 MODELS = ("akool/image-face-swap", "wavespeed-ai/image-face-swap-pro", "wavespeed-ai/image-face-swap")

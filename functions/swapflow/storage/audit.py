@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..jobs.models import iso_time, new_job_id
+from .table import read_all
 
 AUDIT_DAYS = 400
 
@@ -38,11 +39,7 @@ class DynamoAuditLog:
             "KeyConditionExpression": "pk = :p AND sk BETWEEN :from AND :to",
             "ExpressionAttributeValues": {":p": f"AUDIT#{tenant}", ":from": iso_time(since), ":to": upper},
         }
-        out: list[dict[str, Any]] = []
-        while True:
-            page = self.table.query(**query)
-            for item in page.get("Items", []):
-                out.append({"at": item["sk"].split("#", 1)[0], "tenant": tenant, **json.loads(item["entry"])})
-            if "LastEvaluatedKey" not in page:
-                return out
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [
+            {"at": item["sk"].split("#", 1)[0], "tenant": tenant, **json.loads(item["entry"])}
+            for item in read_all(self.table.query, query)
+        ]

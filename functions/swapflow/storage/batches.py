@@ -15,26 +15,15 @@ from __future__ import annotations
 
 import json
 import zlib
-from decimal import Decimal
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from ..jobs.exceptions import BatchNotFoundError
 from ..jobs.models import COUNTED, TERMINAL, Batch, BatchMember
-from .dynamo import query_page
+from .table import num, put_if_absent, query_page, read_all, write_if, written_if
 
 MEMBER_FIELDS = "#i, job_id, #s, outputs, #e"
 MEMBER_NAMES = {"#i": "index", "#s": "status", "#e": "error"}
 SHARD_PREFIX = "COUNT#"
-
-
-def _failed(exc: ClientError, *codes: str) -> bool:
-    return exc.response.get("Error", {}).get("Code") in codes
-
-
-def _num(value: float) -> Decimal:
-    return Decimal(str(round(value, 3)))
 
 
 def _counts(item: dict[str, Any]) -> dict[str, int]:
@@ -110,7 +99,7 @@ class DynamoBatchRepository:
         self.table.update_item(
             Key=self._key(batch_id),
             UpdateExpression=f"SET {name} = if_not_exists({name}, :at)",
-            ExpressionAttributeValues={":at": _num(at)},
+            ExpressionAttributeValues={":at": num(at)},
         )
 
     def forget_requests(self, batch_id: str) -> None:
@@ -158,13 +147,7 @@ class DynamoBatchRepository:
         }
         if names:
             query["ExpressionAttributeNames"] = names
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.table.query(**query)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return read_all(self.table.query, query)
 
     # ---- big batches (JSONL manifests) ----------------------------------------------------------
 
@@ -176,7 +159,7 @@ class DynamoBatchRepository:
             "tenant": batch.tenant,
             "total": 0,
             "providers": json.dumps(batch.providers),
-            "created_at": _num(batch.created_at),
+            "created_at": num(batch.created_at),
             "ttl": int(batch.created_at) + self.ttl_days * 86400,
             "sealed": False,
             "shards": max(1, shards),
@@ -186,13 +169,7 @@ class DynamoBatchRepository:
     def _put_new_batch(self, batch: Batch, item: dict[str, Any]) -> bool:
         if batch.manifest:
             item["manifest"] = json.dumps(batch.manifest)
-        try:
-            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if _failed(exc, "ConditionalCheckFailedException"):
-                return False
-            raise
-        return True
+        return put_if_absent(self.table, item)
 
     def add_members(self, batch: Batch, members: list[tuple[BatchMember, str]]) -> None:
         """BatchWriteItem in chunks of 25 (boto3's batch writer); a rerun writes the same items again."""
@@ -225,20 +202,16 @@ class DynamoBatchRepository:
     def set_token(self, batch_id: str, job_id: str, token: str) -> BatchMember | None:
         """Park the runner's token on the member and return it; None (nothing written) if there is no such
         member, so a runner input naming a job the batch does not have cannot fail its execution."""
-        try:
-            item = self.table.update_item(
-                Key=self._key(batch_id, job_id),
-                UpdateExpression="SET #t = :t",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#t": "token"},
-                ExpressionAttributeValues={":t": token},
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if _failed(exc, "ConditionalCheckFailedException"):
-                return None
-            raise
-        return self._to_member(item)
+        answer = written_if(
+            self.table.update_item,
+            Key=self._key(batch_id, job_id),
+            UpdateExpression="SET #t = :t",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#t": "token"},
+            ExpressionAttributeValues={":t": token},
+            ReturnValues="ALL_NEW",
+        )
+        return self._to_member(answer["Attributes"]) if answer else None
 
     def transition(
         self,
@@ -259,25 +232,21 @@ class DynamoBatchRepository:
             current = self._member_item(batch_id, job_id)["status"]
             if current in TERMINAL or (status == "processing" and current != "queued"):
                 break
-            try:
-                self.table.update_item(
-                    Key=self._key(batch_id, job_id),
-                    UpdateExpression="SET #s = :to, outputs = :o, #e = :e",
-                    ConditionExpression="#s = :from",
-                    ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                    ExpressionAttributeValues={
-                        ":to": status,
-                        ":from": current,
-                        ":o": json.dumps(outputs or []),
-                        ":e": json.dumps(error) if error else "",
-                    },
-                )
-            except ClientError as exc:
-                if _failed(exc, "ConditionalCheckFailedException"):
-                    continue
-                raise
-            changed = True
-            break
+            changed = write_if(
+                self.table.update_item,
+                Key=self._key(batch_id, job_id),
+                UpdateExpression="SET #s = :to, outputs = :o, #e = :e",
+                ConditionExpression="#s = :from",
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues={
+                    ":to": status,
+                    ":from": current,
+                    ":o": json.dumps(outputs or []),
+                    ":e": json.dumps(error) if error else "",
+                },
+            )
+            if changed:
+                break
         final = self._member_item(batch_id, job_id)["status"]
         if final == "processing":
             self._count(batch_id, job_id, "ADD ids_processing :id")
@@ -301,20 +270,13 @@ class DynamoBatchRepository:
         return self._key(batch_id) if shard == 0 else {"pk": f"BATCH#{batch_id}", "sk": f"{SHARD_PREFIX}{shard}"}
 
     def claim_completion(self, batch_id: str, by: str, at: float) -> bool:
-        try:
-            self.table.update_item(
-                Key=self._key(batch_id),
-                UpdateExpression="SET completion = :pending, completion_by = :by, finished_at = :at",
-                ConditionExpression=(
-                    "attribute_not_exists(completion) OR (completion = :pending AND completion_by = :by)"
-                ),
-                ExpressionAttributeValues={":pending": "pending", ":by": by, ":at": _num(at)},
-            )
-        except ClientError as exc:
-            if _failed(exc, "ConditionalCheckFailedException"):
-                return False
-            raise
-        return True
+        return write_if(
+            self.table.update_item,
+            Key=self._key(batch_id),
+            UpdateExpression="SET completion = :pending, completion_by = :by, finished_at = :at",
+            ConditionExpression="attribute_not_exists(completion) OR (completion = :pending AND completion_by = :by)",
+            ExpressionAttributeValues={":pending": "pending", ":by": by, ":at": num(at)},
+        )
 
     def mark_completion_sent(self, batch_id: str) -> None:
         self.table.update_item(

@@ -1,86 +1,24 @@
 """The DynamoDB job repository: one table, conditional writes guard every state transition.
 
-Items: job `JOB#<id>`, API key `KEY#<sha256>`, webhook delivery `SEEN#<provider>#<delivery id>`.
-Structured fields are stored as JSON strings so the item never needs Decimal juggling.
+Items: job `JOB#<id>` (its codec: job_items.py), API key `KEY#<sha256>`, webhook delivery
+`SEEN#<provider>#<delivery id>`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from dataclasses import asdict
-from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from ..faces import Face
 from ..jobs.exceptions import JobNotFoundError
-from ..jobs.models import Job, JobError, JobStatus, Output, StoredImage, SwapSpec
+from ..jobs.models import Job, JobError, JobStatus, Output
+from .job_items import expiry_update, job_key, new_item, to_job
+from .table import num, query_page, read_all, write_if, written_if
 
 _OPEN = [str(JobStatus.QUEUED), str(JobStatus.PROCESSING)]
 EVENT_CLAIM_STALE_SECONDS = 30
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-def _num(value: float) -> Decimal:
-    return Decimal(str(round(value, 3)))
-
-
-def _spec_from(data: dict[str, Any]) -> SwapSpec:
-    faces = tuple(Face(StoredImage(**f["source_image"]), f["target_face"]) for f in data.pop("faces", []))
-    return SwapSpec(
-        source_image=StoredImage(**data.pop("source_image")),
-        target_image=StoredImage(**data.pop("target_image")),
-        faces=faces,
-        **data,
-    )
-
-
-def stored_metadata(raw: str | None) -> dict[str, Any]:
-    """A job's metadata as stored. A record written before the depth cap that cannot be read back within
-    it is shown as a marker, so it can never break the job's event, its view or the tenant's list."""
-    from ..jobs.validation import MAX_METADATA_DEPTH, json_depth
-
-    try:
-        value = json.loads(raw or "{}")
-    except (RecursionError, ValueError):
-        value = None
-    if isinstance(value, dict) and json_depth(value) <= MAX_METADATA_DEPTH:
-        return value
-    logging.getLogger(__name__).error("stored metadata unreadable or over the depth cap: replaced by a marker")
-    return {"unavailable": f"metadata could not be read within {MAX_METADATA_DEPTH} levels"}
-
-
-def _expiry_update(expires: tuple[float, float | None] | None, ttl_days: int) -> tuple[str, str, dict[str, Any]]:
-    """(SET part, REMOVE part, values) for a terminal job's retention dates. The record must outlive what it
-    points to: its ttl moves past the outputs' expiry (by the usual ttl days), and a job whose outputs are
-    kept keeps its record (so it can still be found and deleted by id)."""
-    if expires is None:
-        return "", "", {}
-    inputs_at, outputs_at = expires
-    values: dict[str, Any] = {":ie": _num(inputs_at)}
-    if outputs_at is None:
-        return ", inputs_expire_at = :ie", ", #ttl", values
-    values.update({":oe": _num(outputs_at), ":ttl": int(outputs_at) + ttl_days * 86400})
-    return ", inputs_expire_at = :ie, outputs_expire_at = :oe, #ttl = :ttl", "", values
-
-
-def query_page(table: Any, query: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """Up to `limit` items of a Query (read on while a filter leaves a page short), and whether more follow."""
-    items: list[dict[str, Any]] = []
-    while len(items) <= limit:
-        page = table.query(**query)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return items[:limit], len(items) > limit
 
 
 def hash_key(api_key: str) -> str:
@@ -92,9 +30,14 @@ class DynamoJobRepository:
         self.table = table
         self.ttl_days = ttl_days
 
-    @staticmethod
-    def _key(job_id: str) -> dict[str, str]:
-        return {"pk": f"JOB#{job_id}", "sk": "JOB"}
+    _key = staticmethod(job_key)
+
+    def _new_item(self, job: Job) -> dict[str, Any]:
+        return new_item(job, self.ttl_days)
+
+    def _update_if(self, job_id: str, **update: Any) -> bool:
+        """One conditional update: False when its condition does not hold (the change was made already)."""
+        return write_if(self.table.update_item, Key=self._key(job_id), **update)
 
     def put_new(self, job: Job) -> None:
         self.table.put_item(Item=self._new_item(job), ConditionExpression="attribute_not_exists(pk)")
@@ -108,45 +51,19 @@ class DynamoJobRepository:
 
     def stage(self, job: Job) -> bool:
         """A recorded batch job's stored inputs (its whole spec), once; False if it is no longer queued."""
-        try:
-            self.table.update_item(
-                Key=self._key(job.id),
-                UpdateExpression="SET spec = :spec, staged = :yes, updated_at = :now",
-                ConditionExpression="#s = :q AND staged = :no",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":spec": json.dumps(asdict(job.spec)),
-                    ":yes": True,
-                    ":no": False,
-                    ":q": str(JobStatus.QUEUED),
-                    ":now": _num(job.updated_at),
-                },
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
-
-    def _new_item(self, job: Job) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            **self._key(job.id),
-            "id": job.id,
-            "tenant": job.tenant,
-            "provider": job.provider,
-            "status": str(job.status),
-            "spec": json.dumps(asdict(job.spec)),
-            "metadata": json.dumps(job.metadata),
-            "created_at": _num(job.created_at),
-            "updated_at": _num(job.updated_at),
-            "gsi1pk": f"TENANT#{job.tenant}",
-            "gsi1sk": f"{job.id}",
-            "ttl": int(job.created_at) + self.ttl_days * 86400,
-        }
-        for name in ("webhook_url", "idempotency_key", "correlation_id", "batch_id", "submitted_by"):
-            if getattr(job, name):
-                item[name] = getattr(job, name)
-        return item
+        return self._update_if(
+            job.id,
+            UpdateExpression="SET spec = :spec, staged = :yes, updated_at = :now",
+            ConditionExpression="#s = :q AND staged = :no",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":spec": json.dumps(asdict(job.spec)),
+                ":yes": True,
+                ":no": False,
+                ":q": str(JobStatus.QUEUED),
+                ":now": num(job.updated_at),
+            },
+        )
 
     def _item(self, job_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key=self._key(job_id), ConsistentRead=True).get("Item")
@@ -155,61 +72,24 @@ class DynamoJobRepository:
         return item
 
     def get(self, job_id: str) -> Job:
-        return self._to_job(self._item(job_id))
-
-    @staticmethod
-    def _to_job(item: dict[str, Any]) -> Job:
-        def opt_float(name: str) -> float | None:
-            return float(item[name]) if name in item else None
-
-        error = json.loads(item["error"]) if item.get("error") else None
-        return Job(
-            id=item["id"],
-            tenant=item["tenant"],
-            provider=item["provider"],
-            spec=_spec_from(json.loads(item["spec"])),
-            status=JobStatus(item["status"]),
-            provider_job_id=item.get("provider_job_id"),
-            outputs=[Output(**o) for o in json.loads(item.get("outputs") or "[]")],
-            error=JobError(**error) if error else None,
-            metadata=stored_metadata(item.get("metadata")),
-            webhook_url=item.get("webhook_url"),
-            idempotency_key=item.get("idempotency_key"),
-            correlation_id=item.get("correlation_id"),
-            batch_id=item.get("batch_id"),
-            created_at=float(item["created_at"]),
-            updated_at=float(item["updated_at"]),
-            submitted_at=opt_float("submitted_at"),
-            finished_at=opt_float("finished_at"),
-            submitted_by=item.get("submitted_by"),
-            inputs_expire_at=opt_float("inputs_expire_at"),
-            outputs_expire_at=opt_float("outputs_expire_at"),
-            inputs_erased_at=opt_float("inputs_erased_at"),
-            outputs_erased_at=opt_float("outputs_erased_at"),
-            deleted_at=opt_float("deleted_at"),
-            staged=bool(item.get("staged", True)),
-        )
+        return to_job(self._item(job_id))
 
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
-        try:
-            self.table.update_item(
-                Key=self._key(job_id),
-                UpdateExpression=(
-                    "SET #s = :p, provider_job_id = :pid, provider = :prov, submitted_at = :at, updated_at = :at"
-                ),
-                ConditionExpression="#s = :q",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":p": str(JobStatus.PROCESSING),
-                    ":q": str(JobStatus.QUEUED),
-                    ":pid": provider_job_id,
-                    ":prov": provider,
-                    ":at": _num(at),
-                },
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        self._update_if(
+            job_id,
+            UpdateExpression=(
+                "SET #s = :p, provider_job_id = :pid, provider = :prov, submitted_at = :at, updated_at = :at"
+            ),
+            ConditionExpression="#s = :q",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":p": str(JobStatus.PROCESSING),
+                ":q": str(JobStatus.QUEUED),
+                ":pid": provider_job_id,
+                ":prov": provider,
+                ":at": num(at),
+            },
+        )
 
     def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
         item = self.table.update_item(
@@ -223,24 +103,21 @@ class DynamoJobRepository:
 
     def record_result(self, job_id: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """Record the first terminal provider result; duplicates and late ones change nothing."""
-        try:
-            item = self.table.update_item(
-                Key=self._key(job_id),
-                UpdateExpression="SET provider_result = :r, result_at = :now",
-                ConditionExpression="attribute_exists(pk) AND #s IN (:q, :p) AND attribute_not_exists(provider_result)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":r": json.dumps(result),
-                    ":q": _OPEN[0],
-                    ":p": _OPEN[1],
-                    ":now": _num(time.time()),
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
+        answer = written_if(
+            self.table.update_item,
+            Key=self._key(job_id),
+            UpdateExpression="SET provider_result = :r, result_at = :now",
+            ConditionExpression="attribute_exists(pk) AND #s IN (:q, :p) AND attribute_not_exists(provider_result)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":r": json.dumps(result),
+                ":q": _OPEN[0],
+                ":p": _OPEN[1],
+                ":now": num(time.time()),
+            },
+            ReturnValues="ALL_NEW",
+        )
+        item = answer["Attributes"] if answer else {}
         if not item.get("task_token"):
             return None
         return item["task_token"], json.loads(item.get("poll") or "{}")
@@ -259,32 +136,26 @@ class DynamoJobRepository:
         *,
         expires: tuple[float, float | None] | None = None,
     ) -> bool:
-        sets, removes, values = _expiry_update(expires, self.ttl_days)
-        try:
-            self.table.update_item(
-                Key=self._key(job_id),
-                UpdateExpression=(
-                    "SET #s = :s, outputs = :o, #e = :e, finished_at = :at, updated_at = :at, "
-                    f"event_state = :pending{sets} REMOVE task_token{removes}"
-                ),
-                ConditionExpression="#s IN (:q, :p)",
-                ExpressionAttributeNames={"#s": "status", "#e": "error", **({"#ttl": "ttl"} if expires else {})},
-                ExpressionAttributeValues={
-                    **values,
-                    ":s": str(status),
-                    ":o": json.dumps([asdict(o) for o in outputs]),
-                    ":e": json.dumps(asdict(error)) if error else "",
-                    ":at": _num(at),
-                    ":pending": "pending",
-                    ":q": _OPEN[0],
-                    ":p": _OPEN[1],
-                },
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        sets, removes, values = expiry_update(expires, self.ttl_days)
+        return self._update_if(
+            job_id,
+            UpdateExpression=(
+                "SET #s = :s, outputs = :o, #e = :e, finished_at = :at, updated_at = :at, "
+                f"event_state = :pending{sets} REMOVE task_token{removes}"
+            ),
+            ConditionExpression="#s IN (:q, :p)",
+            ExpressionAttributeNames={"#s": "status", "#e": "error", **({"#ttl": "ttl"} if expires else {})},
+            ExpressionAttributeValues={
+                **values,
+                ":s": str(status),
+                ":o": json.dumps([asdict(o) for o in outputs]),
+                ":e": json.dumps(asdict(error)) if error else "",
+                ":at": num(at),
+                ":pending": "pending",
+                ":q": _OPEN[0],
+                ":p": _OPEN[1],
+            },
+        )
 
     def event_pending(self, job_id: str) -> bool:
         return self._item(job_id).get("event_state") == "pending"
@@ -302,36 +173,26 @@ class DynamoJobRepository:
         A claim older than EVENT_CLAIM_STALE_SECONDS is taken over (its publisher crashed).
         """
         now = time.time()
-        try:
-            self.table.update_item(
-                Key=self._key(job_id),
-                UpdateExpression="SET event_state = :claimed, event_claimed_at = :now",
-                ConditionExpression="event_state = :pending OR (event_state = :claimed AND event_claimed_at < :stale)",
-                ExpressionAttributeValues={
-                    ":claimed": "claimed",
-                    ":pending": "pending",
-                    ":now": _num(now),
-                    ":stale": _num(now - EVENT_CLAIM_STALE_SECONDS),
-                },
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        return self._update_if(
+            job_id,
+            UpdateExpression="SET event_state = :claimed, event_claimed_at = :now",
+            ConditionExpression="event_state = :pending OR (event_state = :claimed AND event_claimed_at < :stale)",
+            ExpressionAttributeValues={
+                ":claimed": "claimed",
+                ":pending": "pending",
+                ":now": num(now),
+                ":stale": num(now - EVENT_CLAIM_STALE_SECONDS),
+            },
+        )
 
     def release_event(self, job_id: str) -> None:
         """Hand a claimed event back (its publish failed) so a retry publishes it."""
-        try:
-            self.table.update_item(
-                Key=self._key(job_id),
-                UpdateExpression="SET event_state = :pending",
-                ConditionExpression="event_state = :claimed",
-                ExpressionAttributeValues={":pending": "pending", ":claimed": "claimed"},
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        self._update_if(
+            job_id,
+            UpdateExpression="SET event_state = :pending",
+            ConditionExpression="event_state = :claimed",
+            ExpressionAttributeValues={":pending": "pending", ":claimed": "claimed"},
+        )
 
     def list_for_tenant(self, tenant: str, status: str | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
         """Newest first from the `by-tenant` index (sort key = the job id, a ULID); `after` is a job id."""
@@ -351,19 +212,9 @@ class DynamoJobRepository:
             query["ExpressionAttributeNames"] = {"#s": "status"}
             values[":s"] = status
         items, more = query_page(self.table, query, limit)
-        return [self._to_job(item) for item in items], more
+        return [to_job(item) for item in items], more
 
     # ---- retention and deletion (jobs/retention.py) ------------------------------------------------
-
-    def _update_if(self, job_id: str, **update: Any) -> bool:
-        """One conditional update: False when its condition does not hold (the change was made already)."""
-        try:
-            self.table.update_item(Key=self._key(job_id), **update)
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
 
     def tombstone(self, job_id: str, at: float) -> bool:
         return self._update_if(
@@ -373,7 +224,7 @@ class DynamoJobRepository:
                 "REMOVE webhook_url, correlation_id, idempotency_key, provider_result, task_token, poll"
             ),
             ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
-            ExpressionAttributeValues={":at": _num(at), ":empty": "{}"},
+            ExpressionAttributeValues={":at": num(at), ":empty": "{}"},
         )
 
     def mark_erased(self, job_id: str, part: str, at: float) -> None:
@@ -381,7 +232,7 @@ class DynamoJobRepository:
         self.table.update_item(
             Key=self._key(job_id),
             UpdateExpression=f"SET {attribute} = if_not_exists({attribute}, :at)",
-            ExpressionAttributeValues={":at": _num(at)},
+            ExpressionAttributeValues={":at": num(at)},
         )
 
     def claim_deleted_event(self, job_id: str) -> bool:
@@ -401,15 +252,9 @@ class DynamoJobRepository:
                 "OR (outputs_expire_at <= :now AND attribute_not_exists(outputs_erased_at)) "
                 "OR (attribute_exists(deleted_at) AND attribute_not_exists(deleted_event)))"
             ),
-            "ExpressionAttributeValues": {":job": "JOB", ":now": _num(now)},
+            "ExpressionAttributeValues": {":job": "JOB", ":now": num(now)},
         }
-        jobs: list[Job] = []
-        while True:
-            page = self.table.scan(**scan)
-            jobs.extend(self._to_job(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return jobs
-            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [to_job(item) for item in read_all(self.table.scan, scan)]
 
 
 class DynamoApiKeys:

@@ -12,11 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .table import conditional_failed, write_if
+
 TTL_SECONDS = 24 * 3600
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class DynamoIdempotencyRecords:
@@ -52,7 +50,7 @@ class DynamoIdempotencyRecords:
                     ExpressionAttributeValues={":now": now},
                 )
             except ClientError as exc:
-                if not _conditional_failed(exc):
+                if not conditional_failed(exc):
                     raise
                 holder = self.held(tenant, key)
                 if holder:
@@ -62,12 +60,9 @@ class DynamoIdempotencyRecords:
         raise RuntimeError(f"could not reserve Idempotency-Key {key!r}")
 
     def release(self, tenant: str, key: str, job_id: str) -> None:
-        try:
-            self.table.delete_item(
-                Key=self._key(tenant, key),
-                ConditionExpression="job_id = :j",
-                ExpressionAttributeValues={":j": job_id},
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        write_if(
+            self.table.delete_item,
+            Key=self._key(tenant, key),
+            ConditionExpression="job_id = :j",
+            ExpressionAttributeValues={":j": job_id},
+        )

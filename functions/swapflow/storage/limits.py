@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..jobs.limits import LeaseState
+from .table import write_if
 
 RELEASE_ATTEMPTS = 20
 
@@ -38,17 +37,12 @@ class DynamoLeaseStore:
 
     def write(self, provider: str, state: LeaseState, version: int) -> bool:
         body = json.dumps({"leases": state.leases, "starts": list(state.starts)}, separators=(",", ":"))
-        try:
-            self.table.put_item(
-                Item={**self._key(provider), "state": body, "version": version + 1},
-                ConditionExpression="attribute_not_exists(pk) OR version = :v" if version == 0 else "version = :v",
-                ExpressionAttributeValues={":v": version},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return write_if(
+            self.table.put_item,
+            Item={**self._key(provider), "state": body, "version": version + 1},
+            ConditionExpression="attribute_not_exists(pk) OR version = :v" if version == 0 else "version = :v",
+            ExpressionAttributeValues={":v": version},
+        )
 
     def release(self, provider: str, job_id: str) -> None:
         for _ in range(RELEASE_ATTEMPTS):

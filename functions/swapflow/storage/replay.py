@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from .dynamo import _conditional_failed
+from .table import put_if_absent
 
 
 class DynamoReplayGuard:
@@ -18,17 +16,5 @@ class DynamoReplayGuard:
         self.provider = provider
 
     def first_time(self, key: str, ttl_seconds: int) -> bool:
-        try:
-            self.table.put_item(
-                Item={
-                    "pk": f"SEEN#{self.provider}#{key}",
-                    "sk": "SEEN",
-                    "ttl": int(time.time()) + ttl_seconds,
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        seen = {"pk": f"SEEN#{self.provider}#{key}", "sk": "SEEN", "ttl": int(time.time()) + ttl_seconds}
+        return put_if_absent(self.table, seen)

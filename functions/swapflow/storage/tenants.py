@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
-
 from ..jobs.access import api_key_from
+from ..jobs.exceptions import DomainError
 from ..jobs.models import new_job_id
 from ..jobs.retention import Retention
 from .dynamo import hash_key
+from .table import num, put_if_absent, read_all, write_if, written_if
 
 KEY_PREFIX = "sf_"
 SECRET_PREFIX = "whsec_"
@@ -40,26 +40,23 @@ KEYS_PARTITION = "APIKEYS"
 TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
-class TenantNameInvalidError(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"tenant name {name!r} is not valid: 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit"
-        )
-        self.name = name
+class TenantNameInvalidError(DomainError, ValueError):
+    template = "tenant name {name!r} is not valid: 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit"
+    name: str
 
 
-class ApiKeyNotFoundError(LookupError):
-    def __init__(self, ref: str, matches: int = 0) -> None:
-        what = "no API key matches" if not matches else f"{matches} API keys match"
-        super().__init__(f"{what} {ref!r}; give a key id (key_...), a longer prefix or the whole key")
-        self.ref = ref
-        self.matches = matches
+class ApiKeyNotFoundError(DomainError, LookupError):
+    ref: str
+    matches: int = 0
+
+    def __str__(self) -> str:
+        what = "no API key matches" if not self.matches else f"{self.matches} API keys match"
+        return f"{what} {self.ref!r}; give a key id (key_...), a longer prefix or the whole key"
 
 
-class TenantNotFoundError(LookupError):
-    def __init__(self, tenant: str) -> None:
-        super().__init__(f"tenant {tenant!r} has no keys yet; create one with `swapflow keys create`")
-        self.tenant = tenant
+class TenantNotFoundError(DomainError, LookupError):
+    template = "tenant {tenant!r} has no keys yet; create one with `swapflow keys create`"
+    tenant: str
 
 
 def webhook_secrets_alias(stack_name: str) -> str:
@@ -110,10 +107,6 @@ class ApiKeyInfo:
             return True
         shown, ref = self.prefix.rstrip("."), ref.rstrip(".")
         return len(ref) >= 6 and shown.startswith(ref)
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class SecretCipher(Protocol):
@@ -209,13 +202,7 @@ class DynamoTenants:
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.table.query(**query)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return read_all(self.table.query, query)
 
     @staticmethod
     def _info(item: dict[str, Any]) -> ApiKeyInfo:
@@ -234,6 +221,16 @@ class DynamoTenants:
     def _tenant_key(tenant: str) -> dict[str, str]:
         return {"pk": f"TENANT#{tenant}", "sk": "TENANT"}
 
+    def _update_tenant(self, tenant: str, **update: Any) -> None:
+        """Change an existing tenant's record; TenantNotFoundError when it has none."""
+        if not write_if(
+            self.table.update_item,
+            Key=self._tenant_key(tenant),
+            ConditionExpression="attribute_exists(pk)",
+            **update,
+        ):
+            raise TenantNotFoundError(tenant)
+
     def tenant_secret(self, tenant: str) -> str | None:
         """The tenant's `whsec_` Standard Webhooks signing secret (None for an unknown tenant)."""
         item = self.table.get_item(Key=self._tenant_key(tenant), ConsistentRead=True).get("Item") or {}
@@ -250,17 +247,11 @@ class DynamoTenants:
     def set_default_webhook_url(self, tenant: str, url: str | None) -> None:
         """Set (or, with None, clear) the tenant's default receiver; check it with `net.check_url` first."""
         values: dict[str, Any] = {"ExpressionAttributeValues": {":u": url}} if url else {}
-        try:
-            self.table.update_item(
-                Key=self._tenant_key(tenant),
-                UpdateExpression="SET webhook_url = :u" if url else "REMOVE webhook_url",
-                ConditionExpression="attribute_exists(pk)",
-                **values,
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise TenantNotFoundError(tenant) from exc
-            raise
+        self._update_tenant(
+            tenant,
+            UpdateExpression="SET webhook_url = :u" if url else "REMOVE webhook_url",
+            **values,
+        )
 
     def retention(self, tenant: str) -> Retention:
         """The tenant's retention (jobs/retention.py defaults where it set none)."""
@@ -282,34 +273,21 @@ class DynamoTenants:
         sets = [f"retention_{n}_days = :{n[0]}" for n in ("inputs", "outputs") if f":{n[0]}" in values]
         if not sets:
             return
-        try:
-            self.table.update_item(
-                Key=self._tenant_key(tenant),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise TenantNotFoundError(tenant) from exc
-            raise
+        self._update_tenant(
+            tenant,
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeValues=values,
+        )
 
     def ensure_secret(self, tenant: str) -> str:
         """The tenant's secret, created now if it has none (a concurrent creator's secret wins)."""
-        try:
-            self.table.put_item(
-                Item={
-                    **self._tenant_key(tenant),
-                    "tenant": tenant,
-                    self._secret_attr: self._sealed(tenant, new_webhook_secret()),
-                    "created_at": Decimal(str(round(self.clock(), 3))),
-                },
-                ConditionExpression="attribute_not_exists(#s)",
-                ExpressionAttributeNames={"#s": self._secret_attr},
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        fresh = {"tenant": tenant, self._secret_attr: self._sealed(tenant, new_webhook_secret())}
+        put_if_absent(
+            self.table,
+            {**self._tenant_key(tenant), **fresh, "created_at": num(self.clock())},
+            ConditionExpression="attribute_not_exists(#s)",
+            ExpressionAttributeNames={"#s": self._secret_attr},
+        )
         secret = self.tenant_secret(tenant)
         assert secret  # just written, or held already
         return secret
@@ -317,21 +295,15 @@ class DynamoTenants:
     def rotate_secret(self, tenant: str) -> str:
         """A fresh secret for an existing tenant; deliveries are signed with it from now on."""
         secret = new_webhook_secret()
-        try:
-            self.table.update_item(
-                Key=self._tenant_key(tenant),
-                UpdateExpression="SET #s = :s, rotated_at = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#s": self._secret_attr},
-                ExpressionAttributeValues={
-                    ":s": self._sealed(tenant, secret),
-                    ":now": Decimal(str(round(self.clock(), 3))),
-                },
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise TenantNotFoundError(tenant) from exc
-            raise
+        self._update_tenant(
+            tenant,
+            UpdateExpression="SET #s = :s, rotated_at = :now",
+            ExpressionAttributeNames={"#s": self._secret_attr},
+            ExpressionAttributeValues={
+                ":s": self._sealed(tenant, secret),
+                ":now": num(self.clock()),
+            },
+        )
         return secret
 
 
@@ -344,17 +316,13 @@ class DynamoRateLimiter:
 
     def admit(self, tenant: str, limit: int, now: float) -> int | None:
         window = int(now)
-        try:
-            answer = self.table.update_item(
-                Key={"pk": f"RATE#{tenant}#{window}", "sk": "RATE"},
-                UpdateExpression="ADD n :one SET #ttl = :ttl",
-                ConditionExpression="attribute_not_exists(n) OR n < :limit",
-                ExpressionAttributeNames={"#ttl": "ttl"},
-                ExpressionAttributeValues={":one": 1, ":limit": limit, ":ttl": window + self.ttl_seconds},
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
-        return int(answer["Attributes"]["n"])
+        answer = written_if(
+            self.table.update_item,
+            Key={"pk": f"RATE#{tenant}#{window}", "sk": "RATE"},
+            UpdateExpression="ADD n :one SET #ttl = :ttl",
+            ConditionExpression="attribute_not_exists(n) OR n < :limit",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":one": 1, ":limit": limit, ":ttl": window + self.ttl_seconds},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"]["n"]) if answer else None

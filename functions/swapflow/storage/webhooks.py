@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
+from .table import put_if_absent
 
 CLAIM_PREFIX = "WEBHOOK#"  # the delivery Lambda may write only these items (IAM LeadingKeys condition)
 CLAIM_TTL_SECONDS = 5 * 86400  # longer than the whole retry schedule (about 3 days)
@@ -23,20 +23,11 @@ class DynamoDeliveryClaims:
         self.ttl_seconds = ttl_seconds
 
     def claim(self, event_id: str, owner: str) -> bool:
-        try:
-            self.table.put_item(
-                Item={
-                    "pk": f"{CLAIM_PREFIX}{event_id}",
-                    "sk": "WEBHOOK",
-                    "owner": owner,
-                    "ttl": int(time.time()) + self.ttl_seconds,
-                },
-                ConditionExpression="attribute_not_exists(pk) OR #o = :o",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":o": owner},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        claim = {"pk": f"{CLAIM_PREFIX}{event_id}", "sk": "WEBHOOK", "owner": owner}
+        return put_if_absent(
+            self.table,
+            {**claim, "ttl": int(time.time()) + self.ttl_seconds},
+            ConditionExpression="attribute_not_exists(pk) OR #o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":o": owner},
+        )

@@ -1,12 +1,14 @@
-"""One table from domain errors to HTTP answers, so no handler grows an if-ladder."""
+"""One table from domain errors to HTTP answers, so no handler grows an if-ladder. Used by every HTTP
+surface (handlers/api*.py, handlers/compat_*.py); kept out of handlers/ because it holds no handler."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from ..jobs.exceptions import (
+from .jobs.exceptions import (
     BatchEndedError,
+    BatchInvalidError,
     BatchNotFoundError,
     IdempotencyKeyReusedError,
     JobAlreadyTerminalError,
@@ -16,7 +18,7 @@ from ..jobs.exceptions import (
     TenantThrottledError,
     UnauthorizedError,
 )
-from ..providers.exceptions import ProviderUnavailableError
+from .providers.exceptions import ProviderUnavailableError
 
 # RequestInvalidError carries its own code: code -> HTTP status; everything else is a 400.
 STATUS_BY_CODE = {
@@ -44,7 +46,8 @@ class Answer:
     hint: str = ""
 
 
-# Exception type -> answer, looked up along the exception's MRO (a subclass answers as its base).
+# Exception type -> answer, looked up along the exception's MRO (a subclass answers as its base). Every
+# HTTP surface answers these in its envelope (handlers/api.py, compat_request.COMPAT_ERRORS).
 ANSWERS: dict[type[Exception], Answer] = {
     RequestInvalidError: Answer(400, None),
     JobNotFoundError: Answer(404, "not_found"),
@@ -73,7 +76,10 @@ def describe(exc: Exception) -> tuple[int, dict[str, Any]]:
         raise exc
     if answer.code is None:  # a RequestInvalidError: its own code and field, the status by its code
         assert isinstance(exc, RequestInvalidError)
-        return STATUS_BY_CODE.get(exc.code, answer.status), error_body(exc.code, exc.message, exc.field)
+        body = error_body(exc.code, exc.message, exc.field)
+        if isinstance(exc, BatchInvalidError):  # every problem of the batch, not only the first
+            body["error"]["errors"] = exc.errors
+        return STATUS_BY_CODE.get(exc.code, answer.status), body
     return answer.status, error_body(answer.code, f"{exc}{answer.hint}", answer.field)
 
 
@@ -90,3 +96,18 @@ def error_headers(exc: Exception) -> dict[str, str] | None:
     if isinstance(exc, TenantThrottledError):
         return {"Retry-After": str(exc.retry_after), **ratelimit_headers(exc.limit, 0, exc.retry_after)}
     return None
+
+
+def resolver_refusal(exc: Exception) -> Exception:
+    """The domain error for a request the resolver refused: a model error (its first, the field as a dotted
+    path), a body that is not UTF-8 text, or one sent as something other than JSON."""
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+    from .api_models import request_error
+    from .api_spec import ERROR_CODES
+
+    if isinstance(exc, RequestValidationError):
+        return request_error(exc.errors(), ERROR_CODES)
+    if isinstance(exc, UnicodeDecodeError):  # base64 bodies are decoded by the resolver before our parser
+        return RequestInvalidError("invalid_json", f"the request body is not UTF-8 text: {exc.reason}")
+    return RequestInvalidError("unsupported_media_type", "send the body as application/json", "Content-Type")
