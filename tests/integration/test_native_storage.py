@@ -293,3 +293,36 @@ def test_given_no_table_name_when_the_stack_is_unknown_then_the_cli_says_to_pass
 ) -> None:
     assert cli("keys", "list", "--stack", "Nope")[0] == 1
     assert "--table" in capsys.readouterr().err
+
+
+# ---- the hand-over claim of a Run pass -------------------------------------------------------------------
+
+
+def test_given_two_run_passes_when_both_claim_a_jobs_hand_over_then_one_wins_until_it_is_stale_or_released(
+    table: Any,
+) -> None:
+    repo = DynamoJobRepository(table)
+    (job_id,) = put_jobs(repo, "acme", 1)
+    now = 1_800_000_100.0
+
+    with_threads: list[bool] = []
+    racers = [
+        threading.Thread(target=lambda o=owner: with_threads.append(repo.claim_submit(job_id, o, now, now - 60)))
+        for owner in ("pass-1", "pass-2", "pass-3", "pass-4")
+    ]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    winner = table.get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"})["Item"]["submit_claim"]
+
+    assert sorted(with_threads) == [False, False, False, True]
+    assert repo.claim_submit(job_id, winner, now + 1, now - 59)  # the owner may claim again (the `auto` chain)
+    assert not repo.claim_submit(job_id, "late", now + 30, now - 30)  # live: 30 s old
+    assert repo.claim_submit(job_id, "late", now + 62, now + 2)  # stale: its pass died
+    repo.release_submit(job_id, winner)  # not the owner any more: nothing changes
+    assert not repo.claim_submit(job_id, "other", now + 63, now + 3)
+    repo.release_submit(job_id, "late")
+    assert repo.claim_submit(job_id, "other", now + 64, now + 4)
+    repo.mark_processing(job_id, "provider-1", now + 65, provider="engine")
+    assert not repo.claim_submit(job_id, "other", now + 66, now + 6)  # handed over: nothing more to claim

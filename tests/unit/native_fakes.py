@@ -44,6 +44,7 @@ class FakeJobRepository:
         self.event_state: dict[str, str] = {}
         self.results: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, str] = {}
+        self.claims: dict[str, tuple[str, float]] = {}  # job id -> (owner, at): claim_submit
         self.lock = threading.Lock()
 
     def put_new(self, job: Job) -> None:
@@ -110,6 +111,22 @@ class FakeJobRepository:
                     submitted_at=at,
                     updated_at=at,
                 )
+
+    def claim_submit(self, job_id: str, owner: str, at: float, stale_before: float) -> bool:
+        with self.lock:
+            job = self.jobs[job_id]
+            held = self.claims.get(job_id)
+            if job.status is not JobStatus.QUEUED or job.provider_job_id:
+                return False
+            if held is not None and held[0] != owner and held[1] >= stale_before:
+                return False
+            self.claims[job_id] = (owner, at)
+            return True
+
+    def release_submit(self, job_id: str, owner: str) -> None:
+        with self.lock:
+            if self.claims.get(job_id, ("",))[0] == owner:
+                del self.claims[job_id]
 
     def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
         self.get(job_id)

@@ -230,6 +230,60 @@ def test_GIVEN_a_pass_retried_after_the_submit_WHEN_it_runs_again_THEN_the_provi
     assert step.state == "running" and len(engine.submitted) == 1
 
 
+class SlowProvider(ScriptedProvider):
+    """Submits while another Run pass of the same job starts (its task timed out meanwhile)."""
+
+    def __init__(self, name: str, overlap: Any) -> None:
+        super().__init__(name)
+        self.overlap = overlap
+        self.overlapped: list[Any] = []
+
+    def submit(self, request: SwapRequest) -> Submission:
+        if not self.overlapped:
+            self.overlapped.append(self.overlap())
+        return super().submit(request)
+
+
+def test_GIVEN_a_pass_still_submitting_WHEN_the_retried_pass_runs_THEN_the_provider_gets_the_job_once() -> None:
+    holder: dict[str, Any] = {}
+    engine = SlowProvider("engine", lambda: holder["svc"].lifecycle.run_step("01JOB", "token-2"))
+    svc, gate = rig(engine)
+    holder["svc"] = svc
+    job = queued(svc, "engine")
+
+    svc.lifecycle.run_step(job.id, "token-1")
+
+    assert len(engine.submitted) == 1  # the second pass found the hand-over claimed and waited for it
+    assert engine.overlapped[0].status is JobStatus.QUEUED
+    assert svc.repo.get(job.id).provider_job_id == "engine-1"
+    assert svc.repo.tokens[job.id] == "token-1" and set(gate.held("engine")) == {job.id}
+
+
+def test_GIVEN_a_claim_left_by_a_pass_that_died_WHEN_it_is_stale_THEN_the_next_pass_submits() -> None:
+    engine = ScriptedProvider("engine")
+    svc, _ = rig(engine)
+    job = queued(svc, "engine")
+    assert svc.repo.claim_submit(job.id, "token-dead", svc.clock.now, 0)
+
+    assert svc.lifecycle.submit_to_provider(job, owner="token-2").state == "running"
+    assert engine.submitted == []  # the claim is live: nothing sent
+    svc.clock.now += 61
+    svc.lifecycle.submit_to_provider(job, owner="token-3")
+    assert len(engine.submitted) == 1 and svc.repo.get(job.id).provider_job_id == "engine-1"
+
+
+def test_GIVEN_a_provider_that_answered_busy_WHEN_the_retried_pass_runs_THEN_it_submits_at_once() -> None:
+    engine = ScriptedProvider("engine", submits=[ProviderBusyError("503"), Submission("engine-1")])
+    svc, _ = rig(engine)
+    job = queued(svc, "engine")
+
+    with pytest.raises(ProviderBusyError):
+        svc.lifecycle.submit_to_provider(job, owner="token-1")
+    svc.lifecycle.submit_to_provider(job, owner="token-2")  # no wait for the first pass's claim
+
+    assert len(engine.submitted) == 2 and svc.repo.get(job.id).provider_job_id == "engine-1"
+
+
 # ---- poll: the plan, Retry-After, the deadline ------------------------------------------------------
 
 

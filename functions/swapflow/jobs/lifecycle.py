@@ -47,6 +47,12 @@ _CAUGHT_ERRORS = {
     "ProviderSlotBusyError": ("provider_failed", "no slot of the provider came free in time"),
 }
 
+# A Run pass that timed out may still be handing its job over when the retried pass starts: the second
+# would submit the job again (a second task at the provider, beyond its limits). A pass claims the
+# hand-over first; a claim older than this (more than a submit's connect and read timeouts) was left by
+# a pass that died, and is taken over.
+SUBMIT_CLAIM_SECONDS = 60.0
+
 
 def result_to_dict(result: ProviderResult) -> dict[str, Any]:
     return {
@@ -114,7 +120,7 @@ class JobLifecycle:
         """
         job = self.repo.get(job_id)
         if not job.terminal:
-            step = self.poll_status(job) if job.provider_job_id else self.submit_to_provider(job)
+            step = self.poll_status(job) if job.provider_job_id else self.submit_to_provider(job, owner=token)
             if step.state == "running":
                 recorded = self.repo.store_token(job_id, token, {})
                 if not recorded or recorded["state"] == ProviderState.RUNNING:
@@ -129,8 +135,11 @@ class JobLifecycle:
         """Fail the Run task by the error's class name, so the state machine's Retry and Catch decide."""
         self.workflow.send_failure(token, type(exc).__name__, str(exc))
 
-    def submit_to_provider(self, job: Job) -> Step:
-        """Take a provider slot and hand the job over; `auto` moves on past full or busy providers."""
+    def submit_to_provider(self, job: Job, *, owner: str = "direct") -> Step:
+        """Take a provider slot and hand the job over; `auto` moves on past full or busy providers.
+
+        `owner` is the pass (its task token): while another pass's hand-over claim is live, this one
+        submits nothing and waits for that hand-over like for any running job."""
         if job.provider_job_id:  # a retried step: the provider already has it
             return Step(job.id, "running")
         auto = job.provider == AUTO
@@ -145,16 +154,19 @@ class JobLifecycle:
                     raise
                 busy = exc
                 continue
+            now = self.clock()
+            if not self.repo.claim_submit(job.id, owner, now, now - SUBMIT_CLAIM_SECONDS):
+                return Step(job.id, "running")  # another pass is handing the job over right now
             try:
                 submission = self._submit(name, job)
             except ProviderBusyError as exc:
-                self.announcer.release_slot(name, job.id)
+                self._handover_failed(name, job.id, owner)
                 if not auto:
                     raise
                 busy = exc
                 continue
             except ProviderError as exc:
-                self.announcer.release_slot(name, job.id)
+                self._handover_failed(name, job.id, owner)
                 error = exc
                 if auto and exc.code in FALLBACK_CODES:
                     continue
@@ -168,6 +180,11 @@ class JobLifecycle:
             raise busy  # a provider in the chain was only busy: the workflow retries the chain later
         assert error is not None
         return Step.failed(job.id, JobError.of(error.code, error.message, error.provider_code))
+
+    def _handover_failed(self, provider: str, job_id: str, owner: str) -> None:
+        """The provider answered no: its slot and the pass's claim are free for the next try."""
+        self.announcer.release_slot(provider, job_id)
+        self.repo.release_submit(job_id, owner)
 
     def _submit(self, name: str, job: Job) -> Submission:
         """Submit under the job's lease; its start is stamped when the request returned, whatever the answer."""

@@ -26,6 +26,13 @@ class JobRepository(Protocol):
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
         """Record the provider's job id and which provider took the job (`auto` resolves here)."""
 
+    def claim_submit(self, job_id: str, owner: str, at: float, stale_before: float) -> bool:
+        """Claim the hand-over of a queued job for one Run pass: True for the claim's owner, or when the last
+        claim was made before `stale_before` (its pass died); False while another pass holds a live one."""
+
+    def release_submit(self, job_id: str, owner: str) -> None:
+        """Drop the owner's claim: its hand-over failed with an answer, so the next pass may try at once."""
+
     def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
         """Keep the wait step's task token; return the provider result already recorded, if any."""
 

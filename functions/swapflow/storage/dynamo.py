@@ -91,6 +91,31 @@ class DynamoJobRepository:
             },
         )
 
+    def claim_submit(self, job_id: str, owner: str, at: float, stale_before: float) -> bool:
+        return self._update_if(
+            job_id,
+            UpdateExpression="SET submit_claim = :o, submit_claimed_at = :at",
+            ConditionExpression=(
+                "#s = :q AND attribute_not_exists(provider_job_id) AND (attribute_not_exists(submit_claim)"
+                " OR submit_claim = :o OR submit_claimed_at < :stale)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":o": owner,
+                ":at": num(at),
+                ":q": str(JobStatus.QUEUED),
+                ":stale": num(stale_before),
+            },
+        )
+
+    def release_submit(self, job_id: str, owner: str) -> None:
+        self._update_if(
+            job_id,
+            UpdateExpression="REMOVE submit_claim, submit_claimed_at",
+            ConditionExpression="submit_claim = :o",
+            ExpressionAttributeValues={":o": owner},
+        )
+
     def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
         item = self.table.update_item(
             Key=self._key(job_id),
