@@ -336,7 +336,6 @@ def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> base.Pro
 PROVIDERS = (
     ProviderSpec(
         "akool",
-        family="akool",
         build=_build,
         capabilities=Capabilities(faces=MAX_FACES, target_index=True),
         credentials=("api_key", "client_id", "client_secret"),

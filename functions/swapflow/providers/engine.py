@@ -54,7 +54,6 @@ def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> base.Pro
 PROVIDERS = (
     ProviderSpec(
         "engine",
-        family="engine",
         build=_build,
         capabilities=Capabilities(faces=MAX_FACES, target_index=True),
         internal_callback=True,
