@@ -17,13 +17,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
+from swapflow.events import SWAP_REQUESTED
 
 from .functions import FunctionSpec, async_failures_to, dead_letter_queue, python_function
 
 INBOX_PREFIX = "inbox/"
 MANIFEST_SUFFIX = ".json"
 JSONL_SUFFIX = ".jsonl"
-SWAP_REQUESTED = "Swap Requested"
 OWN_SOURCE = "swapflow"
 # a 1,000-job manifest: judged, stored and started in seconds
 S3_TRIGGER = FunctionSpec(

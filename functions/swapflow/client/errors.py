@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import Job
 
 
+@dataclass(eq=False, repr=False)  # an exception: compared by identity, shown by its message
 class SwapflowError(Exception):
     """An API error answer (`{"error": {code, message, field}}`) or a client-side failure with its own code."""
 
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        status: int | None = None,
-        field: str | None = None,
-        body: Any = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(f"{code}: {message}" + (f" ({field})" if field else ""))
-        self.code = code
-        self.message = message
-        self.status = status
-        self.field = field
-        self.body = body
-        self.retry_after = retry_after
+    code: str
+    message: str
+    _: KW_ONLY
+    status: int | None = None
+    field: str | None = None
+    body: Any = None
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.code}: {self.message}" + (f" ({self.field})" if self.field else ""))
 
 
 class SwapflowConnectionError(SwapflowError):

@@ -9,9 +9,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..api_answers import answer_failures
 from ..compat import akool
-from ..http_errors import describe
 from ..jobs.access import api_key_from
 from ..jobs.exceptions import TenantThrottledError, UnauthorizedError
 from ..jobs.validation import parse_json_body
@@ -51,13 +49,7 @@ def _code(exc: Exception) -> int:
     return akool.TOO_FREQUENT if isinstance(exc, TenantThrottledError) else akool.BAD_PARAMETER
 
 
-@app.exception_handler(req.COMPAT_ERRORS)
-def domain_error(exc: Exception) -> Response:
-    _status, body = describe(exc)
-    return req.json_response(200, akool.error(_code(exc), body["error"]["message"]))
-
-
-not_found = answer_failures(app, akool.error, "no such route")
+req.answer_errors(app, akool.error, "no such route", in_band=_code)
 
 
 @logger.inject_lambda_context(clear_state=True)

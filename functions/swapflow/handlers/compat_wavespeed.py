@@ -8,9 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..api_answers import answer_failures
 from ..compat import wavespeed
-from ..http_errors import describe, error_headers
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, tracer
 from ..wiring import compat
@@ -56,13 +54,7 @@ def upload_binary() -> Response:
     return req.json_response(200, wavespeed.ok(compat().upload_binary(caller, headers, req.raw_body(app), filename)))
 
 
-@app.exception_handler(req.COMPAT_ERRORS)
-def domain_error(exc: Exception) -> Response:
-    status, body = describe(exc)
-    return req.json_response(status, wavespeed.error(status, body["error"]["message"]), error_headers(exc))
-
-
-not_found = answer_failures(app, wavespeed.error, "no such route or model")
+not_found = req.answer_errors(app, wavespeed.error, "no such route or model")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..events import BATCH_COMPLETED
 from .manifests import ManifestLocation
 from .models import Batch, BatchMember, Job, JobStatus, iso_time
 from .ports import BatchRepository, BlobStore, EventPublisher, Workflow
 
 LOG = logging.getLogger(__name__)
 
-BATCH_COMPLETED = "Swap Batch Completed"
 # result.json of a big manifest is rewritten about this many times while it runs (and always at the end).
 REWRITES_PER_BATCH = 20
 

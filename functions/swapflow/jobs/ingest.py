@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..events import REQUEST_REJECTED
 from ..providers.exceptions import ProviderUnavailableError
 from .exceptions import JobNotFoundError, RequestInvalidError, SwapRequestRejectedError
 from .idempotency import request_fingerprint
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from .intake import JobIntake
     from .queries import JobQueries
 
-SWAP_REQUESTED = "Swap Requested"
-REQUEST_REJECTED = "Swap Request Rejected"
 MAX_CORRELATION_ID = 128
 
 

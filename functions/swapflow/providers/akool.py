@@ -22,20 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from swapflow.compat.akool import landmark_points
 from swapflow.faces import Face
-from swapflow.providers import crypto
+from swapflow.providers import base, crypto
 from swapflow.providers._transport import Answer, JsonClient, job_safe
-from swapflow.providers.base import (
-    ImageRef,
-    Provider,
-    ProviderFailure,
-    ProviderOutput,
-    ProviderResult,
-    ProviderState,
-    ReplayGuard,
-    Submission,
-    SwapRequest,
-    WebhookNotice,
-)
 from swapflow.providers.exceptions import (
     ProviderBusyError,
     ProviderError,
@@ -116,7 +104,7 @@ class AkoolProvider:
         http: urllib3.PoolManager | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
-        replay_guard: ReplayGuard | None = None,
+        replay_guard: base.ReplayGuard | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = JsonClient("akool", base_url, {"x-api-key": api_key}, http=http, clock=clock)
@@ -127,7 +115,7 @@ class AkoolProvider:
 
     # --- submit / poll / cancel -------------------------------------------------------------------
 
-    def submit(self, request: SwapRequest) -> Submission:
+    def submit(self, request: base.SwapRequest) -> base.Submission:
         source_images, target_images = self._pairs(request)
         body: dict[str, Any] = {
             "sourceImage": source_images,
@@ -142,23 +130,25 @@ class AkoolProvider:
         job_id = data.get("_id") if isinstance(data, dict) else None
         if not job_id:
             raise ProviderError("provider_failed", "akool accepted the job without an _id", provider_code=str(OK))
-        return Submission(str(job_id), ProviderResult(ProviderState.RUNNING, retry_after=POLL_HINT_SECONDS))
+        return base.Submission(
+            str(job_id), base.ProviderResult(base.ProviderState.RUNNING, retry_after=POLL_HINT_SECONDS)
+        )
 
-    def poll(self, provider_job_id: str) -> ProviderResult:
+    def poll(self, provider_job_id: str) -> base.ProviderResult:
         data = self._data(self._client.request("GET", RESULT_PATH, query={"_ids": provider_job_id}))
         results = data.get("result") if isinstance(data, dict) else None
         for item in results or []:
             if isinstance(item, dict) and str(item.get("_id")) == provider_job_id:
                 return self._result(item.get("faceswap_status"), item.get("url"))
         # Empty result: Akool does not know the job yet. Running, not failed.
-        return ProviderResult(ProviderState.RUNNING, retry_after=POLL_HINT_SECONDS)
+        return base.ProviderResult(base.ProviderState.RUNNING, retry_after=POLL_HINT_SECONDS)
 
     def cancel(self, provider_job_id: str) -> bool:
         return False
 
     # --- webhook ----------------------------------------------------------------------------------
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> base.WebhookNotice:
         if not self._client_id:
             raise ProviderUnavailableError(self.name, "SWAPFLOW_AKOOL_CLIENT_ID")
         if not self._client_secret:
@@ -191,7 +181,7 @@ class AkoolProvider:
         duplicate = False
         if self._replay_guard is not None:
             duplicate = not self._replay_guard.first_time(f"{self.name}:{delivery_id}", REPLAY_TTL_SECONDS)
-        return WebhookNotice(
+        return base.WebhookNotice(
             provider_job_id=str(payload["_id"]),
             result=self._result(payload.get("status"), payload.get("url")),
             delivery_id=delivery_id,
@@ -200,25 +190,25 @@ class AkoolProvider:
 
     # --- helpers ----------------------------------------------------------------------------------
 
-    def _result(self, status: Any, url: Any) -> ProviderResult:
+    def _result(self, status: Any, url: Any) -> base.ProviderResult:
         """One state from an Akool status (listbyids `faceswap_status` and webhook `status` share values)."""
         try:
             code = int(status)
         except (TypeError, ValueError):
             code = 0
         if code == SUCCESS and isinstance(url, str) and url:
-            return ProviderResult(
-                ProviderState.SUCCEEDED, outputs=(ProviderOutput(content_type=_content_type(url), url=url),)
+            return base.ProviderResult(
+                base.ProviderState.SUCCEEDED, outputs=(base.ProviderOutput(content_type=_content_type(url), url=url),)
             )
         if code == FAILED:
-            return ProviderResult(
-                ProviderState.FAILED,
-                failure=ProviderFailure(
+            return base.ProviderResult(
+                base.ProviderState.FAILED,
+                failure=base.ProviderFailure(
                     "provider_failed", "akool reported the face swap failed", provider_code=f"status:{code}"
                 ),
             )
         # 1 queued, 2 processing (a url here is not trusted), 3 without a url yet, unknown values.
-        return ProviderResult(ProviderState.RUNNING, retry_after=POLL_HINT_SECONDS)
+        return base.ProviderResult(base.ProviderState.RUNNING, retry_after=POLL_HINT_SECONDS)
 
     def _data(self, answer: Answer) -> Any:
         """The `data` of a code-1000 envelope; raises the mapped error otherwise."""
@@ -245,7 +235,7 @@ class AkoolProvider:
             raise error_for_code(code, str(envelope.get("msg") or ""))
         return envelope.get("data")
 
-    def _pairs(self, request: SwapRequest) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    def _pairs(self, request: base.SwapRequest) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         """sourceImage/targetImage arrays: one plain pair, or one landmarked pair per face."""
         pairs = list(request.faces)
         if not pairs and request.target_index is not None:
@@ -274,7 +264,7 @@ class AkoolProvider:
             targets.append({"path": target_face.path, "opts": target_face.opts})
         return sources, targets
 
-    def detect(self, image: ImageRef, *, single_face: bool) -> list[DetectedFace]:
+    def detect(self, image: base.ImageRef, *, single_face: bool) -> list[DetectedFace]:
         """The faces of one image, left to right, via Akool's detect_faces."""
         answer = self._client.request(
             "POST", DETECT_PATH, body={"url": image.url, "single_face": single_face, "return_face_url": True}
@@ -332,7 +322,7 @@ def parse_faces(frame: Mapping[str, Any], image_url: str) -> list[DetectedFace]:
     return sorted(faces, key=lambda f: (f.centre[0], f.centre[1]))
 
 
-def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider:
+def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> base.Provider:
     creds = credentials(settings, clients, spec)
     return AkoolProvider(
         spec.url(settings),
@@ -346,7 +336,6 @@ def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider
 PROVIDERS = (
     ProviderSpec(
         "akool",
-        family="akool",
         build=_build,
         capabilities=Capabilities(faces=MAX_FACES, target_index=True),
         credentials=("api_key", "client_id", "client_secret"),

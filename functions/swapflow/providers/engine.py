@@ -15,16 +15,7 @@ from ..images import CONTENT_TYPES, EXTENSIONS
 from ..jobs.models import SwapSpec
 from ..jobs.validation import MAX_FACES
 from ..settings import Settings, env_name
-from .base import (
-    Provider,
-    ProviderFailure,
-    ProviderOutput,
-    ProviderResult,
-    ProviderState,
-    Submission,
-    SwapRequest,
-    WebhookNotice,
-)
+from . import base
 from .exceptions import ProviderUnavailableError, WebhookRejectedError
 from .spec import Capabilities, Clients, ProviderSpec
 
@@ -36,25 +27,25 @@ class EngineProvider:
         self.lambda_client = lambda_client
         self.function_name = function_name
 
-    def submit(self, request: SwapRequest) -> Submission:
+    def submit(self, request: base.SwapRequest) -> base.Submission:
         self.lambda_client.invoke(
             FunctionName=self.function_name,
             InvocationType="Event",
             Payload=json.dumps({"job_id": request.job_id}).encode(),
         )
-        return Submission(provider_job_id=f"engine-{request.job_id}")
+        return base.Submission(provider_job_id=f"engine-{request.job_id}")
 
-    def poll(self, provider_job_id: str) -> ProviderResult:
-        return ProviderResult(ProviderState.RUNNING)
+    def poll(self, provider_job_id: str) -> base.ProviderResult:
+        return base.ProviderResult(base.ProviderState.RUNNING)
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> base.WebhookNotice:
         raise WebhookRejectedError("the engine has no webhook", status=404)
 
     def cancel(self, provider_job_id: str) -> bool:
         return False
 
 
-def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider:
+def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> base.Provider:
     if not settings.engine_function:
         raise ProviderUnavailableError(spec.name, env_name("engine_function"))
     return EngineProvider(clients.lambda_client(), settings.engine_function)
@@ -63,7 +54,6 @@ def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider
 PROVIDERS = (
     ProviderSpec(
         "engine",
-        family="engine",
         build=_build,
         capabilities=Capabilities(faces=MAX_FACES, target_index=True),
         internal_callback=True,
@@ -74,7 +64,7 @@ PROVIDERS = (
 )
 
 
-def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> ProviderResult:
+def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> base.ProviderResult:
     """Swap the job's faces; `read(bucket, key)` and `write(key, data, content_type)` reach S3."""
     from ..engine import EngineError, Face, SwapOptions, swap
 
@@ -97,12 +87,12 @@ def run_engine(spec: SwapSpec, read: Any, write: Any, output_key: str) -> Provid
             ),
         )
     except EngineError as exc:
-        return ProviderResult(ProviderState.FAILED, failure=ProviderFailure(exc.code, exc.message))
+        return base.ProviderResult(base.ProviderState.FAILED, failure=base.ProviderFailure(exc.code, exc.message))
     key = f"{output_key}.{EXTENSIONS.get(CONTENT_TYPES.get(fmt, ''), 'jpg')}"
     location = write(key, out.data, out.content_type)
-    return ProviderResult(
-        ProviderState.SUCCEEDED,
-        outputs=(ProviderOutput(content_type=out.content_type, bucket=location[0], key=location[1]),),
+    return base.ProviderResult(
+        base.ProviderState.SUCCEEDED,
+        outputs=(base.ProviderOutput(content_type=out.content_type, bucket=location[0], key=location[1]),),
     )
 
 

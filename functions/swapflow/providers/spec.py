@@ -69,11 +69,12 @@ class ProviderSpec:
     """One provider, as everything outside its module sees it."""
 
     name: str
-    # The webhook route (/webhooks/<family>) and the credentials' prefix (SWAPFLOW_<FAMILY>_<KEY>).
-    family: str
     # Builds the provider from settings (raises ProviderUnavailableError naming a missing variable).
     build: Callable[[ProviderSpec, Settings, Clients], Provider]
     capabilities: Capabilities
+    # The webhook route (/webhooks/<family>) and the credentials' prefix (SWAPFLOW_<FAMILY>_<KEY>);
+    # unset: the provider's name (a family of one).
+    family: str = ""
     # Credential keys read from SWAPFLOW_<FAMILY>_<KEY> or the family's secret; the first is required.
     credentials: tuple[str, ...] = ()
     # The service's URL (SWAPFLOW_<FAMILY>_BASE_URL overrides it: a simulator, a compatible server).
@@ -91,6 +92,10 @@ class ProviderSpec:
     rate_per_minute: float = 0.0
     # Place in the default `auto` chain (SWAPFLOW_AUTO_PROVIDERS), lowest first.
     fallback_rank: int = 50
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.name)
 
     def provider(self, settings: Settings, clients: Clients) -> Provider:
         return self.build(self, settings, clients)

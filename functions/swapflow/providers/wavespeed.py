@@ -27,19 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from swapflow.providers import crypto
+from swapflow.providers import base, crypto
 from swapflow.providers._transport import Answer, JsonClient, header, job_safe
-from swapflow.providers.base import (
-    Provider,
-    ProviderFailure,
-    ProviderOutput,
-    ProviderResult,
-    ProviderState,
-    ReplayGuard,
-    Submission,
-    SwapRequest,
-    WebhookNotice,
-)
 from swapflow.providers.exceptions import ProviderBusyError, ProviderError, WebhookRejectedError
 from swapflow.providers.spec import Capabilities, Clients, ProviderSpec, credentials
 from swapflow.settings import Settings
@@ -57,7 +46,7 @@ CAPABILITIES = Capabilities()  # one face: no `faces`, no `target_index`
 OUTPUT_TYPES = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
-def _akool_body(request: SwapRequest) -> dict[str, Any]:
+def _akool_body(request: base.SwapRequest) -> dict[str, Any]:
     # The seed's three fields: `image` (the photo), `source_image` (new face), `target_image` (the face
     # to replace; the photo itself for a one-face swap).
     return {
@@ -69,7 +58,7 @@ def _akool_body(request: SwapRequest) -> dict[str, Any]:
     }
 
 
-def _pro_body(request: SwapRequest) -> dict[str, Any]:
+def _pro_body(request: base.SwapRequest) -> dict[str, Any]:
     return {
         "image": request.target_image.url,
         "face_image": request.source_image.url,
@@ -83,8 +72,8 @@ def _pro_body(request: SwapRequest) -> dict[str, Any]:
 class ModelSpec:
     name: str  # our provider name
     model: str  # WaveSpeed's model path
-    build_body: Callable[[SwapRequest], dict[str, Any]]
-    output_type: Callable[[SwapRequest], str]
+    build_body: Callable[[base.SwapRequest], dict[str, Any]]
+    output_type: Callable[[base.SwapRequest], str]
     fallback_rank: int  # place in the default `auto` chain
 
 
@@ -134,7 +123,7 @@ class WaveSpeedProvider:
         webhook_secret: str | None = None,
         secret_loader: Callable[[], str] | None = None,
         http: urllib3.PoolManager | None = None,
-        replay_guard: ReplayGuard | None = None,
+        replay_guard: base.ReplayGuard | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.spec = model_spec(model)
@@ -148,7 +137,7 @@ class WaveSpeedProvider:
 
     # --- submit / poll / cancel -------------------------------------------------------------------
 
-    def submit(self, request: SwapRequest) -> Submission:
+    def submit(self, request: base.SwapRequest) -> base.Submission:
         refused = CAPABILITIES.refusal(self.name, request)  # refused at submit; a job from before that fails
         if refused is not None:
             raise ProviderError("provider_rejected", refused.message)
@@ -159,9 +148,9 @@ class WaveSpeedProvider:
         task_id = data.get("id")
         if not task_id:
             raise ProviderError("provider_failed", "wavespeed accepted the task without an id")
-        return Submission(str(task_id), self._result(data, self.spec.output_type(request)))
+        return base.Submission(str(task_id), self._result(data, self.spec.output_type(request)))
 
-    def poll(self, provider_job_id: str) -> ProviderResult:
+    def poll(self, provider_job_id: str) -> base.ProviderResult:
         path = f"/api/v3/predictions/{quote(provider_job_id, safe='')}/result"
         return self._result(self._data(self._client.request("GET", path)))
 
@@ -185,7 +174,7 @@ class WaveSpeedProvider:
             raise ProviderError("provider_failed", "wavespeed returned no webhook secret")
         return secret
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> base.WebhookNotice:
         webhook_id = header(headers, "webhook-id")
         timestamp = header(headers, "webhook-timestamp")
         signature = header(headers, "webhook-signature")
@@ -208,7 +197,7 @@ class WaveSpeedProvider:
         duplicate = False
         if self._replay_guard is not None:
             duplicate = not self._replay_guard.first_time(f"wavespeed:{webhook_id}", REPLAY_TTL_SECONDS)
-        return WebhookNotice(
+        return base.WebhookNotice(
             provider_job_id=str(payload["id"]),
             result=self._result(payload),
             delivery_id=webhook_id,
@@ -237,32 +226,32 @@ class WaveSpeedProvider:
             raise ProviderError("provider_failed", "wavespeed answer has no data")
         return data
 
-    def _result(self, data: Mapping[str, Any], content_type: str | None = None) -> ProviderResult:
+    def _result(self, data: Mapping[str, Any], content_type: str | None = None) -> base.ProviderResult:
         status = str(data.get("status") or "").lower()
         if status == "completed":
             outputs = _outputs(data, content_type)
             if not outputs:
-                return ProviderResult(
-                    ProviderState.FAILED,
-                    failure=ProviderFailure("provider_failed", "wavespeed completed without outputs"),
+                return base.ProviderResult(
+                    base.ProviderState.FAILED,
+                    failure=base.ProviderFailure("provider_failed", "wavespeed completed without outputs"),
                 )
-            return ProviderResult(ProviderState.SUCCEEDED, outputs=outputs)
+            return base.ProviderResult(base.ProviderState.SUCCEEDED, outputs=outputs)
         if status in ("failed", "cancelled", "canceled"):
             error = str(data.get("error") or f"task {status}")
-            return ProviderResult(
-                ProviderState.FAILED,
-                failure=ProviderFailure("provider_failed", job_safe(f"wavespeed: {error}"), provider_code=status),
+            return base.ProviderResult(
+                base.ProviderState.FAILED,
+                failure=base.ProviderFailure("provider_failed", job_safe(f"wavespeed: {error}"), provider_code=status),
             )
-        return ProviderResult(ProviderState.RUNNING, retry_after=MIN_POLL_SECONDS)
+        return base.ProviderResult(base.ProviderState.RUNNING, retry_after=MIN_POLL_SECONDS)
 
 
-def _outputs(data: Mapping[str, Any], content_type: str | None) -> tuple[ProviderOutput, ...]:
+def _outputs(data: Mapping[str, Any], content_type: str | None) -> tuple[base.ProviderOutput, ...]:
     """Each output URL with WaveSpeed's own `has_nsfw_contents` flag at the same index (None where it gave none)."""
     raw = data.get("outputs") or []
     flags = data.get("has_nsfw_contents")
     flags = flags if isinstance(flags, list) and len(flags) == len(raw) else [None] * len(raw)
     return tuple(
-        ProviderOutput(
+        base.ProviderOutput(
             content_type=content_type or _guess_type(url), url=url, nsfw=flag if isinstance(flag, bool) else None
         )
         for url, flag in zip(raw, flags, strict=True)
@@ -275,7 +264,7 @@ def _guess_type(url: str) -> str:
     return OUTPUT_TYPES.get(ext, "image/jpeg")
 
 
-def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> Provider:
+def _build(spec: ProviderSpec, settings: Settings, clients: Clients) -> base.Provider:
     creds = credentials(settings, clients, spec)
     return WaveSpeedProvider(
         spec.name,

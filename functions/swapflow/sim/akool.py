@@ -68,7 +68,7 @@ class AkoolSimulator(BaseSimulator):
 
     # --- auth -------------------------------------------------------------------------------------
 
-    def _auth(self, request: Request) -> Response | None:
+    def refuse_unauthorized(self, request: Request) -> Response | None:
         authorization = request.header("authorization") or ""
         key = authorization.removeprefix("Bearer ").strip() or (request.header("x-api-key") or "").strip()
         if not key:
@@ -80,9 +80,6 @@ class AkoolSimulator(BaseSimulator):
     # --- routes -----------------------------------------------------------------------------------
 
     def faceswap(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
         if "quota" in self.faults:
             return _code(1006, "Your quota is not enough")
         body = request.json()
@@ -120,9 +117,6 @@ class AkoolSimulator(BaseSimulator):
         return _ok(data)
 
     def listbyids(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
         ids = [i for raw in request.query.get("_ids", []) for i in raw.split(",") if i]
         if not ids:
             return _code(1003, "_ids is required")
@@ -130,9 +124,6 @@ class AkoolSimulator(BaseSimulator):
         return _ok({"result": result})
 
     def detect_faces(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
         body = request.json()
         if not isinstance(body, dict) or not (body.get("url") or body.get("img")):
             return Response.json({"error_code": 1, "error_msg": "url or img is required"})

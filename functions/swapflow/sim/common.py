@@ -165,13 +165,17 @@ class BaseSimulator:
             matches = request.path.startswith(pattern) if pattern.endswith("/") else request.path == pattern
             if method == request.method and matches:
                 self.calls[name] += 1
-                if not name.startswith("serve_"):
-                    faulted = self._injected_fault()
-                    if faulted is not None:
-                        return faulted
+                if not name.startswith("serve_"):  # the API's routes: faults first, then the key
+                    refused = self._injected_fault() or self.refuse_unauthorized(request)
+                    if refused is not None:
+                        return refused
                 return handler(request)
         self.calls["not_found"] += 1
         return self.not_found()
+
+    def refuse_unauthorized(self, request: Request) -> Response | None:
+        """The provider's answer to a request without its valid API key; None: let it through."""
+        raise NotImplementedError
 
     def not_found(self) -> Response:
         return Response.json({"code": 404, "message": "not found", "data": None}, 404)

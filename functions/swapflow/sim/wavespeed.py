@@ -66,7 +66,7 @@ class WaveSpeedSimulator(BaseSimulator):
             ("GET", "/media/", "serve_media", self.serve_file),
         ]
 
-    def _auth(self, request: Request) -> Response | None:
+    def refuse_unauthorized(self, request: Request) -> Response | None:
         authorization = request.header("authorization") or ""
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
@@ -78,9 +78,6 @@ class WaveSpeedSimulator(BaseSimulator):
     # --- routes -----------------------------------------------------------------------------------
 
     def submit(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
         if "quota" in self.faults:
             return _error(402, "Insufficient balance")
         model = request.path.removeprefix("/api/v3/")
@@ -125,9 +122,6 @@ class WaveSpeedSimulator(BaseSimulator):
         return None
 
     def prediction(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
         rest = request.path.removeprefix("/api/v3/predictions/").strip("/")
         task_id, _, tail = rest.partition("/")
         job = self.jobs.get(task_id)
@@ -136,9 +130,6 @@ class WaveSpeedSimulator(BaseSimulator):
         return _ok(self._view(job))
 
     def upload(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
         content_type = request.header("content-type") or ""
         parsed = parse_multipart_file(content_type, request.body) if "multipart" in content_type else None
         if parsed is None:
@@ -152,8 +143,7 @@ class WaveSpeedSimulator(BaseSimulator):
         return _ok({"type": "image", "download_url": self.base_url + path, "filename": filename, "size": len(data)})
 
     def secret(self, request: Request) -> Response:
-        denied = self._auth(request)
-        return denied or _ok({"secret": self.webhook_secret})
+        return _ok({"secret": self.webhook_secret})
 
     # --- jobs -------------------------------------------------------------------------------------
 
