@@ -53,12 +53,45 @@ def slope_per_1000(samples: list[dict[str, float]], key: str, warmup: int) -> fl
     return round(sum((x - mean_x) * (y - mean_y) for x, y in points) / var * 1000, 2)
 
 
-def print_growth(before: Any, after: Any, top: int = 12) -> None:
-    """The tracebacks whose live memory grew most between two tracemalloc snapshots."""
-    for stat in after.compare_to(before, "traceback")[:top]:
-        print(f"+{stat.size_diff / 2**20:.1f} MB in {stat.count_diff} blocks")
-        for line in stat.traceback.format()[-12:]:
-            print("   ", line)
+def object_census() -> dict[str, tuple[int, int]]:
+    """Live objects of the stack process by type: (count, shallow bytes)."""
+    import gc
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    for obj in gc.get_objects():
+        kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        counts[kind] += 1
+        sizes[kind] += sys.getsizeof(obj)
+    return {kind: (counts[kind], sizes[kind]) for kind in counts}
+
+
+def print_growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], top: int = 25) -> None:
+    """The types whose live objects grew most between two censuses (what the stack keeps per job)."""
+    growth = sorted(
+        ((kind, n - before.get(kind, (0, 0))[0], b - before.get(kind, (0, 0))[1]) for kind, (n, b) in after.items()),
+        key=lambda row: -row[2],
+    )
+    for kind, count, size in growth[:top]:
+        print(f"+{size / 2**20:8.2f} MB  +{count:8d}  {kind}")
+    print("items by table and key prefix:", json.dumps(item_census(), indent=1))
+
+
+def item_census() -> dict[str, int]:
+    """DynamoDB items of the embedded AWS by table and the prefix of their keys (what a job leaves behind)."""
+    from collections import Counter
+
+    from moto.dynamodb.models import dynamodb_backends
+
+    kinds: Counter[str] = Counter()
+    for regions in dynamodb_backends.values():
+        for backend in regions.values():
+            for table in backend.tables.values():
+                for item in table.all_items():
+                    keys = [str(v.value) for k, v in item.attrs.items() if k in ("pk", "sk")]
+                    kinds[f"{table.name[:24]} {' '.join(k.split('#')[0] for k in keys)}"] += 1
+    return dict(kinds.most_common(30))
 
 
 def main() -> None:
@@ -66,12 +99,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--provider", default="wavespeed-pro")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between memory samples")
-    parser.add_argument("--trace", action="store_true", help="print where the stack process's memory grew (slow)")
+    parser.add_argument("--trace", action="store_true", help="objects kept per job (a census)")
     args = parser.parse_args()
-    if args.trace:
-        import tracemalloc
-
-        tracemalloc.start(12)
 
     import boto3
     from batch import BatchWatch
@@ -142,10 +171,10 @@ def main() -> None:
         if args.trace:
             while samples[-1]["done"] < args.jobs // 5:
                 time.sleep(1)
-            baseline = tracemalloc.take_snapshot()
+            baseline = object_census()
         counts = watch.wait(accepted["id"], started, every=30)
         if args.trace:
-            print_growth(baseline, tracemalloc.take_snapshot())
+            print_growth(baseline, object_census())
         wall = time.perf_counter() - started
         stop.set()
         samples.append(sample_now(args.jobs))

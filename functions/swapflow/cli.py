@@ -136,20 +136,13 @@ def _cmd_swap(sub: Any) -> None:
     _api_options(swap)
     swap.add_argument("--out", help="output file or folder (default: ./<job id>.<ext>)")
     swap.add_argument("--format", choices=["jpeg", "png", "webp"], help="output format (default jpeg)")
-    swap.add_argument(
-        "--target-index",
-        type=int,
-        metavar="N",
-        help="which face of TARGET to replace, 0.. from the left (default: the largest face)",
-    )
+    for flag, metavar, text in (
+        ("--target-index", "N", "which face of TARGET to replace, 0.. from the left (default: the largest face)"),
+        ("--wait", "SECONDS", "let the API hold the request up to SECONDS (1..25) and answer with the finished job"),
+    ):
+        swap.add_argument(flag, type=int, metavar=metavar, help=text)
     swap.add_argument("--face-enhance", action="store_true", help="sharpen and denoise the swapped face")
     swap.add_argument("--metadata", metavar="JSON", help="a JSON object echoed in the job and its events")
-    swap.add_argument(
-        "--wait",
-        type=int,
-        metavar="SECONDS",
-        help="let the API hold the request up to SECONDS (1..25) and answer with the finished job",
-    )
     swap.add_argument("--detach", action="store_true", help="submit only: print the accepted job as JSON")
     swap.add_argument("--timeout", type=float, default=300, help="seconds to wait for the job (default 300)")
     swap.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)

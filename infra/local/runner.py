@@ -179,7 +179,7 @@ class LocalStack:
                 self.data.save(self.deployment)
 
     def _start_janitor(self) -> None:
-        """Keep a long-running stack flat in memory: moto never forgets threads or executions."""
+        """Keep a long-running stack flat in memory: moto never forgets threads, executions or models."""
         from .patches import housekeeping
 
         retention = float(os.environ.get("SWAPFLOW_LOCAL_EXECUTION_RETENTION_SECONDS", "900"))
@@ -188,6 +188,7 @@ class LocalStack:
             while not self._stopping.wait(30):
                 housekeeping.prune_finished_threads()
                 housekeeping.forget_finished_executions(retention)
+                housekeeping.forget_unreferenced_models()
 
         threading.Thread(target=sweep, name="swapflow-janitor", daemon=True).start()
 

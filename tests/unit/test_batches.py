@@ -11,7 +11,7 @@ from batch_fakes import JPEG, FakeBatchRepository, FakeJobs, FakeWorkflow
 from swapflow.jobs.batches import BATCH_COMPLETED, BatchService, BatchTracker, ProviderLimits
 from swapflow.jobs.exceptions import BatchInvalidError, RequestInvalidError
 from swapflow.jobs.idempotency import Idempotency
-from swapflow.jobs.manifests import ManifestLocation, parse_manifest
+from swapflow.jobs.manifests import ERROR, OUTPUTS, RESULT, ManifestLocation, parse_manifest
 from swapflow.jobs.models import Job, JobError, JobStatus, Output, StoredImage, SwapSpec, derived_id
 from swapflow.settings import Settings
 
@@ -141,9 +141,9 @@ def test_GIVEN_the_same_seed_WHEN_ids_derived_THEN_they_repeat_look_like_ulids_a
 def test_GIVEN_a_manifest_key_WHEN_located_THEN_answers_go_to_the_outbox_beside_it() -> None:
     loc = ManifestLocation("in", "inbox/shoots/day1.json", "v1")
 
-    assert loc.result_key == "outbox/shoots/day1.result.json"
-    assert loc.error_key == "outbox/shoots/day1.error.json"
-    assert loc.output_prefix == "outbox/shoots/day1/"
+    assert loc.outbox(RESULT) == "outbox/shoots/day1.result.json"
+    assert loc.outbox(ERROR) == "outbox/shoots/day1.error.json"
+    assert loc.outbox(OUTPUTS) == "outbox/shoots/day1/"
     assert loc.folder == "inbox/shoots/"
     assert loc.resolve("photos/a.jpg", "source_image") == "s3://in/inbox/shoots/photos/a.jpg"
     assert loc.resolve("photos/../b.jpg", "source_image") == "s3://in/inbox/shoots/b.jpg"

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..events import BATCH_COMPLETED
-from .manifests import ManifestLocation
+from .manifests import OUTPUTS, RESULT, ManifestLocation
 from .models import Batch, BatchMember, Job, JobStatus, iso_time
 from .ports import BatchRepository, BlobStore, EventPublisher, Workflow
 
@@ -68,7 +68,7 @@ class BatchTracker:
             item = asdict(out)
             if location is not None:
                 ext = out.key.rsplit(".", 1)[-1]
-                key = f"{location.output_prefix}{job.id}{f'-{i}' if i else ''}.{ext}"
+                key = f"{location.outbox(OUTPUTS)}{job.id}{f'-{i}' if i else ''}.{ext}"
                 self.blobs.copy(out.bucket, out.key, location.bucket, key)
                 item.update(bucket=location.bucket, key=key)
             outputs.append(item)
@@ -110,7 +110,7 @@ class BatchTracker:
             "counts": batch.counts_view(),
             "jobs": [m.view() for m in self.repo.members(batch.id)],
         }
-        self.blobs.put(location.bucket, location.result_key, json_bytes(document), "application/json")
+        self.blobs.put(location.bucket, location.outbox(RESULT), json_bytes(document), "application/json")
 
 
 def completed_detail(batch: Batch) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def completed_detail(batch: Batch) -> dict[str, Any]:
             "finished_at": iso_time(batch.finished_at) if batch.finished_at else None,
         },
         "manifest": batch.manifest,
-        "result": {"bucket": location.bucket, "key": location.result_key} if location else None,
+        "result": {"bucket": location.bucket, "key": location.outbox(RESULT)} if location else None,
     }
 
 

@@ -44,7 +44,7 @@ from .exceptions import (
 from .idempotency import Idempotency
 from .intake import swap_spec
 from .limits import ProviderLimits
-from .manifests import ManifestLocation, error_document, parse_manifest
+from .manifests import ERROR, RESULT, ManifestLocation, error_document, parse_manifest
 from .models import PENDING_IMAGE, Batch, BatchMember, BatchStatus, Job, JobError, derived_id, iso_time, new_job_id
 from .ports import BatchRepository, BlobStore, Workflow
 from .queries import decode_cursor, encode_cursor
@@ -177,7 +177,7 @@ class BatchService:
             LOG.info("manifest accepted", extra={"batch_id": batch.id, "jobs": batch.total, "new": created})
             return batch
         document = error_document(location, errors)
-        self.blobs.put(location.bucket, location.error_key, json_bytes(document), "application/json")
+        self.blobs.put(location.bucket, location.outbox(ERROR), json_bytes(document), "application/json")
         return None
 
     def _claim_manifest(self, tenant: str, location: ManifestLocation, at: float) -> str:
@@ -240,7 +240,7 @@ class BatchService:
         if batch.manifest:
             location = ManifestLocation.from_dict(batch.manifest)
             view["manifest"] = batch.manifest
-            view["result"] = {"bucket": location.bucket, "key": location.result_key}
+            view["result"] = {"bucket": location.bucket, "key": location.outbox(RESULT)}
         if with_jobs:
             if not 1 <= limit <= MAX_PAGE:
                 raise RequestInvalidError("invalid_request", f"limit must be from 1 to {MAX_PAGE}", "limit")

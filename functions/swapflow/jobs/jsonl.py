@@ -34,7 +34,7 @@ from .batch_requests import MAX_ERRORS
 from .batch_tracker import json_bytes
 from .batches import BatchService
 from .exceptions import BatchInvalidError, BlobMissingError, RequestInvalidError
-from .manifests import INBOX, JSONL_SUFFIX, UPLOADS, ManifestLocation, error_document
+from .manifests import ERROR, INBOX, JSONL_SUFFIX, UPLOADS, ManifestLocation, error_document
 from .models import Batch, new_job_id
 from .ports import Workflow
 
@@ -199,7 +199,7 @@ class JsonlManifests:
 
     def _refuse(self, batch: Batch, location: ManifestLocation, errors: list[dict[str, str]]) -> Place:
         document = json_bytes(error_document(location, errors[:MAX_ERRORS]))
-        self.blobs.put(location.bucket, location.error_key, document, "application/json")
+        self.blobs.put(location.bucket, location.outbox(ERROR), document, "application/json")
         self.repo.seal(batch.id, 0, [])
         self.batches.tracker.complete(self.repo.get(batch.id), "registration")
         return Place(done=True, refused=True)

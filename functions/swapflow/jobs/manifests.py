@@ -29,6 +29,7 @@ from .models import derived_id
 INBOX = "inbox/"
 OUTBOX = "outbox/"
 SUFFIX = ".json"
+RESULT, ERROR, OUTPUTS = ".result.json", ".error.json", "/"  # ManifestLocation.outbox(...)
 JSONL_SUFFIX = ".jsonl"  # one job request per line, up to 100,000 (jobs/jsonl.py)
 UPLOADS = "uploads/"  # a manifest a client uploaded and POSTed: uploads/<tenant>/...
 MAX_MANIFEST_BYTES = 10 * 1024 * 1024
@@ -58,17 +59,9 @@ class ManifestLocation:
         path = self.key.removeprefix(INBOX) if self.key.startswith(INBOX) else self.key.removeprefix(UPLOADS)
         return path.removesuffix(JSONL_SUFFIX) if path.endswith(JSONL_SUFFIX) else path.removesuffix(SUFFIX)
 
-    @property
-    def result_key(self) -> str:
-        return f"{OUTBOX}{self.stem}.result.json"
-
-    @property
-    def error_key(self) -> str:
-        return f"{OUTBOX}{self.stem}.error.json"
-
-    @property
-    def output_prefix(self) -> str:
-        return f"{OUTBOX}{self.stem}/"
+    def outbox(self, what: str) -> str:
+        """Where the manifest's `RESULT`, `ERROR` or `OUTPUTS` go: beside its stem in `outbox/`."""
+        return f"{OUTBOX}{self.stem}{what}"
 
     @property
     def identity(self) -> str:

@@ -57,13 +57,13 @@ class AkoolSimulator(BaseSimulator):
         self.client_secret = client_secret
         self.crops: dict[str, FaceCrop] = {}
 
-    def routes(self) -> list[tuple[str, str, str, Any]]:
+    FILES = {"serve_output": "/outputs/", "serve_face": "/faces/"}
+
+    def api_routes(self) -> list[tuple[str, str, str, Any]]:
         return [
             ("POST", "/api/open/v4/faceswap/faceswapByImage", "faceswap", self.faceswap),
             ("GET", "/api/open/v3/faceswap/result/listbyids", "listbyids", self.listbyids),
             ("POST", "/interface/detect-api/detect_faces", "detect_faces", self.detect_faces),
-            ("GET", "/outputs/", "serve_output", self.serve_file),
-            ("GET", "/faces/", "serve_face", self.serve_file),
         ]
 
     # --- auth -------------------------------------------------------------------------------------

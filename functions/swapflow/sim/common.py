@@ -156,9 +156,16 @@ class BaseSimulator:
 
     # --- routing ----------------------------------------------------------------------------------
 
-    def routes(self) -> list[tuple[str, str, str, Route]]:
-        """(method, path or prefix ending in '/', route name, handler); first match wins."""
+    #: Files the simulated provider serves (outputs, uploads): route name -> path prefix.
+    FILES: dict[str, str] = {"serve_output": "/outputs/"}
+
+    def api_routes(self) -> list[tuple[str, str, str, Route]]:
+        """The provider's API: (method, path or prefix ending in '/', route name, handler)."""
         raise NotImplementedError
+
+    def routes(self) -> list[tuple[str, str, str, Route]]:
+        """The API's routes, then the files' (first match wins)."""
+        return [*self.api_routes(), *(("GET", prefix, name, self.serve_file) for name, prefix in self.FILES.items())]
 
     def dispatch(self, request: Request) -> Response:
         for method, pattern, name, handler in self.routes():

@@ -55,15 +55,15 @@ class WaveSpeedSimulator(BaseSimulator):
         self.api_key = api_key
         self.webhook_secret = webhook_secret
 
-    def routes(self) -> list[tuple[str, str, str, Any]]:
+    FILES = {"serve_output": "/outputs/", "serve_media": "/media/"}
+
+    def api_routes(self) -> list[tuple[str, str, str, Any]]:
         submits = [("POST", f"/api/v3/{model}", f"submit:{model}", self.submit) for model in MODELS]
         return [
             *submits,
             ("GET", "/api/v3/predictions/", "prediction", self.prediction),
             ("POST", "/api/v3/media/upload/binary", "upload", self.upload),
             ("GET", "/api/v3/webhook/secret", "webhook_secret", self.secret),
-            ("GET", "/outputs/", "serve_output", self.serve_file),
-            ("GET", "/media/", "serve_media", self.serve_file),
         ]
 
     def refuse_unauthorized(self, request: Request) -> Response | None:

@@ -41,3 +41,51 @@ def test_given_finished_and_waiting_executions_when_swept_then_only_finished_one
         assert sfn.list_executions(stateMachineArn=quick)["executions"] == []
         assert [e["name"] for e in sfn.list_executions(stateMachineArn=slow)["executions"]] == ["waiting"]
         sfn.stop_execution(executionArn=slow.replace(":stateMachine:", ":execution:") + ":waiting")
+
+
+def test_given_many_writes_and_reads_when_swept_then_moto_lets_go_of_its_copies_and_the_data_stays(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    def live_items() -> int:
+        gc.collect()
+        return sum(1 for obj in gc.get_objects() if type(obj) is Item)
+
+    with embedded_aws(tmp_path):
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="swept",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in range(10):
+            ddb.put_item(TableName="swept", Item={"pk": {"S": f"job-{n}"}, "n": {"N": "0"}})
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="swept")
+        before = live_items()
+        for n in range(300):
+            key = {"pk": {"S": f"job-{n % 10}"}}
+            ddb.update_item(
+                TableName="swept",
+                Key=key,
+                UpdateExpression="SET n = :n",
+                ExpressionAttributeValues={":n": {"N": str(n)}},
+                ReturnValues="ALL_NEW",
+            )
+            ddb.get_item(TableName="swept", Key=key)
+            s3.put_object(Bucket="swept", Key="same-key", Body=str(n).encode())  # each put replaces the last
+        grown = live_items()
+
+        dropped = housekeeping.forget_unreferenced_models()
+
+        assert grown - before >= 600  # moto kept a copy of every item each call made
+        assert dropped >= 600 and live_items() - before < 50
+        items = {i["pk"]["S"]: i["n"]["N"] for i in ddb.scan(TableName="swept")["Items"]}
+        assert items == {f"job-{n}": str(290 + n) for n in range(10)}  # every item's last write
+        assert s3.get_object(Bucket="swept", Key="same-key")["Body"].read() == b"299"
+        # what a dropped instance held (an S3 key's ACL) goes on the next sweeps; then what is left is in use
+        assert [housekeeping.forget_unreferenced_models() for _ in range(6)][-2:] == [0, 0]
