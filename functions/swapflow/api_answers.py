@@ -1,5 +1,6 @@
-"""How the HTTP surfaces answer: JSON responses, their 500 and 404 answers; for the native API also the
-stage prefix clients reached us at, a job's Location, links and body, a submit's headers."""
+"""How the HTTP surfaces answer: JSON responses, their 500 and 404 answers, the drop-ins' domain errors;
+for the native API also the stage prefix clients reached us at, a job's Location, links and body, a
+submit's headers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
+from .http_errors import ANSWERS, describe, error_headers
 from .jobs.models import Job
 from .observability import logger
 from .wiring import service
@@ -76,3 +78,30 @@ def accepted_body(job: Job) -> dict[str, Any]:
 def job_body(job: Job, *, with_base64: bool = True) -> dict[str, Any]:
     """The job as GET /v1/jobs/{id} shows it (base64 outputs when it asked for them)."""
     return {**service().queries.view(job, with_base64=with_base64), "urls": links(job.id)}
+
+
+# The domain errors a drop-in surface answers in its own envelope: every one the table of http_errors.py
+# answers (it gives the status), as on the native API.
+COMPAT_ERRORS: list[type[Exception]] = list(ANSWERS)
+
+
+def answer_errors(
+    app: APIGatewayRestResolver,
+    envelope: Callable[[int, str], dict[str, Any]],
+    no_route: str,
+    *,
+    in_band: Callable[[Exception], int] | None = None,
+) -> Callable[..., Response]:
+    """Register a drop-in surface's error answers in its envelope (`envelope(code, message)`) and return
+    its 404 answer. A domain error keeps the native API's status and headers (Retry-After), unless the
+    surface answers errors in band (Akool: HTTP 200, the envelope's code `in_band(exc)`)."""
+
+    @app.exception_handler(COMPAT_ERRORS)
+    def domain_error(exc: Exception) -> Response:
+        status, body = describe(exc)
+        message = body["error"]["message"]
+        if in_band is not None:
+            return json_response(200, envelope(in_band(exc), message))
+        return json_response(status, envelope(status, message), error_headers(exc))
+
+    return answer_failures(app, envelope, no_route)

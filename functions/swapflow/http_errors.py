@@ -47,7 +47,7 @@ class Answer:
 
 
 # Exception type -> answer, looked up along the exception's MRO (a subclass answers as its base). Every
-# HTTP surface answers these in its envelope (handlers/api.py, compat_request.COMPAT_ERRORS).
+# HTTP surface answers these in its envelope (handlers/api.py, api_answers.COMPAT_ERRORS).
 ANSWERS: dict[type[Exception], Answer] = {
     RequestInvalidError: Answer(400, None),
     JobNotFoundError: Answer(404, "not_found"),

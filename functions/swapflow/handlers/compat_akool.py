@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from .. import api_answers as ans
 from ..compat import akool
 from ..jobs.access import api_key_from
 from ..jobs.exceptions import TenantThrottledError, UnauthorizedError
@@ -49,7 +50,7 @@ def _code(exc: Exception) -> int:
     return akool.TOO_FREQUENT if isinstance(exc, TenantThrottledError) else akool.BAD_PARAMETER
 
 
-req.answer_errors(app, akool.error, "no such route", in_band=_code)
+ans.answer_errors(app, akool.error, "no such route", in_band=_code)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,13 +4,10 @@ base URL clients reached us at. Shared by handlers/compat_wavespeed.py and handl
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
-from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from ..api_answers import answer_failures, json_response
-from ..http_errors import ANSWERS, describe, error_headers
+from ..api_answers import json_response
 from ..jobs.access import api_key_from
 from ..jobs.exceptions import UnauthorizedError
 from ..jobs.models import Job
@@ -20,32 +17,6 @@ from ..wiring import access
 from .api_request import query
 
 __all__ = ["json_response", "query"]
-
-# The domain errors a drop-in surface answers in its own envelope: every one the table of http_errors.py
-# answers (it gives the status), as on the native API.
-COMPAT_ERRORS: list[type[Exception]] = list(ANSWERS)
-
-
-def answer_errors(
-    app: APIGatewayRestResolver,
-    envelope: Callable[[int, str], dict[str, Any]],
-    no_route: str,
-    *,
-    in_band: Callable[[Exception], int] | None = None,
-) -> Callable[..., Response]:
-    """Register a drop-in surface's error answers in its envelope (`envelope(code, message)`) and return
-    its 404 answer. A domain error keeps the native API's status and headers (Retry-After), unless the
-    surface answers errors in band (Akool: HTTP 200, the envelope's code `in_band(exc)`)."""
-
-    @app.exception_handler(COMPAT_ERRORS)
-    def domain_error(exc: Exception) -> Response:
-        status, body = describe(exc)
-        message = body["error"]["message"]
-        if in_band is not None:
-            return json_response(200, envelope(in_band(exc), message))
-        return json_response(status, envelope(status, message), error_headers(exc))
-
-    return answer_failures(app, envelope, no_route)
 
 
 def tenant(app: APIGatewayRestResolver, *, throttle: bool = True) -> str:

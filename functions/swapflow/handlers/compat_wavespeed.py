@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from .. import api_answers as ans
 from ..compat import wavespeed
 from ..jobs.validation import parse_json_body
 from ..observability import logger, metrics, tracer
@@ -54,7 +55,7 @@ def upload_binary() -> Response:
     return req.json_response(200, wavespeed.ok(compat().upload_binary(caller, headers, req.raw_body(app), filename)))
 
 
-not_found = req.answer_errors(app, wavespeed.error, "no such route or model")
+not_found = ans.answer_errors(app, wavespeed.error, "no such route or model")
 
 
 @logger.inject_lambda_context(clear_state=True)
