@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from ..settings import Settings
 from .announce import Announcer
@@ -79,33 +80,25 @@ class JobService:
         announcer = Announcer(
             repo=repo, events=events, output_urls=queries.output_urls, gate=gate, on_job_changed=on_job_changed
         )
-        intake = JobIntake(
-            settings=settings,
-            repo=repo,
-            workflow=workflow,
-            chain=chain,
-            provider_names=provider_names,
-            inputs=inputs,
-            idempotency=once,
-            public_url=public_url,
-            clock=clock,
-            sleep=sleep,
-            audit=audit,
-        )
+        # what taking a job in and moving it on both need: the job's store, workflow, providers and time
+        shared: dict[str, Any] = {
+            "settings": settings,
+            "repo": repo,
+            "workflow": workflow,
+            "chain": chain,
+            "public_url": public_url,
+            "clock": clock,
+            "audit": audit,
+        }
+        intake = JobIntake(**shared, provider_names=provider_names, inputs=inputs, idempotency=once, sleep=sleep)
         archive = OutputArchive(blobs=blobs, inputs=inputs, bucket=settings.archive_bucket, marker=marker)
         lifecycle = JobLifecycle(
-            settings=settings,
-            repo=repo,
+            **shared,
             blobs=blobs,
-            workflow=workflow,
-            chain=chain,
             archive=archive,
             announcer=announcer,
             queries=queries,
-            public_url=public_url,
-            clock=clock,
             retention=retention,
-            audit=audit,
             erase=erase,
         )
         callbacks = ProviderCallbacks(lifecycle=lifecycle, queries=queries, chain=chain, blobs=blobs, archive=archive)
