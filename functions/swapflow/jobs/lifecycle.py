@@ -8,6 +8,7 @@ reaches exactly one terminal state with exactly one terminal event (jobs/announc
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -52,6 +53,11 @@ _CAUGHT_ERRORS = {
 # hand-over first; a claim older than this (more than a submit's connect and read timeouts) was left by
 # a pass that died, and is taken over.
 SUBMIT_CLAIM_SECONDS = 60.0
+
+
+def _pass_id(token: str) -> str:
+    """A Run pass's name for its hand-over claim: its task token (up to KBs in AWS), hashed."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
 
 
 def result_to_dict(result: ProviderResult) -> dict[str, Any]:
@@ -120,7 +126,7 @@ class JobLifecycle:
         """
         job = self.repo.get(job_id)
         if not job.terminal:
-            step = self.poll_status(job) if job.provider_job_id else self.submit_to_provider(job, owner=token)
+            step = self.poll_status(job) if job.provider_job_id else self.submit_to_provider(job, owner=_pass_id(token))
             if step.state == "running":
                 recorded = self.repo.store_token(job_id, token, {})
                 if not recorded or recorded["state"] == ProviderState.RUNNING:
