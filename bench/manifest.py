@@ -76,6 +76,20 @@ def print_growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int,
     for kind, count, size in growth[:top]:
         print(f"+{size / 2**20:8.2f} MB  +{count:8d}  {kind}")
     print("items by table and key prefix:", json.dumps(item_census(), indent=1))
+    print("log events by group (count, message bytes):", json.dumps(log_census(), indent=1))
+
+
+def log_census() -> dict[str, tuple[int, int]]:
+    """CloudWatch Logs events the embedded AWS keeps, by log group."""
+    from moto.logs.models import logs_backends
+
+    found: dict[str, tuple[int, int]] = {}
+    for regions in logs_backends.values():
+        for backend in regions.values():
+            for name, group in backend.groups.items():
+                events = [e for stream in group.streams.values() for e in stream.events]
+                found[name] = (len(events), sum(len(e.message) for e in events))
+    return found
 
 
 def item_census() -> dict[str, int]:
@@ -100,7 +114,12 @@ def main() -> None:
     parser.add_argument("--provider", default="wavespeed-pro")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between memory samples")
     parser.add_argument("--trace", action="store_true", help="objects kept per job (a census)")
+    parser.add_argument("--tracemalloc", action="store_true", help="with --trace: the lines that allocated it")
     args = parser.parse_args()
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(1)
 
     import boto3
     from batch import BatchWatch
@@ -172,9 +191,14 @@ def main() -> None:
             while samples[-1]["done"] < args.jobs // 5:
                 time.sleep(1)
             baseline = object_census()
+            if args.tracemalloc:
+                allocated = tracemalloc.take_snapshot()
         counts = watch.wait(accepted["id"], started, every=30)
         if args.trace:
             print_growth(baseline, object_census())
+            if args.tracemalloc:
+                for stat in tracemalloc.take_snapshot().compare_to(allocated, "lineno")[:25]:
+                    print(stat)
         wall = time.perf_counter() - started
         stop.set()
         samples.append(sample_now(args.jobs))

@@ -89,3 +89,24 @@ def test_given_many_writes_and_reads_when_swept_then_moto_lets_go_of_its_copies_
         assert s3.get_object(Bucket="swept", Key="same-key")["Body"].read() == b"299"
         # what a dropped instance held (an S3 key's ACL) goes on the next sweeps; then what is left is in use
         assert [housekeeping.forget_unreferenced_models() for _ in range(6)][-2:] == [0, 0]
+
+
+def test_given_a_fresh_stack_process_when_it_starts_then_its_malloc_arenas_are_capped_unless_the_user_set_them() -> (
+    None
+):
+    import os
+    import subprocess
+    import sys
+
+    code = "from infra.local.runner import cap_malloc_arenas; print(cap_malloc_arenas())"
+    root = Path(__file__).resolve().parents[3]
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+
+    def run(**extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, env={**env, **extra}, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    assert run() == "True"  # glibc: capped to two arenas
+    assert run(MALLOC_ARENA_MAX="4") == "False"  # the user's setting stands
