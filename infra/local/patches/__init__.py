@@ -27,6 +27,7 @@ from . import (
     item_reader,
     lambda_runtime,
     parsed_definitions,
+    partition_query,
     s3_notifications,
     s3_spill,
     serialized_aws,
@@ -59,6 +60,7 @@ PATCHES: dict[str, tuple[ModuleType, Callable[[], None]]] = {
     "P9": (fast_dispatch, functools.partial(fast_dispatch.patch_fast_dispatch, replace)),
     "P10": (abandoned_invokes, abandoned_invokes.patch_abandoned_invokes),
     "P11": (s3_spill, s3_spill.patch_s3_spill),
+    "P12": (partition_query, partition_query.patch_partition_query),
 }
 
 
