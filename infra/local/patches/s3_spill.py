@@ -79,8 +79,12 @@ class SpilledBuffer:
         self._path = path
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        end = self._path.stat().st_size if self._path else len(self._memory)
-        self._position = {0: offset, 1: self._position + offset, 2: end + offset}[whence]
+        if whence == 0:  # what moto does before every read and write: no size needed
+            self._position = offset
+        elif whence == 1:
+            self._position += offset
+        else:
+            self._position = (self._path.stat().st_size if self._path else len(self._memory)) + offset
         return self._position
 
     def tell(self) -> int:
