@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from swapflow.jobs.exceptions import BatchNotFoundError
 from swapflow.jobs.models import PENDING_IMAGE, Batch, BatchMember, Job, StoredImage, SwapSpec, derived_id
 from swapflow.storage.batches import DynamoBatchRepository
 from swapflow.storage.dynamo import DynamoJobRepository
@@ -58,8 +59,8 @@ def test_GIVEN_a_batch_of_2500_WHEN_paged_THEN_each_page_is_one_query_in_index_o
 def test_GIVEN_transitions_reported_twice_and_racing_WHEN_counted_THEN_each_job_counts_once(
     repo: DynamoBatchRepository,
 ) -> None:
-    assert repo.transition("b1", "job-0", "processing")
-    assert not repo.transition("b1", "job-0", "processing")
+    assert repo.transition("b1", "job-0", "processing").changed
+    assert not repo.transition("b1", "job-0", "processing").changed
     racers = [
         threading.Thread(target=repo.transition, args=("b1", f"job-{i % 3}", status))
         for i, status in enumerate(["completed", "failed", "cancelled"] * 4)
@@ -68,13 +69,34 @@ def test_GIVEN_transitions_reported_twice_and_racing_WHEN_counted_THEN_each_job_
         t.start()
     for t in racers:
         t.join()
-    assert not repo.transition("b1", "job-0", "processing")  # a late start report after the end
+    assert not repo.transition("b1", "job-0", "processing").changed  # a late start report after the end
 
     counts = repo.get("b1").counts_view()
     assert counts["queued"] == 1 and counts["processing"] == 0 and counts["total"] == 4
     assert counts["completed"] + counts["failed"] + counts["cancelled"] == 3
     statuses = [m.status for m in repo.members("b1")]
     assert [m.index for m in repo.members("b1")] == [0, 1, 2, 3] and statuses[3] == "queued"
+
+
+def test_GIVEN_a_member_WHEN_moved_THEN_two_requests_return_the_member_and_the_counts_after(
+    repo: DynamoBatchRepository, jobs_table: Any
+) -> None:
+    repo.set_token("b1", "job-1", "slot-token")
+    repo.manifest("b1")  # the batch's fixed facts, read once per environment
+    calls: list[str] = []
+    events = jobs_table.meta.client.meta.events
+    events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    ended = repo.transition("b1", "job-1", "completed", [{"key": "o.jpg"}])
+    late = repo.transition("b1", "job-1", "failed", [], {"code": "x"})  # lost: the member had ended
+
+    assert calls == ["UpdateItem", "UpdateItem"] * 2  # no read before or after either move
+    assert ended.changed and ended.member.status == "completed" and ended.member.token == "slot-token"
+    assert ended.member.outputs == [{"key": "o.jpg"}] and ended.batch is not None
+    assert ended.batch.counts_view()["completed"] == 1 and ended.batch.counts_view()["queued"] == 3
+    assert not late.changed and late.member.status == "completed" and late.member.outputs == [{"key": "o.jpg"}]
+    assert late.batch is not None and late.batch.counts_view() == ended.batch.counts_view()
+    with pytest.raises(BatchNotFoundError):
+        repo.transition("b1", "job-404", "completed")
 
 
 def test_GIVEN_two_finishers_WHEN_both_claim_completion_THEN_one_wins_and_may_reclaim(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from swapflow.cli import main
-from swapflow.jobs.models import Job, JobStatus, StoredImage, SwapSpec, new_job_id
+from swapflow.jobs.models import Job, JobError, JobStatus, StoredImage, SwapSpec, new_job_id
 from swapflow.storage.dynamo import DynamoApiKeys, DynamoJobRepository
 from swapflow.storage.idempotency import DynamoIdempotencyRecords
 from swapflow.storage.tenants import (
@@ -326,3 +326,16 @@ def test_given_two_run_passes_when_both_claim_a_jobs_hand_over_then_one_wins_unt
     assert repo.claim_submit(job_id, "other", now + 64, now + 4)
     repo.mark_processing(job_id, "provider-1", now + 65, provider="engine")
     assert not repo.claim_submit(job_id, "other", now + 66, now + 6)  # handed over: nothing more to claim
+
+
+def test_given_an_open_job_when_finished_then_the_write_returns_the_ended_job_once(table: Any) -> None:
+    repo = DynamoJobRepository(table)
+    (job_id,) = put_jobs(repo, "acme", 1)
+    repo.record_result(job_id, {"state": "succeeded", "outputs": [], "failure": None})
+
+    ended = repo.finish(job_id, JobStatus.FAILED, [], JobError("provider_failed", "no output"), 1_800_000_100)
+    again = repo.finish(job_id, JobStatus.COMPLETED, [], None, 1_800_000_200)
+    job, recorded = repo.get_with_result(job_id)
+
+    assert ended == job and ended.status is JobStatus.FAILED and ended.error == JobError("provider_failed", "no output")
+    assert again is None and recorded == {"state": "succeeded", "outputs": [], "failure": None}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from native_fakes import FakeJobRepository
 from swapflow.jobs.exceptions import BatchNotFoundError
 from swapflow.jobs.inputs import InputLoader
-from swapflow.jobs.models import Batch, BatchMember
+from swapflow.jobs.models import Batch, BatchMember, MemberMove
 from swapflow.jobs.validation import parse_job_request
 from swapflow.net import FetchError, FetchPolicy
 from swapflow.providers.exceptions import ProviderUnavailableError
@@ -85,19 +85,23 @@ class FakeBatchRepository:
         if member is None:
             return None
         member.token = token
-        return copy.deepcopy(member)
+        return replace(copy.deepcopy(member), request=self.requests.get((batch_id, job_id)))
 
-    def transition(self, batch_id: str, job_id: str, status: str, outputs=None, error=None) -> bool:
+    def transition(self, batch_id: str, job_id: str, status: str, outputs=None, error=None) -> MemberMove:
+        """As the store moves one: the member and the batch after the move (or as they stood)."""
         with self.lock:
             member = self.members_by[batch_id][job_id]
-            if member.status in TERMINAL or (status == "processing" and member.status != "queued"):
-                return False
-            counts = self.batches[batch_id].counts
-            if member.status == "processing":
-                counts["processing"] -= 1
-            counts[status] += 1
-            member.status, member.outputs, member.error = status, list(outputs or []), error
-            return True
+            changed = not (member.status in TERMINAL or (status == "processing" and member.status != "queued"))
+            if changed:
+                counts = self.batches[batch_id].counts
+                if member.status == "processing":
+                    counts["processing"] -= 1
+                counts[status] += 1
+                member.status, member.outputs, member.error = status, list(outputs or []), error
+            return MemberMove(changed, copy.deepcopy(member), copy.deepcopy(self.batches[batch_id]))
+
+    def manifest(self, batch_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.get(batch_id).manifest)
 
     def claim_completion(self, batch_id: str, by: str, at: float) -> bool:
         with self.lock:

@@ -79,11 +79,11 @@ class FakeJobRepository:
         at: float,
         *,
         expires: tuple[float, float | None] | None = None,
-    ) -> bool:
+    ) -> Job | None:
         with self.lock:
             job = self.jobs[job_id]
             if job.status not in OPEN:
-                return False
+                return None
             inputs_at, outputs_at = expires or (None, None)
             self.jobs[job_id] = replace(
                 job,
@@ -97,7 +97,7 @@ class FakeJobRepository:
             )
             self.event_state[job_id] = "pending"
             self.tokens.pop(job_id, None)
-            return True
+            return copy.deepcopy(self.jobs[job_id])
 
     def mark_processing(self, job_id: str, provider_job_id: str, at: float, *, provider: str) -> None:
         with self.lock:
@@ -143,6 +143,10 @@ class FakeJobRepository:
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.results.get(job_id))
+
+    def get_with_result(self, job_id: str) -> tuple[Job, dict[str, Any] | None]:
+        with self.lock:
+            return self.get(job_id), self.recorded_result(job_id)
 
     def tombstone(self, job_id: str, at: float) -> bool:
         with self.lock:

@@ -59,9 +59,9 @@ class OneJobRepo:
 
     def finish(
         self, job_id: str, status: str, outputs: list[Output], error: JobError | None, at: float, **_: Any
-    ) -> bool:
+    ) -> Job | None:
         self.job = replace(self.job, status=JobStatus(status), outputs=outputs, error=error, finished_at=at)
-        return True
+        return self.job
 
     def claim_event(self, job_id: str) -> bool:
         return True

@@ -47,9 +47,8 @@ class BatchTracker:
             return
         if not job.terminal:
             return
-        batch = self.repo.get(job.batch_id)
-        outputs = self._deliver(batch, job)
-        self._ended(batch, job.id, str(job.status), outputs, asdict(job.error) if job.error else None)
+        outputs = self._deliver(self.repo.manifest(job.batch_id), job)
+        self._ended(job.batch_id, job.id, str(job.status), outputs, asdict(job.error) if job.error else None)
 
     def release(self, member: BatchMember) -> None:
         """End the runner's wait for this job: its concurrency slot goes to the next one."""
@@ -60,10 +59,10 @@ class BatchTracker:
         except Exception:  # best effort: an unreleased slot ends at the runner's slot timeout
             LOG.exception("batch slot of job %s not released", member.job_id)
 
-    def _deliver(self, batch: Batch, job: Job) -> list[dict[str, Any]]:
+    def _deliver(self, manifest: dict[str, Any] | None, job: Job) -> list[dict[str, Any]]:
         """The outputs as the batch reports them; a manifest's are copied to its outbox folder."""
         outputs = []
-        location = ManifestLocation.from_dict(batch.manifest) if batch.manifest else None
+        location = ManifestLocation.from_dict(manifest) if manifest else None
         for i, out in enumerate(job.outputs):
             item = asdict(out)
             if location is not None:
@@ -75,17 +74,17 @@ class BatchTracker:
         return outputs
 
     def _ended(
-        self, batch: Batch, job_id: str, status: str, outputs: list[dict[str, Any]], error: dict[str, Any] | None
+        self, batch_id: str, job_id: str, status: str, outputs: list[dict[str, Any]], error: dict[str, Any] | None
     ) -> None:
-        changed = self.repo.transition(batch.id, job_id, status, outputs, error)
-        batch = self.repo.get(batch.id)
-        if batch.manifest and changed and _rewrite_due(batch):
+        moved = self.repo.transition(batch_id, job_id, status, outputs, error)
+        batch = moved.batch or self.repo.get(batch_id)
+        if batch.manifest and moved.changed and _rewrite_due(batch):
             self.write_result(batch.id)
             if self.repo.get(batch.id).completion:  # the final result.json may have been written meanwhile
                 self.write_result(batch.id)
         if batch.sealed and batch.done >= batch.total:
             self.complete(batch, job_id)
-        self.release(self.repo.member(batch.id, job_id))
+        self.release(moved.member)
 
     def complete(self, batch: Batch, by: str) -> None:
         """Claim the batch's completion (one winner) and publish its one `Swap Batch Completed`."""

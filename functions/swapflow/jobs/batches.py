@@ -202,8 +202,9 @@ class BatchService:
         self.blobs.put(self.settings.input_bucket, key, text.encode(), "application/json")
         return json.dumps({"$stored": key})
 
-    def _load_request(self, batch_id: str, job_id: str) -> dict[str, Any]:
-        request: dict[str, Any] = json.loads(self.repo.request(batch_id, job_id))
+    def _load_request(self, batch_id: str, job_id: str, raw: str | None = None) -> dict[str, Any]:
+        """The member's accepted request (`raw`: as read with the member already)."""
+        request: dict[str, Any] = json.loads(raw if raw is not None else self.repo.request(batch_id, job_id))
         if set(request) == {"$stored"}:
             request = json.loads(self.blobs.get(self.settings.input_bucket, request["$stored"]))
         return request
@@ -314,7 +315,7 @@ class BatchService:
             self._cancel_job(batch.tenant, job_id)
             return
         try:
-            request = self.intake.parse(self._load_request(batch_id, job_id))
+            request = self.intake.parse(self._load_request(batch_id, job_id, member.request))
             shared = f"inputs/{batch.tenant}/{batch_id}"  # the batch's jobs share inputs stored once
             prepared = self.intake.prepare_job(
                 batch.tenant, request, job_id=job_id, shared_inputs=shared, scopes=scopes(batch.manifest)

@@ -278,10 +278,9 @@ class JobLifecycle:
 
     def finish(self, job_id: str) -> Job:
         """Archive the provider's outputs and complete the job (or fail it with the recorded failure)."""
-        job = self.repo.get(job_id)
+        job, recorded = self.repo.get_with_result(job_id)
         if job.terminal:
             return self.announcer.announce(job)
-        recorded = self.repo.recorded_result(job_id)
         if not recorded:
             return self.fail(job_id, JobError("internal", "no provider result was recorded"))
         result = result_from_dict(recorded)
@@ -294,12 +293,12 @@ class JobLifecycle:
             LOG.error("output of job %s refused: %s", job_id, exc.message, extra={"job_id": job_id, "reason": exc.code})
             refused = JobError("provider_failed", f"the provider's output was refused: {exc.message}", exc.code)
             return self.fail(job_id, refused)
-        self._end(job, JobStatus.COMPLETED, outputs, None)
-        return self.announcer.announce(self.repo.get(job_id))
+        ended = self._end(job, JobStatus.COMPLETED, outputs, None)
+        return self.announcer.announce(ended or self.repo.get(job_id))  # None: another path ended it first
 
     def fail(self, job_id: str, error: JobError) -> Job:
-        self._end(self.repo.get(job_id), JobStatus.FAILED, [], error)
-        return self.announcer.announce(self.repo.get(job_id))
+        ended = self._end(self.repo.get(job_id), JobStatus.FAILED, [], error)
+        return self.announcer.announce(ended or self.repo.get(job_id))
 
     def fail_from_step(self, job_id: str, state: dict[str, Any]) -> Job:
         """The workflow's failure path: the step's own error, the recorded failure, or the caught one."""
@@ -314,8 +313,9 @@ class JobLifecycle:
         code, message = _CAUGHT_ERRORS.get(caught.get("Error", ""), ("internal", "the job failed unexpectedly"))
         return self.fail(job_id, JobError(code, message))
 
-    def _end(self, job: Job, status: JobStatus, outputs: list[Output], error: JobError | None) -> bool:
-        """The terminal transition, with the dates the tenant's retention gives its photos from now."""
+    def _end(self, job: Job, status: JobStatus, outputs: list[Output], error: JobError | None) -> Job | None:
+        """The terminal transition, with the dates the tenant's retention gives its photos from now: the
+        ended job, or None when it had ended already."""
         now = self.clock()
         return self.repo.finish(job.id, status, outputs, error, now, expires=self.retention(job.tenant).expiry(now))
 
@@ -330,11 +330,12 @@ class JobLifecycle:
         if job.terminal:
             raise JobAlreadyTerminalError(job_id, str(job.status))
         error = JobError("cancelled", "the job was cancelled by the client")
-        if not self._end(job, JobStatus.CANCELLED, [], error):
+        ended = self._end(job, JobStatus.CANCELLED, [], error)
+        if ended is None:
             raise JobAlreadyTerminalError(job_id, str(self.repo.get(job_id).status))
         with contextlib.suppress(Exception):  # best effort: a step still running finds the job terminal
             self.workflow.stop(job_id, "cancelled by the client")
-        return self.announcer.announce(self.repo.get(job_id))
+        return self.announcer.announce(ended)
 
     def delete_job(
         self, tenant: str, job_id: str, *, cancel: bool = False, by: str | None = None, hand_off: bool = True

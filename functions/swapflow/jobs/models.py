@@ -300,6 +300,7 @@ class BatchMember:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     token: str | None = None  # the batch runner's wait for this job (its concurrency slot)
+    request: str | None = None  # the accepted request (JSON), when the store read it with the member
 
     @property
     def terminal(self) -> bool:
@@ -313,3 +314,13 @@ class BatchMember:
             "outputs": self.outputs,
             "error": self.error,
         }
+
+
+@dataclass(frozen=True)
+class MemberMove:
+    """What a member's transition did: whether it moved, the member after it, and the batch after its
+    count when the store had it in hand (None: read the batch)."""
+
+    changed: bool
+    member: BatchMember
+    batch: Batch | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .models import Batch, BatchMember, Job, JobError, Output
+from .models import Batch, BatchMember, Job, JobError, MemberMove, Output
 
 if TYPE_CHECKING:
     from ..provenance import OutputFacts
@@ -41,6 +41,9 @@ class JobRepository(Protocol):
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None: ...
 
+    def get_with_result(self, job_id: str) -> tuple[Job, dict[str, Any] | None]:
+        """The job and its recorded provider result, in one read (raises JobNotFoundError)."""
+
     def finish(
         self,
         job_id: str,
@@ -50,9 +53,9 @@ class JobRepository(Protocol):
         at: float,
         *,
         expires: tuple[float, float | None] | None = None,
-    ) -> bool:
-        """Conditional terminal transition: False if the job already was terminal. `expires`: when its
-        inputs and outputs are due for deletion (None: outputs kept), written in the same update."""
+    ) -> Job | None:
+        """Conditional terminal transition: the ended job, None if it already was terminal. `expires`: when
+        its inputs and outputs are due for deletion (None: outputs kept), written in the same update."""
 
     def event_pending(self, job_id: str) -> bool: ...
 
@@ -202,8 +205,11 @@ class BatchRepository(Protocol):
         status: str,
         outputs: list[dict[str, Any]] | None = None,
         error: dict[str, Any] | None = None,
-    ) -> bool:
-        """Move a member to `status` (processing from queued; terminal from open) and count it. False if not."""
+    ) -> MemberMove:
+        """Move a member to `status` (processing from queued; terminal from open) and count it."""
+
+    def manifest(self, batch_id: str) -> dict[str, Any] | None:
+        """The batch's manifest location (fixed at acceptance; None: not a manifest batch)."""
 
     def claim_completion(self, batch_id: str, by: str, at: float) -> bool:
         """Claim the one `Swap Batch Completed` event (or re-claim one's own unfinished claim)."""

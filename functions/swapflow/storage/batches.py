@@ -18,8 +18,8 @@ import zlib
 from typing import Any
 
 from ..jobs.exceptions import BatchNotFoundError
-from ..jobs.models import COUNTED, TERMINAL, Batch, BatchMember
-from .table import num, put_if_absent, query_page, read_all, write_if, written_if
+from ..jobs.models import COUNTED, TERMINAL, Batch, BatchMember, MemberMove
+from .table import num, put_if_absent, query_page, read_all, write_if, written_if, written_or_current
 
 MEMBER_FIELDS = "#i, job_id, #s, outputs, #e"
 MEMBER_NAMES = {"#i": "index", "#s": "status", "#e": "error"}
@@ -40,7 +40,8 @@ class DynamoBatchRepository:
     def __init__(self, table: Any, *, ttl_days: int = 30) -> None:
         self.table = table
         self.ttl_days = ttl_days
-        self._shards: dict[str, int] = {}  # batch id -> count shards (never changes)
+        # batch id -> (count shards, manifest location): both fixed when the batch is created
+        self._fixed: dict[str, tuple[int, dict[str, Any] | None]] = {}
 
     @staticmethod
     def _key(batch_id: str, job_id: str | None = None) -> dict[str, str]:
@@ -50,10 +51,14 @@ class DynamoBatchRepository:
         item = self.table.get_item(Key=self._key(batch_id), ConsistentRead=True).get("Item")
         if not item:
             raise BatchNotFoundError(batch_id)
+        return self._to_batch(item)
+
+    def _to_batch(self, item: dict[str, Any]) -> Batch:
+        """The batch record as a Batch; a sharded batch's counts add its shards' (one Query)."""
         counts = _counts(item)
         if int(item.get("shards", 1)) > 1:
             for shard in self._query(
-                batch_id, SHARD_PREFIX, "sk, " + ", ".join(f"ids_{n}" for n in (*TERMINAL, "processing"))
+                item["id"], SHARD_PREFIX, "sk, " + ", ".join(f"ids_{n}" for n in (*TERMINAL, "processing"))
             ):
                 for name, n in _counts(shard).items():
                     counts[name] += n
@@ -87,6 +92,7 @@ class DynamoBatchRepository:
             outputs=json.loads(item.get("outputs") or "[]"),
             error=json.loads(item["error"]) if item.get("error") else None,
             token=item.get("token"),
+            request=item.get("request"),
         )
 
     def mark_deleted(self, batch_id: str, at: float) -> None:
@@ -220,54 +226,74 @@ class DynamoBatchRepository:
         status: str,
         outputs: list[dict[str, Any]] | None = None,
         error: dict[str, Any] | None = None,
-    ) -> bool:
+    ) -> MemberMove:
         """Member first (conditional on its state: one winner), then the batch's id sets (idempotent).
 
-        Counts are the sizes of per-state sets of job ids on the batch record; adding an id twice
-        changes nothing, so a retry after a crash between the two writes repairs the count instead of
-        doubling it. (A transaction would do too, but costs double and, in moto, copies the table.)
+        Both writes return their item, so a move costs two requests and no read: the member as the
+        write left it (or as it stood when another move won) and, for a batch of one shard, the batch
+        with its counts. Counts are the sizes of per-state sets of job ids on the batch record; adding an
+        id twice changes nothing, so a retry after a crash between the two writes repairs the count
+        instead of doubling it. (A transaction would do too, but costs double and, in moto, copies the
+        table.)
         """
-        changed = False
-        for _ in range(5):  # the member moved between our read and our write: read again
-            current = self._member_item(batch_id, job_id)["status"]
-            if current in TERMINAL or (status == "processing" and current != "queued"):
-                break
-            changed = write_if(
-                self.table.update_item,
-                Key=self._key(batch_id, job_id),
-                UpdateExpression="SET #s = :to, outputs = :o, #e = :e",
-                ConditionExpression="#s = :from",
-                ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                ExpressionAttributeValues={
-                    ":to": status,
-                    ":from": current,
-                    ":o": json.dumps(outputs or []),
-                    ":e": json.dumps(error) if error else "",
-                },
-            )
-            if changed:
-                break
-        final = self._member_item(batch_id, job_id)["status"]
+        values: dict[str, Any] = {
+            ":to": status,
+            ":q": "queued",
+            ":o": json.dumps(outputs or []),
+            ":e": json.dumps(error) if error else "",
+        }
+        allowed = ":q"
+        if status != "processing":  # an end comes from queued or processing; a start only from queued
+            values[":p"], allowed = "processing", ":q, :p"
+        changed, item = written_or_current(
+            self.table.update_item,
+            Key=self._key(batch_id, job_id),
+            UpdateExpression="SET #s = :to, outputs = :o, #e = :e",
+            ConditionExpression=f"attribute_exists(pk) AND #s IN ({allowed})",
+            ExpressionAttributeNames={"#s": "status", "#e": "error"},
+            ExpressionAttributeValues=values,
+        )
+        if not item:
+            raise BatchNotFoundError(batch_id)
+        final, batch = item["status"], None
         if final == "processing":
-            self._count(batch_id, job_id, "ADD ids_processing :id")
+            batch = self._count(batch_id, job_id, "ADD ids_processing :id")
         elif final in TERMINAL:
-            self._count(batch_id, job_id, f"ADD ids_{final} :id DELETE ids_processing :id")
-        return changed
+            batch = self._count(batch_id, job_id, f"ADD ids_{final} :id DELETE ids_processing :id")
+        return MemberMove(changed, self._to_member(item), batch)
 
-    def _count(self, batch_id: str, job_id: str, expression: str) -> None:
-        self.table.update_item(
+    def _count(self, batch_id: str, job_id: str, expression: str) -> Batch | None:
+        """Count the job in its shard; the batch as the count left it when the shard is the whole batch."""
+        whole = self._fixed_of(batch_id)[0] == 1
+        answer = self.table.update_item(
             Key=self._shard_key(batch_id, job_id),
             UpdateExpression=expression,
             ExpressionAttributeValues={":id": {job_id}},
+            ReturnValues="ALL_NEW" if whole else "NONE",
         )
+        counted = answer.get("Attributes") or {}
+        return self._to_batch(counted) if whole and "id" in counted else None
+
+    def manifest(self, batch_id: str) -> dict[str, Any] | None:
+        return self._fixed_of(batch_id)[1]
 
     def _shard_key(self, batch_id: str, job_id: str) -> dict[str, str]:
-        shards = self._shards.get(batch_id)
-        if shards is None:
-            item = self.table.get_item(Key=self._key(batch_id), ProjectionExpression="shards").get("Item") or {}
-            shards = self._shards[batch_id] = int(item.get("shards", 1))  # fixed when the batch is created
-        shard = zlib.crc32(job_id.encode()) % shards
+        shard = zlib.crc32(job_id.encode()) % self._fixed_of(batch_id)[0]
         return self._key(batch_id) if shard == 0 else {"pk": f"BATCH#{batch_id}", "sk": f"{SHARD_PREFIX}{shard}"}
+
+    def _fixed_of(self, batch_id: str) -> tuple[int, dict[str, Any] | None]:
+        """(count shards, manifest location): both fixed when the batch is created, read once per environment."""
+        fixed = self._fixed.get(batch_id)
+        if fixed is None:
+            item = (
+                self.table.get_item(
+                    Key=self._key(batch_id), ProjectionExpression="shards, manifest", ConsistentRead=True
+                ).get("Item")
+                or {}
+            )
+            manifest = json.loads(item["manifest"]) if item.get("manifest") else None
+            fixed = self._fixed[batch_id] = (int(item.get("shards", 1)), manifest)
+        return fixed
 
     def claim_completion(self, batch_id: str, by: str, at: float) -> bool:
         return write_if(

@@ -21,6 +21,11 @@ _OPEN = [str(JobStatus.QUEUED), str(JobStatus.PROCESSING)]
 EVENT_CLAIM_STALE_SECONDS = 30
 
 
+def _result_of(item: dict[str, Any]) -> dict[str, Any] | None:
+    raw = item.get("provider_result")
+    return json.loads(raw) if raw else None
+
+
 def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
@@ -148,8 +153,11 @@ class DynamoJobRepository:
         return item["task_token"], json.loads(item.get("poll") or "{}")
 
     def recorded_result(self, job_id: str) -> dict[str, Any] | None:
-        raw = self._item(job_id).get("provider_result")
-        return json.loads(raw) if raw else None
+        return _result_of(self._item(job_id))
+
+    def get_with_result(self, job_id: str) -> tuple[Job, dict[str, Any] | None]:
+        item = self._item(job_id)
+        return to_job(item), _result_of(item)
 
     def finish(
         self,
@@ -160,10 +168,12 @@ class DynamoJobRepository:
         at: float,
         *,
         expires: tuple[float, float | None] | None = None,
-    ) -> bool:
+    ) -> Job | None:
         sets, removes, values = expiry_update(expires, self.ttl_days)
-        return self._update_if(
-            job_id,
+        answer = written_if(
+            self.table.update_item,
+            Key=self._key(job_id),
+            ReturnValues="ALL_NEW",
             UpdateExpression=(
                 "SET #s = :s, outputs = :o, #e = :e, finished_at = :at, updated_at = :at, "
                 f"event_state = :pending{sets} REMOVE task_token{removes}"
@@ -181,6 +191,7 @@ class DynamoJobRepository:
                 ":p": _OPEN[1],
             },
         )
+        return to_job(answer["Attributes"]) if answer else None
 
     def event_pending(self, job_id: str) -> bool:
         return self._item(job_id).get("event_state") == "pending"

@@ -34,6 +34,22 @@ def written_if(write: Callable[..., Any], **request: Any) -> dict[str, Any] | No
     return response
 
 
+def written_or_current(write: Callable[..., Any], **request: Any) -> tuple[bool, dict[str, Any]]:
+    """A conditional `update_item` that returns the item either way, so a lost race needs no second read:
+    (True, the item after the write) or (False, the item as it stood when the condition failed; {} if
+    there is none). Any other error is raised."""
+    try:
+        response = write(ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD", **request)
+    except ClientError as exc:
+        if not conditional_failed(exc):
+            raise
+        from boto3.dynamodb.types import TypeDeserializer  # the failure's item comes in the wire format
+
+        wire = exc.response.get("Item") or {}
+        return False, {name: TypeDeserializer().deserialize(value) for name, value in wire.items()}
+    return True, dict(response.get("Attributes") or {})
+
+
 def write_if(write: Callable[..., Any], **request: Any) -> bool:
     """`written_if` as a yes/no: True if the write was made."""
     return written_if(write, **request) is not None

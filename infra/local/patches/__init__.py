@@ -27,6 +27,7 @@ from . import (
     item_reader,
     lambda_runtime,
     parsed_definitions,
+    parsed_paths,
     partition_query,
     s3_notifications,
     s3_spill,
@@ -61,6 +62,7 @@ PATCHES: dict[str, tuple[ModuleType, Callable[[], None]]] = {
     "P10": (abandoned_invokes, abandoned_invokes.patch_abandoned_invokes),
     "P11": (s3_spill, s3_spill.patch_s3_spill),
     "P12": (partition_query, partition_query.patch_partition_query),
+    "P13": (parsed_paths, parsed_paths.patch_parsed_paths),
 }
 
 

@@ -68,7 +68,7 @@ def test_GIVEN_every_patch_WHEN_listed_THEN_its_module_records_the_moto_sources_
     for patch_id, (module, _) in patches.PATCHES.items():
         assert module.RECORDED, f"{patch_id} ({module.__name__}) records no moto source"
     assert list(patches.PATCHES) == [
-        *("P0", "P1", "P1b", "P2", "P3", "P4", "P5", "P6", "P7", "T1", "P8", "P9", "P10", "P11", "P12"),
+        *("P0", "P1", "P1b", "P2", "P3", "P4", "P5", "P6", "P7", "T1", "P8", "P9", "P10", "P11", "P12", "P13"),
     ]
 
 
