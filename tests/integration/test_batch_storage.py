@@ -127,6 +127,10 @@ def test_GIVEN_a_big_open_batch_WHEN_members_are_added_and_end_THEN_counts_sprea
         repo.transition("big", f"job-{i}", "completed" if i % 2 else "failed")
 
     big = repo.get("big")
+    calls: list[str] = []
+    jobs_table.meta.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    turn = repo.get("big", counts=False)  # what a job's turn reads: the record alone
+    assert calls == ["GetItem"] and turn.total == 41 and turn.sealed and turn.done < big.done
     shard_items = jobs_table.query(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
         ExpressionAttributeValues={":pk": "BATCH#big", ":c": "COUNT#"},

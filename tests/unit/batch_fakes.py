@@ -60,7 +60,7 @@ class FakeBatchRepository:
         batch = self.batches[batch_id]
         batch.deleted_at = batch.deleted_at or at
 
-    def get(self, batch_id: str) -> Batch:
+    def get(self, batch_id: str, *, counts: bool = True) -> Batch:
         if batch_id not in self.batches:
             raise BatchNotFoundError(batch_id)
         return copy.deepcopy(self.batches[batch_id])

@@ -310,7 +310,7 @@ class BatchService:
         if job.staged:
             self.intake.start_workflow(job)
             return
-        batch = self.repo.get(batch_id)
+        batch = self.repo.get(batch_id, counts=False)
         if batch.deleted_at or batch.cancelled_at:
             self._cancel_job(batch.tenant, job_id)
             return
@@ -330,7 +330,7 @@ class BatchService:
         if not self.intake.start_staged(staged):  # it ended meanwhile (cancelled): its slot goes now
             self.tracker.job_changed(self.queries.by_id(job_id))
             return
-        batch = self.repo.get(batch_id)
+        batch = self.repo.get(batch_id, counts=False)
         if batch.deleted_at or batch.cancelled_at:  # cancelled while this job was being staged: cancel it too
             self._cancel_job(batch.tenant, job_id)
 

@@ -228,5 +228,5 @@ class JsonlManifests:
 
     def run_item(self, batch_id: str, index: int, token: str) -> None:
         """RunJobs' step for the line at `index`: the batch job of that member."""
-        batch = self.repo.get(batch_id)
+        batch = self.repo.get(batch_id, counts=False)  # its id and creation time name the member
         self.batches.run_item(batch_id, self.batches.member_id(batch, index), token)

@@ -165,8 +165,9 @@ class RateLimiter(Protocol):
 class BatchRepository(Protocol):
     """Batches and their members; every counter moves with its member's transition, atomically, once."""
 
-    def get(self, batch_id: str) -> Batch:
-        """Raises BatchNotFoundError."""
+    def get(self, batch_id: str, *, counts: bool = True) -> Batch:
+        """Raises BatchNotFoundError. `counts` off: what a job's turn checks (tenant, manifest, cancel and
+        delete marks), without reading a big batch's count shards; its counts are then partial."""
 
     def mark_cancelled(self, batch_id: str, at: float) -> None:
         """From now on the batch's jobs whose turn comes end cancelled (POST /v1/batches/{id}/cancel)."""

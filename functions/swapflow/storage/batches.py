@@ -47,28 +47,29 @@ class DynamoBatchRepository:
     def _key(batch_id: str, job_id: str | None = None) -> dict[str, str]:
         return {"pk": f"BATCH#{batch_id}", "sk": f"M#{job_id}" if job_id else "BATCH"}
 
-    def get(self, batch_id: str) -> Batch:
+    def get(self, batch_id: str, *, counts: bool = True) -> Batch:
         item = self.table.get_item(Key=self._key(batch_id), ConsistentRead=True).get("Item")
         if not item:
             raise BatchNotFoundError(batch_id)
-        return self._to_batch(item)
+        return self._to_batch(item, counts=counts)
 
-    def _to_batch(self, item: dict[str, Any]) -> Batch:
-        """The batch record as a Batch; a sharded batch's counts add its shards' (one Query)."""
-        counts = _counts(item)
-        if int(item.get("shards", 1)) > 1:
+    def _to_batch(self, item: dict[str, Any], *, counts: bool = True) -> Batch:
+        """The batch record as a Batch; a sharded batch's counts add its shards' (one Query), unless
+        `counts` is off: then they are the record's own only."""
+        counted = _counts(item)
+        if counts and int(item.get("shards", 1)) > 1:
             for shard in self._query(
                 item["id"], SHARD_PREFIX, "sk, " + ", ".join(f"ids_{n}" for n in (*TERMINAL, "processing"))
             ):
                 for name, n in _counts(shard).items():
-                    counts[name] += n
+                    counted[name] += n
         return Batch(
             id=item["id"],
             tenant=item["tenant"],
             total=int(item["total"]),
             providers=json.loads(item["providers"]),
             created_at=float(item["created_at"]),
-            counts=counts,
+            counts=counted,
             manifest=json.loads(item["manifest"]) if item.get("manifest") else None,
             sealed=bool(item.get("sealed", True)),
             completion=item.get("completion"),

@@ -108,7 +108,13 @@ def test_given_a_query_when_it_runs_then_only_its_partition_is_listed(table: Any
     Table.all_items = counting  # type: ignore[method-assign]
     try:
         table.query(TableName="parts", **QUERIES[0])
+        table.query(TableName="parts", **QUERIES[2])  # BETWEEN M#0010 AND M#0020
+        table.query(
+            TableName="parts",
+            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues={":p": {"S": "BATCH#7"}, ":s": {"S": "M#004"}},
+        )
     finally:
         Table.all_items = inner  # type: ignore[method-assign]
 
-    assert listed == [50]  # moto alone lists all 500 items for it
+    assert listed == [50, 11, 10]  # moto alone lists all 500 items for each
