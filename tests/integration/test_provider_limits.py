@@ -132,3 +132,19 @@ def test_GIVEN_many_lambdas_racing_WHEN_they_acquire_THEN_never_more_than_the_li
         t.join()
     assert 1 <= len(won) <= 3
     assert set(limiter.held("wavespeed-pro")) == set(won)
+
+
+def test_GIVEN_a_stale_version_WHEN_swapped_THEN_nothing_is_written_and_the_stored_state_comes_back(
+    jobs_table: Any,
+) -> None:
+    from swapflow.jobs.limits import LeaseState
+
+    store = DynamoLeaseStore(jobs_table)
+    assert store.swap("engine", LeaseState({"a": 2000.0}), 0) is None
+    calls: list[str] = []
+    jobs_table.meta.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    lost = store.swap("engine", LeaseState({"b": 2000.0}), 0)  # another writer moved it to version 1
+
+    assert lost == (LeaseState({"a": 2000.0}), 1) and calls == ["PutItem"]  # no read to learn what won
+    assert store.swap("engine", LeaseState({"a": 2000.0, "b": 2000.0}), 1) is None
+    assert store.read("engine") == (LeaseState({"a": 2000.0, "b": 2000.0}), 2)

@@ -21,6 +21,9 @@ class FakeBlobs:
             raise BlobMissingError(bucket, key)
         return self.objects[(bucket, key)]
 
+    def get_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
+        return self.get(bucket, key)[start : start + length]
+
     def size(self, bucket: str, key: str) -> int:
         return len(self.get(bucket, key))
 

@@ -85,11 +85,11 @@ class MemoryLeases:
     def read(self, provider: str) -> tuple[LeaseState, int]:
         return self.states.get(provider, (LeaseState(), 0))
 
-    def write(self, provider: str, state: LeaseState, version: int) -> bool:
+    def swap(self, provider: str, state: LeaseState, version: int) -> tuple[LeaseState, int] | None:
         if self.read(provider)[1] != version:
-            return False
+            return self.read(provider)
         self.states[provider] = (state, version + 1)
-        return True
+        return None
 
     def release(self, provider: str, job_id: str) -> None:
         state, version = self.read(provider)

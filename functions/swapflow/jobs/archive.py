@@ -30,9 +30,12 @@ class OutputArchive:
         """Where output `index` of a job is archived, without its extension."""
         return f"outputs/{job.tenant}/{job.id}/{index}"
 
-    def archive(self, job: Job, index: int, out: ProviderOutput) -> Output:
-        """Raises OutputRefusedError when the provider's bytes are not an image we may serve."""
-        if out.bucket and out.key:
+    def archive(self, job: Job, index: int, out: ProviderOutput, staged: bytes | None = None) -> Output:
+        """Raises OutputRefusedError when the provider's bytes are not an image we may serve. `staged`: the
+        bytes at the output's S3 location, when the caller has just written them (the engine)."""
+        if staged is not None and out.bucket and out.key:
+            data = staged
+        elif out.bucket and out.key:
             data = self.blobs.get(out.bucket, out.key)
         elif out.url:
             data = self.inputs.fetch_output(out.url)

@@ -92,9 +92,11 @@ class ProviderCallbacks:
         if job.terminal:
             return {"job_id": job_id, "skipped": True}
         bucket = self.archive.bucket
+        written: dict[tuple[str, str], bytes] = {}
 
         def write(key: str, data: bytes, content_type: str) -> tuple[str, str]:
             self.blobs.put(bucket, key, data, content_type)
+            written[bucket, key] = data  # finishing archives these bytes without reading them back
             return bucket, key
 
         try:
@@ -103,5 +105,5 @@ class ProviderCallbacks:
             LOG.exception("engine crashed", extra={"job_id": job_id})
             failure = ProviderFailure("internal", "the engine failed unexpectedly")
             result = ProviderResult(ProviderState.FAILED, failure=failure)
-        woken = self.lifecycle.complete_from_provider(job_id, result, notify=notify)
+        woken = self.lifecycle.complete_from_provider(job_id, result, notify=notify, staged=written)
         return {"job_id": job_id, "state": str(result.state), "woken": woken}

@@ -74,6 +74,11 @@ class InputLoader:
             "upload_not_found", f"{field}: no such object among yours (never uploaded, expired, or not yours)", field
         )
 
+    def _too_large(self, field: str) -> RequestInvalidError:
+        return RequestInvalidError(
+            "image_too_large", f"{field}: the upload is larger than {self.max_bytes} bytes", field
+        )
+
     def stored_size(self, key: str, field: str) -> int:
         """The object's size (a HEAD), refused like a missing object when it is not there."""
         try:
@@ -81,17 +86,19 @@ class InputLoader:
         except BlobMissingError as exc:
             raise self._not_found(field) from exc
         if size > self.max_bytes:
-            raise RequestInvalidError(
-                "image_too_large", f"{field}: the upload is larger than {self.max_bytes} bytes", field
-            )
+            raise self._too_large(field)
         return size
 
     def _read_upload(self, key: str, field: str) -> bytes:
-        self.stored_size(key, field)
+        """One ranged GET of at most the cap and a byte more: a bigger upload is refused without being
+        read whole (and without a HEAD first)."""
         try:
-            return self.blobs.get(self.input_bucket, key)
+            data = self.blobs.get_range(self.input_bucket, key, 0, self.max_bytes + 1)
         except BlobMissingError as exc:
             raise self._not_found(field) from exc
+        if len(data) > self.max_bytes:
+            raise self._too_large(field)
+        return data
 
     def check_callback_url(self, url: str, field: str) -> None:
         """A URL we will call later (`webhook_url`): the image URLs' SSRF guard now, and again on every call."""

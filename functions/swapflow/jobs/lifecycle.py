@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -47,6 +47,9 @@ _CAUGHT_ERRORS = {
     "States.Timeout": ("provider_timeout", "the provider did not answer in time"),
     "ProviderSlotBusyError": ("provider_failed", "no slot of the provider came free in time"),
 }
+
+# Outputs a caller has just written, by (bucket, key): archived from memory instead of read back.
+Staged = Mapping[tuple[str, str], bytes]
 
 # A Run pass that timed out may still be handing its job over when the retried pass starts: the second
 # would submit the job again (a second task at the provider, beyond its limits). A pass claims the
@@ -251,13 +254,16 @@ class JobLifecycle:
 
     # ---- the completion path (provider webhooks, the engine) --------------------------------------
 
-    def complete_from_provider(self, job_id: str, result: ProviderResult, *, notify: bool = True) -> bool:
+    def complete_from_provider(
+        self, job_id: str, result: ProviderResult, *, notify: bool = True, staged: Staged | None = None
+    ) -> bool:
         """Record the result, finish the job here (archive, terminal state, event) and hand the parked
         token back, so the workflow ends without another step. Returns True if a waiting workflow was
         woken now.
 
         With `notify` off (tests of the poll path) the result is only recorded: the next pass finds it.
-        A duplicate or late result changes nothing.
+        A duplicate or late result changes nothing. `staged`: outputs the caller has just written, by
+        (bucket, key), archived without reading them back.
         """
         if result.state is ProviderState.RUNNING:
             return False
@@ -265,7 +271,7 @@ class JobLifecycle:
         if not notify:
             return False
         try:
-            job = self.finish(job_id)  # idempotent: a duplicate callback finds the job ended and emits nothing
+            job = self.finish(job_id, staged)  # idempotent: a duplicate callback finds the job ended, emits nothing
         except Exception as exc:
             if listening is not None:  # the workflow's next pass finishes it (retried at once, not on a timeout)
                 self.workflow.send_failure(listening[0], "JobFinishFailed", f"{type(exc).__name__}: {exc}")
@@ -276,7 +282,7 @@ class JobLifecycle:
 
     # ---- terminal transitions ---------------------------------------------------------------------
 
-    def finish(self, job_id: str) -> Job:
+    def finish(self, job_id: str, staged: Staged | None = None) -> Job:
         """Archive the provider's outputs and complete the job (or fail it with the recorded failure)."""
         job, recorded = self.repo.get_with_result(job_id)
         if job.terminal:
@@ -288,7 +294,11 @@ class JobLifecycle:
             failure = result.failure or ProviderFailure("provider_failed", "the provider returned no output")
             return self.fail(job_id, JobError.of(failure.code, failure.message, failure.provider_code))
         try:
-            outputs = [self.archive.archive(job, i, out) for i, out in enumerate(result.outputs)]
+            staged = staged or {}
+            outputs = [
+                self.archive.archive(job, i, out, staged.get((out.bucket or "", out.key or "")))
+                for i, out in enumerate(result.outputs)
+            ]
         except OutputRefusedError as exc:  # retrying cannot help: the job fails now, on the provider
             LOG.error("output of job %s refused: %s", job_id, exc.message, extra={"job_id": job_id, "reason": exc.code})
             refused = JobError("provider_failed", f"the provider's output was refused: {exc.message}", exc.code)

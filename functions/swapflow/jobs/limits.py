@@ -67,8 +67,9 @@ class LeaseStore(Protocol):
     def read(self, provider: str) -> tuple[LeaseState, int]:
         """The provider's state and its version (0: never written)."""
 
-    def write(self, provider: str, state: LeaseState, version: int) -> bool:
-        """Store `state` as version + 1 if the stored version is still `version`; False if it moved."""
+    def swap(self, provider: str, state: LeaseState, version: int) -> tuple[LeaseState, int] | None:
+        """Store `state` as version + 1 if the stored version is still `version`: None when stored; else
+        the state and version stored now, which the next attempt starts from (no read between)."""
 
     def release(self, provider: str, job_id: str) -> None:
         """Drop the job's lease (and move the version, so a racing stale write fails)."""
@@ -111,8 +112,8 @@ class ProviderGate:
         """Take a slot for the job (idempotent: a job holding one keeps it); ProviderSlotBusyError if none."""
         limit = self.limit(provider)
         retry_after: float | None = None
+        stored, version = self.store.read(provider)
         for _ in range(MAX_CAS_ATTEMPTS):
-            stored, version = self.store.read(provider)
             now = self.clock()
             state = stored.live(now, self.window)
             if job_id in state.leases:
@@ -126,19 +127,23 @@ class ProviderGate:
                 {**state.leases, job_id: now + self.lease_seconds},
                 (*state.starts, (job_id, now))[-max(limit.rate_per_minute, 1) :] if limit.rate_per_minute else (),
             )
-            if self.store.write(provider, taken, version):
+            current = self.store.swap(provider, taken, version)
+            if current is None:
                 return
+            stored, version = current
         raise ProviderSlotBusyError(provider, retry_after)
 
     def submitted(self, provider: str, job_id: str) -> None:
         """The job's submit returned: its start counts from now (best effort under heavy contention)."""
         if not self.limit(provider).rate_per_minute:
             return  # no start log to move
+        stored, version = self.store.read(provider)
         for _ in range(MAX_CAS_ATTEMPTS):
-            stored, version = self.store.read(provider)
             moved = stored.restamped(job_id, self.clock())
-            if moved is None or self.store.write(provider, moved, version):
+            current = None if moved is None else self.store.swap(provider, moved, version)
+            if current is None:
                 return
+            stored, version = current
 
     def release(self, provider: str, job_id: str) -> None:
         self.store.release(provider, job_id)

@@ -35,11 +35,15 @@ def written_if(write: Callable[..., Any], **request: Any) -> dict[str, Any] | No
 
 
 def written_or_current(write: Callable[..., Any], **request: Any) -> tuple[bool, dict[str, Any]]:
-    """A conditional `update_item` that returns the item either way, so a lost race needs no second read:
-    (True, the item after the write) or (False, the item as it stood when the condition failed; {} if
-    there is none). Any other error is raised."""
+    """A conditional write (`table.put_item` or `table.update_item`) that returns the item either way, so
+    a lost race needs no second read: (True, the item after the write: an update's new item, a put's
+    own) or (False, the item as it stood when the condition failed; {} if there is none). Any other
+    error is raised."""
+    put = "Item" in request
     try:
-        response = write(ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD", **request)
+        response = write(
+            **({} if put else {"ReturnValues": "ALL_NEW"}), ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
+        )
     except ClientError as exc:
         if not conditional_failed(exc):
             raise
@@ -47,7 +51,7 @@ def written_or_current(write: Callable[..., Any], **request: Any) -> tuple[bool,
 
         wire = exc.response.get("Item") or {}
         return False, {name: TypeDeserializer().deserialize(value) for name, value in wire.items()}
-    return True, dict(response.get("Attributes") or {})
+    return True, dict(request["Item"] if put else response.get("Attributes") or {})
 
 
 def write_if(write: Callable[..., Any], **request: Any) -> bool:
