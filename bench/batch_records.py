@@ -33,25 +33,10 @@ def main() -> None:
     from swapflow.jobs.models import PENDING_IMAGE, Batch, BatchMember, Job, SwapSpec, derived_id
     from swapflow.storage.batches import DynamoBatchRepository
     from swapflow.storage.dynamo import DynamoJobRepository
+    from swapflow.storage.schema import create_table_request
 
     with mock_aws():
-        attrs = ["pk", "sk", "gsi1pk", "gsi1sk"]
-        table = boto3.resource("dynamodb").create_table(
-            TableName="jobs",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-tenant",
-                    "KeySchema": [
-                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        table = boto3.resource("dynamodb").create_table(**create_table_request("jobs"))
         batches, jobs = DynamoBatchRepository(table), DynamoJobRepository(table)
         batch = Batch("01BENCH", "t", 0, ["engine"], 1_800_000_000.0, sealed=False)
         batches.create_open(batch, shards=2)

@@ -7,6 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from swapflow.storage import schema
 
 
 def webhook_secrets_alias_name(stack_name: str) -> str:
@@ -44,8 +45,8 @@ class Storage(Construct):
         table = dynamodb.Table(
             self,
             "Jobs",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=schema.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=schema.SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute="ttl",
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
@@ -55,9 +56,9 @@ class Storage(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         table.add_global_secondary_index(
-            index_name="by-tenant",
-            partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
+            index_name=schema.TENANT_INDEX,
+            partition_key=dynamodb.Attribute(name=schema.TENANT_INDEX_KEYS[0], type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=schema.TENANT_INDEX_KEYS[1], type=dynamodb.AttributeType.STRING),
         )
         return table
 

@@ -24,22 +24,7 @@ def jobs_table(aws_env: None) -> Iterator[Any]:
     """The jobs table as infra/constructs/storage.py defines it: pk/sk and the `by-tenant` index."""
     import boto3
     from moto import mock_aws
+    from swapflow.storage.schema import create_table_request
 
-    attrs = ["pk", "sk", "gsi1pk", "gsi1sk"]
     with mock_aws():
-        yield boto3.resource("dynamodb").create_table(
-            TableName="Swapflow-StorageJobs-TEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-tenant",
-                    "KeySchema": [
-                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        yield boto3.resource("dynamodb").create_table(**create_table_request("Swapflow-StorageJobs-TEST"))

@@ -15,6 +15,7 @@ from typing import Any
 from ..jobs.exceptions import JobNotFoundError
 from ..jobs.models import Job, JobError, JobStatus, Output
 from .job_items import expiry_update, job_key, new_item, to_job
+from .schema import TENANT_INDEX
 from .table import num, query_page, read_all, write_if, written_if
 
 _OPEN = [str(JobStatus.QUEUED), str(JobStatus.PROCESSING)]
@@ -237,7 +238,7 @@ class DynamoJobRepository:
         if after:
             values[":after"] = after
         query: dict[str, Any] = {
-            "IndexName": "by-tenant",
+            "IndexName": TENANT_INDEX,
             "KeyConditionExpression": condition,
             "FilterExpression": "sk = :job" + (" AND #s = :s" if status else ""),
             "ExpressionAttributeValues": values,

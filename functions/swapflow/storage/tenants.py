@@ -30,6 +30,7 @@ from ..jobs.exceptions import DomainError
 from ..jobs.models import new_job_id
 from ..jobs.retention import Retention
 from .dynamo import hash_key
+from .schema import TENANT_INDEX
 from .table import num, put_if_absent, read_all, write_if, written_if
 
 KEY_PREFIX = "sf_"
@@ -198,7 +199,7 @@ class DynamoTenants:
             condition += " AND begins_with(gsi1sk, :t)"
             values[":t"] = f"{tenant}#"
         query: dict[str, Any] = {
-            "IndexName": "by-tenant",
+            "IndexName": TENANT_INDEX,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
         }
