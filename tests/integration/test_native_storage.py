@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from swapflow.cli import main
+from swapflow.jobs.exceptions import JobNotFoundError
 from swapflow.jobs.models import Job, JobError, JobStatus, StoredImage, SwapSpec, new_job_id
 from swapflow.storage.dynamo import DynamoApiKeys, DynamoJobRepository
 from swapflow.storage.idempotency import DynamoIdempotencyRecords
@@ -339,3 +340,19 @@ def test_given_an_open_job_when_finished_then_the_write_returns_the_ended_job_on
 
     assert ended == job and ended.status is JobStatus.FAILED and ended.error == JobError("provider_failed", "no output")
     assert again is None and recorded == {"state": "succeeded", "outputs": [], "failure": None}
+
+
+def test_given_a_retried_pass_parked_its_token_when_the_timed_out_pass_parks_late_then_the_live_token_stays(
+    table: Any,
+) -> None:
+    repo = DynamoJobRepository(table)
+    (job_id,) = put_jobs(repo, "acme", 1)
+
+    assert repo.store_token(job_id, "token-retried", {}, pass_started=1_800_000_060) == (True, None)
+    assert repo.store_token(job_id, "token-late", {}, pass_started=1_800_000_000) == (False, None)
+    repo.record_result(job_id, {"state": "succeeded", "outputs": [], "failure": None})
+    assert repo.store_token(job_id, "token-next", {}, pass_started=1_800_000_090)[0]
+
+    assert table.get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"})["Item"]["task_token"] == "token-next"
+    with pytest.raises(JobNotFoundError):
+        repo.store_token("01NOSUCHJOB", "t", {}, pass_started=1.0)

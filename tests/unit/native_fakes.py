@@ -44,6 +44,7 @@ class FakeJobRepository:
         self.event_state: dict[str, str] = {}
         self.results: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, str] = {}
+        self.token_pass_at: dict[str, float] = {}  # when the pass whose token is kept started
         self.claims: dict[str, tuple[str, float]] = {}  # job id -> (owner, at): claim_submit
         self.lock = threading.Lock()
 
@@ -128,10 +129,16 @@ class FakeJobRepository:
             if self.claims.get(job_id, ("",))[0] == owner:
                 del self.claims[job_id]
 
-    def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
-        self.get(job_id)
-        self.tokens[job_id] = token
-        return self.recorded_result(job_id)
+    def store_token(
+        self, job_id: str, token: str, poll: dict[str, Any], *, pass_started: float
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """As DynamoDB: a pass that started before the one whose token is kept keeps nothing."""
+        with self.lock:
+            self.get(job_id)
+            if self.token_pass_at.get(job_id, pass_started) > pass_started:
+                return False, self.recorded_result(job_id)
+            self.tokens[job_id], self.token_pass_at[job_id] = token, pass_started
+            return True, self.recorded_result(job_id)
 
     def record_result(self, job_id: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """As DynamoDB: the first result of an open job only; (token, poll) when a Run pass is parked."""

@@ -246,7 +246,12 @@ class SlowProvider(ScriptedProvider):
 
 def test_GIVEN_a_pass_still_submitting_WHEN_the_retried_pass_runs_THEN_the_provider_gets_the_job_once() -> None:
     holder: dict[str, Any] = {}
-    engine = SlowProvider("engine", lambda: holder["svc"].lifecycle.run_step("01JOB", "token-2"))
+
+    def retried_pass() -> Job:  # starts once the first pass's task timed out: later
+        holder["svc"].clock.now += 30
+        return holder["svc"].lifecycle.run_step("01JOB", "token-2")
+
+    engine = SlowProvider("engine", retried_pass)
     svc, gate = rig(engine)
     holder["svc"] = svc
     job = queued(svc, "engine")
@@ -256,7 +261,8 @@ def test_GIVEN_a_pass_still_submitting_WHEN_the_retried_pass_runs_THEN_the_provi
     assert len(engine.submitted) == 1  # the second pass found the hand-over claimed and waited for it
     assert engine.overlapped[0].status is JobStatus.QUEUED
     assert svc.repo.get(job.id).provider_job_id == "engine-1"
-    assert svc.repo.tokens[job.id] == "token-1" and set(gate.held("engine")) == {job.id}
+    # the first pass's late token does not replace the live one: the engine's completion wakes the retried pass
+    assert svc.repo.tokens[job.id] == "token-2" and set(gate.held("engine")) == {job.id}
 
 
 def test_GIVEN_a_claim_left_by_a_pass_that_died_WHEN_it_is_stale_THEN_the_next_pass_submits() -> None:

@@ -127,11 +127,14 @@ class JobLifecycle:
 
         ProviderSlotBusyError / ProviderBusyError propagate: the state machine retries the pass later.
         """
+        started = self.clock()
         job = self.repo.get(job_id)
         if not job.terminal:
             step = self.poll_status(job) if job.provider_job_id else self.submit_to_provider(job, owner=_pass_id(token))
             if step.state == "running":
-                recorded = self.repo.store_token(job_id, token, {})
+                kept, recorded = self.repo.store_token(job_id, token, {}, pass_started=started)
+                if not kept:  # this pass's task timed out meanwhile: the retried pass waits for the job
+                    return job
                 if not recorded or recorded["state"] == ProviderState.RUNNING:
                     return job
                 step = Step(job_id, _step_state(recorded["state"]))

@@ -33,8 +33,11 @@ class JobRepository(Protocol):
     def release_submit(self, job_id: str, owner: str) -> None:
         """Drop the owner's claim: its hand-over failed with an answer, so the next pass may try at once."""
 
-    def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
-        """Keep the wait step's task token; return the provider result already recorded, if any."""
+    def store_token(
+        self, job_id: str, token: str, poll: dict[str, Any], *, pass_started: float
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Keep the wait step's task token unless a pass that started later keeps its own: (whether it was
+        kept, the provider result already recorded, if any)."""
 
     def record_result(self, job_id: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """Record a provider result; return (task token, poll) if a wait step is listening."""

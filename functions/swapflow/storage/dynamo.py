@@ -16,7 +16,7 @@ from ..jobs.exceptions import JobNotFoundError
 from ..jobs.models import Job, JobError, JobStatus, Output
 from .job_items import expiry_update, job_key, new_item, to_job
 from .schema import TENANT_INDEX
-from .table import num, query_page, read_all, write_if, written_if
+from .table import num, query_page, read_all, write_if, written_if, written_or_current
 
 _OPEN = [str(JobStatus.QUEUED), str(JobStatus.PROCESSING)]
 EVENT_CLAIM_STALE_SECONDS = 30
@@ -122,15 +122,22 @@ class DynamoJobRepository:
             ExpressionAttributeValues={":o": owner},
         )
 
-    def store_token(self, job_id: str, token: str, poll: dict[str, Any]) -> dict[str, Any] | None:
-        item = self.table.update_item(
+    def store_token(
+        self, job_id: str, token: str, poll: dict[str, Any], *, pass_started: float
+    ) -> tuple[bool, dict[str, Any] | None]:
+        # A pass whose task timed out may park its token after the retried pass parked the live one.
+        kept, item = written_or_current(
+            self.table.update_item,
             Key=self._key(job_id),
-            UpdateExpression="SET task_token = :t, poll = :p",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":t": token, ":p": json.dumps(poll)},
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-        return json.loads(item["provider_result"]) if item.get("provider_result") else None
+            UpdateExpression="SET task_token = :t, poll = :p, token_pass_at = :at",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (attribute_not_exists(token_pass_at) OR token_pass_at <= :at)"
+            ),
+            ExpressionAttributeValues={":t": token, ":p": json.dumps(poll), ":at": num(pass_started)},
+        )
+        if not item:
+            raise JobNotFoundError(job_id)
+        return kept, _result_of(item)
 
     def record_result(self, job_id: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """Record the first terminal provider result; duplicates and late ones change nothing."""
