@@ -148,3 +148,53 @@ def test_GIVEN_a_stale_version_WHEN_swapped_THEN_nothing_is_written_and_the_stor
     assert lost == (LeaseState({"a": 2000.0}), 1) and calls == ["PutItem"]  # no read to learn what won
     assert store.swap("engine", LeaseState({"a": 2000.0, "b": 2000.0}), 1) is None
     assert store.read("engine") == (LeaseState({"a": 2000.0, "b": 2000.0}), 2)
+
+
+def test_GIVEN_many_jobs_ending_at_once_WHEN_they_release_THEN_each_release_is_one_write_and_none_is_lost(
+    jobs_table: Any,
+) -> None:
+    clock = Clock()
+    limiter = gate(jobs_table, clock, concurrency=40, rate=0)
+    jobs = [f"job-{i}" for i in range(24)]
+    for job in jobs:
+        limiter.acquire("wavespeed-pro", job)
+    calls: list[str] = []
+    jobs_table.meta.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    errors: list[BaseException] = []
+
+    def end(job: str) -> None:
+        try:
+            limiter.release("wavespeed-pro", job)
+        except BaseException as exc:  # a release that gave up would leak the slot until its lease expires
+            errors.append(exc)
+
+    enders = [threading.Thread(target=end, args=(job,)) for job in jobs]
+    for t in enders:
+        t.start()
+    for t in enders:
+        t.join()
+
+    assert errors == [] and limiter.held("wavespeed-pro") == {}
+    assert calls.count("UpdateItem") == 24 and "PutItem" not in calls  # no compare-and-set round trips
+    limiter.acquire("wavespeed-pro", "next")  # an acquire after them all reads the moved version
+    assert set(limiter.held("wavespeed-pro")) == {"next"}
+
+
+def test_GIVEN_a_lease_item_from_before_the_map_WHEN_read_and_released_THEN_it_still_works(jobs_table: Any) -> None:
+    jobs_table.put_item(
+        Item={
+            "pk": "LIMIT#wavespeed-pro",
+            "sk": "LIMIT",
+            "state": '{"leases":{"old":5000.0,"other":5000.0},"starts":[["old",990.0],995.0]}',
+            "version": 7,
+        }
+    )
+    clock = Clock()
+    limiter = gate(jobs_table, clock, concurrency=3, rate=10)
+    assert set(limiter.held("wavespeed-pro")) == {"old", "other"}
+
+    limiter.release("wavespeed-pro", "old")
+    limiter.acquire("wavespeed-pro", "new")  # rewrites the item in the map form
+
+    assert set(limiter.held("wavespeed-pro")) == {"other", "new"}
+    assert "state" not in jobs_table.get_item(Key={"pk": "LIMIT#wavespeed-pro", "sk": "LIMIT"})["Item"]
