@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 from native_fakes import Clock, FakeIdempotency, make_service
@@ -21,6 +22,7 @@ from swapflow.jobs.models import Job, JobStatus, Output, StoredImage, SwapSpec
 from swapflow.jobs.queries import decode_cursor, encode_cursor
 from swapflow.net import FetchError, FetchPolicy
 
+from tests.conftest import FIXTURES
 from tests.shared.fakes import FakeBlobs
 
 BODY = {"source_image": "https://img.example/a.jpg", "target_image": "https://img.example/b.jpg"}
@@ -436,3 +438,26 @@ def test_given_queued_completed_and_cancelled_jobs_when_viewed_then_each_view_is
     for job_id in (done.id, cancelled.id, queued.id):
         view = svc.queries.view(svc.queries.get_job("acme", job_id), with_base64=True)
         assert JobAnswer.model_validate(view).id == job_id  # extra="forbid": no undocumented field either
+
+
+def test_given_an_output_the_engine_just_wrote_when_finishing_then_it_is_archived_without_reading_it_back() -> None:
+    blobs = FakeBlobs()
+    inputs = InputLoader(blobs, input_bucket="inputs", policy=FetchPolicy(), max_pixels=10**8, max_bytes=10**8)
+    svc = make_service(inputs=inputs, blobs=blobs)
+    image = StoredImage("inputs", "inputs/acme/j/source.jpg", "image/jpeg", 8, 8)
+    data = (FIXTURES / "target.jpg").read_bytes()
+    reads: list[str] = []
+    get = svc.blobs.get
+    svc.blobs.get = lambda bucket, key: reads.append(key) or get(bucket, key)  # type: ignore[method-assign]
+    for job_id in ("01STAGED", "01STORED"):
+        svc.repo.put_new(Job(id=job_id, tenant="acme", provider="engine", spec=SwapSpec(image, image)))
+        key = f"outputs/acme/{job_id}/0.jpg"
+        svc.blobs.put("archive", key, data, "image/jpeg")
+        svc.repo.record_result(job_id, {"state": "succeeded", "outputs": [{"bucket": "archive", "key": key}]})
+
+    staged = svc.lifecycle.finish("01STAGED", {("archive", "outputs/acme/01STAGED/0.jpg"): data})
+    stored = svc.lifecycle.finish("01STORED")  # another pass finishing: no bytes in hand, read from S3
+
+    assert staged.status is stored.status is JobStatus.COMPLETED
+    assert staged.outputs[0].sha256 == stored.outputs[0].sha256 == hashlib.sha256(data).hexdigest()
+    assert reads == ["outputs/acme/01STORED/0.jpg"]
