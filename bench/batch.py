@@ -40,27 +40,34 @@ TARGET_RATIO = 0.6  # issue 16: the batch at 60% of the engine's own compute bou
 
 
 class BatchWatch:
-    """Waits for a batch by reading its record (one GetItem a poll, counted and taken off the cost);
-    GET /v1/batches/{id} would read every member each time and compete with the batch for the CPU."""
+    """Waits for a batch by reading its completion mark (one projected GetItem a poll, counted and taken
+    off the cost); its counts are read only to print progress. GET /v1/batches/{id}, or the counts at
+    every poll, would read every member (or count shard) each time and compete with the batch for the CPU."""
 
     def __init__(self, table_name: str) -> None:
         import boto3
         from swapflow.storage.batches import DynamoBatchRepository
 
-        self.repo = DynamoBatchRepository(boto3.resource("dynamodb").Table(table_name))
+        self.table = boto3.resource("dynamodb").Table(table_name)
+        self.repo = DynamoBatchRepository(self.table)
         self.polls = 0
 
+    def completion(self, batch_id: str) -> str | None:
+        self.polls += 1
+        key = {"pk": f"BATCH#{batch_id}", "sk": "BATCH"}
+        item = self.table.get_item(Key=key, ProjectionExpression="completion", ConsistentRead=True).get("Item")
+        return (item or {}).get("completion")
+
     def wait(self, batch_id: str, started: float, every: float = 15.0) -> dict[str, int]:
-        last_print = 0.0
-        while True:
-            self.polls += 1
-            batch = self.repo.get(batch_id)
-            if batch.completion == "sent":
-                return batch.counts_view()
+        last_print = time.perf_counter()
+        while self.completion(batch_id) != "sent":
             if time.perf_counter() - last_print > every:
                 last_print = time.perf_counter()
-                print(f"{time.perf_counter() - started:6.0f} s {batch.counts_view()}", flush=True)
+                self.polls += 1
+                print(f"{time.perf_counter() - started:6.0f} s {self.repo.get(batch_id).counts_view()}", flush=True)
             time.sleep(0.2)
+        self.polls += 1
+        return self.repo.get(batch_id).counts_view()
 
 
 def idle_machine_ratio(engine_ms: float, cpu_ms: dict[str, float], cores: int) -> float:
