@@ -318,6 +318,15 @@ def test_GIVEN_a_job_WHEN_its_poll_plan_is_made_THEN_each_pass_waits_for_a_callb
     assert plan.wait == wait and plan.deadline == 1000.0 + (deadline_seconds or 900)
 
 
+def test_GIVEN_a_batch_job_whose_turn_comes_late_WHEN_its_workflow_starts_THEN_it_gets_the_full_wait() -> None:
+    # a job of a 10,000-job manifest, accepted 20 minutes before its turn: its provider time starts now
+    job = Job(id="01JOB", tenant="acme", provider="wavespeed-pro", spec=SwapSpec(IMAGE, IMAGE), created_at=0.0)
+
+    plan = PollPlan.of(job, Settings(), public_url="https://hooks.example", now=1200.0)
+
+    assert plan.wait == 30 and plan.deadline == 1200.0 + 900 and not plan.expired(1200.0)
+
+
 def test_GIVEN_a_job_started_late_WHEN_planned_THEN_its_deadline_counts_from_the_submit_and_caps_the_wait() -> None:
     job = Job(
         id="01JOB", tenant="acme", provider="engine", spec=SwapSpec(IMAGE, IMAGE), created_at=0.0, submitted_at=100.0

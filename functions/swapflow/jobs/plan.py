@@ -70,7 +70,9 @@ class PollPlan:
     @classmethod
     def of(cls, job: Job, settings: Settings, *, public_url: str, now: float) -> PollPlan:
         callback = settings.engine_callback if internal_callback(job.provider) else bool(public_url)
-        deadline = (job.submitted_at or job.created_at) + settings.job_deadline_seconds
+        # The provider's time counts from the hand-over: a job not handed over yet is about to be (a batch
+        # job whose turn came long after its batch was accepted must not start past its deadline).
+        deadline = (job.submitted_at or now) + settings.job_deadline_seconds
         if job.spec.deadline_seconds is not None:  # the job's own Cancel-After, if sooner
             deadline = min(deadline, job.created_at + job.spec.deadline_seconds)
         wait = settings.callback_wait_seconds if callback else settings.poll_initial_seconds
