@@ -34,7 +34,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "functions"), str(ROOT / "bench")]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
-UPLOADS = "uploads/local/bench"
 CALIBRATION_JOBS = int(os.environ.get("BENCH_CALIBRATION_JOBS", "6"))
 TARGET_RATIO = 0.6  # issue 16: the batch at 60% of the engine's own compute bound
 
@@ -85,7 +84,7 @@ def main() -> None:
 
     import boto3
     from cost import lambda_rows, price_path, transitions_per_job
-    from meter import LambdaMeter, Phases, ProcessCpu, RequestMeter, load_average
+    from meter import UPLOADS, LambdaMeter, Phases, ProcessCpu, RequestMeter, load_average
     from overhead import engine_ms
 
     from infra.local.client import ApiClient

@@ -233,7 +233,7 @@ def measure(template: dict[str, Any], jobs: int) -> dict[str, Any]:
     import tempfile
 
     import boto3
-    from meter import LambdaMeter, Phases, RequestMeter, wavespeed_simulator
+    from meter import UPLOADS, LambdaMeter, Phases, RequestMeter, wavespeed_simulator
 
     from infra.local.client import ApiClient
     from infra.local.patches import lambda_runtime
@@ -261,12 +261,12 @@ def measure(template: dict[str, Any], jobs: int) -> dict[str, Any]:
     try:
         bucket = stack.outputs["InputBucketName"]
         s3 = boto3.client("s3")
-        for name in ("source", "target"):
-            s3.put_object(Bucket=bucket, Key=f"bench/{name}.jpg", Body=(FIXTURES / f"{name}.jpg").read_bytes())
+        for name in ("source", "target"):  # the local tenant's uploads: a job may only name its own objects
+            s3.put_object(Bucket=bucket, Key=f"{UPLOADS}/{name}.jpg", Body=(FIXTURES / f"{name}.jpg").read_bytes())
         hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
         body = {
-            "source_image": f"s3://{bucket}/bench/source.jpg",
-            "target_image": f"s3://{bucket}/bench/target.jpg",
+            "source_image": f"s3://{bucket}/{UPLOADS}/source.jpg",
+            "target_image": f"s3://{bucket}/{UPLOADS}/target.jpg",
             "webhook_url": hook,
         }
         api = ApiClient(stack.api_url, stack.config.api_key)

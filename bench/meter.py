@@ -1,8 +1,9 @@
 """What a local-stack run did, counted where it happens: Lambda invocations (and their durations) and
 AWS API requests, by phase, in the process that runs moto.
 
-`LambdaMeter` wraps moto's `LambdaFunction._invoke_lambda` (whatever runs the handler behind it: the
-in-process invoker or worker processes), so a duration is the invocation as the stack sees it.
+`LambdaMeter` wraps the local runtime's `LambdaRuntime.invoke`, which every invocation passes through
+(synchronous ones from moto's `_invoke_lambda`, asynchronous ones from the runtime's own event queue),
+so a duration is the invocation as the stack sees it, waiting for an environment included.
 `RequestMeter` wraps moto's `BaseResponse.call_action`, which every request to the embedded AWS passes
 through (boto3 in this process or over the local endpoint), so it counts DynamoDB, S3, EventBridge,
 SQS and Step Functions requests per operation, whoever made them.
@@ -14,6 +15,9 @@ import threading
 import time
 from collections import Counter, defaultdict
 from typing import Any
+
+# Where the benches put their photos: the local tenant's uploads (a job may only name its own objects).
+UPLOADS = "uploads/local/bench"
 
 
 class Phases:
@@ -30,20 +34,22 @@ class LambdaMeter:
         self.lock = threading.Lock()
 
     def install(self) -> None:
-        from moto.awslambda.models import LambdaFunction
+        """Times every invocation the local runtime runs: RequestResponse ones (moto's `_invoke_lambda`
+        reaches it) and Event ones (the engine, client webhooks, S3 triggers), which never pass moto's."""
+        from infra.local.runtime.service import LambdaRuntime
 
-        invoke = LambdaFunction._invoke_lambda
+        invoke = LambdaRuntime.invoke
         meter = self
 
-        def timed(fn: Any, event: Any = None) -> Any:
+        def timed(runtime: Any, spec: Any, event: Any, request_id: str | None = None) -> Any:
             started = time.perf_counter()
             try:
-                return invoke(fn, event)
+                return invoke(runtime, spec, event, request_id)
             finally:
                 with meter.lock:
-                    meter.durations[meter.phases.phase][fn.function_name].append(time.perf_counter() - started)
+                    meter.durations[meter.phases.phase][spec.name].append(time.perf_counter() - started)
 
-        LambdaFunction._invoke_lambda = timed  # type: ignore[method-assign]
+        LambdaRuntime.invoke = timed  # type: ignore[method-assign]
 
 
 class RequestMeter:
