@@ -15,13 +15,10 @@ compare-and-set; the next acquire rewrites them in the map form.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..jobs.limits import LeaseState
-from .table import conditional_failed, written_or_current
+from .table import num, written_or_current
 
 RELEASE_ATTEMPTS = 20
 
@@ -43,7 +40,7 @@ class DynamoLeaseStore:
             self.table.put_item,
             Item={
                 **self._key(provider),
-                "leases": {job: Decimal(str(round(exp, 3))) for job, exp in state.leases.items()},
+                "leases": {job: num(exp) for job, exp in state.leases.items()},
                 "starts": json.dumps(list(state.starts), separators=(",", ":")),
                 "version": version + 1,
             },
@@ -53,21 +50,17 @@ class DynamoLeaseStore:
         return None if stored else _state_of(current)
 
     def release(self, provider: str, job_id: str) -> None:
-        try:
-            self.table.update_item(
-                Key=self._key(provider),
-                UpdateExpression="REMOVE leases.#job ADD version :one",
-                ConditionExpression="attribute_exists(leases.#job)",
-                ExpressionAttributeNames={"#job": job_id},
-                ExpressionAttributeValues={":one": 1},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
-            if "state" in (exc.response.get("Item") or {}):  # an item from before the map
-                self._release_legacy(provider, job_id)
-            # otherwise the job holds no lease: nothing to release
+        released, current = written_or_current(
+            self.table.update_item,
+            Key=self._key(provider),
+            UpdateExpression="REMOVE leases.#job ADD version :one",
+            ConditionExpression="attribute_exists(leases.#job)",
+            ExpressionAttributeNames={"#job": job_id},
+            ExpressionAttributeValues={":one": 1},
+        )
+        if not released and "state" in current:  # an item from before the map
+            self._release_legacy(provider, job_id)
+        # otherwise released, or the job holds no lease: nothing to release
 
     def _release_legacy(self, provider: str, job_id: str) -> None:
         state, version = self.read(provider)

@@ -49,8 +49,8 @@ def written_or_current(write: Callable[..., Any], **request: Any) -> tuple[bool,
             raise
         from boto3.dynamodb.types import TypeDeserializer  # the failure's item comes in the wire format
 
-        wire = exc.response.get("Item") or {}
-        return False, {name: TypeDeserializer().deserialize(value) for name, value in wire.items()}
+        wire, deserializer = exc.response.get("Item") or {}, TypeDeserializer()
+        return False, {name: deserializer.deserialize(value) for name, value in wire.items()}
     return True, dict(request["Item"] if put else response.get("Attributes") or {})
 
 
