@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,3 +28,16 @@ def jobs_table(aws_env: None) -> Iterator[Any]:
 
     with mock_aws():
         yield boto3.resource("dynamodb").create_table(**create_table_request("Swapflow-StorageJobs-TEST"))
+
+
+@pytest.fixture
+def count_requests(jobs_table: Any) -> Callable[[], list[str]]:
+    """`count_requests()` starts counting the DynamoDB operations made through the jobs table: the list it
+    returns grows by each operation's name as it is made."""
+
+    def start() -> list[str]:
+        calls: list[str] = []
+        jobs_table.meta.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+        return calls
+
+    return start

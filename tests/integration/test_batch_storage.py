@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -79,13 +80,11 @@ def test_GIVEN_transitions_reported_twice_and_racing_WHEN_counted_THEN_each_job_
 
 
 def test_GIVEN_a_member_WHEN_moved_THEN_two_requests_return_the_member_and_the_counts_after(
-    repo: DynamoBatchRepository, jobs_table: Any
+    repo: DynamoBatchRepository, count_requests: Callable[[], list[str]]
 ) -> None:
     repo.set_token("b1", "job-1", "slot-token")
     repo.manifest("b1")  # the batch's fixed facts, read once per environment
-    calls: list[str] = []
-    events = jobs_table.meta.client.meta.events
-    events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    calls = count_requests()
     ended = repo.transition("b1", "job-1", "completed", [{"key": "o.jpg"}])
     late = repo.transition("b1", "job-1", "failed", [], {"code": "x"})  # lost: the member had ended
 
@@ -111,7 +110,7 @@ def test_GIVEN_two_finishers_WHEN_both_claim_completion_THEN_one_wins_and_may_re
 
 
 def test_GIVEN_a_big_open_batch_WHEN_members_are_added_and_end_THEN_counts_spread_over_shards_and_add_up(
-    jobs_table: Any,
+    jobs_table: Any, count_requests: Callable[[], list[str]]
 ) -> None:
     repo = DynamoBatchRepository(jobs_table)
     batch = Batch("big", "t", 0, [], 1.0, sealed=False)
@@ -127,8 +126,7 @@ def test_GIVEN_a_big_open_batch_WHEN_members_are_added_and_end_THEN_counts_sprea
         repo.transition("big", f"job-{i}", "completed" if i % 2 else "failed")
 
     big = repo.get("big")
-    calls: list[str] = []
-    jobs_table.meta.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    calls = count_requests()
     turn = repo.get("big", counts=False)  # what a job's turn reads: the record alone
     assert calls == ["GetItem"] and turn.total == 41 and turn.sealed and turn.done < big.done
     shard_items = jobs_table.query(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -135,14 +136,13 @@ def test_GIVEN_many_lambdas_racing_WHEN_they_acquire_THEN_never_more_than_the_li
 
 
 def test_GIVEN_a_stale_version_WHEN_swapped_THEN_nothing_is_written_and_the_stored_state_comes_back(
-    jobs_table: Any,
+    jobs_table: Any, count_requests: Callable[[], list[str]]
 ) -> None:
     from swapflow.jobs.limits import LeaseState
 
     store = DynamoLeaseStore(jobs_table)
     assert store.swap("engine", LeaseState({"a": 2000.0}), 0) is None
-    calls: list[str] = []
-    jobs_table.meta.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    calls = count_requests()
     lost = store.swap("engine", LeaseState({"b": 2000.0}), 0)  # another writer moved it to version 1
 
     assert lost == (LeaseState({"a": 2000.0}), 1) and calls == ["PutItem"]  # no read to learn what won
@@ -151,15 +151,14 @@ def test_GIVEN_a_stale_version_WHEN_swapped_THEN_nothing_is_written_and_the_stor
 
 
 def test_GIVEN_many_jobs_ending_at_once_WHEN_they_release_THEN_each_release_is_one_write_and_none_is_lost(
-    jobs_table: Any,
+    jobs_table: Any, count_requests: Callable[[], list[str]]
 ) -> None:
     clock = Clock()
     limiter = gate(jobs_table, clock, concurrency=40, rate=0)
     jobs = [f"job-{i}" for i in range(24)]
     for job in jobs:
         limiter.acquire("wavespeed-pro", job)
-    calls: list[str] = []
-    jobs_table.meta.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    calls = count_requests()
     errors: list[BaseException] = []
 
     def end(job: str) -> None:
